@@ -1,0 +1,34 @@
+# Tessera — the two commands a newcomer needs: `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
+
+.PHONY: run test lint unit typecheck bench screenshots lock clean demo
+
+run: $(VENV)/.tessera-lock
+	$(VENV)/bin/tessera gui
+
+demo: $(VENV)/.tessera-lock
+	$(VENV)/bin/tessera demo
+
+test: $(VENV)/.tessera-lock lint unit
+
+unit: $(VENV)/.tessera-lock
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(VENV)/.tessera-lock
+	$(VENV)/bin/ruff check app tests tools benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.tessera-lock
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+$(VENV)/.tessera-lock: requirements.lock pyproject.toml scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh
+
+# Regenerate the hash-pinned lock after changing pyproject.toml (needs `uv`).
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache build app/*.egg-info

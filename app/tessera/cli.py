@@ -1,0 +1,1 @@
+"""Tessera command line (filled in below)."""

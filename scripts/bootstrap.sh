@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian/Ubuntu machine for Tessera: system packages (when root),
+# then the locked Python dependencies into .venv. Safe to run again; fast when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# libpcsclite-dev + swig: pyscard (yubikey-manager) has no Linux wheel without them.
+# age: the stock binary the interop tests compare against.
+# xvfb, xauth, poppler-utils, imagemagick: screenshots and sheet rendering checks.
+# libegl1, libgl1, libxkbcommon0, libfontconfig1, libdbus-1-3: what Qt needs even offscreen.
+SYSTEM_PACKAGES=(libpcsclite-dev swig age pcscd poppler-utils xvfb xauth imagemagick
+                 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "tessera: installing system packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "tessera: these system packages are missing: ${missing[*]}" >&2
+        echo "tessera: install them, then run this command again:" >&2
+        echo "    sudo apt-get install ${missing[*]}" >&2
+        exit 3
+    fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "tessera: Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1))." >&2
+    echo "tessera: set PYTHON=/path/to/python3.11 and run again." >&2
+    exit 3
+fi
+if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
+    echo "tessera: Python's venv module is missing: sudo apt-get install python3-venv" >&2
+    exit 3
+fi
+
+stamp=.venv/.tessera-lock
+if [[ -f $stamp ]] && cmp -s requirements.lock "$stamp"; then
+    exit 0
+fi
+[[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade --disable-pip-version-check "pip>=24"
+# Every dependency is pinned with hashes; nothing unlocked is installed.
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+cp requirements.lock "$stamp"
+echo "tessera: environment ready in .venv"
