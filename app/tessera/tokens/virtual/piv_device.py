@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from smartcard.Exceptions import NoCardException
+from ykman.base import YkmanDevice
 from yubikit.core import TRANSPORT, Version
 from yubikit.management import CAPABILITY, FORM_FACTOR, DeviceConfig, DeviceInfo
-from ykman.base import YkmanDevice
 
 from tessera.tokens.virtual.piv_card import VirtualPivCard
 
