@@ -87,7 +87,7 @@ _FLAG_AT = 0x40
 _FLAG_ED = 0x80
 
 _CRED_ID_VERSION = 1
-_HMAC_SECRET = "hmac-secret"
+_HMAC_SECRET = "hmac-secret"  # noqa: S105 - an extension name, not a password
 
 
 class _Ctap(Exception):
@@ -175,7 +175,13 @@ def _decrypt(protocol: int, key: bytes, ciphertext: bytes) -> bytes:
 
 def _cose_p256_public(key: ec.EllipticCurvePublicKey, alg: int) -> dict[int, Any]:
     numbers = key.public_numbers()
-    return {1: 2, 3: alg, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}
+    return {
+        1: 2,
+        3: alg,
+        -1: 1,
+        -2: numbers.x.to_bytes(32, "big"),
+        -3: numbers.y.to_bytes(32, "big"),
+    }
 
 
 def _peer_key(cose: Any) -> ec.EllipticCurvePublicKey:
@@ -183,7 +189,12 @@ def _peer_key(cose: Any) -> ec.EllipticCurvePublicKey:
     if not isinstance(cose, Mapping):
         raise _Ctap(ERR.CBOR_UNEXPECTED_TYPE)
     x, y = cose.get(-2), cose.get(-3)
-    if cose.get(1) != 2 or cose.get(-1) != 1 or not isinstance(x, bytes) or not isinstance(y, bytes):
+    if (
+        cose.get(1) != 2
+        or cose.get(-1) != 1
+        or not isinstance(x, bytes)
+        or not isinstance(y, bytes)
+    ):
         raise _Ctap(ERR.INVALID_PARAMETER)
     if len(x) != 32 or len(y) != 32:
         raise _Ctap(ERR.INVALID_PARAMETER)
@@ -198,7 +209,9 @@ def _peer_key(cose: Any) -> ec.EllipticCurvePublicKey:
 def _opt(params: Mapping[int, Any], key: int, kind: type | tuple[type, ...]) -> Any:
     """An optional request parameter of the given CBOR type (wrong type = error)."""
     value = params.get(key)
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is int):
+    if value is not None and (
+        not isinstance(value, kind) or (isinstance(value, bool) and kind is int)
+    ):
         raise _Ctap(ERR.CBOR_UNEXPECTED_TYPE)
     return value
 
@@ -334,7 +347,9 @@ class VirtualAuthenticator(CtapDevice):
             "product_name": self.product_name,
             "hmac_secret": self.hmac_secret,
             "master_key": base64.b64encode(self._master_key).decode(),
-            "pin_hash": None if self._pin_hash is None else base64.b64encode(self._pin_hash).decode(),
+            "pin_hash": None
+            if self._pin_hash is None
+            else base64.b64encode(self._pin_hash).decode(),
             "pin_retries": self._pin_retries,
             "sign_count": self._sign_count,
         }
@@ -478,7 +493,8 @@ class VirtualAuthenticator(CtapDevice):
             self._wait_for_touch(event, on_keepalive)
             result = None
         elif command == _CMD_RESET:
-            result = self._reset(event, on_keepalive)
+            self._reset(event, on_keepalive)
+            result = None
         elif command == _CMD_GET_NEXT_ASSERTION:
             raise _Ctap(ERR.NOT_ALLOWED)
         else:
@@ -597,7 +613,9 @@ class VirtualAuthenticator(CtapDevice):
         self._reset_token()
         self._save()
 
-    def _get_pin_token(self, protocol: int, sub: int, params: Mapping[int, Any]) -> Mapping[int, Any]:
+    def _get_pin_token(
+        self, protocol: int, sub: int, params: Mapping[int, Any]
+    ) -> Mapping[int, Any]:
         platform_key = _req(params, 0x03, Mapping)
         pin_hash_enc = _req(params, 0x06, bytes)
         permissions = _opt(params, 0x09, int)
@@ -836,7 +854,8 @@ class VirtualAuthenticator(CtapDevice):
             raise _Ctap(ERR.INVALID_LENGTH)
         key = cred.cred_random_uv if verified else cred.cred_random_no_uv
         output = b"".join(
-            hmac.new(key, salts[i : i + 32], hashlib.sha256).digest() for i in range(0, len(salts), 32)
+            hmac.new(key, salts[i : i + 32], hashlib.sha256).digest()
+            for i in range(0, len(salts), 32)
         )
         return _encrypt(protocol, shared, output, self._rng)
 

@@ -1,0 +1,441 @@
+"""The FIDO2 token driver: enrol a key, open a share with it, verify its approvals.
+
+Everything goes through python-fido2's real :class:`~fido2.client.Fido2Client` (or the
+Windows WebAuthn client when the process may not open HID devices), with a credential
+that has the WebAuthn PRF extension and always requires user verification (PIN).
+
+* Enrolment: make credential (touch), then one assertion that evaluates the PRF on a
+  random 32-byte salt (touch); the X25519 identity derived from the PRF output gives
+  the token's age recipient, so shares can later be wrapped without the key.
+* Unlock: one assertion whose WebAuthn challenge is the operation's challenge; its PRF
+  output opens the age envelope and its signature is the approval evidence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
+
+from fido2.client import ClientError, Fido2Client, WebAuthnClient
+from fido2.ctap import CtapDevice, CtapError
+from fido2.ctap2.base import Ctap2
+from fido2.ctap2.pin import ClientPin
+from fido2.webauthn import (
+    AttestationConveyancePreference,
+    AuthenticationResponse,
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialCreationOptions,
+    PublicKeyCredentialDescriptor,
+    PublicKeyCredentialParameters,
+    PublicKeyCredentialRequestOptions,
+    PublicKeyCredentialRpEntity,
+    PublicKeyCredentialType,
+    PublicKeyCredentialUserEntity,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from tessera.core.age import AgeNoMatch, decrypt
+from tessera.core.errors import PinRequired, TokenError, UserCancelled, WrongToken
+from tessera.tokens.base import Enrolled, Evidence, Prompts, TokenInfo, TokenKind, Unlocked
+from tessera.tokens.fido2_client import (
+    PlatformClientFactory,
+    PromptsInteraction,
+    TesseraClientData,
+    windows_platform_client,
+)
+from tessera.tokens.fido2_errors import (
+    NoKeyFound,
+    PrfUnsupported,
+    UserVerificationUnsupported,
+    translate_error,
+)
+from tessera.tokens.fido2_evidence import make_evidence, verify_assertion, verify_evidence
+from tessera.tokens.fido2_keys import (
+    CHALLENGE_LEN,
+    PRF_SALT_LEN,
+    RP_ID,
+    RP_NAME,
+    Fido2Facts,
+    cose_to_public_key,
+    derive_identity,
+)
+from tessera.tokens.fido2_models import model_name, product_name
+
+DeviceProvider = Callable[[], Sequence[CtapDevice]]
+
+MIN_PIN_LENGTH = 4
+MAX_PIN_BYTES = 63
+_GENERIC_LABEL = "FIDO2 key"
+
+
+def hid_devices() -> Sequence[CtapDevice]:
+    """The FIDO2 keys plugged in over USB HID."""
+    from fido2.hid import CtapHidDevice
+
+    return list(CtapHidDevice.list_devices())
+
+
+def pin_retries(device: CtapDevice) -> int | None:
+    """The key's remaining PIN attempts, or ``None`` when it cannot say."""
+    try:
+        return int(ClientPin(Ctap2(device)).get_pin_retries()[0])
+    except (CtapError, OSError, ValueError, KeyError):
+        return None
+
+
+def _label(device: CtapDevice | None) -> str:
+    return (product_name(device) if device is not None else None) or _GENERIC_LABEL
+
+
+@contextlib.contextmanager
+def _device_errors(
+    label: str, cancel: threading.Event, device: CtapDevice | None, custodian: str
+) -> Iterator[None]:
+    """Turn fido2 / OS failures inside the block into :mod:`tessera.core.errors`."""
+    try:
+        yield
+    except (CtapError, ClientError, OSError) as e:
+        raise translate_error(
+            e,
+            label=label,
+            cancel=cancel,
+            read_retries=(lambda: pin_retries(device)) if device is not None else (lambda: None),
+            custodian=custodian,
+        ) from e
+
+
+def _prf_first(response: AuthenticationResponse) -> bytes | None:
+    prf = response.client_extension_results.prf
+    results = getattr(prf, "results", None)
+    first = getattr(results, "first", None)
+    return bytes(first) if isinstance(first, bytes) and len(first) == 32 else None
+
+
+class Fido2Driver:
+    """:class:`~tessera.tokens.base.TokenDriver` for FIDO2 security keys.
+
+    ``devices`` lists the keys plugged in (USB HID by default; tests and demo mode pass
+    virtual keys). ``platform_client`` is ``"auto"`` (use the Windows WebAuthn client
+    when required), ``None`` (always talk to devices directly) or a factory.
+    """
+
+    kind = TokenKind.FIDO2
+
+    def __init__(
+        self,
+        devices: DeviceProvider | None = None,
+        *,
+        platform_client: PlatformClientFactory | Literal["auto"] | None = "auto",
+    ) -> None:
+        self._devices: DeviceProvider = devices if devices is not None else hid_devices
+        self._platform_client: PlatformClientFactory | None = (
+            windows_platform_client() if platform_client == "auto" else platform_client
+        )
+
+    # --- choosing a key -----------------------------------------------------------------
+
+    def select_device(self, prompts: Prompts, cancel: threading.Event) -> CtapDevice:
+        """The one key plugged in, or the one the person touches when there are several."""
+        devices = list(self._devices())
+        if not devices:
+            raise NoKeyFound()
+        if len(devices) == 1:
+            return devices[0]
+        prompts.notice("Several security keys are plugged in. Touch the key you want to use.")
+        return self._touch_to_select(devices, cancel)
+
+    def _touch_to_select(
+        self, devices: Sequence[CtapDevice], cancel: threading.Event
+    ) -> CtapDevice:
+        """authenticatorSelection on every key at once; the first touched wins."""
+        chosen: list[CtapDevice] = []
+        done = threading.Event()
+        stop = threading.Event()
+
+        def wait_for(device: CtapDevice) -> None:
+            try:
+                Fido2Client(device, TesseraClientData()).selection(stop)
+            except (ClientError, CtapError, OSError, ValueError):
+                return  # not touched, cancelled, unplugged or not a FIDO2 key
+            if not stop.is_set():
+                chosen.append(device)
+                stop.set()
+            done.set()
+
+        threads = [threading.Thread(target=wait_for, args=(d,), daemon=True) for d in devices]
+        for t in threads:
+            t.start()
+        while not done.is_set() and any(t.is_alive() for t in threads):
+            if cancel.wait(0.05):
+                stop.set()
+                break
+        stop.set()
+        for t in threads:
+            t.join()
+        if chosen:
+            return chosen[0]
+        if cancel.is_set():
+            raise UserCancelled()
+        raise NoKeyFound()
+
+    def _device_holding(
+        self, credential_id: bytes, prompts: Prompts, cancel: threading.Event, custodian: str
+    ) -> CtapDevice:
+        """The plugged-in key that holds ``credential_id``.
+
+        Each key gets a silent probe (getAssertion with up=false, no touch, no PIN), the
+        standard way to find a non-resident credential. A key that cannot answer a probe
+        (it demands UV first) stays a candidate; if only such keys remain the person
+        picks one by touch.
+        """
+        devices = list(self._devices())
+        if not devices:
+            raise NoKeyFound()
+        holders: list[CtapDevice] = []
+        unsure: list[CtapDevice] = []
+        descriptor = {"type": "public-key", "id": credential_id}
+        for device in devices:
+            try:
+                Ctap2(device).get_assertion(
+                    RP_ID, b"\0" * 32, [descriptor], options={"up": False}, event=cancel
+                )
+                holders.append(device)
+            except CtapError as e:
+                if e.code != CtapError.ERR.NO_CREDENTIALS:
+                    unsure.append(device)
+            except (OSError, ValueError):
+                continue  # unplugged meanwhile, or not a CTAP2 key
+        if holders:
+            return holders[0]
+        if len(unsure) == 1:
+            return unsure[0]
+        if unsure:
+            prompts.notice("Touch the key you want to use")
+            return self._touch_to_select(unsure, cancel)
+        raise WrongToken(custodian, "none of the plugged-in keys holds this credential")
+
+    # --- enrolment --------------------------------------------------------------------
+
+    def enroll(
+        self,
+        device: CtapDevice | None,
+        custodian_name: str,
+        prompts: Prompts,
+        cancel: threading.Event,
+        *,
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> Enrolled:
+        """Create Tessera's credential on a key and derive its age recipient.
+
+        ``device`` may be ``None`` to use :meth:`select_device` (and is ignored when the
+        Windows WebAuthn client does the device handling).
+        """
+        if self._platform_client is not None:
+            client = self._platform_client(TesseraClientData())
+            with _device_errors(_GENERIC_LABEL, cancel, None, custodian_name):
+                return self._enroll_with(client, None, None, custodian_name, prompts, cancel, rng)
+        if device is None:
+            device = self.select_device(prompts, cancel)
+        label = _label(device)
+        with _device_errors(label, cancel, device, custodian_name):
+            info = Ctap2(device).info
+            model = model_name(info.aaguid, device)
+            if "hmac-secret" not in info.extensions:
+                raise PrfUnsupported(model)
+            pin = None
+            if not info.options.get("clientPin") and not info.options.get("uv"):
+                if "clientPin" not in info.options:
+                    raise UserVerificationUnsupported(model)
+                pin = self._set_up_pin(device, label, prompts)
+            interaction = PromptsInteraction(prompts, label, lambda: pin_retries(device), pin)
+            try:
+                client = Fido2Client(device, TesseraClientData(), interaction)
+                return self._enroll_with(
+                    client, device, interaction, custodian_name, prompts, cancel, rng
+                )
+            finally:
+                interaction.finish()
+
+    def _set_up_pin(self, device: CtapDevice, label: str, prompts: Prompts) -> str:
+        """Offer to set a PIN on a key that has none; declining stops the enrolment."""
+        reason = (
+            "This key has no PIN yet. Tessera only uses keys protected by a PIN: choose one "
+            f"({MIN_PIN_LENGTH} to {MAX_PIN_BYTES} characters). You will need it each time "
+            "you use this key."
+        )
+        while True:
+            pin = prompts.request_new_pin(label, reason)
+            if not pin:
+                raise PinRequired("A PIN on the key is required to enrol it")
+            if len(pin) >= MIN_PIN_LENGTH and len(pin.encode()) <= MAX_PIN_BYTES:
+                break
+            reason = (
+                f"That PIN does not fit: choose {MIN_PIN_LENGTH} to {MAX_PIN_BYTES} characters."
+            )
+        ClientPin(Ctap2(device)).set_pin(pin)
+        prompts.notice(f"A PIN is now set on {label}.")
+        return pin
+
+    def _enroll_with(
+        self,
+        client: WebAuthnClient,
+        device: CtapDevice | None,
+        interaction: PromptsInteraction | None,
+        custodian_name: str,
+        prompts: Prompts,
+        cancel: threading.Event,
+        rng: Callable[[int], bytes],
+    ) -> Enrolled:
+        options = PublicKeyCredentialCreationOptions(
+            rp=PublicKeyCredentialRpEntity(name=RP_NAME, id=RP_ID),
+            user=PublicKeyCredentialUserEntity(
+                name=custodian_name, id=rng(16), display_name=custodian_name
+            ),
+            challenge=rng(CHALLENGE_LEN),
+            pub_key_cred_params=[
+                PublicKeyCredentialParameters(type=PublicKeyCredentialType.PUBLIC_KEY, alg=-7)
+            ],
+            authenticator_selection=AuthenticatorSelectionCriteria(
+                resident_key=ResidentKeyRequirement.DISCOURAGED,
+                user_verification=UserVerificationRequirement.REQUIRED,
+            ),
+            attestation=AttestationConveyancePreference.DIRECT,
+            extensions={"prf": {}},
+        )
+        try:
+            registration = client.make_credential(options, event=cancel)
+        finally:
+            if interaction is not None:
+                interaction.touch_finished()
+        credential = registration.response.attestation_object.auth_data.credential_data
+        if credential is None:
+            raise TokenError("The key returned no credential")
+        model = model_name(credential.aaguid, device)
+        prf = registration.client_extension_results.prf
+        if not getattr(prf, "enabled", False):
+            raise PrfUnsupported(model)
+        try:
+            public_key = cose_to_public_key(credential.public_key)
+        except ValueError:
+            raise TokenError(f"{model} made a credential of an unsupported kind") from None
+        credential_id = bytes(credential.credential_id)
+        salt = rng(PRF_SALT_LEN)
+        challenge = rng(CHALLENGE_LEN)
+        response = self._assert(client, credential_id, salt, challenge, interaction, cancel)
+        prf_output = _prf_first(response)
+        if prf_output is None:
+            raise PrfUnsupported(model)
+        assertion = response.response
+        if not verify_assertion(
+            public_key,
+            challenge,
+            bytes(assertion.authenticator_data),
+            bytes(assertion.client_data),
+            bytes(assertion.signature),
+        ):
+            raise TokenError(f"{model} gave a signature that does not verify")
+        identity = derive_identity(prf_output, credential_id)
+        device_name = product_name(device) if device is not None else None
+        facts = Fido2Facts(
+            credential_id=credential_id,
+            prf_salt=salt,
+            public_key=public_key,
+            aaguid=bytes(credential.aaguid).hex(),
+            device_name=device_name,
+        )
+        label = model if model != "This key" else (device_name or _GENERIC_LABEL)
+        return Enrolled(
+            kind=TokenKind.FIDO2,
+            label=label,
+            recipient=identity.recipient.to_string(),
+            facts=facts.to_json(),
+        )
+
+    # --- one assertion with PRF -------------------------------------------------------
+
+    def _assert(
+        self,
+        client: WebAuthnClient,
+        credential_id: bytes,
+        salt: bytes,
+        challenge: bytes,
+        interaction: PromptsInteraction | None,
+        cancel: threading.Event,
+    ) -> AuthenticationResponse:
+        options = PublicKeyCredentialRequestOptions(
+            challenge=challenge,
+            rp_id=RP_ID,
+            allow_credentials=[
+                PublicKeyCredentialDescriptor(
+                    type=PublicKeyCredentialType.PUBLIC_KEY, id=credential_id
+                )
+            ],
+            user_verification=UserVerificationRequirement.REQUIRED,
+            extensions={"prf": {"eval": {"first": salt}}},
+        )
+        try:
+            selection = client.get_assertion(options, event=cancel)
+        finally:
+            if interaction is not None:
+                interaction.touch_finished()
+        return selection.get_response(0)
+
+    # --- TokenDriver ------------------------------------------------------------------
+
+    def unlock(
+        self,
+        token: TokenInfo,
+        envelope: bytes,
+        challenge: bytes,
+        prompts: Prompts,
+        cancel: threading.Event,
+    ) -> Unlocked:
+        """Open ``envelope`` with the key's PRF-derived identity and sign ``challenge``."""
+        if len(challenge) != CHALLENGE_LEN:
+            raise ValueError("the challenge is a 32-byte hash")
+        facts = Fido2Facts.from_json(token.facts)
+        custodian = token.custodian_name
+        if self._platform_client is not None:
+            client = self._platform_client(TesseraClientData())
+            with _device_errors(token.label, cancel, None, custodian):
+                response = self._assert(
+                    client, facts.credential_id, facts.prf_salt, challenge, None, cancel
+                )
+        else:
+            device = self._device_holding(facts.credential_id, prompts, cancel, custodian)
+            label = _label(device)
+            interaction = PromptsInteraction(prompts, label, lambda: pin_retries(device))
+            try:
+                with _device_errors(label, cancel, device, custodian):
+                    client = Fido2Client(device, TesseraClientData(), interaction)
+                    response = self._assert(
+                        client, facts.credential_id, facts.prf_salt, challenge, interaction, cancel
+                    )
+            finally:
+                interaction.finish()
+        prf_output = _prf_first(response)
+        if prf_output is None:
+            raise TokenError("The key did not return its PRF output")
+        assertion = response.response
+        evidence = make_evidence(
+            token.id,
+            bytes(assertion.authenticator_data),
+            bytes(assertion.client_data),
+            bytes(assertion.signature),
+        )
+        if not verify_evidence(token, challenge, evidence):
+            raise WrongToken(custodian, "the key's signature does not match the enrolled key")
+        identity = derive_identity(prf_output, facts.credential_id)
+        try:
+            share = bytearray(decrypt(envelope, [identity]))
+        except AgeNoMatch:
+            raise WrongToken(custodian) from None
+        return Unlocked(share=share, evidence=evidence)
+
+    def verify(self, token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
+        """Check approval evidence against the credential public key from enrolment."""
+        return verify_evidence(token, challenge, evidence)
