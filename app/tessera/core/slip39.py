@@ -80,10 +80,13 @@ def split_secret(secret: bytes | bytearray, group_threshold: int,
                        tuple(tuple(s.mnemonic() for s in group) for group in shares))
 
 
-def combine(mnemonics: Sequence[str]) -> bytearray:
-    """Rebuild the secret from enough mnemonics (a ``bytearray`` to wipe after use)."""
+def combine(mnemonics: Sequence[str], passphrase: bytes = b"") -> bytearray:
+    """Rebuild the secret from enough mnemonics (a ``bytearray`` to wipe after use).
+
+    Tessera never sets a passphrase; the parameter exists for the reference vectors.
+    """
     try:
-        return bytearray(shamir_mnemonic.combine_mnemonics(list(mnemonics)))
+        return bytearray(shamir_mnemonic.combine_mnemonics(list(mnemonics), passphrase))
     except MnemonicError as exc:
         raise InvalidMnemonic(str(exc)) from None
 

@@ -1,0 +1,82 @@
+"""Create a custody record: check the policy, seal the secret, store version 1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tessera.core.manifest import new_record_id
+from tessera.core.policy import PolicyWarning, SplitPlan, check_split
+from tessera.core.sealing import RecordFacts, SealedVersion, ShareHolder, seal_version
+from tessera.tokens.base import TokenState
+from tessera.vault import Vault
+
+
+@dataclass(frozen=True)
+class Created:
+    record_id: str
+    label: str
+    fingerprint: str
+    sealed: SealedVersion
+    warnings: tuple[PolicyWarning, ...]
+
+
+def holders_for(vault: Vault, custodian_ids: Sequence[str]) -> dict[str, ShareHolder]:
+    """Each custodian with the recipients of their active tokens."""
+    holders = {}
+    for cid in custodian_ids:
+        custodian = vault.get_custodian(cid)
+        tokens = [t for t in vault.list_tokens(custodian.id) if t.state is TokenState.ACTIVE]
+        holders[custodian.id] = ShareHolder(custodian.id, custodian.name,
+                                            tuple(t.recipient for t in tokens))
+    return holders
+
+
+def token_kinds(vault: Vault, custodian_ids: Sequence[str]) -> dict[str, list[str]]:
+    return {cid: [t.kind.value for t in vault.list_tokens(cid) if t.state is TokenState.ACTIVE]
+            for cid in custodian_ids}
+
+
+def resolve_plan(vault: Vault, plan: SplitPlan) -> SplitPlan:
+    """Turn custodian names into ids (names are what people type)."""
+    return SplitPlan(plan.group_threshold, tuple(
+        (threshold, tuple(vault.get_custodian(c).id for c in members))
+        for threshold, members in plan.groups))
+
+
+def create_record(
+    vault: Vault,
+    secret: bytes | bytearray,
+    *,
+    label: str,
+    plan: SplitPlan,
+    nhi: Mapping[str, str],
+    actor: str,
+    allow_software: bool = False,
+    policy_overrides: Mapping[str, Any] | None = None,
+    encoding: str = "utf-8",
+    on_mnemonics: Callable[[Mapping[str, str]], None] | None = None,
+) -> Created:
+    """Split ``secret`` among the plan's custodians and store the record.
+
+    Raises PolicyError before anything is written when the plan breaks the policy.
+    """
+    plan = resolve_plan(vault, plan)
+    ids = [cid for _, members in plan.groups for cid in members]
+    policy = vault.policy.with_overrides(policy_overrides or {})
+    warnings = check_split(plan, policy, demo=vault.is_demo, token_kinds=token_kinds(vault, ids),
+                           allow_software=allow_software)
+    holders = holders_for(vault, ids)
+    sealed = seal_version(
+        secret, RecordFacts(label.strip(), dict(nhi)), plan.group_threshold,
+        [(t, [holders[c] for c in members]) for t, members in plan.groups],
+        record_id=new_record_id(), version=1, epoch=1, created_by=actor, encoding=encoding,
+        on_mnemonics=on_mnemonics)
+    vault.create_record(
+        sealed, system=nhi.get("system", ""), account=nhi.get("account", ""),
+        owner=nhi.get("owner", ""), environment=nhi.get("environment", ""),
+        policy_overrides=dict(policy_overrides or {}), allow_software=allow_software,
+        actor=actor)
+    return Created(sealed.record_id, sealed.manifest.label, sealed.fingerprint, sealed,
+                   tuple(warnings))

@@ -1,0 +1,212 @@
+"""The quorum release ceremony, and drills, over a vault and the token drivers.
+
+A :class:`ReleaseCeremony` records the request in the vault when it starts, checks
+every contribution at once (a refused one changes nothing), records each approval
+with its signed evidence, and marks the record *released — rotation due* when the
+quorum is met and the payload decrypts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from tessera.core.commitment import matches_commitment, normalize_mnemonic
+from tessera.core.errors import PolicyError, ShareMismatch, TokenError, WrongToken
+from tessera.core.manifest import Manifest, ShareEntry
+from tessera.core.quorum import Contribution, Progress, QuorumSession
+from tessera.core.request import Request, new_request
+from tessera.custody.drivers import TokenDrivers
+from tessera.tokens.base import (
+    ApprovalMethod,
+    Evidence,
+    Prompts,
+    TokenInfo,
+    TokenState,
+    Unlocked,
+)
+from tessera.vault import Vault
+
+
+@dataclass(frozen=True)
+class CustodianSlot:
+    """A custodian as a release window shows them: their shares and tokens."""
+
+    custodian_id: str
+    name: str
+    share_keys: tuple[str, ...]
+    groups: tuple[int, ...]
+    tokens: tuple[TokenInfo, ...]
+
+
+def known_sets(vault: Vault, record_id: str, current: Manifest) -> dict[int, str]:
+    """SLIP-39 identifiers of the record's earlier epochs, to name an old share."""
+    names: dict[int, str] = {}
+    for version in range(1, current.version):
+        manifest = vault.get_version(record_id, version).manifest
+        if manifest.epoch != current.epoch:
+            names.setdefault(manifest.slip39_identifier, f"epoch {manifest.epoch}")
+    return names
+
+
+def custodian_slots(vault: Vault, manifest: Manifest) -> list[CustodianSlot]:
+    slots: dict[str, CustodianSlot] = {}
+    for entry in manifest.shares:
+        if entry.custodian_id in slots:
+            s = slots[entry.custodian_id]
+            slots[entry.custodian_id] = CustodianSlot(
+                s.custodian_id, s.name, (*s.share_keys, entry.key), (*s.groups, entry.group),
+                s.tokens)
+            continue
+        tokens = tuple(t for t in vault.list_tokens(entry.custodian_id)
+                       if t.state is TokenState.ACTIVE and t.recipient in entry.recipients)
+        slots[entry.custodian_id] = CustodianSlot(entry.custodian_id, entry.custodian,
+                                                  (entry.key,), (entry.group,), tokens)
+    return list(slots.values())
+
+
+def open_share(drivers: TokenDrivers, token: TokenInfo, manifest: Manifest,
+               envelopes: dict[str, bytes], challenge: bytes, prompts: Prompts,
+               cancel: threading.Event, skip: set[str] | None = None
+               ) -> tuple[Unlocked, ShareEntry]:
+    """Open the first of the token's custodian's envelopes that the token can open."""
+    driver = drivers.for_token(token)
+    entries = [e for e in manifest.shares_of(token.custodian_id)
+               if e.key not in (skip or set())]
+    candidates = [e for e in entries if token.recipient in e.recipients]
+    if not candidates:
+        owner = next((e.custodian for e in manifest.shares if token.recipient in e.recipients),
+                     None)
+        detail = f"it is {owner}'s key" if owner and owner != token.custodian_name else \
+            "it is not among this record's recipients"
+        raise WrongToken(entries[0].custodian if entries else token.custodian_name, detail)
+    entry = candidates[0]
+    unlocked = driver.unlock(token, envelopes[entry.key], challenge, prompts, cancel)
+    if not driver.verify(token, challenge, unlocked.evidence):
+        unlocked.wipe()
+        raise TokenError(f"{token.label} returned an approval signature that does not verify")
+    return unlocked, entry
+
+
+class ReleaseCeremony:
+    """One quorum release of a record's current version."""
+
+    def __init__(self, vault: Vault, drivers: TokenDrivers, record: str, *, reason: str,
+                 ticket: str, requested_by: str) -> None:
+        self.vault = vault
+        self.drivers = drivers
+        self.record = vault.get_record(record)
+        data = vault.get_version(self.record.id)
+        self.manifest = data.manifest
+        self._ciphertext = data.ciphertext
+        self._envelopes = {k: e.age for k, e in data.envelopes.items()}
+        self.policy = vault.record_policy(self.record.id)
+        self.request: Request = new_request("release", self.manifest, reason=reason,
+                                            ticket=ticket, requested_by=requested_by)
+        self.session = QuorumSession(self.manifest, known_sets(vault, self.record.id,
+                                                               self.manifest))
+        self.actor = requested_by
+        vault.start_release(self.record.id, self.request.to_bytes(), self.request.request_id,
+                            self.request.reason, self.request.ticket, requested_by)
+        self.finished = False
+
+    @property
+    def release_id(self) -> str:
+        return self.request.request_id
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest.fingerprint
+
+    def slots(self) -> list[CustodianSlot]:
+        return custodian_slots(self.vault, self.manifest)
+
+    def progress(self) -> Progress:
+        return self.session.progress()
+
+    @property
+    def complete(self) -> bool:
+        return self.session.complete
+
+    def contribute_token(self, token_id: str, prompts: Prompts,
+                         cancel: threading.Event) -> Contribution:
+        """The token's custodian approves: PIN, touch, unwrap, check, record."""
+        token = self.vault.get_token(token_id)
+        if token.state is not TokenState.ACTIVE:
+            raise TokenError(f"{token.label} is {token.state.value} and cannot approve")
+        taken = {c.share_key for c in self.session.contributions}
+        unlocked, _ = open_share(self.drivers, token, self.manifest, self._envelopes,
+                                 self.request.challenge, prompts, cancel, skip=taken)
+        try:
+            contribution = self.session.offer(token.custodian_id, unlocked.share.decode("utf-8"),
+                                              method=token.kind.value)
+        except ShareMismatch as exc:
+            raise ShareMismatch(exc.custodian, "the share inside the envelope does not match "
+                                "the record's commitment; the envelope may have been replaced") \
+                from None
+        finally:
+            unlocked.wipe()
+        self.vault.add_approval(self.release_id, token.custodian_id, token.id,
+                                unlocked.evidence, self.actor)
+        return contribution
+
+    def contribute_paper(self, custodian_id: str, words: str) -> Contribution:
+        """A custodian types (or scans) the words of their sealed sheet."""
+        if not self.policy.paper_in_release:
+            raise PolicyError("this record's policy does not accept paper shares in a release")
+        custodian = self.vault.get_custodian(custodian_id)
+        contribution = self.session.offer(custodian.id, words, method="paper")
+        evidence = Evidence(ApprovalMethod.PAPER, None, "share-commitment", b"",
+                            {"share": contribution.share_key})
+        self.vault.add_approval(self.release_id, custodian.id, None, evidence, self.actor)
+        return contribution
+
+    def finish(self) -> bytearray:
+        """Combine and decrypt; the record becomes *released — rotation due*.
+
+        Returns the secret in a ``bytearray``: the caller shows it and wipes it.
+        """
+        secret = self.session.release(self._ciphertext)
+        self.session.wipe()
+        self.vault.finish_release(self.release_id, "released", self.actor)
+        self.finished = True
+        return secret
+
+    def abort(self) -> None:
+        if not self.finished:
+            self.session.wipe()
+            self.vault.finish_release(self.release_id, "aborted", self.actor)
+            self.finished = True
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    custodian: str
+    token_label: str
+    share_key: str
+    ok: bool
+
+
+def drill(vault: Vault, drivers: TokenDrivers, record: str, token_id: str, prompts: Prompts,
+          cancel: threading.Event, *, actor: str) -> DrillResult:
+    """Prove a token still opens its custodian's share (commitment check only)."""
+    rec = vault.get_record(record)
+    data = vault.get_version(rec.id)
+    manifest = data.manifest
+    token = vault.get_token(token_id)
+    request = new_request("drill", manifest, reason="drill", ticket="", requested_by=actor)
+    envelopes = {k: e.age for k, e in data.envelopes.items()}
+    unlocked, entry = open_share(drivers, token, manifest, envelopes, request.challenge,
+                                 prompts, cancel)
+    try:
+        ok = matches_commitment(manifest.record_id,
+                                normalize_mnemonic(unlocked.share.decode("utf-8")),
+                                entry.commitment)
+    finally:
+        unlocked.wipe()
+    vault.record_drill(rec.id, manifest.version, token.custodian_id, token.id,
+                       token.kind.value, ok, unlocked.evidence, actor)
+    if not ok:
+        raise ShareMismatch(token.custodian_name, "the share in the envelope does not match "
+                            "the record's commitment; the envelope may have been replaced")
+    return DrillResult(token.custodian_name, token.label, entry.key, ok)
