@@ -8,7 +8,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
 
 
-def testdata(*parts: str) -> Path:
+def vector_path(*parts: str) -> Path:
     path = SHARED_TESTDATA.joinpath(*parts)
     if not path.exists():
         raise FileNotFoundError(

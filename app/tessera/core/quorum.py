@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tessera.core import slip39
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
-from tessera.core.errors import InvalidMnemonic, QuorumNotMet, ShareMismatch
+from tessera.core.errors import InvalidMnemonic, QuorumNotMet, ShareMismatch, TesseraError
 from tessera.core.manifest import Manifest, ShareEntry
 from tessera.core.payload import decrypt_payload
 
@@ -75,6 +75,7 @@ class QuorumSession:
         self._known_sets = dict(known_sets or {})
         self._mnemonics: dict[str, str] = {}
         self._contributions: list[Contribution] = []
+        self._closed = False
 
     # -- state --------------------------------------------------------------------
     @property
@@ -102,6 +103,7 @@ class QuorumSession:
         Raises :class:`ShareMismatch` naming the custodian (and, for typed words, the
         likely wrong word); the session is unchanged in that case.
         """
+        self._check_open()
         entries = self.manifest.shares_of(custodian_id)
         if not entries:
             raise ShareMismatch(custodian_id, "not a custodian of this record")
@@ -155,6 +157,7 @@ class QuorumSession:
     # -- combining ------------------------------------------------------------------
     def recover_dek(self) -> bytearray:
         """The DEK, once the quorum is met (a ``bytearray`` to wipe)."""
+        self._check_open()
         progress = self.progress()
         if not progress.complete:
             have = sum(min(g.have, g.need) for g in progress.groups)
@@ -179,7 +182,13 @@ class QuorumSession:
             wipe(dek)
 
     def wipe(self) -> None:
+        """Drop the collected shares; the session keeps only who contributed."""
         self._mnemonics.clear()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TesseraError("this release session is closed; its shares were wiped")
 
 
 def wipe(buffer: bytearray) -> None:

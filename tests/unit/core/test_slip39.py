@@ -7,14 +7,14 @@ import os
 from itertools import combinations
 
 import pytest
-from helpers.paths import testdata
+from helpers.paths import vector_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tessera.core import slip39
 from tessera.core.errors import InvalidMnemonic
 
-VECTORS = json.loads(testdata("slip39", "vectors.json").read_text())
+VECTORS = json.loads(vector_path("slip39", "vectors.json").read_text())
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v[0] for v in VECTORS])
