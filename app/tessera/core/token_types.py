@@ -1,0 +1,95 @@
+"""Token data that travels between layers: kinds, states, public facts, evidence.
+
+Pure data (no device I/O), so the vault can store it and the core can reason about
+it; the drivers that talk to devices live in ``tessera.tokens``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TokenKind(enum.StrEnum):
+    FIDO2 = "fido2"
+    PIV = "piv"
+    SOFTWARE = "software"
+
+    @property
+    def is_hardware(self) -> bool:
+        return self is not TokenKind.SOFTWARE
+
+    @property
+    def display_name(self) -> str:
+        return {"fido2": "FIDO2 key", "piv": "YubiKey PIV", "software": "software key"}[self.value]
+
+
+class TokenState(enum.StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+    LOST = "lost"
+
+
+class ApprovalMethod(enum.StrEnum):
+    FIDO2 = "fido2"
+    PIV = "piv"
+    SOFTWARE = "software"
+    PAPER = "paper"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """Public facts about an enrolled token, as stored in the vault.
+
+    ``facts`` holds the kind-specific device facts (credential id, PRF salt, AAGUID,
+    credential public key, serial, slot, keyring reference...) as JSON-able values.
+    """
+
+    id: str
+    custodian_id: str
+    custodian_name: str
+    kind: TokenKind
+    label: str
+    recipient: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    state: TokenState = TokenState.ACTIVE
+    remote: bool = False  # enrolled from a pasted recipient; the device was never seen
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Signed proof that a token approved a challenge (a release or drill hash).
+
+    ``data`` carries what a verifier needs besides the token's stored public key,
+    e.g. FIDO2 authenticator data and client data JSON (base64 strings).
+    """
+
+    method: ApprovalMethod
+    token_id: str | None
+    algorithm: str
+    signature: bytes
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Unlocked:
+    """What a token gives back: the share (wipe it after use) and the evidence."""
+
+    share: bytearray
+    evidence: Evidence
+
+    def wipe(self) -> None:
+        for i in range(len(self.share)):
+            self.share[i] = 0
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """The result of enrolling a device: public facts only, ready for the vault."""
+
+    kind: TokenKind
+    label: str
+    recipient: str
+    facts: Mapping[str, Any]

@@ -1,0 +1,79 @@
+"""The dependency rule of DESIGN.md §8, checked on every module's imports.
+
+core imports no other layer; tokens, vault and sheets import only core (tokens may
+use tokens); custody (the shared ceremony operations) imports core, tokens, vault and
+sheets; cli imports everything but gui; nothing but gui imports gui or Qt widgets.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "app" / "tessera"
+
+ALLOWED = {
+    "core": {"core"},
+    "tokens": {"core", "tokens"},
+    "vault": {"core", "vault"},
+    "sheets": {"core", "sheets"},
+    "custody": {"core", "tokens", "vault", "sheets", "custody"},
+    "cli": {"core", "tokens", "vault", "sheets", "custody", "cli"},
+    "gui": {"core", "tokens", "vault", "sheets", "custody", "gui"},
+}
+QT_ALLOWED = {"gui", "sheets"}  # sheets paint with QPainter (QtGui), never widgets
+
+
+def layer_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    if rel.parts[0] in ("cli.py", "cli_prompts.py", "__main__.py"):
+        return "cli"
+    if len(rel.parts) == 1:
+        return "root"
+    return rel.parts[0]
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_module_respects_the_layers(path: Path) -> None:
+    layer = layer_of(path)
+    if layer == "root":
+        return
+    problems = []
+    for line, name in imports_of(path):
+        parts = name.split(".")
+        if parts[0] == "tessera" and len(parts) > 1:
+            target = "cli" if parts[1] in ("cli", "cli_prompts") else parts[1]
+            if target not in ALLOWED[layer]:
+                problems.append(f"line {line}: {layer} imports {name}")
+        if parts[0] == "PySide6":
+            if layer not in QT_ALLOWED:
+                problems.append(f"line {line}: {layer} imports Qt ({name})")
+            elif layer == "sheets" and len(parts) > 1 and parts[1] == "QtWidgets":
+                problems.append(f"line {line}: sheets imports Qt widgets ({name})")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
+    bad = PACKAGE / "core" / "_layering_probe.py"
+    try:
+        bad.write_text("from tessera.vault import Vault\n")
+        with pytest.raises(AssertionError, match="core imports tessera.vault"):
+            test_module_respects_the_layers(bad)
+    finally:
+        bad.unlink()
