@@ -430,21 +430,26 @@ class VirtualPivCard(SmartCardConnection):
         self._save()
         raise _Status(0x63C0 | min(left, 15))
 
-    @staticmethod
-    def _split_references(data: bytes) -> tuple[bytes, bytes]:
+    def _check_then_replace(self, is_pin: bool, data: bytes) -> bytes:
+        """Check the current PIN/PUK in ``data``'s first half; return the new value.
+
+        Like a YubiKey, the current value is checked (and counted) before the new
+        one's format: yubikit's reset blocks the PUK with empty new PINs this way.
+        """
         if len(data) != 16:
             raise _Status(SW_INCORRECT_PARAMETERS)
-        old, new = _unpad_pin(data[:8]), _unpad_pin(data[8:])
+        self._check_reference(is_pin, _unpad_pin(data[:8]))
+        new = _unpad_pin(data[8:])
         if not 6 <= len(new) <= 8 or b"\xff" in new:
+            self._save()
             raise _Status(SW_INCORRECT_PARAMETERS)
-        return old, new
+        return new
 
     def _change_reference(self, cmd: Command) -> bytes:
         if cmd.p1 != 0 or cmd.p2 not in (P2_PIN, P2_PUK):
             raise _Status(SW_WRONG_P1P2)
-        old, new = self._split_references(cmd.data)
         is_pin = cmd.p2 == P2_PIN
-        self._check_reference(is_pin, old)
+        new = self._check_then_replace(is_pin, cmd.data)
         if is_pin:
             self.state.pin = new
         else:
@@ -455,9 +460,7 @@ class VirtualPivCard(SmartCardConnection):
     def _reset_retry(self, cmd: Command) -> bytes:
         if cmd.p1 != 0 or cmd.p2 != P2_PIN:
             raise _Status(SW_WRONG_P1P2)
-        puk, new_pin = self._split_references(cmd.data)
-        self._check_reference(False, puk)
-        self.state.pin = new_pin
+        self.state.pin = self._check_then_replace(False, cmd.data)
         self.state.pin_left = self.state.pin_total
         self._save()
         return b""

@@ -8,10 +8,12 @@ and open virtual and real YubiKeys with the same code.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from smartcard.Exceptions import NoCardException
-from ykman.base import YkmanDevice
+from ykman.base import REINSERT_STATUS, YkmanDevice
 from yubikit.core import TRANSPORT, Version
 from yubikit.management import CAPABILITY, FORM_FACTOR, DeviceConfig, DeviceInfo
 
@@ -54,6 +56,15 @@ class VirtualYubiKey(YkmanDevice):
             raise NoCardException("Card not present", hresult=-1)
         return self.card
 
+    def _do_reinsert(
+        self, reinsert_cb: Callable[[REINSERT_STATUS], None], event: threading.Event
+    ) -> None:
+        """A virtual key is removed and reinserted at once when ykman asks for it."""
+        reinsert_cb(REINSERT_STATUS.REMOVE)
+        self.card.pull_out()
+        reinsert_cb(REINSERT_STATUS.REINSERT)
+        self.card.plug_in()
+
     @property
     def transport(self) -> TRANSPORT:
         return self.card.transport
@@ -62,4 +73,3 @@ class VirtualYubiKey(YkmanDevice):
 def virtual_listing(keys: list[VirtualYubiKey]) -> list[tuple[YkmanDevice, DeviceInfo]]:
     """The present virtual keys, shaped like ``list_all_devices()``'s result."""
     return [(key, key.info) for key in keys if key.card.present]
-
