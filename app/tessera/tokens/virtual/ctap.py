@@ -478,6 +478,8 @@ class VirtualAuthenticator(CtapDevice):
                 decoded = cbor.decode(payload)
             except Exception:  # any parse failure of outside input is INVALID_CBOR
                 raise _Ctap(ERR.INVALID_CBOR) from None
+            if cbor.encode(decoded) != payload:
+                raise _Ctap(ERR.INVALID_CBOR)  # CTAP2 requests are canonical CBOR
             if not isinstance(decoded, Mapping) or not all(isinstance(k, int) for k in decoded):
                 raise _Ctap(ERR.CBOR_UNEXPECTED_TYPE)
             params = decoded
