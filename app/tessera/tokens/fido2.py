@@ -153,6 +153,7 @@ class Fido2Driver:
     ) -> CtapDevice:
         """authenticatorSelection on every key at once; the first touched wins."""
         chosen: list[CtapDevice] = []
+        lock = threading.Lock()
         done = threading.Event()
         stop = threading.Event()
 
@@ -161,9 +162,10 @@ class Fido2Driver:
                 Fido2Client(device, TesseraClientData()).selection(stop)
             except (ClientError, CtapError, OSError, ValueError):
                 return  # not touched, cancelled, unplugged or not a FIDO2 key
-            if not stop.is_set():
-                chosen.append(device)
-                stop.set()
+            with lock:
+                if not chosen:
+                    chosen.append(device)
+                stop.set()  # the other keys stop waiting
             done.set()
 
         threads = [threading.Thread(target=wait_for, args=(d,), daemon=True) for d in devices]
