@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from tessera.core import age  # noqa: E402
-from tessera.core.manifest import new_record_id  # noqa: E402
-from tessera.core.quorum import QuorumSession  # noqa: E402
-from tessera.core.sealing import (  # noqa: E402
+from tessera.core import age
+from tessera.core.manifest import new_record_id
+from tessera.core.quorum import QuorumSession
+from tessera.core.sealing import (
     RecordFacts,
     SealedVersion,
     ShareHolder,
