@@ -19,13 +19,17 @@ from tessera.core.errors import FormatError, InputError
 from tessera.core.manifest import Manifest
 
 REQUEST_FORMAT = "tessera/request/v1"
+# release: a quorum reveals the secret; drill: a custodian proves their token; reshare:
+# a quorum makes a new share set; rewrap: a custodian moves their share to a new token;
+# sheet: a custodian opens their own share to print (or reprint) their recovery sheet.
+PURPOSES = ("release", "drill", "reshare", "rewrap", "sheet")
 MAX_REASON = 500
 MAX_TICKET = 100
 
 
 @dataclass(frozen=True)
 class Request:
-    """``purpose`` is "release", "drill", "reshare" or "rewrap"."""
+    """``purpose`` is one of :data:`PURPOSES`."""
 
     purpose: str
     request_id: str
@@ -84,7 +88,7 @@ def _clean(value: str, name: str, limit: int, required: bool) -> str:
 def new_request(purpose: str, manifest: Manifest, *, reason: str, ticket: str,
                 requested_by: str, now: datetime | None = None) -> Request:
     """A fresh request; a release needs both a reason and a ticket reference."""
-    if purpose not in ("release", "drill", "reshare", "rewrap"):
+    if purpose not in PURPOSES:
         raise ValueError(f"unknown request purpose {purpose!r}")
     needs_ticket = purpose in ("release", "reshare")
     return Request(
