@@ -1,0 +1,320 @@
+"""The YubiKey PIV token driver, through the real ``yubikit.piv.PivSession``.
+
+Enrolment generates a P-256 key on the card in the first free retired slot (82-95)
+with PIN policy ONCE and touch policy ALWAYS (or CACHED), writes a self-signed
+certificate naming the custodian into the slot, and records the age-plugin-yubikey
+recipient (``age1yubikey1…``). Shares wrapped to that recipient open with stock
+``age`` + ``age-plugin-yubikey`` too.
+
+Unlocking finds the card by serial, checks the slot still holds the enrolled key,
+verifies the PIN, unwraps the share with ECDH on the card, and signs the challenge
+with the same slot key. The signature is ES256 over the 32-byte challenge: yubikit
+hashes the challenge with SHA-256 (``hash_algorithm=hashes.SHA256()``) and the card
+signs that digest, so it verifies with
+``public_key.verify(signature, challenge, ECDSA(SHA256()))``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from yubikit.core.smartcard import SW, ApduError, SmartCardConnection
+from yubikit.piv import KEY_TYPE, PIN_POLICY, SLOT, TOUCH_POLICY, PivSession
+
+from tessera.core.age import AgeNoMatch, PivP256Identity, PivP256Recipient, decrypt, read_stanzas
+from tessera.core.errors import PinBlocked, TokenError, UserCancelled, WrongToken
+from tessera.tokens.base import (
+    ApprovalMethod,
+    Enrolled,
+    Evidence,
+    Prompts,
+    TokenInfo,
+    TokenKind,
+    Unlocked,
+)
+from tessera.tokens.piv_calls import bind_cancel, check_cancel, run_card_call
+from tessera.tokens.piv_devices import DeviceLister, PivDevice, discover, list_real_devices
+from tessera.tokens.piv_errors import PUK_HINT, piv_errors
+from tessera.tokens.piv_setup import (
+    PIN_MAX_BYTES,
+    first_free_slot,
+    minimum_version_check,
+    unlock_for_enrolment,
+    write_label_certificate,
+)
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "ES256"
+CHALLENGE_SIZE = 32
+STANZA_TYPE = "piv-p256"
+
+
+class TouchPolicy(enum.StrEnum):
+    """Touch policies Tessera offers for an enrolled slot key."""
+
+    ALWAYS = "always"  # every unwrap and every approval needs a touch
+    CACHED = "cached"  # one touch covers 15 s of use (unwrap + sign in one go)
+
+    @property
+    def piv(self) -> TOUCH_POLICY:
+        return TOUCH_POLICY.ALWAYS if self is TouchPolicy.ALWAYS else TOUCH_POLICY.CACHED
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _compressed(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    return public_key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+
+
+def _facts_public_key(facts: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    """The enrolled slot key from a token's facts; ``ValueError`` if they are damaged."""
+    try:
+        encoded = base64.b64decode(str(facts["public_key"]), validate=True)
+    except (KeyError, binascii.Error) as e:
+        raise ValueError("token facts hold no valid public key") from e
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), encoded)
+
+
+def _facts_slot(facts: Mapping[str, Any]) -> SLOT:
+    try:
+        slot = SLOT(int(str(facts["slot"]), 16))
+    except (KeyError, ValueError) as e:
+        raise ValueError("token facts hold no valid PIV slot") from e
+    return slot
+
+
+class PivDriver:
+    """YubiKey PIV tokens (real, through PC/SC, and virtual)."""
+
+    kind = TokenKind.PIV
+
+    def __init__(
+        self, devices: DeviceLister | None = None, *, virtual: DeviceLister | None = None
+    ) -> None:
+        """``devices`` replaces PC/SC discovery (demo mode, tests); ``virtual`` adds keys to it.
+
+        Both are callables shaped like ``ykman.device.list_all_devices()``.
+        """
+        self._devices: DeviceLister = devices if devices is not None else list_real_devices
+        self._virtual = virtual
+
+    # -- discovery -------------------------------------------------------------------
+
+    def list_devices(self) -> list[PivDevice]:
+        """Every YubiKey with PIV that is plugged in (raises ``PcscUnavailable`` if none can be seen)."""
+        return discover(self._devices, self._virtual)
+
+    def find_device(self, serial: int) -> PivDevice | None:
+        for device in self.list_devices():
+            if device.serial == serial:
+                return device
+        return None
+
+    # -- enrolment -------------------------------------------------------------------
+
+    def enroll(
+        self,
+        connection: SmartCardConnection,
+        custodian_name: str,
+        prompts: Prompts,
+        cancel: threading.Event,
+        *,
+        touch_policy: TouchPolicy = TouchPolicy.ALWAYS,
+    ) -> Enrolled:
+        """Create the custodian's key on the card; returns public facts for the vault.
+
+        Needs a touch (the certificate is signed on the card with the new key).
+        """
+        label = "the YubiKey"
+        check_cancel(cancel)
+        with bind_cancel(connection, cancel), piv_errors(label, cancel, touch=True):
+            session = PivSession(connection)
+            serial = session.get_serial()
+            label = f"YubiKey {serial}"
+            minimum_version_check(session, label)
+            unlock_for_enrolment(session, label, prompts, cancel)
+            check_cancel(cancel)
+            slot = first_free_slot(session, label)
+            logger.info("Generating a P-256 key in PIV slot %02X", slot)
+            public_key = session.generate_key(
+                slot, KEY_TYPE.ECCP256, PIN_POLICY.ONCE, touch_policy.piv
+            )
+            if not isinstance(public_key, ec.EllipticCurvePublicKey):
+                raise TokenError(f"{label} returned a key of the wrong type")
+            check_cancel(cancel)
+            write_label_certificate(
+                session,
+                slot,
+                public_key,
+                custodian_name,
+                label=label,
+                prompts=prompts,
+                cancel=cancel,
+            )
+        compressed = _compressed(public_key)
+        recipient = PivP256Recipient.from_public_key(compressed).to_string()
+        return Enrolled(
+            kind=TokenKind.PIV,
+            label=f"YubiKey {serial}, slot {int(slot):02X}",
+            recipient=recipient,
+            facts={
+                "serial": serial,
+                "slot": f"{int(slot):02x}",
+                "version": str(session.version),
+                "public_key": _b64(compressed),
+                "touch_policy": touch_policy.value,
+                "pin_policy": "once",
+            },
+        )
+
+    # -- unlock ----------------------------------------------------------------------
+
+    def unlock(
+        self,
+        token: TokenInfo,
+        envelope: bytes,
+        challenge: bytes,
+        prompts: Prompts,
+        cancel: threading.Event,
+    ) -> Unlocked:
+        if len(challenge) != CHALLENGE_SIZE:
+            raise ValueError("the challenge must be 32 bytes")
+        check_cancel(cancel)
+        try:
+            public_key = _facts_public_key(token.facts)
+            slot = _facts_slot(token.facts)
+            serial = int(token.facts["serial"])
+        except (KeyError, ValueError, TypeError):
+            raise TokenError(f"The stored facts of {token.label} are damaged") from None
+        compressed = _compressed(public_key)
+        self._require_stanza(token, envelope, compressed)
+
+        device = self.find_device(serial)
+        if device is None:
+            raise WrongToken(
+                token.custodian_name, f"insert {token.custodian_name}'s YubiKey (serial {serial})"
+            )
+        label = token.label
+        with piv_errors(label, cancel, touch=True):
+            connection = device.open()
+        try:
+            with bind_cancel(connection, cancel), piv_errors(label, cancel, touch=True):
+                session = PivSession(connection)
+                self._require_slot_key(session, token, slot, compressed)
+                self._verify_pin(session, label, prompts, cancel)
+                share = self._unwrap(
+                    session, token, slot, compressed, envelope, label, prompts, cancel
+                )
+                try:
+                    signature = run_card_call(
+                        lambda: session.sign(slot, KEY_TYPE.ECCP256, challenge, hashes.SHA256()),
+                        label=label,
+                        prompts=prompts,
+                        cancel=cancel,
+                    )
+                except BaseException:
+                    for i in range(len(share)):
+                        share[i] = 0
+                    raise
+        finally:
+            connection.close()
+        evidence = Evidence(
+            method=ApprovalMethod.PIV, token_id=token.id, algorithm=ALGORITHM, signature=signature
+        )
+        return Unlocked(share=share, evidence=evidence)
+
+    @staticmethod
+    def _require_stanza(token: TokenInfo, envelope: bytes, compressed: bytes) -> None:
+        """Say "not this custodian's key" from the header alone, before PIN or touch."""
+        tag = PivP256Recipient.from_public_key(compressed).tag
+        encoded_tag = base64.b64encode(tag).decode("ascii").rstrip("=")
+        for stanza in read_stanzas(envelope):
+            if stanza.type == STANZA_TYPE and stanza.args[:1] == (encoded_tag,):
+                return
+        raise WrongToken(token.custodian_name)
+
+    @staticmethod
+    def _require_slot_key(
+        session: PivSession, token: TokenInfo, slot: SLOT, compressed: bytes
+    ) -> None:
+        """The card is the custodian's only if the slot still holds the enrolled key."""
+        try:
+            if session.version >= (5, 3, 0):
+                on_card = session.get_slot_metadata(slot).public_key
+            else:
+                on_card = session.get_certificate(slot).public_key()
+        except ApduError as e:
+            if e.sw in (SW.REFERENCE_DATA_NOT_FOUND, SW.FILE_NOT_FOUND):
+                raise WrongToken(token.custodian_name, f"slot {int(slot):02X} is empty") from None
+            raise
+        if not isinstance(on_card, ec.EllipticCurvePublicKey) or _compressed(on_card) != compressed:
+            raise WrongToken(token.custodian_name, f"slot {int(slot):02X} holds a different key")
+
+    @staticmethod
+    def _verify_pin(
+        session: PivSession, label: str, prompts: Prompts, cancel: threading.Event
+    ) -> None:
+        attempts = session.get_pin_attempts()
+        if attempts == 0:
+            raise PinBlocked(PUK_HINT)
+        pin = prompts.request_pin(label, attempts)
+        if pin is None:
+            raise UserCancelled()
+        check_cancel(cancel)
+        if len(pin.encode("utf-8")) > PIN_MAX_BYTES:
+            raise TokenError("A PIV PIN is at most 8 characters; check the PIN and try again")
+        session.verify_pin(pin)  # a wrong PIN becomes PinInvalid / PinBlocked in piv_errors
+
+    @staticmethod
+    def _unwrap(
+        session: PivSession,
+        token: TokenInfo,
+        slot: SLOT,
+        compressed: bytes,
+        envelope: bytes,
+        label: str,
+        prompts: Prompts,
+        cancel: threading.Event,
+    ) -> bytearray:
+        def ecdh(epk: bytes) -> bytes:
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), epk)
+            return run_card_call(
+                lambda: session.calculate_secret(slot, peer),
+                label=label,
+                prompts=prompts,
+                cancel=cancel,
+            )
+
+        try:
+            plaintext = decrypt(envelope, [PivP256Identity(compressed, ecdh)])
+        except AgeNoMatch:
+            raise WrongToken(token.custodian_name) from None
+        return bytearray(plaintext)
+
+    # -- evidence --------------------------------------------------------------------
+
+    def verify(self, token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
+        """True when ``evidence`` is this token's ES256 signature over ``challenge``."""
+        if evidence.method is not ApprovalMethod.PIV or evidence.algorithm != ALGORITHM:
+            return False
+        if evidence.token_id != token.id:
+            return False
+        try:
+            public_key = _facts_public_key(token.facts)
+            public_key.verify(evidence.signature, challenge, ec.ECDSA(hashes.SHA256()))
+        except (ValueError, InvalidSignature):
+            return False
+        return True

@@ -1,0 +1,90 @@
+"""Finding YubiKeys for PIV: real ones through ykman and PC/SC, plus virtual ones.
+
+Discovery yields :class:`PivDevice` records built from the ``(device, DeviceInfo)``
+pairs of ``ykman.device.list_all_devices()``. Virtual keys
+(:class:`~tessera.tokens.virtual.piv_device.VirtualYubiKey`) come from an injected
+callable with the same shape, so the driver treats both alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from smartcard.pcsc.PCSCExceptions import BaseSCardException
+from ykman.base import YkmanDevice
+from ykman.device import list_all_devices
+from ykman.pcsc import list_readers
+from yubikit.core.smartcard import SmartCardConnection
+from yubikit.management import DeviceInfo
+
+from tessera.tokens.piv_errors import PcscUnavailable
+from tessera.tokens.virtual.piv_device import VirtualYubiKey
+
+logger = logging.getLogger(__name__)
+
+DeviceListing = Sequence[tuple[YkmanDevice, DeviceInfo]]
+DeviceLister = Callable[[], DeviceListing]
+
+
+@dataclass(frozen=True)
+class PivDevice:
+    """One YubiKey that can be opened for PIV."""
+
+    device: YkmanDevice
+    serial: int | None
+    version: str
+    virtual: bool
+
+    @property
+    def label(self) -> str:
+        kind = "virtual YubiKey" if self.virtual else "YubiKey"
+        return f"{kind} {self.serial}" if self.serial is not None else kind
+
+    def open(self) -> SmartCardConnection:
+        """A smart-card connection to the key; close it when done."""
+        connection: SmartCardConnection = self.device.open_connection(SmartCardConnection)
+        return connection
+
+
+def list_real_devices() -> DeviceListing:
+    """Attached YubiKeys with a smart-card interface.
+
+    ykman logs and swallows a missing PC/SC service; Tessera asks PC/SC first so the
+    person is told to start pcscd instead of seeing "no YubiKey found".
+    """
+    try:
+        list_readers()  # type: ignore[no-untyped-call]
+    except BaseSCardException as e:
+        raise PcscUnavailable() from e
+    return list_all_devices([SmartCardConnection])
+
+
+def _record(device: YkmanDevice, info: DeviceInfo) -> PivDevice:
+    virtual = isinstance(device, VirtualYubiKey)
+    return PivDevice(device, info.serial, str(info.version), virtual=virtual)
+
+
+def discover(real: DeviceLister | None, virtual: DeviceLister | None) -> list[PivDevice]:
+    """Keys from ``real`` (normally PC/SC) then from ``virtual``.
+
+    A missing PC/SC service is an error only when no virtual key can stand in:
+    demo mode keeps working on a machine without pcscd.
+    """
+    found: list[PivDevice] = []
+    problem: PcscUnavailable | None = None
+    if real is not None:
+        try:
+            for device, info in real():
+                found.append(_record(device, info))
+        except PcscUnavailable as e:
+            problem = e
+    if virtual is not None:
+        for device, info in virtual():
+            found.append(_record(device, info))
+    if problem is not None:
+        if not found:
+            raise problem
+        logger.warning("PC/SC is not available; only virtual YubiKeys are listed")
+    return found
