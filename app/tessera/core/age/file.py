@@ -34,6 +34,8 @@ def encrypt(
         raise ValueError("at least one recipient is needed")
     file_key = _random(rng, FILE_KEY_SIZE)
     stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(file_key)]
+    if not stanzas:
+        raise ValueError("the recipients produced no stanzas")
     if len(stanzas) != 1 and any(s.type == SCRYPT_TYPE for s in stanzas):
         raise ValueError("a passphrase recipient cannot be combined with other recipients")
     data = encode_header(stanzas, file_key) + encrypt_payload(
