@@ -194,6 +194,13 @@ def test_injected_randomness_makes_files_repeatable() -> None:
     again = X25519Identity.generate(rng=rng.randbytes)
     assert again.private_bytes() == random.Random(9).randbytes(32)
 
+    def seal(seed: int) -> bytes:
+        rng = random.Random(seed).randbytes
+        return encrypt(b"x", [parse_recipient(SPEC_RECIPIENT, rng=rng)], rng=rng)
+
+    assert seal(3) == seal(3)
+    assert seal(3) != seal(4)
+
 
 def test_wrong_key_is_no_match_naming_the_recipient_types() -> None:
     with pytest.raises(AgeNoMatch) as caught:

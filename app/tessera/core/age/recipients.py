@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 from . import bech32
 from .errors import AgeKeyError
 from .piv_p256 import RECIPIENT_HRP as PIV_HRP
 from .piv_p256 import PivP256Recipient
-from .stanza import Recipient
+from .stanza import Recipient, Rng
 from .x25519 import RECIPIENT_HRP as X25519_HRP
 from .x25519 import X25519Recipient
 
 
-def parse_recipient(text: str) -> Recipient:
+def parse_recipient(text: str, *, rng: Rng = os.urandom) -> Recipient:
     """Parse ``age1…`` (X25519) or ``age1yubikey1…`` (PIV P-256); raise AgeKeyError otherwise.
 
-    Strict: no surrounding whitespace, no uppercase, valid checksum and key.
+    Strict: no surrounding whitespace, no uppercase, valid checksum and key. ``rng``
+    supplies the recipient's ephemeral keys (injectable for repeatable tests).
     """
     hrp, _ = bech32.decode(text)
     if hrp == X25519_HRP:
-        return X25519Recipient.from_string(text)
+        return X25519Recipient.from_string(text, rng=rng)
     if hrp == PIV_HRP:
-        return PivP256Recipient.from_string(text)
+        return PivP256Recipient.from_string(text, rng=rng)
     raise AgeKeyError("unsupported recipient type (expected age1… or age1yubikey1…)")
