@@ -99,7 +99,9 @@ class SoftwareKeyStore:
         if not passphrase:
             raise UserCancelled()
         try:
-            return age.decrypt(data, [age.ScryptIdentity(passphrase)]).decode("ascii")
+            # Bound the work factor: a planted file must not make us allocate gigabytes.
+            identity = age.ScryptIdentity(passphrase, max_work_factor=20)
+            return age.decrypt(data, [identity]).decode("ascii")
         except age.AgeNoMatch:
             raise PinInvalid(None) from None
         except age.AgeError:

@@ -1,0 +1,133 @@
+"""Enrol tokens: on a device that is present, or remotely from a recipient string.
+
+Each path ends in one vault write (token row + audit entry). A device that is already
+enrolled (to anyone) is refused by the vault, so a key cannot silently count twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from tessera.core import age
+from tessera.core.errors import InputError, PolicyError, TokenError
+from tessera.custody.drivers import TokenDrivers
+from tessera.tokens import software
+from tessera.tokens.base import Enrolled, Prompts, TokenInfo, TokenKind
+from tessera.vault import Vault
+
+
+@dataclass(frozen=True)
+class ConnectedDevice:
+    kind: TokenKind
+    label: str
+    ident: str
+    virtual: bool
+
+
+def connected_devices(drivers: TokenDrivers) -> list[ConnectedDevice]:
+    """The hardware tokens plugged in now (may block briefly: call off the GUI thread)."""
+    found: list[ConnectedDevice] = []
+    try:
+        from tessera.tokens.fido2 import hid_devices
+
+        listing = drivers.fido2_devices or hid_devices
+        for device in listing():
+            name = str(getattr(device, "product_name", None) or "FIDO2 key")
+            found.append(ConnectedDevice(TokenKind.FIDO2, name, str(id(device)),
+                                         type(device).__name__ == "VirtualAuthenticator"))
+    except (TokenError, OSError):
+        pass
+    try:
+        from tessera.tokens.piv import PivDriver
+
+        piv = drivers.driver(TokenKind.PIV)
+        assert isinstance(piv, PivDriver)
+        for card in piv.list_devices():
+            found.append(ConnectedDevice(TokenKind.PIV, card.label, str(card.serial),
+                                         card.virtual))
+    except (TokenError, OSError):
+        pass
+    return found
+
+
+def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: TokenKind,
+                  prompts: Prompts, cancel: threading.Event, *, label: str | None = None,
+                  actor: str, device: Any = None) -> TokenInfo:
+    """Enrol a token that is present: PIN set-up where needed, touch, store public facts."""
+    person = vault.get_custodian(custodian_id)
+    policy = vault.policy
+    if kind.value not in policy.allowed_kinds:
+        raise PolicyError(f"{kind.display_name} tokens are not allowed by this vault's policy")
+    enrolled: Enrolled
+    if kind is TokenKind.SOFTWARE:
+        if policy.hardware_only and not vault.is_demo:
+            prompts.notice("This vault is hardware-only by default: a software key can only "
+                           "hold shares of records created with --allow-software.")
+        enrolled = software.enroll(person.name, drivers.software_store, prompts)
+    elif kind is TokenKind.FIDO2:
+        from tessera.tokens.fido2 import Fido2Driver
+
+        fido = drivers.driver(kind)
+        assert isinstance(fido, Fido2Driver)
+        enrolled = fido.enroll(device, person.name, prompts, cancel)
+    elif kind is TokenKind.PIV:
+        from tessera.tokens.piv import PivDriver
+
+        piv = drivers.driver(kind)
+        assert isinstance(piv, PivDriver)
+        card = device
+        if card is None:
+            cards = piv.list_devices()
+            if not cards:
+                raise TokenError("no YubiKey is plugged in")
+            if len(cards) > 1:
+                raise TokenError("several YubiKeys are plugged in; leave only the one to enrol")
+            card = cards[0]
+        connection = card.open()
+        try:
+            enrolled = piv.enroll(connection, person.name, prompts, cancel)
+        finally:
+            connection.close()
+    else:
+        raise InputError(f"cannot enrol {kind} tokens")
+    return vault.add_token(person.id, enrolled.kind, label or enrolled.label, enrolled.recipient,
+                           dict(enrolled.facts), actor=actor)
+
+
+def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str | None = None,
+                  actor: str) -> TokenInfo:
+    """Enrol from a recipient the custodian sent; wrapping needs no token present.
+
+    ``age1yubikey1…`` is a YubiKey PIV key. A plain ``age1…`` X25519 recipient could be
+    anything (a FIDO2-derived key, stock age, a file on a laptop), so it is recorded as
+    a remote *software* key: hardware-only records refuse it unless allowed.
+    """
+    person = vault.get_custodian(custodian_id)
+    text = recipient.strip()
+    try:
+        parsed = age.parse_recipient(text)
+    except age.AgeError as exc:
+        raise InputError(f"not a valid recipient: {exc}") from None
+    canonical = parsed.to_string()  # type: ignore[attr-defined]
+    if canonical != text:
+        raise InputError("the recipient is not in canonical form (check its letter case)")
+    if isinstance(parsed, age.PivP256Recipient):
+        kind = TokenKind.PIV
+        facts: dict[str, Any] = {"public_key": _b64(parsed.public_key)}
+        default = f"{person.name}'s YubiKey (remote)"
+    elif isinstance(parsed, age.X25519Recipient):
+        kind = TokenKind.SOFTWARE
+        facts = {"store": "remote"}
+        default = f"{person.name}'s age key (remote)"
+    else:
+        raise InputError("only age1… and age1yubikey1… recipients can be enrolled")
+    return vault.add_token(person.id, kind, label or default, canonical, facts, actor=actor,
+                           remote=True)
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")

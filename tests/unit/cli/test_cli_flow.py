@@ -1,0 +1,221 @@
+"""The command line end to end, as an operator types it (software tokens, demo vault)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers.cli import run
+
+from tessera.core import age
+from tessera.vault import Vault
+
+SECRET = "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.fixture()
+def vault_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "vault.sqlite3"
+    monkeypatch.setenv("TESSERA_VAULT", str(path))
+    monkeypatch.setenv("TESSERA_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("TESSERA_ACTOR", "operator")
+    return path
+
+
+def setup_custodians(names: tuple[str, ...] = ("Alice", "Bob", "Carol"), demo: bool = True) -> None:
+    assert run("init", *(["--demo"] if demo else [])).code == 0
+    for name in names:
+        assert run("custodian", "add", name, "--role", "SRE").code == 0
+        r = run("token", "enroll", name, "--kind", "software")
+        assert r.code == 0, r.text
+        assert "age1" in r.out
+
+
+def create(label: str = "AWS root", k: int = 2, extra: tuple[str, ...] = ()) -> None:
+    r = run("record", "create", "--label", label, "--custodian", "Alice", "--custodian", "Bob",
+            "--custodian", "Carol", "--threshold", str(k), "--system", "aws", *extra,
+            input=SECRET + "\n")
+    assert r.code == 0, r.text
+    assert "TSR-" in r.out
+
+
+def words_of(vault_path: Path, custodian: str) -> str:
+    """A custodian's share words, as their paper sheet would show them."""
+    token = next(line.split()[0] for line in run("token", "list").out.splitlines()
+                 if custodian in line)
+    identity = age.X25519Identity.from_string(run("token", "export-identity", token).out.strip())
+    vault = Vault.open(vault_path)
+    try:
+        record = vault.list_records()[0]
+        data = vault.get_version(record.id)
+        key = next(e.key for e in data.manifest.shares if e.custodian == custodian)
+        return age.decrypt(data.envelopes[key].age, [identity]).decode()
+    finally:
+        vault.close()
+
+
+def test_release_with_two_tokens_writes_the_secret_and_marks_rotation_due(
+        vault_path: Path, tmp_path: Path) -> None:
+    setup_custodians()
+    create()
+    out = tmp_path / "secret.txt"
+    r = run("release", "AWS root", "--reason", "root MFA lost", "--ticket", "INC-7",
+            "--approve", "Alice", "--approve", "Bob", "--out", str(out))
+    assert r.code == 0, r.text
+    assert out.read_text() == SECRET
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    assert "2 of 2" in r.out
+    assert "released — rotation due" in run("record", "show", "AWS root").out
+    verify = run("audit", "verify")
+    assert verify.code == 0, verify.text
+    assert "All approval signatures verify" in verify.out
+
+
+def test_release_with_a_paper_share_and_a_mistyped_word(vault_path: Path, tmp_path: Path) -> None:
+    setup_custodians()
+    create()
+    words = words_of(vault_path, "Carol").split()
+    bad = list(words)
+    bad[13] = "zero" if bad[13] != "zero" else "zoom"
+    out = tmp_path / "s"
+    r = run("release", "AWS root", "--reason", "r", "--ticket", "T-1", "--approve", "Alice",
+            "--paper", "Carol", "--out", str(out), input=" ".join(bad) + "\n")
+    assert r.code == 65
+    assert "Carol's share does not match this record — check word 14" in r.err
+    assert not out.exists()
+    r = run("release", "AWS root", "--reason", "r", "--ticket", "T-1", "--approve", "Alice",
+            "--paper", "Carol", "--out", str(out), input=" ".join(words) + "\n")
+    assert r.code == 0, r.text
+    assert out.read_text() == SECRET
+
+
+def test_interactive_release_asks_who_is_present(vault_path: Path, tmp_path: Path) -> None:
+    setup_custodians()
+    create()
+    out = tmp_path / "s"
+    r = run("release", "AWS root", "--reason", "r", "--ticket", "T", "--out", str(out),
+            input="Mallory\nBob\nCarol\n")
+    assert r.code == 0, r.text
+    assert "Mallory" in r.err  # named as unknown, and the ceremony went on
+    assert out.read_text() == SECRET
+
+
+def test_quorum_not_met_changes_nothing_but_the_audit(vault_path: Path, tmp_path: Path) -> None:
+    setup_custodians()
+    create()
+    r = run("release", "AWS root", "--reason", "r", "--ticket", "T", "--approve", "Alice",
+            "--out", str(tmp_path / "s"))
+    assert r.code == 65
+    assert "1 of 2" in r.err
+    assert "sealed" in run("record", "show", "AWS root").out
+    assert not (tmp_path / "s").exists()
+
+
+def test_reason_and_ticket_are_required(vault_path: Path) -> None:
+    setup_custodians()
+    create()
+    r = run("release", "AWS root", "--approve", "Alice", "--out", "x")
+    assert r.code == 2
+    assert "--reason" in r.err
+    r = run("release", "AWS root", "--reason", "  ", "--ticket", "T", "--approve", "Alice",
+            "--out", "x")
+    assert r.code == 65 and "reason is required" in r.err
+
+
+def test_reveal_refuses_a_pipe(vault_path: Path) -> None:
+    setup_custodians()
+    create()
+    r = run("release", "AWS root", "--reason", "r", "--ticket", "T", "--approve", "Alice",
+            "--approve", "Bob", "--reveal")
+    assert r.code == 65
+    assert "only to a terminal" in r.err
+    assert SECRET not in r.text
+
+
+def test_hardware_only_vault_refuses_software_keys_unless_allowed(vault_path: Path) -> None:
+    setup_custodians(demo=False)
+    r = run("record", "create", "--label", "X", "--custodian", "Alice", "--custodian", "Bob",
+            "--custodian", "Carol", "--threshold", "2", input="s\n")
+    assert r.code == 66
+    assert "hardware-only" in r.err
+    create("X", extra=("--allow-software",))
+    exported = run("audit", "export").out
+    assert '"allow_software":true' in exported.replace(" ", "")
+
+
+def test_threshold_one_only_in_a_demo_vault(vault_path: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    setup_custodians(("Alice",), demo=False)
+    r = run("record", "create", "--label", "X", "--custodian", "Alice", "--threshold", "1",
+            "--allow-software", input="s\n")
+    assert r.code == 66
+    assert "at least 2" in r.err
+    monkeypatch.setenv("TESSERA_VAULT", str(tmp_path / "demo.sqlite3"))
+    setup_custodians(("Alice",), demo=True)
+    r = run("record", "create", "--label", "X", "--custodian", "Alice", "--threshold", "1",
+            input="s\n")
+    assert r.code == 0, r.text
+    assert "one person alone can release this secret" in r.err
+
+
+def test_errors_are_messages_not_tracebacks(vault_path: Path) -> None:
+    r = run("record", "list")
+    assert r.code == 67
+    assert "tessera init" in r.err
+    assert "Traceback" not in r.text
+    setup_custodians(("Alice",))
+    r = run("release", "nope", "--reason", "r", "--ticket", "t", "--out", "x")
+    assert r.code == 67 and "Traceback" not in r.text
+
+
+def test_export_import_to_an_air_gapped_vault(vault_path: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    setup_custodians()
+    create()
+    export = tmp_path / "aws.tessera"
+    assert run("export", "AWS root", str(export)).code == 0
+    assert SECRET.encode() not in export.read_bytes()
+    other = tmp_path / "airgap.sqlite3"
+    keys = Path(str(vault_path) + ".keys")
+    monkeypatch.setenv("TESSERA_VAULT", str(other))
+    assert run("init", "--demo").code == 0
+    os.symlink(keys, Path(str(other) + ".keys"))  # the custodians' software keys travel along
+    r = run("import", str(export))
+    assert r.code == 0, r.text
+    out = tmp_path / "s"
+    r = run("release", "AWS root", "--reason", "r", "--ticket", "T", "--approve", "Alice",
+            "--approve", "Carol", "--out", str(out))
+    assert r.code == 0, r.text
+    assert out.read_text() == SECRET
+
+
+def test_remote_enrolment_is_validated_strictly(vault_path: Path) -> None:
+    setup_custodians(("Alice",))
+    assert run("custodian", "add", "Dave").code == 0
+    r = run("token", "enroll", "Dave", "--recipient", "age1notarecipient")
+    assert r.code == 65
+    ident = age.X25519Identity.generate()
+    r = run("token", "enroll", "Dave", "--recipient", ident.recipient.to_string().upper())
+    assert r.code == 65
+    r = run("token", "enroll", "Dave", "--recipient", ident.recipient.to_string())
+    assert r.code == 0, r.text
+    r = run("token", "enroll", "Alice", "--recipient", ident.recipient.to_string())
+    assert r.code != 0 and "already enrolled" in r.err
+
+
+def test_drill_proves_each_token(vault_path: Path) -> None:
+    setup_custodians()
+    create()
+    r = run("drill", "AWS root", "Bob")
+    assert r.code == 0, r.text
+    assert "✓ Bob" in r.out
+    assert "drill" in run("audit", "export").out
+
+
+def test_demo_runs_and_prints_the_audit_head() -> None:
+    r = run("demo")
+    assert r.code == 0, r.text
+    assert "check word 14" in r.out
+    assert "chain intact" in r.out
+    assert "released — rotation due" in r.out
