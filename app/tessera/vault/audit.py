@@ -1,0 +1,262 @@
+"""The hash-chained audit log.
+
+Entry ``n`` is ``{seq, at, actor, action, subject, details}`` in canonical JSON;
+``hash_n = SHA-256(hash_{n-1} ‖ canonical(entry_n))`` with ``hash_0`` 32 zero bytes,
+stored as hex. Editing, deleting or reordering rows breaks the chain; removing the
+newest rows is caught against the head (seq, hash) printed on a ceremony transcript.
+
+Details are public by construction: keys that name secret material are refused, and
+so are oversized values, since a log is copied to places a secret must never go.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from tessera.core import canonical
+from tessera.core.errors import FormatError, IntegrityError
+
+from .errors import AuditDetailRefused
+from .models import AuditEntry, AuditVerdict
+
+ZERO_HASH = "00" * 32
+MAX_DETAIL_VALUE = 4096
+MAX_ACTOR = 200
+MAX_SUBJECT = 200
+_ACTION = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+")
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+# A detail key containing one of these words could carry a secret ("share_words",
+# "pin", "dekHex"), so it is refused whatever the value holds.
+_FORBIDDEN_WORDS = frozenset({
+    "secret", "secrets", "share", "shares", "mnemonic", "mnemonics", "words", "pin", "pins",
+    "puk", "dek", "passphrase", "password", "passwords", "seed", "plaintext", "privkey",
+    "private",
+})
+# Names of public things that happen to contain "share": the share's position name
+# ("g0m1") and counts.
+_ALLOWED_KEYS = frozenset({"share_key", "share_keys", "share_count"})
+_COLUMNS = ("seq", "at", "actor", "action", "subject", "details", "prev_hash", "hash")
+
+
+def _key_words(key: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(key)]
+
+
+def _check_keys(value: Any, path: str) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise AuditDetailRefused(f"audit detail keys must be text ({path})")
+            if key.lower() not in _ALLOWED_KEYS and _FORBIDDEN_WORDS.intersection(_key_words(key)):
+                raise AuditDetailRefused(
+                    f"the audit detail {path}{key!r} is named like secret material; "
+                    "audit entries must never hold secrets")
+            _check_keys(item, f"{path}{key}.")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_keys(item, path)
+
+
+def details_text(details: Mapping[str, Any]) -> str:
+    """Check ``details`` and return its canonical JSON text."""
+    if not isinstance(details, Mapping):
+        raise AuditDetailRefused("audit details must be a JSON object")
+    _check_keys(details, "")
+    try:
+        for key, value in details.items():
+            size = len(canonical.dumps(value))
+            if size > MAX_DETAIL_VALUE:
+                raise AuditDetailRefused(
+                    f"the audit detail {key!r} is {size} bytes; at most {MAX_DETAIL_VALUE} "
+                    "bytes are kept per value")
+        return canonical.dumps(dict(details)).decode("utf-8")
+    except AuditDetailRefused:
+        raise
+    except FormatError as exc:
+        raise AuditDetailRefused(f"audit details cannot be encoded: {exc}") from None
+
+
+def _jstr(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def entry_bytes(seq: int, at: str, actor: str, action: str, subject: str,
+                details: str) -> bytes:
+    """Canonical bytes of an entry whose details are already canonical JSON text.
+
+    Assembled directly (keys in sorted order) so verifying 100 000 entries does not
+    re-parse every details object; a test pins it to ``canonical.dumps``.
+    """
+    return (f'{{"action":{_jstr(action)},"actor":{_jstr(actor)},"at":{_jstr(at)},'
+            f'"details":{details},"seq":{seq},"subject":{_jstr(subject)}}}').encode()
+
+
+def link(prev_hash: str, entry: bytes) -> str:
+    """``SHA-256(prev ‖ entry)`` in hex."""
+    return hashlib.sha256(bytes.fromhex(prev_hash) + entry).hexdigest()
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, str]:
+    """(seq, hash) of the newest entry; (0, zero hash) for an empty log."""
+    row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    if row is None:
+        return 0, ZERO_HASH
+    return int(row[0]), str(row[1])
+
+
+def append(conn: sqlite3.Connection, *, at: str, actor: str, action: str, subject: str,
+           details: Mapping[str, Any]) -> AuditEntry:
+    """Append one entry; the caller holds the write transaction it belongs to."""
+    if not _ACTION.fullmatch(action):
+        raise ValueError(f"audit action {action!r} must be dotted lowercase words")
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_ACTOR:
+        raise AuditDetailRefused(f"an actor (1 to {MAX_ACTOR} characters) is required")
+    if not isinstance(subject, str) or len(subject) > MAX_SUBJECT:
+        raise AuditDetailRefused(f"the audit subject must be text of at most {MAX_SUBJECT} characters")
+    text = details_text(details)
+    last_seq, prev = head(conn)
+    seq = last_seq + 1
+    digest = link(prev, entry_bytes(seq, at, actor, action, subject, text))
+    conn.execute("INSERT INTO audit (seq, at, actor, action, subject, details, prev_hash, hash)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (seq, at, actor, action, subject, text, prev, digest))
+    return AuditEntry(seq, at, actor, action, subject, json.loads(text), prev, digest)
+
+
+def _well_formed(row: tuple[Any, ...]) -> bool:
+    seq, at, actor, action, subject, details, prev_hash, digest = row
+    return (isinstance(seq, int) and isinstance(at, str) and _ISO_UTC.fullmatch(at) is not None
+            and isinstance(actor, str) and isinstance(action, str)
+            and isinstance(subject, str) and isinstance(details, str)
+            and details.startswith("{") and details.endswith("}")
+            and isinstance(prev_hash, str) and _HEX64.fullmatch(prev_hash) is not None
+            and isinstance(digest, str) and _HEX64.fullmatch(digest) is not None)
+
+
+def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = None
+           ) -> AuditVerdict:
+    """Recompute the whole chain, streaming rows; name the first bad entry.
+
+    ``expected_head`` is the (seq, hash) printed on a transcript: the log must still
+    contain that entry unchanged, which catches removal of the newest entries.
+    """
+    want_seq, want_hash = expected_head if expected_head is not None else (0, "")
+    want_hash = want_hash.lower()
+    prev = ZERO_HASH
+    expected_seq = 1
+    count = 0
+
+    def bad(seq: int, problem: str) -> AuditVerdict:
+        return AuditVerdict(False, count, expected_seq - 1, prev, seq, problem)
+
+    for row in _iter_rows(conn):
+        seq = row[0]
+        if not _well_formed(row):
+            return bad(seq if isinstance(seq, int) else expected_seq,
+                       f"entry {seq} is damaged (a field has the wrong form)")
+        if seq != expected_seq:
+            missing = (f"entry {expected_seq} is missing" if seq == expected_seq + 1 else
+                       f"entries {expected_seq} to {seq - 1} are missing")
+            return bad(expected_seq, f"{missing}: the log jumps from {expected_seq - 1} to {seq}")
+        if row[6] != prev:
+            return bad(seq, f"entry {seq} does not follow entry {seq - 1}: rows were removed, "
+                            "reordered or replaced")
+        digest = link(prev, entry_bytes(seq, row[1], row[2], row[3], row[4], row[5]))
+        if digest != row[7]:
+            return bad(seq, f"entry {seq} was changed after it was written")
+        if seq == want_seq and digest != want_hash:
+            return bad(seq, f"entry {seq} differs from the head on the transcript: the log "
+                            "was rewritten from this entry on")
+        prev = digest
+        count += 1
+        expected_seq += 1
+    last = expected_seq - 1
+    if want_seq > last:
+        return AuditVerdict(False, count, last, prev, last + 1,
+                            f"the log ends at entry {last} but the transcript shows entry "
+                            f"{want_seq}: newer entries were removed")
+    return AuditVerdict(True, count, last, prev)
+
+
+def _entry(row: sqlite3.Row | tuple[Any, ...]) -> AuditEntry:
+    seq, at, actor, action, subject, details, prev_hash, digest = tuple(row)
+    try:
+        parsed = canonical.loads(str(details).encode("utf-8"), what=f"audit entry {seq}")
+    except FormatError as exc:
+        raise IntegrityError(str(exc)) from None
+    return AuditEntry(int(seq), str(at), str(actor), str(action), str(subject),
+                      parsed, str(prev_hash), str(digest))
+
+
+def entries(conn: sqlite3.Connection, *, action: str | None = None, actor: str | None = None,
+            subject: str | None = None, since: str | None = None, until: str | None = None,
+            after_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
+    """Entries in order, filtered. ``action`` matches exactly or, ending in ".", as a
+    prefix ("release."); ``since``/``until`` compare ISO times (inclusive)."""
+    clauses = ["seq > ?"]
+    args: list[Any] = [after_seq]
+    if action is not None:
+        if action.endswith("."):
+            clauses.append("substr(action, 1, ?) = ?")
+            args += [len(action), action]
+        else:
+            clauses.append("action = ?")
+            args.append(action)
+    for column, value, op in (("actor", actor, "="), ("subject", subject, "="),
+                              ("at", since, ">="), ("at", until, "<=")):
+        if value is not None:
+            clauses.append(f"{column} {op} ?")
+            args.append(value)
+    # Only fixed fragments are joined; every value is a bound parameter.
+    sql = ("SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit"  # noqa: S608
+           " WHERE " + " AND ".join(clauses) + " ORDER BY seq")
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(int(limit))
+    return [_entry(row) for row in conn.execute(sql, args)]
+
+
+def _iter_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """Stream every entry in order as plain tuples (cheaper than Row objects)."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    yield from cursor.execute("SELECT seq, at, actor, action, subject, details, prev_hash,"
+                              " hash FROM audit ORDER BY seq")
+
+
+def _spreadsheet_safe(value: str) -> str:
+    # A cell starting with = + - @ (or a tab/CR) runs as a formula in spreadsheet
+    # programs; names and reasons come from people, so such cells get a quote.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def export(conn: sqlite3.Connection, fmt: str = "jsonl") -> str:
+    """The whole log as JSON lines (verifiable: each line is the canonical entry plus
+    ``prev_hash`` and ``hash``) or CSV (for reading; cells are spreadsheet-safe)."""
+    if fmt == "jsonl":
+        lines: list[str] = []
+        for row in _iter_rows(conn):
+            seq, at, actor, action, subject, details, prev_hash, digest = row
+            lines.append(f'{{"action":{_jstr(action)},"actor":{_jstr(actor)},"at":{_jstr(at)},'
+                    f'"details":{details},"hash":{_jstr(digest)},'
+                    f'"prev_hash":{_jstr(prev_hash)},"seq":{seq},'
+                         f'"subject":{_jstr(subject)}}}\n')
+        return "".join(lines)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(_COLUMNS)
+        for row in _iter_rows(conn):
+            writer.writerow([row[0], *(_spreadsheet_safe(str(v)) for v in row[1:])])
+        return buffer.getvalue()
+    raise ValueError(f"unknown audit export format {fmt!r} (use 'jsonl' or 'csv')")

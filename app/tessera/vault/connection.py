@@ -1,0 +1,136 @@
+"""The vault's SQLite connection, its transactions and the audit hook every write uses.
+
+Every public write runs inside :meth:`VaultConnection.transaction`: ``BEGIN IMMEDIATE``
+… ``COMMIT``, rolled back on any exception, so the data rows and their audit entry
+land together or not at all. Nested calls become savepoints of the outer transaction,
+which lets lifecycle code compose writes (add a version, flag the record, log it)
+into one atomic step.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import audit
+from .codec import utc_text
+from .errors import VaultBusy
+from .models import AuditEntry
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class VaultConnection:
+    """Owns the connection; shared base of the vault's parts."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+        self._conn = conn
+        self._path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._reading_depth = 0
+        # Test seam: called inside the outermost write transaction just before COMMIT,
+        # to prove that a failure at that point leaves the previous state.
+        self._before_commit: Callable[[], None] | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def now(self) -> str:
+        """The current time in the vault's format (ISO UTC seconds, ``Z``)."""
+        return utc_text(self._clock())
+
+    # -- transactions ------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write; nested calls join the outer one as a savepoint."""
+        with self._lock:
+            if self._reading_depth:
+                raise RuntimeError("a vault write cannot start inside a read snapshot")
+            if self._depth:
+                yield from self._savepoint()
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise VaultBusy() from None
+                raise
+            self._depth = 1
+            try:
+                yield self._conn
+                if self._before_commit is not None:
+                    self._before_commit()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        name = f"tessera_sp{self._depth}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        self._conn.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for reads of several rows (joins an open transaction)."""
+        with self._lock:
+            if self._depth:
+                yield self._conn  # a write transaction is already a consistent view
+                return
+            if self._reading_depth:
+                self._reading_depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._reading_depth -= 1
+                return
+            self._conn.execute("BEGIN")
+            self._reading_depth = 1
+            try:
+                yield self._conn
+            finally:
+                self._reading_depth = 0
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    def append_audit(self, actor: str, action: str, subject: str,
+                  details: Mapping[str, Any]) -> AuditEntry:
+        """Append an audit entry for a custody action whose data lives outside the vault
+        (a sheet printed, a secret revealed, a file exported). Joins an open transaction."""
+        with self.transaction():
+            return self._audit(actor, action, subject, details)
+
+    def _require_write(self) -> sqlite3.Connection:
+        if not self._depth:
+            raise RuntimeError("vault writes must run inside vault.transaction()")
+        return self._conn
+
+    def _audit(self, actor: str, action: str, subject: str,
+               details: Mapping[str, Any]) -> AuditEntry:
+        """Append the audit entry of the write in progress."""
+        return audit.append(self._require_write(), at=self.now(), actor=actor, action=action,
+                            subject=subject, details=details)

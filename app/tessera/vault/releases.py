@@ -1,0 +1,279 @@
+"""Quorum releases with their approvals, and drills.
+
+A release is opened for the record's current version with the canonical request the
+tokens sign; each custodian approves once; completing it needs approvals that meet
+the manifest's quorum and marks the record *released — rotation due* in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+
+from tessera.core.errors import InputError, IntegrityError, NotFound, PolicyError, QuorumNotMet
+from tessera.core.manifest import Manifest
+from tessera.core.request import MAX_REASON, MAX_TICKET, Request
+from tessera.tokens.base import ApprovalMethod, Evidence, TokenInfo, TokenState
+
+from .codec import MAX_NAME, clean_text, enum_value, evidence_from_json, evidence_json
+from .errors import Conflict
+from .models import Approval, Custodian, Drill, RecordState, Release, ReleaseState
+from .records import RecordsMixin
+
+MAX_REQUEST = 16 * 1024
+_CLOSED_RECORD_STATES = (RecordState.RETIRED, RecordState.SUPERSEDED)
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def quorum_progress(manifest: Manifest, custodian_ids: Iterable[str]) -> tuple[int, int]:
+    """(have, need) for the given approving custodians.
+
+    With one group: shares held against the threshold. With several: groups whose
+    member threshold is met against the group threshold.
+    """
+    # A custodian holding several shares approves once per share.
+    approvals: dict[str, int] = {}
+    for cid in custodian_ids:
+        approvals[cid] = approvals.get(cid, 0) + 1
+    held = [0] * len(manifest.groups)
+    for share in manifest.shares:
+        if approvals.get(share.custodian_id, 0) > 0:
+            approvals[share.custodian_id] -= 1
+            held[share.group] += 1
+    if len(manifest.groups) == 1:
+        return held[0], manifest.groups[0].threshold
+    met = sum(1 for g, n in zip(manifest.groups, held, strict=True) if n >= g.threshold)
+    return met, manifest.group_threshold
+
+
+class ReleasesMixin(RecordsMixin):
+    """Releases, approvals and drills."""
+
+    # -- releases ------------------------------------------------------------------
+    def start_release(self, record_id: str, request_bytes: bytes, release_id: str,
+                      reason: str, ticket: str, requested_by: str) -> Release:
+        """Open a release of the record's current version.
+
+        ``request_bytes`` is the canonical :class:`~tessera.core.request.Request` the
+        approving tokens sign; it must describe this release exactly.
+        """
+        reason = clean_text(_collapse(reason), "reason", MAX_REASON, required=True)
+        ticket = clean_text(_collapse(ticket), "ticket reference", MAX_TICKET, required=True)
+        requested_by = clean_text(_collapse(requested_by), "requester", MAX_NAME, required=True)
+        if not isinstance(request_bytes, bytes) or len(request_bytes) > MAX_REQUEST:
+            raise InputError("the release request must be bytes of at most 16 KiB")
+        request = Request.from_bytes(request_bytes)
+        with self.transaction() as conn:
+            record = self.get_record(record_id)
+            if record.state in _CLOSED_RECORD_STATES:
+                raise PolicyError(f"record {record.label!r} is {record.state.display}; "
+                                  "it cannot be released")
+            current = self.get_version(record.id)
+            expected = {
+                "purpose": "release", "request_id": release_id, "record_id": record.id,
+                "version": current.version, "epoch": current.epoch,
+                "manifest": current.manifest.digest.hex(), "reason": reason,
+                "ticket": ticket, "requested_by": requested_by,
+            }
+            actual = request.to_json()
+            wrong = sorted(k for k, v in expected.items() if actual.get(k) != v)
+            if wrong:
+                raise InputError("the release request does not describe this release "
+                                 f"({', '.join(wrong)} differ)")
+            if conn.execute("SELECT 1 FROM releases WHERE id = ?",
+                            (release_id,)).fetchone() is not None:
+                raise Conflict(f"release {release_id} already exists")
+            open_row = conn.execute("SELECT requested_by, requested_at FROM releases"
+                                    " WHERE record_id = ? AND state = 'open'",
+                                    (record.id,)).fetchone()
+            if open_row is not None:
+                raise PolicyError(
+                    f"a release of {record.label!r} requested by {open_row['requested_by']} at "
+                    f"{open_row['requested_at']} is still open; finish or abort it first")
+            request_hash = hashlib.sha256(request_bytes).hexdigest()
+            conn.execute("INSERT INTO releases (id, record_id, version, request, request_sha256,"
+                         " reason, ticket, requested_by, requested_at, state)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                         (release_id, record.id, current.version, request_bytes, request_hash,
+                          reason, ticket, requested_by, self.now()))
+            self._audit(requested_by, "release.start", release_id, {
+                "record_id": record.id, "label": record.label, "version": current.version,
+                "fingerprint": current.fingerprint, "reason": reason, "ticket": ticket,
+                "request_sha256": request_hash})
+            return self.get_release(release_id)
+
+    def get_release(self, release_id: str) -> Release:
+        with self.reading() as conn:
+            row = conn.execute("SELECT * FROM releases WHERE id = ?", (release_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"there is no release {release_id!r} in this vault")
+            approvals = conn.execute("SELECT * FROM approvals WHERE release_id = ? ORDER BY id", (release_id,)).fetchall()
+        return self._release_from_rows(row, approvals)
+
+    def list_releases(self, record_id: str | None = None) -> list[Release]:
+        with self.reading() as conn:
+            if record_id is None:
+                ids = conn.execute("SELECT id FROM releases ORDER BY requested_at, rowid")
+            else:
+                record = self.get_record(record_id)
+                ids = conn.execute("SELECT id FROM releases WHERE record_id = ?"
+                                   " ORDER BY requested_at, rowid", (record.id,))
+            return [self.get_release(r[0]) for r in ids.fetchall()]
+
+    def _release_from_rows(self, row: sqlite3.Row, approvals: list[sqlite3.Row]) -> Release:
+        where = f"release {row['id']}"
+        items = tuple(
+            Approval(release_id=a["release_id"], custodian_id=a["custodian_id"],
+                     token_id=a["token_id"], method=enum_value(ApprovalMethod, a["method"], where),
+                     evidence=evidence_from_json(a["evidence"], f"{where} approval evidence"),
+                     at=a["at"])
+            for a in approvals)
+        request = row["request"]
+        if hashlib.sha256(request).hexdigest() != row["request_sha256"]:
+            raise IntegrityError(f"{where}: the stored request was changed or damaged")
+        return Release(id=row["id"], record_id=row["record_id"], version=row["version"],
+                       request=request, reason=row["reason"], ticket=row["ticket"],
+                       requested_by=row["requested_by"], requested_at=row["requested_at"],
+                       state=enum_value(ReleaseState, row["state"], where), finished_at=row["finished_at"],
+                       approvals=items)
+
+    def _open_release(self, release_id: str) -> Release:
+        release = self.get_release(release_id)
+        if release.state is not ReleaseState.OPEN:
+            raise PolicyError(f"release {release_id} is already {release.state.value}")
+        return release
+
+    def _share_holder(self, manifest: Manifest, custodian_id: str) -> Custodian:
+        custodian = self.get_custodian(custodian_id)
+        if not manifest.shares_of(custodian.id):
+            raise PolicyError(f"{custodian.name} holds no share of version {manifest.version}")
+        return custodian
+
+    def _check_token_use(self, manifest: Manifest, custodian: Custodian, token_id: str | None,
+                         method: ApprovalMethod, evidence_token: str | None) -> TokenInfo | None:
+        """The token used is this custodian's, active, holds their share, fits the method."""
+        if method is ApprovalMethod.PAPER:
+            if token_id is not None:
+                raise InputError("a paper-sheet contribution names no token")
+            return None
+        if token_id is None:
+            raise InputError(f"a {method.value} approval must name the token used")
+        if evidence_token is not None and evidence_token != token_id:
+            raise InputError("the evidence was produced by a different token")
+        token = self.get_token(token_id)
+        if token.custodian_id != custodian.id:
+            raise PolicyError(f"that token belongs to {token.custodian_name}, not {custodian.name}")
+        if token.state is not TokenState.ACTIVE:
+            raise PolicyError(f"{custodian.name}'s token {token.label!r} is {token.state.value}")
+        if token.kind.value != method.value:
+            raise InputError(f"a {token.kind.title} cannot give a {method.value} approval")
+        if not any(token.recipient in s.recipients for s in manifest.shares_of(custodian.id)):
+            raise PolicyError(f"{custodian.name}'s share of this version is not wrapped to "
+                              f"{token.label!r}")
+        return token
+
+    def add_approval(self, release_id: str, custodian_id: str, token_id: str | None,
+                     evidence: Evidence, actor: str) -> Approval:
+        """Record one custodian's approval (their token's signed evidence, or paper)."""
+        method = ApprovalMethod(evidence.method)
+        evidence_text = evidence_json(evidence)
+        with self.transaction() as conn:
+            release = self._open_release(release_id)
+            manifest = self.get_version(release.record_id, release.version).manifest
+            custodian = self._share_holder(manifest, custodian_id)
+            self._check_token_use(manifest, custodian, token_id, method, evidence.token_id)
+            given = sum(1 for a in release.approvals if a.custodian_id == custodian.id)
+            if given >= len(manifest.shares_of(custodian.id)):
+                raise Conflict(f"{custodian.name} has already approved this release")
+            at = self.now()
+            conn.execute("INSERT INTO approvals (release_id, custodian_id, token_id, method,"
+                         " evidence, at) VALUES (?, ?, ?, ?, ?, ?)",
+                         (release.id, custodian.id, token_id, method.value, evidence_text, at))
+            have, need = quorum_progress(
+                manifest, [*(a.custodian_id for a in release.approvals), custodian.id])
+            self._audit(actor, "release.approve", release.id, {
+                "custodian_id": custodian.id, "custodian": custodian.name, "method": method.value,
+                "token_id": token_id, "algorithm": evidence.algorithm,
+                "progress": f"{min(have, need)} of {need}"})
+            return Approval(release.id, custodian.id, token_id, method, evidence, at)
+
+    def finish_release(self, release_id: str, outcome: ReleaseState | str, actor: str) -> Release:
+        """Complete ("released", needs a met quorum) or abort an open release."""
+        result = ReleaseState(outcome)
+        if result is ReleaseState.OPEN:
+            raise ValueError("a release finishes as released or aborted")
+        with self.transaction() as conn:
+            release = self._open_release(release_id)
+            record = self.get_record(release.record_id)
+            now = self.now()
+            details: dict[str, object] = {"record_id": record.id, "label": record.label,
+                                          "version": release.version,
+                                          "approvals": len(release.approvals)}
+            if result is ReleaseState.RELEASED:
+                manifest = self.get_version(record.id, release.version).manifest
+                have, need = quorum_progress(manifest, (a.custodian_id for a in release.approvals))
+                if have < need:
+                    raise QuorumNotMet(have, need)
+                conn.execute("UPDATE records SET state = 'released', state_reason = ?,"
+                             " state_since = ?, last_release_at = ? WHERE id = ?",
+                             (f"released for {release.ticket}", now, now, record.id))
+                details["record_state"] = RecordState.RELEASED.value
+            conn.execute("UPDATE releases SET state = ?, finished_at = ? WHERE id = ?",
+                         (result.value, now, release.id))
+            action = "release.complete" if result is ReleaseState.RELEASED else "release.abort"
+            self._audit(actor, action, release.id, details)
+            return self.get_release(release.id)
+
+    # -- drills --------------------------------------------------------------------
+    def record_drill(self, record_id: str, version: int, custodian_id: str,
+                     token_id: str | None, method: ApprovalMethod | str, ok: bool,
+                     evidence: Evidence | None, actor: str) -> Drill:
+        """Log a drill; a passed one updates the token's and the record's last drill."""
+        how = ApprovalMethod(method)
+        evidence_text = None if evidence is None else evidence_json(evidence)
+        with self.transaction() as conn:
+            record = self.get_record(record_id)
+            manifest = self.get_version(record.id, version).manifest
+            custodian = self._share_holder(manifest, custodian_id)
+            token = self._check_token_use(manifest, custodian, token_id, how,
+                                          None if evidence is None else evidence.token_id)
+            at = self.now()
+            conn.execute("INSERT INTO drills (record_id, version, custodian_id, token_id, method,"
+                         " ok, at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (record.id, version, custodian.id, token_id, how.value, int(bool(ok)),
+                          at, evidence_text))
+            if ok:
+                conn.execute("UPDATE records SET last_drill_at = ? WHERE id = ?", (at, record.id))
+                if token is not None:
+                    conn.execute("UPDATE tokens SET last_drill_at = ? WHERE id = ?",
+                                 (at, token.id))
+            self._audit(actor, "drill.pass" if ok else "drill.fail", record.id, {
+                "label": record.label, "version": version, "custodian_id": custodian.id,
+                "custodian": custodian.name, "token_id": token_id, "method": how.value})
+            return Drill(record.id, version, custodian.id, token_id, how, bool(ok), at, evidence)
+
+    def list_drills(self, record_id: str | None = None,
+                    custodian_id: str | None = None) -> list[Drill]:
+        clauses: list[str] = []
+        args: list[str] = []
+        if record_id is not None:
+            clauses.append("record_id = ?")
+            args.append(self.get_record(record_id).id)
+        if custodian_id is not None:
+            clauses.append("custodian_id = ?")
+            args.append(custodian_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self.reading() as conn:
+            # Only fixed fragments are joined; every value is a bound parameter.
+            rows = conn.execute("SELECT * FROM drills" + where + " ORDER BY id",  # noqa: S608
+                                args).fetchall()
+        return [Drill(r["record_id"], r["version"], r["custodian_id"], r["token_id"],
+                      enum_value(ApprovalMethod, r["method"], f"drill {r['id']}"), bool(r["ok"]), r["at"],
+                      None if r["evidence"] is None
+                      else evidence_from_json(r["evidence"], f"drill {r['id']} evidence"))
+                for r in rows]

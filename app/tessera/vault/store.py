@@ -1,0 +1,182 @@
+"""The vault: one SQLite file holding public data and ciphertext only.
+
+:meth:`Vault.open` creates the file private to its owner (0600, parent 0700), turns
+on WAL and foreign keys, and brings the schema up to date in one transaction. The
+methods for custodians, tokens, records, releases and drills come from the mixins
+named below; this module adds opening, closing and the audit log queries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import sqlite3
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+from tessera.core import canonical
+from tessera.core.errors import NotFound, PolicyError
+from tessera.core.policy import Policy
+
+from . import audit, paths
+from .connection import Clock, system_clock
+from .errors import NotAVault, VaultTooNew
+from .models import AuditEntry, AuditVerdict
+from .releases import ReleasesMixin
+from . import schema
+from .schema import APPLICATION_ID, schema_version
+from .settings import META_CREATED_AT, META_DEMO, META_POLICY, META_VAULT_ID
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser() or "tessera"
+    except (OSError, KeyError, ImportError):
+        return "tessera"
+
+
+class Vault(ReleasesMixin):
+    """A Tessera vault. Every public write is one transaction with its audit entry."""
+
+    @staticmethod
+    def default_path() -> Path:
+        return paths.default_path()
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = False, demo: bool = False,
+             actor: str | None = None, clock: Clock | None = None) -> Vault:
+        """Open the vault at ``path`` (``create`` makes it if missing or empty).
+
+        ``demo`` marks a newly created vault as a demo vault; asking for a demo vault
+        at a path holding a real one is refused rather than silently ignored.
+        """
+        path = Path(path)
+        created = False
+        if path.is_dir():
+            raise NotAVault(f"{path} is a folder, not a vault file")
+        if not path.exists():
+            if not create:
+                raise NotFound(f"there is no vault at {path}")
+            paths.create_private_file(path)
+            created = True
+        paths.tighten_permissions(path)
+        try:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise NotAVault(f"{path} cannot be opened as a vault ({exc})") from None
+        try:
+            vault = cls(conn, path, clock or system_clock)
+            vault._prepare(create=create, demo=demo, actor=actor or _local_user())
+        except BaseException:
+            conn.close()
+            if created:
+                for suffix in ("", *paths.SIDE_FILES):
+                    with contextlib.suppress(FileNotFoundError):
+                        Path(str(path) + suffix).unlink()
+            raise
+        paths.tighten_permissions(path)
+        return vault
+
+    def _prepare(self, *, create: bool, demo: bool, actor: str) -> None:
+        conn = self._conn
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        except sqlite3.DatabaseError:
+            raise NotAVault(f"{self._path} is not a Tessera vault (not an SQLite "
+                            "database, or damaged)") from None
+        fresh = app_id == 0 and version == 0 and tables == 0
+        if not fresh and app_id != APPLICATION_ID:
+            raise NotAVault(f"{self._path} is an SQLite database of another program, "
+                            "not a Tessera vault")
+        if version > schema_version():
+            raise VaultTooNew(version, schema_version())
+        if fresh and not create:
+            raise NotAVault(f"{self._path} is empty, not a vault")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise NotAVault(f"{self._path}: the vault cannot use write-ahead logging ({mode})")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: a committed custody action survives a power cut, not just a crash.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA trusted_schema = OFF")
+        if version < schema_version():
+            self._migrate(demo=demo, actor=actor)
+        if demo and not self.is_demo:
+            raise PolicyError(f"{self._path} is a real vault, not a demo vault")
+
+    def _migrate(self, *, demo: bool, actor: str) -> None:
+        """Apply the missing migrations (and, for a new vault, its settings) atomically."""
+        latest = schema_version()
+        with self.transaction() as conn:
+            found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if found > latest:
+                raise VaultTooNew(found, latest)
+            for migration in schema.MIGRATIONS[found:]:
+                migration(conn)
+            conn.execute(f"PRAGMA user_version = {latest}")
+            if found == 0:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                vault_id = str(uuid.uuid4())
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                    (META_VAULT_ID, vault_id), (META_DEMO, "1" if demo else "0"),
+                    (META_POLICY, canonical.dumps(Policy().to_json()).decode("utf-8")),
+                    (META_CREATED_AT, self.now())])
+                self._audit(actor, "vault.create", vault_id,
+                            {"demo": demo, "schema": latest})
+            elif found < latest:
+                self._audit(actor, "vault.migrate", self.vault_id,
+                            {"from": found, "to": latest})
+
+    # -- lifetime --------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        with self.reading() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (before a backup or a copy)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- audit -----------------------------------------------------------------------
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest entry: what a ceremony transcript prints."""
+        with self.reading() as conn:
+            return audit.head(conn)
+
+    def verify_audit(self, expected_head: tuple[int, str] | None = None) -> AuditVerdict:
+        """Recompute the chain; with a transcript's head, also detect removed entries."""
+        with self.reading() as conn:
+            return audit.verify(conn, expected_head)
+
+    def audit_entries(self, *, action: str | None = None, actor: str | None = None,
+                      subject: str | None = None, since: str | None = None,
+                      until: str | None = None, after_seq: int = 0,
+                      limit: int | None = None) -> list[AuditEntry]:
+        with self.reading() as conn:
+            return audit.entries(conn, action=action, actor=actor, subject=subject,
+                                 since=since, until=until, after_seq=after_seq, limit=limit)
+
+    def export_audit(self, fmt: str = "jsonl") -> str:
+        """The log as JSON lines (verifiable) or CSV (spreadsheet-safe cells)."""
+        with self.reading() as conn:
+            return audit.export(conn, fmt)
+
