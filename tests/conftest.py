@@ -11,3 +11,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.pop("TESSERA_VAULT", None)
 sys.path.insert(0, str(Path(__file__).parent))
+
+import pytest  # noqa: E402
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--device", metavar="SERIAL", default=None,
+                     help="run the destructive real-hardware tests in tests/device/ against "
+                          "the YubiKey with this serial (or 'fido2' for the only FIDO2 key)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--device"):
+        return
+    skip = pytest.mark.skip(reason="real hardware: run with --device SERIAL (destructive)")
+    for item in items:
+        if "device" in item.keywords:
+            item.add_marker(skip)
