@@ -27,6 +27,9 @@ from .models import Custodian, CustodianState, TokenRecord
 # Software and FIDO2-derived keys are standard X25519 recipients; YubiKey PIV slots
 # are age-plugin-yubikey (piv-p256) recipients.
 _PIV_PREFIX = "age1yubikey1"
+# Spelled here because ``TokenKind.title`` is shadowed by ``str.title`` on the enum.
+KIND_NAMES = {TokenKind.FIDO2: "FIDO2 key", TokenKind.PIV: "YubiKey PIV",
+              TokenKind.SOFTWARE: "software key"}
 _TOKEN_SELECT = ("SELECT t.*, c.name AS custodian_name FROM tokens t"  # noqa: S105 (SQL, not a password)
                  " JOIN custodians c ON c.id = t.custodian_id")
 
@@ -38,10 +41,10 @@ def check_recipient(kind: TokenKind, recipient: str) -> str:
     try:
         age.parse_recipient(text)
     except FormatError:
-        raise InputError(f"that is not a valid {kind.title} recipient (expected {expected})"
+        raise InputError(f"that is not a valid {KIND_NAMES[kind]} recipient (expected {expected})"
                          ) from None
     if text.startswith(_PIV_PREFIX) != (kind is TokenKind.PIV):
-        raise InputError(f"that is not a {kind.title} recipient (expected {expected})")
+        raise InputError(f"that is not a {KIND_NAMES[kind]} recipient (expected {expected})")
     return text
 
 

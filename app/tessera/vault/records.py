@@ -252,7 +252,7 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
             self._audit(actor, "record.version", record.id, {
                 "label": manifest.label, **quorum_details(manifest),
                 "previous_fingerprint": current.fingerprint, "reason": reason,
-                "new_secret": bool(new_secret)})
+                "rotation": bool(new_secret)})
             return self.get_record(record.id)
 
     def set_record_state(self, record_id: str, state: RecordState | str, reason: str,

@@ -18,6 +18,7 @@ from tessera.core.request import MAX_REASON, MAX_TICKET, Request
 from tessera.tokens.base import ApprovalMethod, Evidence, TokenInfo, TokenState
 
 from .codec import MAX_NAME, clean_text, enum_value, evidence_from_json, evidence_json
+from .custodians import KIND_NAMES
 from .errors import Conflict
 from .models import Approval, Custodian, Drill, RecordState, Release, ReleaseState
 from .records import RecordsMixin
@@ -171,7 +172,7 @@ class ReleasesMixin(RecordsMixin):
         if token.state is not TokenState.ACTIVE:
             raise PolicyError(f"{custodian.name}'s token {token.label!r} is {token.state.value}")
         if token.kind.value != method.value:
-            raise InputError(f"a {token.kind.title} cannot give a {method.value} approval")
+            raise InputError(f"a {KIND_NAMES[token.kind]} cannot give a {method.value} approval")
         if not any(token.recipient in s.recipients for s in manifest.shares_of(custodian.id)):
             raise PolicyError(f"{custodian.name}'s share of this version is not wrapped to "
                               f"{token.label!r}")

@@ -19,12 +19,11 @@ from tessera.core import canonical
 from tessera.core.errors import NotFound, PolicyError
 from tessera.core.policy import Policy
 
-from . import audit, paths
+from . import audit, paths, schema
 from .connection import Clock, system_clock
 from .errors import NotAVault, VaultTooNew
 from .models import AuditEntry, AuditVerdict
 from .releases import ReleasesMixin
-from . import schema
 from .schema import APPLICATION_ID, schema_version
 from .settings import META_CREATED_AT, META_DEMO, META_POLICY, META_VAULT_ID
 
