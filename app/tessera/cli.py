@@ -308,7 +308,7 @@ def record_list(ctx: Context) -> None:
         if not records:
             echo("No records yet. Create one with `tessera record create`.")
         for r in records:
-            echo(f"{r.label:<28} {r.state_text:<28} v{r.current_version}  {r.id}")
+            echo(f"{r.label:<28} {r.state.display:<28} v{r.current_version}  {r.id}")
 
 
 @record.command("show")
@@ -323,7 +323,7 @@ def record_show(ctx: Context, record_ref: str) -> None:
         m = vault.get_version(r.id).manifest
         echo(f"{r.label}")
         echo(f"  id           {r.id}")
-        echo(f"  state        {r.state_text}")
+        echo(f"  state        {r.state.display}")
         for key in ("system", "account", "owner", "environment"):
             if getattr(r, key):
                 echo(f"  {key:<12} {getattr(r, key)}")
@@ -562,7 +562,7 @@ def export_cmd(ctx: Context, record_ref: str, file: Path, version: int | None) -
 
     with ctx.vault() as vault:
         rec = vault.get_record(record_ref)
-        data = export_version(vault, rec.id, version)
+        data = export_version(vault, rec.id, version, actor=ctx.actor)
     write_private(file, data)
     echo(f"Wrote {file}: ciphertext and public data only; no share or secret is in it.")
 

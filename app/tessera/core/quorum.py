@@ -112,7 +112,9 @@ class QuorumSession:
             words = slip39.normalize_words(mnemonic)
             info = slip39.share_info(" ".join(words))
         except InvalidMnemonic as exc:
-            raise ShareMismatch(name, _lower_first(str(exc)), exc.word_index) from None
+            # The word position goes in the headline; keep only the cause as the reason.
+            reason = str(exc).split(" — ")[0] if exc.word_index else str(exc)
+            raise ShareMismatch(name, _lower_first(reason), exc.word_index) from None
         self._check_set(name, info)
         normal = normalize_mnemonic(" ".join(words))
         entry = self._matching_entry(entries, normal)

@@ -169,7 +169,7 @@ def run_demo(say: Callable[[str], None], keep: Path | None = None) -> None:
                 for i in range(len(secret)):
                     secret[i] = 0
             state = vault.get_record(record.id)
-            say(f"  record state: {state.state_text}")
+            say(f"  record state: {state.state.display}")
 
             say("")
             say("4. Audit")

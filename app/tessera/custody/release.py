@@ -17,6 +17,7 @@ from tessera.core.manifest import Manifest, ShareEntry
 from tessera.core.quorum import Contribution, Progress, QuorumSession
 from tessera.core.request import Request, new_request
 from tessera.custody.drivers import TokenDrivers
+from tessera.custody.evidence import with_request
 from tessera.tokens.base import (
     ApprovalMethod,
     Evidence,
@@ -205,7 +206,7 @@ def drill(vault: Vault, drivers: TokenDrivers, record: str, token_id: str, promp
     finally:
         unlocked.wipe()
     vault.record_drill(rec.id, manifest.version, token.custodian_id, token.id,
-                       token.kind.value, ok, unlocked.evidence, actor)
+                       token.kind.value, ok, with_request(unlocked.evidence, request), actor)
     if not ok:
         raise ShareMismatch(token.custodian_name, "the share in the envelope does not match "
                             "the record's commitment; the envelope may have been replaced")
