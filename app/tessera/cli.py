@@ -7,7 +7,6 @@ and a distinct exit code; nothing prints a traceback.
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import os
 import secrets as pysecrets
@@ -208,7 +207,8 @@ def token_export_identity(ctx: Context, token_ref: str) -> None:
             raise InputError("only software tokens have an identity to export; a hardware "
                              "token's key never leaves the device")
         driver = ctx.drivers(vault).driver(TokenKind.SOFTWARE)
-        assert isinstance(driver, SoftwareDriver)
+        if not isinstance(driver, SoftwareDriver):
+            raise InputError("this token kind has no exportable identity")
         text = driver.export_identity(info, ctx.prompts)
         vault.append_audit(ctx.actor, "token.export-identity", info.id,
                            {"custodian": info.custodian_name})
@@ -438,8 +438,7 @@ def contribute(ctx: Context, vault: Vault, ceremony: ReleaseCeremony, method: st
                 raise
             last = exc
             click.secho(f"  {tok.label}: {exc}", fg="yellow", err=True)
-    assert last is not None
-    raise last
+    raise last or InputError(f"no token of {person.name}'s could approve")
 
 
 def deliver_secret(secret: bytearray, encoding: str, out: Path | None, reveal: bool) -> None:

@@ -73,7 +73,7 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
     bad = PACKAGE / "core" / "_layering_probe.py"
     try:
         bad.write_text("from tessera.vault import Vault\n")
-        with pytest.raises(AssertionError, match="core imports tessera.vault"):
+        with pytest.raises(AssertionError, match=r"core imports tessera\.vault"):
             test_module_respects_the_layers(bad)
     finally:
         bad.unlink()

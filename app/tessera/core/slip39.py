@@ -21,7 +21,8 @@ import shamir_mnemonic
 from shamir_mnemonic import EncryptedMasterSecret, MnemonicError, Share
 from shamir_mnemonic import shamir as _shamir
 from shamir_mnemonic.rs1024 import _polymod
-from shamir_mnemonic.wordlist import WORD_INDEX_MAP, WORDLIST
+from shamir_mnemonic.wordlist import WORD_INDEX_MAP as WORD_INDEX_MAP
+from shamir_mnemonic.wordlist import WORDLIST as WORDLIST
 
 from tessera.core.errors import InvalidMnemonic
 

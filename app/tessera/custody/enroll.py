@@ -43,7 +43,8 @@ def connected_devices(drivers: TokenDrivers) -> list[ConnectedDevice]:
         from tessera.tokens.piv import PivDriver
 
         piv = drivers.driver(TokenKind.PIV)
-        assert isinstance(piv, PivDriver)
+        if not isinstance(piv, PivDriver):
+            return found
         for card in piv.list_devices():
             found.append(ConnectedDevice(TokenKind.PIV, card.label, str(card.serial),
                                          card.virtual))
@@ -70,13 +71,15 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
         from tessera.tokens.fido2 import Fido2Driver
 
         fido = drivers.driver(kind)
-        assert isinstance(fido, Fido2Driver)
+        if not isinstance(fido, Fido2Driver):
+            raise TokenError("the FIDO2 driver is not available")
         enrolled = fido.enroll(device, person.name, prompts, cancel)
     elif kind is TokenKind.PIV:
         from tessera.tokens.piv import PivDriver
 
         piv = drivers.driver(kind)
-        assert isinstance(piv, PivDriver)
+        if not isinstance(piv, PivDriver):
+            raise TokenError("the PIV driver is not available")
         card = device
         if card is None:
             cards = piv.list_devices()

@@ -35,7 +35,7 @@ from tessera.tokens.base import (
 
 log = logging.getLogger(__name__)
 KEYRING_SERVICE = "tessera-software-token"
-PASSPHRASE_ENV = "TESSERA_PASSPHRASE"
+PASSPHRASE_ENV = "TESSERA_PASSPHRASE"  # noqa: S105 (the variable's name, not a secret)
 DEFAULT_WORK_FACTOR = 18
 
 

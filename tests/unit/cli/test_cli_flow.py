@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers.cli import run
 
+from helpers.cli import run
 from tessera.core import age
 from tessera.vault import Vault
 

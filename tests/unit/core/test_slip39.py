@@ -7,10 +7,10 @@ import os
 from itertools import combinations
 
 import pytest
-from helpers.paths import vector_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.paths import vector_path
 from tessera.core import slip39
 from tessera.core.errors import InvalidMnemonic
 
@@ -19,7 +19,7 @@ VECTORS = json.loads(vector_path("slip39", "vectors.json").read_text())
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v[0] for v in VECTORS])
 def test_reference_vector(vector: list) -> None:
-    description, mnemonics, secret_hex, _xprv = vector
+    _description, mnemonics, secret_hex, _xprv = vector
     # The reference vectors are made with the passphrase "TREZOR".
     if secret_hex:
         assert slip39.combine(mnemonics, b"TREZOR").hex() == secret_hex

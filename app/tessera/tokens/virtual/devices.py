@@ -106,7 +106,8 @@ class VirtualDevices:
         if isinstance(key.device, VirtualYubiKey):
             return self.directory / f"piv-{key.device.card.serial}.json"
         path = getattr(key.device, "_state_path", None)
-        assert isinstance(path, Path)
+        if not isinstance(path, Path):
+            raise FormatError(f"the virtual key {key.name!r} has no state file")
         return path
 
     def _open(self, name: str, kind: TokenKind, path: Path) -> VirtualKey:

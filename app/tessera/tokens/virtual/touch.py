@@ -49,10 +49,7 @@ class TouchControl:
         self._set_waiting(True)
         try:
             deadline = time.monotonic() + timeout
-            if self.mode == "delay":
-                touch_at = time.monotonic() + self.delay
-            else:
-                touch_at = float("inf")
+            touch_at = time.monotonic() + self.delay if self.mode == "delay" else float("inf")
             while True:
                 now = time.monotonic()
                 if cancel is not None and cancel.is_set():
