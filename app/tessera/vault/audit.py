@@ -138,9 +138,15 @@ def _well_formed(row: tuple[Any, ...]) -> bool:
     return (isinstance(seq, int) and isinstance(at, str) and _ISO_UTC.fullmatch(at) is not None
             and isinstance(actor, str) and isinstance(action, str)
             and isinstance(subject, str) and isinstance(details, str)
-            and details.startswith("{") and details.endswith("}")
             and isinstance(prev_hash, str) and _HEX64.fullmatch(prev_hash) is not None
             and isinstance(digest, str) and _HEX64.fullmatch(digest) is not None)
+
+
+def _canonical_object(text: str) -> bool:
+    try:
+        return isinstance(canonical.loads(text.encode("utf-8"), what="details"), dict)
+    except (FormatError, UnicodeEncodeError):
+        return False
 
 
 def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = None
@@ -164,6 +170,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
         if not _well_formed(row):
             return bad(seq if isinstance(seq, int) else expected_seq,
                        f"entry {seq} is damaged (a field has the wrong form)")
+        if not _canonical_object(row[5]):
+            return bad(seq, f"entry {seq} is damaged (its details are not canonical JSON)")
         if seq != expected_seq:
             missing = (f"entry {expected_seq} is missing" if seq == expected_seq + 1 else
                        f"entries {expected_seq} to {seq - 1} are missing")

@@ -128,7 +128,7 @@ def test_oversized_details_are_refused(vault: Vault) -> None:
     with pytest.raises(AuditDetailRefused, match="4096"):
         vault.append_audit(ACTOR, "test.event", "s", {"note": "x" * 5000})
     with pytest.raises(AuditDetailRefused):
-        vault.append_audit(ACTOR, "test.event", "s", {"blob": b"raw bytes"})  # type: ignore[dict-item]
+        vault.append_audit(ACTOR, "test.event", "s", {"blob": b"raw bytes"})
 
 
 def test_filters(vault: Vault) -> None:
@@ -160,3 +160,16 @@ def test_csv_export_neutralises_formulas(vault: Vault) -> None:
     assert rows[-1][2].startswith("'=") and rows[-1][4].startswith("'@")
     with pytest.raises(ValueError, match="format"):
         vault.export_audit("xml")
+
+
+def test_non_canonical_details_are_damage_even_with_a_matching_hash(vault: Vault) -> None:
+    from tessera.vault.audit import link
+    conn = raw(vault)
+    seq, at, actor, action, subject, prev = conn.execute(
+        "SELECT seq, at, actor, action, subject, prev_hash FROM audit WHERE seq = 10").fetchone()
+    details = '{"serial": 8}'
+    forged = link(prev, entry_bytes(seq, at, actor, action, subject, details))
+    conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = 10", (details, forged))
+    verdict = vault.verify_audit()
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 10)
+    assert "not canonical" in verdict.problem

@@ -255,8 +255,8 @@ WRITES: dict[str, tuple[Callable[[World], object], Callable[[World, object], obj
     "finish_release": (lambda w: _approved_twice(w), lambda w, rid: w.vault.finish_release(
         rid, "released", ACTOR)),  # type: ignore[arg-type]
     "record_drill": (lambda w: create(w).id, lambda w, rid: w.vault.record_drill(
-        rid, 1, w.tokens[0].custodian_id, w.tokens[0].id, "fido2", True, evidence(w.tokens[0]),
-        ACTOR)),  # type: ignore[arg-type]
+        str(rid), 1, w.tokens[0].custodian_id, w.tokens[0].id, "fido2", True,
+        evidence(w.tokens[0]), ACTOR)),
     "append_audit": (lambda w: None, lambda w, _: w.vault.append_audit(ACTOR, "sheet.print",
                                                                        "s", {})),
 }
