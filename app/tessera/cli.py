@@ -42,6 +42,8 @@ class Context:
         self.prompts = TerminalPrompts()
         self.virtual_touch = "delay:0.3"
         self.virtual = False
+        self._virtual_devices: Any = None
+        self._drivers: TokenDrivers | None = None
 
     @contextmanager
     def vault(self) -> Iterator[Vault]:
@@ -53,14 +55,23 @@ class Context:
         finally:
             vault.close()
 
-    def drivers(self, vault: Vault) -> TokenDrivers:
-        devices: dict[str, Any] = {}
-        if self.virtual or vault.is_demo:
+    def virtual_devices(self) -> Any:
+        """The virtual keys of this vault (loaded once per command)."""
+        if self._virtual_devices is None:
             from tessera.tokens.virtual.devices import VirtualDevices
 
-            virtual = VirtualDevices.for_vault(self.vault_path, touch=self.virtual_touch)
-            devices = virtual.providers()
-        return TokenDrivers.for_vault(self.vault_path, demo=vault.is_demo, **devices)
+            self._virtual_devices = VirtualDevices.for_vault(self.vault_path,
+                                                             touch=self.virtual_touch)
+        return self._virtual_devices
+
+    def drivers(self, vault: Vault) -> TokenDrivers:
+        if self._drivers is None:
+            devices: dict[str, Any] = {}
+            if self.virtual or vault.is_demo:
+                devices = self.virtual_devices().providers()
+            self._drivers = TokenDrivers.for_vault(self.vault_path, demo=vault.is_demo,
+                                                   **devices)
+        return self._drivers
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -175,8 +186,13 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
             if kind is None:
                 raise InputError("say which kind of token to enrol: --kind fido2|piv|software, "
                                  "or --recipient for remote enrolment")
-            info = enroll_device(vault, ctx.drivers(vault), person.id, TokenKind(kind),
-                                 ctx.prompts, threading.Event(), label=label, actor=ctx.actor)
+            token_kind = TokenKind(kind)
+            device = None
+            if token_kind is not TokenKind.SOFTWARE and (ctx.virtual or vault.is_demo):
+                device = plug_in_virtual_key(ctx, vault, token_kind, person.name)
+            info = enroll_device(vault, ctx.drivers(vault), person.id, token_kind,
+                                 ctx.prompts, threading.Event(), label=label, actor=ctx.actor,
+                                 device=device)
     echo(f"Enrolled {info.label} for {person.name}")
     echo(f"  recipient: {info.recipient}")
 
@@ -184,14 +200,63 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
 @token.command("list")
 @pass_ctx
 def token_list(ctx: Context) -> None:
-    """List enrolled tokens."""
+    """List enrolled tokens and the hardware tokens plugged in now."""
+    from tessera.custody.enroll import connected_devices
+
     with ctx.vault() as vault:
         tokens = vault.list_tokens(include_inactive=True)
+        echo("Enrolled tokens:")
         if not tokens:
-            echo("No tokens enrolled.")
+            echo("  none yet — `tessera token enroll NAME --kind fido2|piv|software`")
         for t in tokens:
-            echo(f"{t.id[:8]}  {t.custodian_name:<16} {t.kind.value:<9} {t.state.value:<8} "
-                 f"{t.label}")
+            remote = " (remote)" if t.remote else ""
+            echo(f"  {t.id[:8]}  {t.custodian_name:<16} {t.kind.value:<9} {t.state.value:<8} "
+                 f"{t.label}{remote}")
+        devices = connected_devices(ctx.drivers(vault))
+    echo("Connected now:")
+    if not devices:
+        echo("  no security key or YubiKey found")
+    for d in devices:
+        echo(f"  {d.kind.display_name:<12} {d.label}{' (virtual)' if d.virtual else ''}")
+
+
+@token.command("retire")
+@click.argument("token_ref")
+@click.option("--lost", is_flag=True, help="The token was lost (not just replaced).")
+@click.option("--reason", required=True, help="Why, for the audit log.")
+@pass_ctx
+def token_retire(ctx: Context, token_ref: str, lost: bool, reason: str) -> None:
+    """Retire a token (or record it lost); it no longer approves or receives shares."""
+    from tessera.tokens.base import TokenState
+
+    with ctx.vault() as vault:
+        info = find_token(vault, token_ref)
+        vault.set_token_state(info.id, TokenState.LOST if lost else TokenState.RETIRED,
+                              ctx.actor, reason)
+        holding = vault.records_of_recipient(info.recipient)
+    echo(f"{info.label} is now {'lost' if lost else 'retired'}.")
+    if holding:
+        names = ", ".join(r.label for r in holding)
+        warn(f"its stanza stays in the current envelopes of: {names}. Re-wrap or reshare "
+             "those records so the old token can no longer open a share.")
+
+
+@token.command("drill")
+@click.argument("token_ref")
+@pass_ctx
+def token_drill(ctx: Context, token_ref: str) -> None:
+    """Prove one token still opens every share it holds (nothing is revealed)."""
+    with ctx.vault() as vault:
+        info = find_token(vault, token_ref)
+        records = vault.records_of_recipient(info.recipient)
+        if not records:
+            echo(f"{info.label} holds no share of any current record.")
+            return
+        drivers = ctx.drivers(vault)
+        for rec in records:
+            result = drill(vault, drivers, rec.id, info.id, ctx.prompts, threading.Event(),
+                           actor=ctx.actor)
+            echo(f"✓ {rec.label}: {result.token_label} opens share {result.share_key}")
 
 
 @token.command("export-identity")
@@ -214,6 +279,21 @@ def token_export_identity(ctx: Context, token_ref: str) -> None:
                            {"custodian": info.custodian_name})
     warn("this is a private key: anyone holding it can open this custodian's shares.")
     echo(text)
+
+
+def plug_in_virtual_key(ctx: Context, vault: Vault, kind: TokenKind, owner: str) -> Any:
+    """A fresh virtual key for ``owner`` (what plugging in a new key is, in demo mode)."""
+    devices = ctx.virtual_devices()
+    number = 1 + sum(1 for k in devices.keys if k.name.startswith(f"{owner}'s"))
+    key = devices.add(kind, f"{owner}'s virtual {kind.display_name} {number}")
+    echo(f"Plugged in {key.name}.")
+    if kind is TokenKind.PIV:
+        from tessera.tokens.piv import PivDriver
+
+        piv = ctx.drivers(vault).driver(TokenKind.PIV)
+        if isinstance(piv, PivDriver):
+            return piv.find_device(key.device.card.serial)  # type: ignore[union-attr]
+    return key.device
 
 
 def find_token(vault: Vault, ref: str) -> Any:
@@ -577,6 +657,21 @@ def import_cmd(ctx: Context, file: Path) -> None:
     with ctx.vault() as vault:
         result = import_version(vault, data, ctx.actor)
     echo(str(result))
+
+
+# -- GUI ------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Open (or create) the demo vault with virtual keys.")
+@pass_ctx
+def gui(ctx: Context, demo: bool) -> None:
+    """Open the Tessera desktop application."""
+    from tessera.gui.app import run as run_gui
+
+    explicit = ctx.vault_path if ctx.vault_path != Vault.default_path() else None
+    code = run_gui(explicit, demo)
+    if code:
+        sys.exit(code)
 
 
 # -- demo -----------------------------------------------------------------------------

@@ -95,7 +95,9 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
             connection.close()
     else:
         raise InputError(f"cannot enrol {kind} tokens")
-    return vault.add_token(person.id, enrolled.kind, label or enrolled.label, enrolled.recipient,
+    default = enrolled.label if enrolled.label.startswith(person.name) else \
+        f"{person.name}'s {enrolled.label}"
+    return vault.add_token(person.id, enrolled.kind, label or default, enrolled.recipient,
                            dict(enrolled.facts), actor=actor)
 
 
