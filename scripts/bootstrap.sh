@@ -41,7 +41,9 @@ if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 
 stamp=.venv/.tessera-lock
-if [[ -f $stamp ]] && cmp -s requirements.lock "$stamp"; then
+wanted=$(cat requirements.lock pyproject.toml | sha256sum)
+if [[ -f $stamp ]] && [[ "$(cat "$stamp")" == "$wanted" ]]; then
+    touch "$stamp"
     exit 0
 fi
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
@@ -49,5 +51,5 @@ fi
 # Every dependency is pinned with hashes; nothing unlocked is installed.
 .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-cp requirements.lock "$stamp"
+echo "$wanted" > "$stamp"
 echo "tessera: environment ready in .venv"

@@ -1,3 +1,3 @@
-from tessera.cli import main
+from tessera.launcher import main
 
 main()

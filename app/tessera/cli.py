@@ -100,6 +100,7 @@ def cli(ctx: click.Context, vault_path: Path | None, actor: str | None, virtual:
 
     Recovery secrets split K-of-N among custodians, each share locked to the
     custodian's own token; released only by a quorum, every step on the audit record.
+    `tessera gui` opens the desktop application; `tessera demo` shows a ceremony.
     """
     obj = Context(vault_path, actor)
     obj.virtual = virtual
@@ -657,21 +658,6 @@ def import_cmd(ctx: Context, file: Path) -> None:
     with ctx.vault() as vault:
         result = import_version(vault, data, ctx.actor)
     echo(str(result))
-
-
-# -- GUI ------------------------------------------------------------------------------
-
-@cli.command()
-@click.option("--demo", is_flag=True, help="Open (or create) the demo vault with virtual keys.")
-@pass_ctx
-def gui(ctx: Context, demo: bool) -> None:
-    """Open the Tessera desktop application."""
-    from tessera.gui.app import run as run_gui
-
-    explicit = ctx.vault_path if ctx.vault_path != Vault.default_path() else None
-    code = run_gui(explicit, demo)
-    if code:
-        sys.exit(code)
 
 
 # -- demo -----------------------------------------------------------------------------

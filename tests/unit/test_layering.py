@@ -28,7 +28,7 @@ QT_ALLOWED = {"gui", "sheets"}  # sheets paint with QPainter (QtGui), never widg
 
 def layer_of(path: Path) -> str:
     rel = path.relative_to(PACKAGE)
-    if rel.parts[0] in ("cli.py", "cli_prompts.py", "__main__.py"):
+    if rel.parts[0] in ("cli.py", "cli_prompts.py"):
         return "cli"
     if len(rel.parts) == 1:
         return "root"

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError, InputError, IntegrityError
-from tessera.tokens.base import ApprovalMethod, Evidence, TokenInfo, TokenKind, TokenState
+from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo, TokenKind, TokenState
 
 from .models import Custodian, CustodianState, Record, RecordState, TokenRecord
 

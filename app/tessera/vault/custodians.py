@@ -9,7 +9,7 @@ from typing import Any
 
 from tessera.core import age
 from tessera.core.errors import FormatError, InputError, NotFound, PolicyError
-from tessera.tokens.base import TokenInfo, TokenKind, TokenState
+from tessera.core.token_types import TokenInfo, TokenKind, TokenState
 
 from .codec import (
     MAX_FACTS,

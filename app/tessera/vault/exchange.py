@@ -20,7 +20,7 @@ from tessera.core.errors import FormatError, InputError, TesseraError
 from tessera.core.manifest import Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
-from tessera.tokens.base import TokenKind
+from tessera.core.token_types import TokenKind
 
 from .codec import MAX_FACTS, MAX_NAME, b64, clean_text, fold, json_object, unb64
 from .custodians import check_recipient

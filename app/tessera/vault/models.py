@@ -13,7 +13,7 @@ from typing import Any
 
 from tessera.core.manifest import Manifest
 from tessera.core.sealing import SealedVersion
-from tessera.tokens.base import ApprovalMethod, Evidence, TokenInfo
+from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo
 
 
 class CustodianState(enum.StrEnum):

@@ -17,7 +17,7 @@ from tessera.core.errors import FormatError, InputError, IntegrityError, NotFoun
 from tessera.core.manifest import NHI_FIELDS, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
-from tessera.tokens.base import TokenKind
+from tessera.core.token_types import TokenKind
 
 from .codec import MAX_TEXT, clean_text, fold, json_object, record_from_row
 from .custodians import CustodiansMixin

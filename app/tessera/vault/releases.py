@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from tessera.core.errors import InputError, IntegrityError, NotFound, PolicyError, QuorumNotMet
 from tessera.core.manifest import Manifest
 from tessera.core.request import MAX_REASON, MAX_TICKET, Request
-from tessera.tokens.base import ApprovalMethod, Evidence, TokenInfo, TokenState
+from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo, TokenState
 
 from .codec import MAX_NAME, clean_text, enum_value, evidence_from_json, evidence_json
 from .custodians import KIND_NAMES
