@@ -10,7 +10,6 @@ from pathlib import Path
 
 from helpers.paths import REPO
 from helpers.sealed import make_sealed
-
 from tessera.core import canonical
 
 TOOL = REPO / "tools" / "tessera-recover"

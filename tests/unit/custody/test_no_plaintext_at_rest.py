@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers.ceremony import SECRET, ScriptedPrompts, build
 
+from helpers.ceremony import SECRET, ScriptedPrompts, build
 from tessera.core import slip39
 from tessera.custody.release import ReleaseCeremony, drill
 from tessera.vault.exchange import export_version

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers.ceremony import PIN, SECRET, Ceremony, ScriptedPrompts, build
 
+from helpers.ceremony import PIN, SECRET, Ceremony, ScriptedPrompts, build
 from tessera.core.errors import (
     PinBlocked,
     PinInvalid,
