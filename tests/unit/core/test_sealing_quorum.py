@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from helpers.sealed import make_sealed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.sealed import make_sealed
 from tessera.core import slip39
 from tessera.core.errors import (
     FormatError,
