@@ -293,7 +293,7 @@ def plug_in_virtual_key(ctx: Context, vault: Vault, kind: TokenKind, owner: str)
 
         piv = ctx.drivers(vault).driver(TokenKind.PIV)
         if isinstance(piv, PivDriver):
-            return piv.find_device(key.device.card.serial)  # type: ignore[union-attr]
+            return piv.find_device(key.device.card.serial)
     return key.device
 
 

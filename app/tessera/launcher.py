@@ -33,7 +33,7 @@ def gui(args: list[str]) -> int:
     from tessera.gui.app import run
 
     vault = Path(options.vault) if options.vault else None
-    return run(vault, options.demo)
+    return int(run(vault, options.demo))
 
 
 if __name__ == "__main__":
