@@ -215,7 +215,7 @@ def test_unlock_returns_the_share_and_evidence_that_verifies(rig: Rig):
     assert rig.driver.verify(token, challenge, ev)
     assert not rig.driver.verify(token, os.urandom(32), ev)
     assert not rig.driver.verify(rig.token(enrolled, token_id="tok-2"), challenge, ev)
-    forged = Evidence(ApprovalMethod.PIV, "tok-1", "ES256", ev.signature[:-1] + b"\x00")
+    forged = Evidence(ApprovalMethod.PIV, "tok-1", "ES256", ev.signature[:-1] + bytes([ev.signature[-1] ^ 1]))
     assert not rig.driver.verify(token, challenge, forged)
     unlocked.wipe()
     assert not any(unlocked.share)
