@@ -1,0 +1,99 @@
+"""The CLI with hardware tokens: virtual FIDO2 keys and YubiKeys driving the real
+fido2 and yubikit code, PINs read from stdin as a script would type them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import run
+
+PIN = "314159"
+
+
+@pytest.fixture()
+def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "vault.sqlite3"
+    monkeypatch.setenv("TESSERA_VAULT", str(path))
+    monkeypatch.setenv("TESSERA_ACTOR", "operator")
+    assert run("init").code == 0  # a real (hardware-only) vault
+    for name in ("Alice", "Bob", "Carol"):
+        assert run("custodian", "add", name).code == 0
+    return path
+
+
+def enroll(name: str, kind: str) -> str:
+    r = run("--virtual", "--virtual-touch", "immediate", "token", "enroll", name, "--kind",
+            kind, input=f"{PIN}\n{PIN}\n")
+    assert r.code == 0, r.text
+    return r.text
+
+
+def test_enrol_release_and_drill_with_fido2_and_piv(vault: Path, tmp_path: Path) -> None:
+    text = enroll("Alice", "fido2")
+    assert "no PIN yet" in text and "age1" in text
+    text = enroll("Bob", "piv")
+    assert "factory-default PIN" in text and "age1yubikey1" in text
+    assert "PUK" in text
+    enroll("Carol", "piv")
+    listing = run("--virtual", "token", "list").out
+    assert "Connected now:" in listing and "virtual YubiKey" in listing
+    r = run("record", "create", "--label", "Vault root", "--custodian", "Alice",
+            "--custodian", "Bob", "--custodian", "Carol", "-k", "2", input="s3cr3t\n")
+    assert r.code == 0, r.text  # hardware tokens: no --allow-software needed
+    out = tmp_path / "secret"
+    r = run("--virtual", "--virtual-touch", "immediate", "release", "Vault root", "--reason",
+            "DR test", "--ticket", "CHG-9", "--approve", "Alice", "--approve", "Bob",
+            "--out", str(out), input=f"{PIN}\n{PIN}\n")
+    assert r.code == 0, r.text
+    assert out.read_text() == "s3cr3t"
+    r = run("--virtual", "--virtual-touch", "immediate", "drill", "Vault root", "Carol",
+            input=f"{PIN}\n")
+    assert r.code == 0, r.text
+    verify = run("--virtual", "audit", "verify")
+    assert verify.code == 0 and "All approval signatures verify" in verify.out
+
+
+def test_wrong_pin_on_the_command_line(vault: Path, tmp_path: Path) -> None:
+    enroll("Alice", "fido2")
+    enroll("Bob", "piv")
+    enroll("Carol", "fido2")
+    assert run("record", "create", "--label", "R", "--custodian", "Alice", "--custodian",
+               "Bob", "--custodian", "Carol", "-k", "2", input="x\n").code == 0
+    r = run("--virtual", "--virtual-touch", "immediate", "release", "R", "--reason", "r",
+            "--ticket", "t", "--approve", "Bob", "--approve", "Alice", "--out",
+            str(tmp_path / "s"), input="000000\n")
+    assert r.code == 69
+    assert "Wrong PIN — 2 attempts left" in r.err
+    assert "sealed" in run("record", "show", "R").out
+
+
+def test_software_keys_need_allow_software_on_a_real_vault(vault: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    monkeypatch.setenv("TESSERA_PASSPHRASE", "pass phrase")
+    r = run("token", "enroll", "Alice", "--kind", "software")
+    assert r.code == 0
+    assert "hardware-only" in r.err
+
+
+def test_a_spare_token_opens_the_same_share(vault: Path, tmp_path: Path) -> None:
+    enroll("Alice", "fido2")
+    enroll("Alice", "piv")  # her spare
+    enroll("Bob", "piv")
+    enroll("Carol", "fido2")
+    assert run("record", "create", "--label", "R", "--custodian", "Alice", "--custodian",
+               "Bob", "--custodian", "Carol", "-k", "2", input="x\n").code == 0
+    tokens = [line.split()[0] for line in run("token", "list").out.splitlines()
+              if "Alice" in line]
+    assert len(tokens) == 2
+    for token in tokens:
+        r = run("--virtual", "--virtual-touch", "immediate", "token", "drill", token,
+                input=f"{PIN}\n")
+        assert r.code == 0, r.text
+        assert "opens share g0m0" in r.out
+    r = run("token", "retire", tokens[0], "--reason", "lost on a train", "--lost")
+    assert r.code == 0
+    assert "stays in the current envelopes of: R" in r.err
+    assert "lost" in run("token", "list").out
