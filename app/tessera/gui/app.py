@@ -1,0 +1,149 @@
+"""Start the desktop application: ``tessera gui [--demo]`` calls :func:`run`.
+
+``run`` makes the QApplication (name and organisation, so ``QSettings`` has a home),
+applies the saved theme, routes uncaught exceptions to the one error handler, and
+opens a vault: the one given, the default one, or — with ``demo`` — a demo vault in
+the application's data folder, built on first use with three custodians on virtual
+keys. A person opening Tessera for the first time (no vault yet, or an empty one) is
+offered the demo before anything is created.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sys
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from tessera.custody.demo import build_demo_vault
+from tessera.gui.context import AppContext
+from tessera.gui.errors import install_excepthook, show_error
+from tessera.gui.main_window import MainWindow
+from tessera.gui.theme import Theme, app_icon, apply_theme
+from tessera.vault import Vault
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Tessera"
+ORG_NAME = "Tessera"
+ORG_DOMAIN = "tessera-custody.invalid"
+DEMO_FILE = "demo-vault.sqlite3"
+
+
+class FirstRunChoice(enum.Enum):
+    DEMO = "demo"
+    EMPTY = "empty"
+    QUIT = "quit"
+
+
+class FirstRunDialog:
+    """"Try the demo first?" for someone whose vault is missing or empty."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, vault_path: Path, exists: bool) -> FirstRunChoice:
+        """Ask modally (tests replace this seam)."""
+        box = QMessageBox(parent)
+        box.setWindowTitle("Welcome to Tessera")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText("<b>Would you like to try the demo first?</b>")
+        where = "is still empty" if exists else "does not exist yet"
+        box.setInformativeText(
+            f"Your vault ({vault_path}) {where}. The demo opens a separate vault with three "
+            "custodians on virtual keys, so you can enrol, create a record, release it and "
+            "read the audit log without any hardware. Your own vault is not touched.")
+        demo = box.addButton("Open the &demo", QMessageBox.ButtonRole.AcceptRole)
+        empty = box.addButton("Start with &my vault", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(demo)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if clicked is demo:
+            return FirstRunChoice.DEMO
+        if clicked is empty:
+            return FirstRunChoice.EMPTY
+        return FirstRunChoice.QUIT
+
+
+def demo_vault_path() -> Path:
+    """Where ``tessera gui --demo`` keeps its demo vault (kept between runs)."""
+    return Path(platformdirs.user_data_dir("tessera", appauthor=False)) / "demo" / DEMO_FILE
+
+
+def ensure_demo_vault(path: Path) -> Path:
+    """Build the demo vault at ``path`` unless it is already there."""
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log.info("Building the demo vault")
+    build_demo_vault(path, touch="immediate")
+    return path
+
+
+def vault_is_empty(path: Path) -> bool:
+    """True when the vault at ``path`` is missing, or holds no custodian and no record."""
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    with Vault.open(path) as vault:
+        return not vault.list_custodians(include_retired=True) and not vault.list_records()
+
+
+def configure_app(app: QApplication) -> None:
+    """Names for ``QSettings``, the icon and the saved theme."""
+    QCoreApplication.setApplicationName(APP_NAME)
+    QCoreApplication.setOrganizationName(ORG_NAME)
+    QCoreApplication.setOrganizationDomain(ORG_DOMAIN)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setWindowIcon(app_icon())
+    saved = str(QSettings().value("ui/theme", Theme.SYSTEM.value))
+    apply_theme(app, Theme(saved) if saved in {t.value for t in Theme} else Theme.SYSTEM)
+
+
+def choose_vault(vault_path: Path | None, demo: bool) -> tuple[Path, bool, bool] | None:
+    """(path, demo, create) to open, asking on first run; ``None`` when the person quits."""
+    if demo:
+        return ensure_demo_vault(vault_path or demo_vault_path()), True, False
+    path = vault_path or Vault.default_path()
+    if vault_is_empty(path):
+        choice = FirstRunDialog.ask(None, path, path.exists())
+        if choice is FirstRunChoice.QUIT:
+            return None
+        if choice is FirstRunChoice.DEMO:
+            return ensure_demo_vault(demo_vault_path()), True, False
+        return path, False, True
+    return path, False, False
+
+
+def open_window(vault_path: Path | None, demo: bool) -> MainWindow | None:
+    """Open the vault the person chose in a main window (``None`` if they quit)."""
+    chosen = choose_vault(vault_path, demo)
+    if chosen is None:
+        return None
+    path, is_demo, create = chosen
+    context = AppContext.open(path, demo=is_demo, create=create)
+    window = MainWindow(context)
+    window.show()
+    return window
+
+
+def run(vault_path: Path | None, demo: bool) -> int:
+    """The desktop application's entry point; returns the process exit code."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    configure_app(app)
+    install_excepthook()
+    try:
+        window = open_window(vault_path, demo)
+    except Exception as exc:
+        show_error(None, exc)
+        return 1
+    if window is None:
+        return 0
+    try:
+        return app.exec()
+    finally:
+        window.context.close()

@@ -1,0 +1,162 @@
+"""The audit page: the hash-chained log with filters, chain verification and export."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
+
+from tessera.core.errors import InputError
+from tessera.gui.context import AppContext
+from tessera.gui.errors import show_error
+from tessera.gui.inventory_models import audit_model
+from tessera.gui.pages import TablePage
+from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.theme import icon
+from tessera.vault import AuditEntry, AuditVerdict
+
+ACTION_GROUPS = (
+    ("All actions", None),
+    ("Custodians", "custodian."),
+    ("Tokens", "token."),
+    ("Records", "record."),
+    ("Releases", "release."),
+    ("Drills", "drill."),
+    ("Sheets", "sheet."),
+    ("Vault", "vault."),
+)
+EXPORT_FILTERS = {"JSON lines, verifiable (*.jsonl)": "jsonl", "CSV for spreadsheets (*.csv)": "csv"}
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, then move it."""
+    fd, tmp = tempfile.mkstemp(prefix=".tessera-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def ask_export_path(parent: QWidget) -> tuple[Path, str] | None:
+    """Where to export the log, and in which format (tests replace this seam)."""
+    name, chosen = QFileDialog.getSaveFileName(parent, "Export audit log", "tessera-audit.jsonl",
+                                               ";;".join(EXPORT_FILTERS))
+    if not name:
+        return None
+    fmt = EXPORT_FILTERS.get(chosen, "csv" if name.lower().endswith(".csv") else "jsonl")
+    return Path(name), fmt
+
+
+class AuditPage(TablePage):
+    """Who did what, when; every entry chained to the one before it."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        self.action_filter = QComboBox()
+        self.actor_filter = QComboBox()
+        super().__init__(context, "Audit",
+                         "Every custody action, in order. Each entry carries the hash of the one "
+                         "before it, so a changed or removed entry breaks the chain.",
+                         audit_model(), self._entries, lambda e: str(e.seq), parent)
+        self.action_filter.setAccessibleName("Show actions of kind")
+        for text, prefix in ACTION_GROUPS:
+            self.action_filter.addItem(text, prefix)
+        self.actor_filter.setAccessibleName("Show actions by")
+        self.actor_filter.addItem("Everyone", None)
+        self.action_filter.currentIndexChanged.connect(self._filter)
+        self.actor_filter.currentIndexChanged.connect(self._filter)
+        self.filters.addWidget(self.action_filter)
+        self.filters.addWidget(self.actor_filter)
+
+        bar = QHBoxLayout()
+        self.verify_button = QPushButton(icon("verify"), "&Verify chain")
+        self.verify_button.setToolTip("Recompute every hash and name the first entry that "
+                                      "does not fit")
+        self.verify_button.clicked.connect(self.verify)
+        self.export_button = QPushButton(icon("export"), "E&xport…")
+        self.export_button.setToolTip("Save the log as JSON lines (verifiable) or CSV")
+        self.export_button.clicked.connect(self.export)
+        self.verdict = QLabel("The chain has not been checked in this session.")
+        self.verdict.setAccessibleName("Chain verification result")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addWidget(self.verify_button)
+        bar.addWidget(self.export_button)
+        bar.addWidget(self.verdict, 1)
+        self.layout_.addLayout(bar)
+        self.last_verdict: AuditVerdict | None = None
+        self.finish_layout()
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+
+    def _entries(self) -> list[AuditEntry]:
+        entries = self.context.vault.audit_entries()
+        actors = sorted({e.actor for e in entries})
+        known = {self.actor_filter.itemData(i) for i in range(self.actor_filter.count())}
+        for actor in actors:
+            if actor not in known:
+                self.actor_filter.addItem(actor, actor)
+        return entries
+
+    def _filter(self) -> None:
+        prefix = self.action_filter.currentData()
+        actor = self.actor_filter.currentData()
+
+        def keep(entry: AuditEntry) -> bool:
+            return ((prefix is None or entry.action.startswith(prefix))
+                    and (actor is None or entry.actor == actor))
+
+        self.proxy.set_predicate(None if prefix is None and actor is None else keep)
+
+    def verify(self) -> AuditVerdict | None:
+        """Recompute the chain and say the result; select the first bad entry if any."""
+        try:
+            verdict = self.context.vault.verify_audit()
+        except Exception as exc:
+            show_error(self, exc)
+            return None
+        self.last_verdict = verdict
+        if verdict.ok:
+            text = (f"✓ Chain intact: {verdict.entries} entries; head {verdict.head_seq}:"
+                    f"{verdict.head_hash[:16]}…")
+            tone = Tone.GOOD
+        else:
+            text = f"✗ Chain broken at entry {verdict.first_bad_seq}: {verdict.problem}"
+            tone = Tone.BAD
+            bad = verdict.first_bad_seq
+            self.action_filter.setCurrentIndex(0)
+            self.actor_filter.setCurrentIndex(0)
+            self.search.clear()
+            self.select_where(lambda e: e.seq == bad)
+        color = tone_color(tone)
+        self.verdict.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color else "")
+        self.verdict.setText(text)
+        return verdict
+
+    def export(self) -> Path | None:
+        choice = ask_export_path(self)
+        if choice is None:
+            return None
+        path, fmt = choice
+        try:
+            write_private(path, self.context.vault.export_audit(fmt))
+        except OSError as exc:
+            show_error(self, InputError(f"could not write {path}: {exc.strerror or exc}"))
+            return None
+        except Exception as exc:
+            show_error(self, exc)
+            return None
+        self.verdict.setStyleSheet("")
+        self.verdict.setText(f"Exported {self.model.rowCount()} entries to {path}")
+        return path

@@ -1,0 +1,77 @@
+"""What every window of one open vault shares: the vault, the drivers, the token worker.
+
+Views read from ``vault`` and listen to :attr:`AppContext.vault_changed`; whoever
+writes to the vault calls :meth:`AppContext.notify_changed` afterwards, so every table,
+detail pane and status line refreshes from the same source of truth.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from tessera.custody.drivers import TokenDrivers
+from tessera.gui.worker import TokenWorker
+from tessera.tokens.virtual.devices import VirtualDevices
+from tessera.vault import Vault
+
+DEMO_ACTOR = "demo operator"
+
+
+def local_actor() -> str:
+    """The name audit entries carry for this desktop session."""
+    try:
+        return getpass.getuser() or "tessera"
+    except (OSError, KeyError, ImportError):
+        return "tessera"
+
+
+class AppContext(QObject):
+    """The open vault and its helpers (owned by the main window)."""
+
+    vault_changed = Signal()
+
+    def __init__(self, vault: Vault, vault_path: Path, drivers: TokenDrivers, *,
+                 actor: str, demo: bool, virtual: VirtualDevices | None = None,
+                 worker: TokenWorker | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.vault = vault
+        self.vault_path = vault_path
+        self.drivers = drivers
+        self.actor = actor
+        self.demo = demo
+        self.virtual = virtual
+        self.worker = worker if worker is not None else TokenWorker(self)
+
+    @classmethod
+    def open(cls, vault_path: Path, *, demo: bool = False, create: bool = False,
+             touch: str = "manual", actor: str | None = None,
+             parent: QObject | None = None) -> AppContext:
+        """Open the vault at ``vault_path``; a demo vault gets its virtual keys plugged in.
+
+        Virtual keys wait for the Touch button (``touch="manual"``) so a new user sees
+        what a real key asks of them.
+        """
+        vault = Vault.open(vault_path, create=create, demo=demo)
+        try:
+            is_demo = vault.is_demo
+            virtual = VirtualDevices.for_vault(vault_path, touch=touch) if is_demo else None
+            providers = virtual.providers() if virtual is not None else {}
+            drivers = TokenDrivers.for_vault(vault_path, demo=is_demo, **providers)
+        except BaseException:
+            vault.close()
+            raise
+        who = actor or (DEMO_ACTOR if is_demo else local_actor())
+        return cls(vault, vault_path, drivers, actor=who, demo=is_demo, virtual=virtual,
+                   parent=parent)
+
+    def notify_changed(self) -> None:
+        """Tell every view the vault was written to."""
+        self.vault_changed.emit()
+
+    def close(self) -> None:
+        """Stop the worker (cancelling any device call) and close the vault."""
+        self.worker.shutdown()
+        self.vault.close()

@@ -1,0 +1,87 @@
+"""Which keys are plugged in, for the status bar: polled on a thread of its own.
+
+Listing USB and smart-card devices can block (PC/SC, HID enumeration), so it never
+runs on the GUI thread; and it is not a token operation, so it does not queue behind
+one on the token worker. While the token worker is busy the poller skips its turn:
+enumerating a smart card in the middle of a PIN verification can reset it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from tessera.custody.drivers import TokenDrivers
+from tessera.custody.enroll import ConnectedDevice, connected_devices
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+
+
+def describe_devices(devices: list[ConnectedDevice]) -> str:
+    """The status bar text: "2 keys: Alice's key (FIDO2), YubiKey 31000002"."""
+    if not devices:
+        return "No keys plugged in"
+    names = ", ".join(f"{d.label}" for d in devices)
+    count = f"{len(devices)} key{'s' if len(devices) != 1 else ''}"
+    return f"{count}: {names}"
+
+
+class DevicePoller(QObject):
+    """Lists connected keys every ``interval`` seconds; ``devices_changed`` on change."""
+
+    devices_changed = Signal(list)  # list[ConnectedDevice], delivered on the GUI thread
+
+    def __init__(self, drivers: TokenDrivers, *, busy: Callable[[], bool] = lambda: False,
+                 interval: float = POLL_SECONDS, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._drivers = drivers
+        self._busy = busy
+        self._interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._last: list[ConnectedDevice] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="tessera-device-poller",
+                                        daemon=True)
+        self._thread.start()
+
+    def poll_now(self) -> None:
+        """Look again at once (after an enrolment, or a virtual key was plugged in)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(3.0)
+            self._thread = None
+
+    @property
+    def last(self) -> list[ConnectedDevice]:
+        return list(self._last or [])
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self._busy():
+                try:
+                    found = connected_devices(self._drivers)
+                except Exception:
+                    log.warning("Listing connected keys failed", exc_info=False)
+                    found = self._last or []
+                if found != self._last and not self._stop.is_set():
+                    self._last = found
+                    try:
+                        self.devices_changed.emit(list(found))
+                    except RuntimeError:  # the window closed while we were listing
+                        return
+            self._wake.wait(self._interval)
+            self._wake.clear()

@@ -1,0 +1,443 @@
+"""The main window: sidebar pages, menus, toolbar, status bar and the demo's extras.
+
+Layout: a DEMO banner on top (demo vaults only), the sidebar (Records, Custodians,
+Tokens, Audit) beside the current page, the virtual-keys panel docked on the right
+in demo mode, and a status bar saying which vault is open, whether a key operation
+is running and which keys are plugged in. Window geometry, the splitter, the current
+page and the theme are kept in ``QSettings``: UI preferences only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tessera import __version__
+from tessera.custody.enroll import ConnectedDevice
+from tessera.gui.audit_page import AuditPage
+from tessera.gui.context import AppContext
+from tessera.gui.device_poller import DevicePoller, describe_devices
+from tessera.gui.errors import show_error
+from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
+from tessera.gui.theme import Theme, app_icon, apply_theme, icon
+from tessera.gui.virtual_keys import VirtualKeysPanel
+
+PAGES = ("Records", "Custodians", "Tokens", "Audit")
+PAGE_ICONS = ("records", "custodians", "tokens", "audit")
+DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys. Nothing here protects a real "
+             "secret.")
+
+
+FALLBACK_SHORTCUTS = {
+    QKeySequence.StandardKey.New: "Ctrl+N",
+    QKeySequence.StandardKey.Refresh: "F5",
+    QKeySequence.StandardKey.Quit: "Ctrl+Q",
+}
+
+
+class DemoBanner(QLabel):
+    """Always visible in a demo vault; high-contrast amber in either theme."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(DEMO_TEXT, parent)
+        self.setObjectName("demo-banner")
+        self.setAccessibleName("Demo vault banner")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("QLabel#demo-banner { background: #f5b82e; color: #1d1600; "
+                           "font-weight: bold; padding: 6px; }")
+
+
+class MainWindow(QMainWindow):
+    """One open vault."""
+
+    def __init__(self, context: AppContext, *, settings: QSettings | None = None,
+                 poll_devices: bool = True) -> None:
+        super().__init__()
+        self.context = context
+        self.settings = settings if settings is not None else QSettings()
+        self.setWindowTitle(self._title())
+        self.setWindowIcon(app_icon())
+        self.setAccessibleName("Tessera")
+        self.actions_: dict[str, QAction] = {}
+        self.open_windows: list[QWidget] = []
+
+        self.records = RecordsPage(context)
+        self.custodians = CustodiansPage(context)
+        self.tokens = TokensPage(context)
+        self.audit = AuditPage(context)
+        self.records.release_requested.connect(self.open_release)
+        self.records.drill_requested.connect(self.open_drill)
+        self.stack = QStackedWidget()
+        for page in (self.records, self.custodians, self.tokens, self.audit):
+            self.stack.addWidget(page)
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.sidebar.setAccessibleName("Sections")
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setFixedWidth(168)
+        self.sidebar.setSpacing(2)
+        self.sidebar.setFrameShape(QListWidget.Shape.NoFrame)
+        for name in PAGES:
+            item = QListWidgetItem(name)
+            item.setSizeHint(QSize(150, 36))
+            self.sidebar.addItem(item)
+        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.stack, 1)
+        outer.addLayout(row, 1)
+        self.setCentralWidget(central)
+
+        self.keys_panel: VirtualKeysPanel | None = None
+        self.keys_dock: QDockWidget | None = None
+        if context.virtual is not None:
+            self.keys_panel = VirtualKeysPanel(context.virtual)
+            self.keys_dock = QDockWidget("Virtual keys", self)
+            self.keys_dock.setObjectName("virtual-keys-dock")
+            self.keys_dock.setAccessibleName("Virtual keys panel")
+            self.keys_dock.setWidget(self.keys_panel)
+            self.keys_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.keys_dock)
+            context.vault_changed.connect(self.keys_panel.refresh)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.banner: DemoBanner | None = None
+        if context.demo:
+            self.banner = DemoBanner()
+            self.banner.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                      QSizePolicy.Policy.Preferred)
+            strip = QToolBar("Demo banner")
+            strip.setObjectName("demo-banner-bar")
+            strip.setMovable(False)
+            strip.setFloatable(False)
+            strip.toggleViewAction().setEnabled(False)  # always visible
+            strip.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
+            strip.setStyleSheet("QToolBar { padding: 0; border: 0; spacing: 0; }")
+            strip.addWidget(self.banner)
+            self.addToolBarBreak()
+            self.addToolBar(strip)
+        self._build_status_bar()
+        self._retint()
+        self.poller = DevicePoller(context.drivers, busy=lambda: context.worker.busy, parent=self)
+        self.poller.devices_changed.connect(self.show_devices)
+        context.vault_changed.connect(self.poller.poll_now)
+        if poll_devices:
+            self.poller.start()
+        self.restore_state()
+        self.sidebar.setFocus()
+
+    # -- building --------------------------------------------------------------------
+    def _title(self) -> str:
+        name = self.context.vault_path.name
+        return f"Tessera — {name}" + (" (demo)" if self.context.demo else "")
+
+    def _action(self, key: str, text: str, slot: Callable[[], object], *,
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None, icon_name: str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(key)
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            action.setShortcuts(shortcut)
+            if not action.shortcuts():  # the platform has no standard binding for it
+                action.setShortcut(QKeySequence(FALLBACK_SHORTCUTS[shortcut]))
+        elif shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.setData(icon_name)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.actions_[key] = action
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        a("enrol", "&Enrol custodian…", self.enrol_custodian, shortcut="Ctrl+Shift+E",
+          icon_name="enrol", tip="Add a custodian and enrol their key")
+        a("add-token", "Add &token…", self.add_token, shortcut="Ctrl+T", icon_name="tokens",
+          tip="Enrol another key for an existing custodian")
+        a("new-record", "&New record…", self.new_record, shortcut=QKeySequence.StandardKey.New,
+          icon_name="new-record", tip="Split a new recovery secret among custodians")
+        a("release", "&Release…", self.release_selected, shortcut="Ctrl+R",
+          icon_name="release", tip="Start a quorum release of the selected record")
+        a("drill", "&Drill…", self.drill_selected, shortcut="Ctrl+D", icon_name="drill",
+          tip="A custodian proves their key still opens their share")
+        a("verify", "&Verify audit chain", self.verify_audit, shortcut="Ctrl+Shift+V",
+          icon_name="verify", tip="Recompute the audit log's hash chain")
+        a("export-audit", "E&xport audit log…", self.export_audit, icon_name="export",
+          tip="Save the audit log to a file")
+        a("refresh", "Re&fresh", self.context.notify_changed,
+          shortcut=QKeySequence.StandardKey.Refresh, icon_name="refresh",
+          tip="Read the vault again")
+        a("quit", "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
+        a("about", "&About Tessera", self.about)
+        for i, name in enumerate(PAGES):
+            a(f"page-{name.lower()}", f"&{name}", functools.partial(self.show_page, i),
+              shortcut=f"Ctrl+{i + 1}", icon_name=PAGE_ICONS[i])
+        self.theme_group = QActionGroup(self)
+        for theme in Theme:
+            action = a(f"theme-{theme.value}", f"{theme.value.capitalize()} theme",
+                       functools.partial(self.set_theme, theme))
+            action.setCheckable(True)
+            self.theme_group.addAction(action)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        act = self.actions_
+        file = bar.addMenu("&File")
+        file.addAction(act["export-audit"])
+        file.addSeparator()
+        file.addAction(act["quit"])
+        people = bar.addMenu("&Custodians")
+        people.addAction(act["enrol"])
+        people.addAction(act["add-token"])
+        records = bar.addMenu("&Records")
+        for key in ("new-record", "release", "drill"):
+            records.addAction(act[key])
+        audit = bar.addMenu("&Audit")
+        audit.addAction(act["verify"])
+        audit.addAction(act["export-audit"])
+        view = bar.addMenu("&View")
+        for name in PAGES:
+            view.addAction(act[f"page-{name.lower()}"])
+        view.addSeparator()
+        view.addAction(act["refresh"])
+        themes = view.addMenu("&Theme")
+        for theme in Theme:
+            themes.addAction(act[f"theme-{theme.value}"])
+        if self.keys_dock is not None:
+            view.addSeparator()
+            toggle = self.keys_dock.toggleViewAction()
+            toggle.setText("&Virtual keys panel")
+            toggle.setShortcut(QKeySequence("Ctrl+K"))
+            view.addAction(toggle)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(act["about"])
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main toolbar")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setAccessibleName("Main toolbar")
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setMovable(False)
+        for key in ("enrol", "new-record", "release", "drill"):
+            toolbar.addAction(self.actions_[key])
+        toolbar.addSeparator()
+        toolbar.addAction(self.actions_["refresh"])
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.vault_label = QLabel(f"Vault: {self.context.vault_path}")
+        self.vault_label.setAccessibleName("Open vault")
+        self.busy_label = QLabel("")
+        self.busy_label.setAccessibleName("Key operation")
+        self.devices_label = QLabel("Looking for keys…")
+        self.devices_label.setAccessibleName("Connected keys")
+        status.addWidget(self.vault_label, 1)
+        status.addPermanentWidget(self.busy_label)
+        status.addPermanentWidget(self.devices_label)
+        self.context.worker.busy_changed.connect(self._show_busy)
+
+    def _retint(self) -> None:
+        """Give every action and sidebar entry its icon in the current palette."""
+        for action in self.actions_.values():
+            name = action.data()
+            if name:
+                action.setIcon(icon(str(name)))
+        for i, name in enumerate(PAGE_ICONS):
+            item = self.sidebar.item(i)
+            if item is not None:
+                item.setIcon(icon(name))
+
+    # -- state -------------------------------------------------------------------------
+    def restore_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1240, 760)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        splitter = self.settings.value("records/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.records.splitter.restoreState(splitter)
+        page = self.settings.value("window/page", 0)
+        try:
+            index = int(page)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            index = 0
+        self.show_page(index if 0 <= index < len(PAGES) else 0)
+        theme = str(self.settings.value("ui/theme", Theme.SYSTEM.value))
+        chosen = Theme(theme) if theme in {t.value for t in Theme} else Theme.SYSTEM
+        self.actions_[f"theme-{chosen.value}"].setChecked(True)
+
+    def save_state(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("records/splitter", self.records.splitter.saveState())
+        self.settings.setValue("window/page", self.stack.currentIndex())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for window in list(self.open_windows):
+            if window.isVisible() and not window.close():
+                event.ignore()
+                return
+        self.save_state()
+        self.poller.stop()
+        if self.keys_panel is not None:
+            self.keys_panel.detach()
+        super().closeEvent(event)
+
+    # -- navigation --------------------------------------------------------------------
+    def show_page(self, index: int) -> None:
+        self.sidebar.setCurrentRow(index)
+        self.stack.setCurrentIndex(index)
+
+    def set_theme(self, theme: Theme) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+        self.settings.setValue("ui/theme", theme.value)
+        self._retint()
+        self.context.notify_changed()
+
+    # -- status ------------------------------------------------------------------------
+    def show_devices(self, devices: list[ConnectedDevice]) -> None:
+        self.devices_label.setText(describe_devices(devices))
+        self.devices_label.setToolTip("\n".join(
+            f"{d.label} ({d.kind.display_name}{', virtual' if d.virtual else ''})"
+            for d in devices) or "Plug in a FIDO2 key or a YubiKey")
+
+    def _show_busy(self, busy: bool) -> None:
+        current = self.context.worker.current
+        title = current.title if current is not None and current.title else "Key operation"
+        self.busy_label.setText(f"⏳ {title}…" if busy else "")
+
+    # -- commands ------------------------------------------------------------------------
+    def _selected_record(self) -> str | None:
+        row = self.records.selected_row()
+        if row is None:
+            self.show_page(0)
+            QMessageBox.information(self, "Choose a record",
+                                    "Select a record in the Records list first.")
+            return None
+        return str(row.record.id)
+
+    def _keep(self, window: QWidget) -> None:
+        self.open_windows = [w for w in self.open_windows if w.isVisible()]
+        self.open_windows.append(window)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    def release_selected(self) -> None:
+        record_id = self._selected_record()
+        if record_id is not None:
+            self.open_release(record_id)
+
+    def drill_selected(self) -> None:
+        record_id = self._selected_record()
+        if record_id is not None:
+            self.open_drill(record_id)
+
+    def open_release(self, record_id: str) -> None:
+        from tessera.gui.release_window import ReleaseWindow
+
+        try:
+            window = ReleaseWindow(self.context, record_id, None)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(window)
+
+    def open_drill(self, record_id: str) -> None:
+        from tessera.gui.drill_wizard import DrillWizard
+
+        try:
+            wizard = DrillWizard(self.context, record_id, self)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(wizard)
+
+    def enrol_custodian(self) -> None:
+        from tessera.gui.enrol_wizard import EnrolWizard
+
+        wizard = EnrolWizard(self.context, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(wizard)
+
+    def add_token(self) -> None:
+        from tessera.gui.enrol_wizard import EnrolWizard
+
+        row = self.custodians.selected_row() if self.stack.currentWidget() is self.custodians \
+            else None
+        wizard = EnrolWizard(self.context, self,
+                             custodian_id=row.custodian.id if row is not None else None,
+                             existing=True)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(wizard)
+
+    def new_record(self) -> None:
+        from tessera.gui.create_wizard import CreateRecordWizard
+
+        wizard = CreateRecordWizard(self.context, self)
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.record_created.connect(self._record_created)
+        self._keep(wizard)
+
+    def _record_created(self, record_id: str) -> None:
+        self.show_page(0)
+        self.records.select_record(record_id)
+
+    def verify_audit(self) -> None:
+        self.show_page(PAGES.index("Audit"))
+        self.audit.verify()
+
+    def export_audit(self) -> None:
+        self.show_page(PAGES.index("Audit"))
+        self.audit.export()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "About Tessera",
+            f"<b>Tessera {__version__}</b><p>Fallback credential custody: recovery secrets "
+            "split K-of-N among custodians with SLIP-39, each share locked to the custodian's "
+            "own key, released only by a quorum — offline, with every step on a "
+            "tamper-evident record.</p>")

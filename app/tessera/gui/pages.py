@@ -1,0 +1,186 @@
+"""The sidebar's inventory pages: Records (with detail pane), Custodians and Tokens.
+
+Each page reads the vault when it is built and whenever the context says the vault
+changed, keeping the selection on the same row object id where it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tessera.gui.context import AppContext
+from tessera.gui.inventory_models import custodians_model, records_model, tokens_model
+from tessera.gui.record_detail import RecordDetail
+from tessera.gui.rows import RecordRow, custodian_rows, record_rows, token_rows
+from tessera.gui.table_model import RowFilterProxy, RowTableModel
+from tessera.gui.widgets import fit_columns, heading, make_table, muted, search_field
+from tessera.vault import RecordState
+
+
+class TablePage(QWidget):
+    """A heading, a search field (plus optional filters) and a sorted table."""
+
+    def __init__(self, context: AppContext, title: str, hint: str, model: RowTableModel[Any],
+                 load: Callable[[], list[Any]], identity: Callable[[Any], str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setAccessibleName(f"{title} page")
+        self.model = model
+        self.proxy = RowFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self._load = load
+        self._identity = identity
+        self._fitted = False
+
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(16, 12, 16, 12)
+        top = QHBoxLayout()
+        top.addWidget(heading(title))
+        top.addStretch(1)
+        self.filters = QHBoxLayout()
+        top.addLayout(self.filters)
+        self.search = search_field(f"Search {title.lower()}", f"Search {title.lower()}")
+        self.search.textChanged.connect(self.proxy.set_search)
+        top.addWidget(self.search)
+        self.layout_.addLayout(top)
+        self.hint = muted(hint)
+        self.layout_.addWidget(self.hint)
+        self.table: QTableView = make_table(self.proxy, f"{title} table")
+        self.count = QLabel()
+        self.count.setAccessibleName(f"Number of {title.lower()}")
+        self.proxy.rowsInserted.connect(self._show_count)
+        self.proxy.rowsRemoved.connect(self._show_count)
+        self.proxy.modelReset.connect(self._show_count)
+        self.proxy.layoutChanged.connect(self._show_count)
+        context.vault_changed.connect(self.refresh)
+
+    def finish_layout(self, body: QWidget | None = None) -> None:
+        self.layout_.addWidget(body if body is not None else self.table, 1)
+        self.layout_.addWidget(self.count)
+        self.refresh()
+
+    def _show_count(self, *_args: object) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count.setText(f"{total} in this vault" if shown == total
+                           else f"{shown} of {total} shown")
+
+    def selected_row(self) -> Any:
+        rows = self.table.selectionModel().selectedRows()
+        return self.proxy.row_at(rows[0].row()) if rows else None
+
+    def select_where(self, wanted: Callable[[Any], bool]) -> bool:
+        for row in range(self.proxy.rowCount()):
+            if wanted(self.proxy.row_at(row)):
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def refresh(self) -> None:
+        """Re-read the vault; keep the selected row selected."""
+        current = self.selected_row()
+        keep = self._identity(current) if current is not None else None
+        self.model.set_rows(self._load())
+        if not self._fitted and self.model.rowCount():
+            fit_columns(self.table)
+            self._fitted = True
+        if keep is not None:
+            self.select_where(lambda r: self._identity(r) == keep)
+        self._show_count()
+
+
+class RecordsPage(TablePage):
+    """The inventory of recovery secrets, with the selected record's details."""
+
+    release_requested = Signal(str)
+    drill_requested = Signal(str)
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, "Records",
+                         "Every recovery secret in this vault, who can release it, and what is "
+                         "due. Select one to see its custodians and history.",
+                         records_model(), lambda: record_rows(context.vault),
+                         lambda r: r.record.id, parent)
+        self.state_filter = QComboBox()
+        self.state_filter.setAccessibleName("Show records in state")
+        self.state_filter.addItem("All states", None)
+        self.state_filter.addItem("Needs attention", "attention")
+        for state in RecordState:
+            self.state_filter.addItem(state.display.capitalize(), state.value)
+        self.state_filter.currentIndexChanged.connect(self._filter_state)
+        self.filters.addWidget(self.state_filter)
+        self.detail = RecordDetail(context.vault)
+        self.detail.setMinimumWidth(380)
+        self.detail.release_requested.connect(self.release_requested)
+        self.detail.drill_requested.connect(self.drill_requested)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("records-splitter")
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([560, 440])
+        self.splitter = splitter
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _i: self.detail.release_button.setFocus())
+        self.finish_layout(splitter)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+
+    def _filter_state(self) -> None:
+        wanted = self.state_filter.currentData()
+        if wanted is None:
+            self.proxy.set_predicate(None)
+        elif wanted == "attention":
+            self.proxy.set_predicate(lambda r: bool(r.damaged) or r.drill_overdue
+                                     or r.rotation_overdue)
+        else:
+            self.proxy.set_predicate(lambda r: r.record.state.value == wanted)
+
+    def _selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
+        self.detail.show_row(self.selected_row())
+
+    def refresh(self) -> None:
+        super().refresh()
+        row = self.selected_row()
+        if row is None and self.proxy.rowCount():
+            self.table.selectRow(0)
+        else:
+            self.detail.show_row(row)
+
+    def select_record(self, record_id: str) -> bool:
+        return self.select_where(lambda r: isinstance(r, RecordRow) and r.record.id == record_id)
+
+
+class CustodiansPage(TablePage):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, "Custodians",
+                         "The people who hold shares, the keys their shares are locked to, and "
+                         "how many records they help protect.",
+                         custodians_model(), lambda: custodian_rows(context.vault),
+                         lambda r: r.custodian.id, parent)
+        self.finish_layout()
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+
+
+class TokensPage(TablePage):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, "Tokens",
+                         "Every enrolled key. Software keys are lower assurance; remote keys "
+                         "were enrolled from a recipient the custodian sent.",
+                         tokens_model(), lambda: token_rows(context.vault),
+                         lambda r: r.token.info.id, parent)
+        self.finish_layout()
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)

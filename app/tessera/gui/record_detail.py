@@ -1,0 +1,234 @@
+"""The detail pane beside the records table: one record's facts, holders and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tessera.core.errors import TesseraError
+from tessera.gui.rows import RecordRow, short_date, short_time
+from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.theme import icon
+from tessera.gui.widgets import fingerprint_label, heading, muted
+from tessera.tokens.base import TokenState
+from tessera.vault import RecordState, Vault
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: str
+    what: str
+    detail: str
+
+
+def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
+    """Versions, releases and drills of a record, newest first."""
+    items: list[HistoryItem] = []
+    for version in vault.list_versions(record_id):
+        items.append(HistoryItem(version.created_at, f"Version {version.version} sealed",
+                                 f"epoch {version.epoch}, {version.fingerprint}"))
+    for release in vault.list_releases(record_id):
+        outcome = {"open": "open", "released": "released", "aborted": "aborted"}[
+            release.state.value]
+        approvers = len(release.approvals)
+        ticket = f", ticket {release.ticket}" if release.ticket else ""
+        items.append(HistoryItem(release.requested_at, f"Release {outcome}",
+                                 f"{release.reason}{ticket}; requested by "
+                                 f"{release.requested_by}; {approvers} approval"
+                                 f"{'s' if approvers != 1 else ''}"))
+    names = {c.id: c.name for c in vault.list_custodians(include_retired=True)}
+    for drill in vault.list_drills(record_id):
+        who = names.get(drill.custodian_id, drill.custodian_id)
+        items.append(HistoryItem(drill.at, "Drill passed" if drill.ok else "Drill FAILED",
+                                 f"{who} ({drill.method.value}), version {drill.version}"))
+    items.sort(key=lambda i: i.at, reverse=True)
+    return items
+
+
+class RecordDetail(QWidget):
+    """Facts, custodians with their tokens, and history of the selected record."""
+
+    release_requested = Signal(str)  # record id
+    drill_requested = Signal(str)
+
+    def __init__(self, vault: Vault, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vault = vault
+        self.setAccessibleName("Record details")
+        self.record_id: str | None = None
+        self._pages = QStackedWidget()
+        empty = muted("Select a record to see its custodians, tokens and history.")
+        empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._pages.addWidget(empty)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.setSpacing(10)
+        self.title = heading("")
+        self.title.setWordWrap(True)
+        self.state = QLabel()
+        self.state.setAccessibleName("Record state")
+        self.state.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.state)
+
+        buttons = QHBoxLayout()
+        self.release_button = QPushButton(icon("release"), "&Release…")
+        self.release_button.setToolTip("Ask the custodians for a quorum release of this secret")
+        self.drill_button = QPushButton(icon("drill"), "&Drill…")
+        self.drill_button.setToolTip("A custodian proves their key still opens their share")
+        for button in (self.release_button, self.drill_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.release_button.clicked.connect(self._release_clicked)
+        self.drill_button.clicked.connect(self._drill_clicked)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.fingerprint = fingerprint_label()
+        self.quorum = QLabel()
+        self.version = QLabel()
+        self.nhi = QLabel()
+        self.nhi.setWordWrap(True)
+        self.created = QLabel()
+        self.last_drill = QLabel()
+        self.next_drill = QLabel()
+        self.rotation = QLabel()
+        for label, widget in (("Fingerprint", self.fingerprint), ("Quorum", self.quorum),
+                              ("Version", self.version), ("Identity", self.nhi),
+                              ("Created", self.created), ("Last drill", self.last_drill),
+                              ("Next drill", self.next_drill),
+                              ("Rotation due", self.rotation)):
+            widget.setAccessibleName(label)
+            form.addRow(f"{label}:", widget)
+        layout.addLayout(form)
+
+        layout.addWidget(heading("Custodians", 2))
+        self.holders = QTreeWidget()
+        self.holders.setAccessibleName("Custodians of this record")
+        self.holders.setHeaderLabels(["Custodian", "Share", "Token", "Last drill"])
+        self.holders.setRootIsDecorated(False)
+        self.holders.setUniformRowHeights(True)
+        self.holders.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.holders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self.holders)
+
+        layout.addWidget(heading("History", 2))
+        self.history = QTreeWidget()
+        self.history.setAccessibleName("History of this record")
+        self.history.setHeaderLabels(["When", "What", "Details"])
+        self.history.setRootIsDecorated(False)
+        self.history.setMinimumHeight(160)
+        layout.addWidget(self.history, 1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        self._pages.addWidget(scroll)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._pages)
+
+    def _release_clicked(self) -> None:
+        if self.record_id is not None:
+            self.release_requested.emit(self.record_id)
+
+    def _drill_clicked(self) -> None:
+        if self.record_id is not None:
+            self.drill_requested.emit(self.record_id)
+
+    def show_row(self, row: RecordRow | None) -> None:
+        """Fill the pane from ``row`` (``None`` shows the hint)."""
+        if row is None:
+            self.record_id = None
+            self._pages.setCurrentIndex(0)
+            return
+        record = row.record
+        self.record_id = record.id
+        self._pages.setCurrentIndex(1)
+        self.title.setText(record.label)
+        self.title.setAccessibleName(f"Record {record.label}")
+        state = record.state.display
+        if record.state_reason:
+            state += f" — {record.state_reason}"
+        if row.damaged:
+            state = f"damaged: {row.damaged}"
+        self.state.setText(state)
+        tone = Tone.WARN if record.state in (RecordState.RELEASED,
+                                             RecordState.ROTATION_REQUIRED) else Tone.NORMAL
+        if row.damaged:
+            tone = Tone.BAD
+        color = tone_color(tone)
+        self.state.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color else "")
+        live = record.state in (RecordState.SEALED, RecordState.RELEASED,
+                                RecordState.ROTATION_REQUIRED) and not row.damaged
+        self.release_button.setEnabled(live)
+        self.drill_button.setEnabled(live)
+        self.fingerprint.setText(row.fingerprint or "—")
+        self.quorum.setText(f"{row.quorum_text} — {', '.join(row.custodians)}")
+        self.version.setText(f"version {row.version}, epoch {row.epoch}")
+        self.nhi.setText("\n".join(f"{k.capitalize()}: {v}" for k, v in record.nhi.items())
+                         or "—")
+        self.created.setText(short_time(record.created_at))
+        self.last_drill.setText(short_time(record.last_drill_at))
+        self.next_drill.setText(("overdue since " if row.drill_overdue else "")
+                                + short_date(row.next_drill))
+        self.rotation.setText("now (the secret was released)"
+                              if record.state is RecordState.RELEASED
+                              else short_date(row.next_rotation))
+        self._fill_holders(record.id)
+        self._fill_history(record.id)
+
+    def _fill_holders(self, record_id: str) -> None:
+        self.holders.clear()
+        try:
+            manifest = self.vault.get_version(record_id).manifest
+        except TesseraError:
+            return
+        tokens = self.vault.list_token_records(include_inactive=True)
+        for share in manifest.shares:
+            mine = [t for t in tokens if t.info.recipient in share.recipients]
+            if not mine:
+                item = QTreeWidgetItem([share.custodian, share.key, "(recipient not enrolled "
+                                        "here)", "—"])
+                self.holders.addTopLevelItem(item)
+                continue
+            for i, token in enumerate(mine):
+                label = token.info.label
+                if token.info.state is not TokenState.ACTIVE:
+                    label += f" ({token.info.state.value})"
+                item = QTreeWidgetItem([share.custodian if i == 0 else "",
+                                        share.key if i == 0 else "", label,
+                                        short_time(token.last_drill_at)])
+                self.holders.addTopLevelItem(item)
+        for column in range(3):
+            self.holders.resizeColumnToContents(column)
+        rows = self.holders.topLevelItemCount()
+        row_height = self.holders.sizeHintForRow(0) if rows else 0
+        self.holders.setFixedHeight(self.holders.header().height() + rows * row_height
+                                    + 2 * self.holders.frameWidth() + 4)
+
+    def _fill_history(self, record_id: str) -> None:
+        self.history.clear()
+        for item in record_history(self.vault, record_id):
+            self.history.addTopLevelItem(QTreeWidgetItem([short_time(item.at), item.what,
+                                                          item.detail]))
+        for column in range(2):
+            self.history.resizeColumnToContents(column)

@@ -1,0 +1,178 @@
+"""The rows the inventory tables show, computed from the vault (no Qt here).
+
+Each row is a frozen dataclass holding display-ready facts plus the sort keys the
+tables need, so the models stay thin and the arithmetic (when is the next drill
+due?) is tested without a window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tessera.core.errors import TesseraError
+from tessera.tokens.base import TokenKind, TokenState
+from tessera.vault import AuditEntry, Custodian, Record, RecordState, TokenRecord, Vault
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A vault timestamp (``2026-01-31T12:00:00Z``) as an aware datetime."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def short_time(text: str | None) -> str:
+    """A timestamp as a table shows it: local date and minutes, or an em dash."""
+    moment = parse_time(text)
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def short_date(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.astimezone().strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    record: Record
+    quorum: str  # "2 of 3"
+    quorum_text: str  # "any 2 of 3"
+    version: int
+    epoch: int
+    fingerprint: str
+    custodians: tuple[str, ...]
+    next_drill: datetime | None
+    next_rotation: datetime | None
+    damaged: str = ""  # why the current version could not be read, if it could not
+
+    @property
+    def drill_overdue(self) -> bool:
+        return self.next_drill is not None and self.next_drill <= datetime.now(UTC)
+
+    @property
+    def rotation_overdue(self) -> bool:
+        if self.record.state in (RecordState.RELEASED, RecordState.ROTATION_REQUIRED):
+            return True
+        return self.next_rotation is not None and self.next_rotation <= datetime.now(UTC)
+
+    @property
+    def next_due_text(self) -> str:
+        """"drill 2026-03-01 · rotate 2027-01-01", with what is overdue said first."""
+        if self.record.state in (RecordState.SUPERSEDED, RecordState.RETIRED):
+            return "—"
+        if self.record.state in (RecordState.RELEASED, RecordState.ROTATION_REQUIRED):
+            rotate = "rotate now"
+        else:
+            rotate = f"rotate {short_date(self.next_rotation)}"
+        drill = f"drill {short_date(self.next_drill)}"
+        if self.drill_overdue:
+            drill = f"drill overdue since {short_date(self.next_drill)}"
+        return f"{drill} · {rotate}"
+
+
+def record_rows(vault: Vault) -> list[RecordRow]:
+    """One row per record, with its current version's quorum and the due dates."""
+    rows: list[RecordRow] = []
+    for record in vault.list_records():
+        try:
+            policy = vault.record_policy(record.id)
+            data = vault.get_version(record.id)
+        except TesseraError as exc:
+            rows.append(RecordRow(record, "?", "?", record.current_version, 0, "", (),
+                                  None, None, damaged=str(exc)))
+            continue
+        manifest = data.manifest
+        if len(manifest.groups) == 1:
+            quorum = f"{manifest.groups[0].threshold} of {manifest.groups[0].count}"
+        else:
+            quorum = f"{manifest.group_threshold} of {len(manifest.groups)} groups"
+        created = parse_time(data.created_at)
+        last_drill = parse_time(record.last_drill_at)
+        drill_base = max(d for d in (created, last_drill) if d is not None) if created else None
+        next_drill = drill_base + timedelta(days=policy.drill_days) if drill_base else None
+        next_rotation = created + timedelta(days=policy.rotation_days) if created else None
+        names = tuple(dict.fromkeys(s.custodian for s in manifest.shares))
+        rows.append(RecordRow(record, quorum, manifest.describe_quorum(), data.version,
+                              data.epoch, data.fingerprint, names, next_drill, next_rotation))
+    return rows
+
+
+@dataclass(frozen=True)
+class CustodianRow:
+    custodian: Custodian
+    tokens: tuple[TokenRecord, ...]
+    records: tuple[str, ...]  # labels of records where they hold a share
+
+    @property
+    def token_summary(self) -> str:
+        if not self.tokens:
+            return "no token"
+        return ", ".join(t.info.label for t in self.tokens)
+
+    @property
+    def hardware(self) -> bool:
+        return any(t.info.kind.is_hardware for t in self.tokens)
+
+    @property
+    def last_drill(self) -> str | None:
+        dates = [t.last_drill_at for t in self.tokens if t.last_drill_at]
+        return max(dates) if dates else None
+
+
+def custodian_rows(vault: Vault, include_retired: bool = False) -> list[CustodianRow]:
+    tokens = vault.list_token_records()
+    rows = []
+    for custodian in vault.list_custodians(include_retired=include_retired):
+        mine = tuple(t for t in tokens if t.info.custodian_id == custodian.id)
+        records = tuple(r.label for r in vault.records_of_custodian(custodian.id))
+        rows.append(CustodianRow(custodian, mine, records))
+    return rows
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    token: TokenRecord
+
+    @property
+    def kind_text(self) -> str:
+        info = self.token.info
+        text = info.kind.display_name
+        if info.remote:
+            text += " (remote)"
+        return text
+
+    @property
+    def lower_assurance(self) -> bool:
+        return self.token.info.kind is TokenKind.SOFTWARE
+
+    @property
+    def state_text(self) -> str:
+        state = self.token.info.state
+        if state is TokenState.ACTIVE:
+            return "active"
+        reason = self.token.state_reason
+        return f"{state.value} — {reason}" if reason else state.value
+
+
+def token_rows(vault: Vault, include_inactive: bool = True) -> list[TokenRow]:
+    return [TokenRow(t) for t in vault.list_token_records(include_inactive=include_inactive)]
+
+
+def audit_summary(entry: AuditEntry) -> str:
+    """The entry's details in one line, names first: "label=…, custodian=…"."""
+    preferred = ("label", "name", "custodian", "kind", "reason", "ticket", "fingerprint",
+                 "quorum", "to")
+    details = dict(entry.details)
+    parts = [f"{k}: {details.pop(k)}" for k in preferred if k in details and details[k] != ""]
+    for key in sorted(details):
+        value = details[key]
+        if isinstance(value, dict | list) or value in ("", None) or key.endswith("_id"):
+            continue
+        parts.append(f"{key}: {value}")
+    text = ", ".join(str(p) for p in parts)
+    return text if len(text) <= 160 else text[:159] + "…"

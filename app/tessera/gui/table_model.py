@@ -1,0 +1,185 @@
+"""A read-only table model over a list of row objects, described by columns.
+
+Every inventory table (records, custodians, tokens, audit) is a
+:class:`RowTableModel` with its own :class:`Column` list, put behind a
+:class:`RowFilterProxy` that sorts by each column's sort key (dates sort as dates,
+"2 of 3" sorts by threshold) and filters on free text across all columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+R = TypeVar("R")
+Index = QModelIndex | QPersistentModelIndex
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row object itself
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts correctly
+_ROOT = QModelIndex()
+
+
+class Tone:
+    """How a cell asks to be coloured (resolved against the current palette)."""
+
+    NORMAL = ""
+    WARN = "warn"
+    BAD = "bad"
+    GOOD = "good"
+    MUTED = "muted"
+
+
+_TONES_LIGHT = {Tone.WARN: "#9a5b00", Tone.BAD: "#b3261e", Tone.GOOD: "#1e7a34"}
+_TONES_DARK = {Tone.WARN: "#f0b35a", Tone.BAD: "#ff8a80", Tone.GOOD: "#7bd88f"}
+
+
+def tone_color(tone: str) -> QColor | None:
+    """The text colour for ``tone`` that reads well on the current palette."""
+    if not tone:
+        return None
+    palette = QApplication.palette()
+    if tone == Tone.MUTED:
+        return palette.color(QPalette.ColorRole.PlaceholderText)
+    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
+    return QColor((_TONES_DARK if dark else _TONES_LIGHT)[tone])
+
+
+@dataclass(frozen=True)
+class Column(Generic[R]):
+    """One column: its header, the text of a cell, and optionally more."""
+
+    title: str
+    text: Callable[[R], str]
+    sort_key: Callable[[R], Any] | None = None
+    tooltip: Callable[[R], str] | None = None
+    tone: Callable[[R], str] | None = None
+    align_right: bool = False
+
+
+class RowTableModel(QAbstractTableModel, Generic[R]):
+    """Rows of one type shown through a fixed list of columns (read-only)."""
+
+    def __init__(self, columns: Sequence[Column[R]], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._rows: list[R] = []
+
+    # -- content -----------------------------------------------------------------
+    def set_rows(self, rows: Sequence[R]) -> None:
+        """Replace every row (views keep their sort and filter)."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[R]:
+        return list(self._rows)
+
+    def row_at(self, row: int) -> R:
+        return self._rows[row]
+
+    def column_titles(self) -> list[str]:
+        return [c.title for c in self._columns]
+
+    # -- QAbstractTableModel -------------------------------------------------------
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) \
+                or not 0 <= index.column() < len(self._columns):
+            return None
+        row = self._rows[index.row()]
+        column = self._columns[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return column.text(row)
+        if role == SORT_ROLE:
+            return column.sort_key(row) if column.sort_key else column.text(row).casefold()
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
+            return column.tooltip(row) or None
+        if role == Qt.ItemDataRole.ForegroundRole and column.tone is not None:
+            color = tone_color(column.tone(row))
+            return QBrush(color) if color is not None else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            horizontal = Qt.AlignmentFlag.AlignRight if column.align_right \
+                else Qt.AlignmentFlag.AlignLeft
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self._columns)):
+            return self._columns[section].title
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+
+class RowFilterProxy(QSortFilterProxyModel):
+    """Sorts by :data:`SORT_ROLE` and keeps rows whose text contains every search word,
+    plus an optional predicate on the row object (a state filter, say)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self._words: list[str] = []
+        self._predicate: Callable[[Any], bool] | None = None
+
+    def set_search(self, text: str) -> None:
+        self.beginFilterChange()
+        self._words = text.casefold().split()
+        self.endFilterChange()
+
+    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
+        self.beginFilterChange()
+        self._predicate = predicate
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        if model is None:
+            return True
+        if self._predicate is not None:
+            row = model.data(model.index(source_row, 0, source_parent), ROW_ROLE)
+            if not self._predicate(row):
+                return False
+        if not self._words:
+            return True
+        cells = " ".join(str(model.data(model.index(source_row, c, source_parent)) or "")
+                         for c in range(model.columnCount(source_parent))).casefold()
+        return all(word in cells for word in self._words)
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        a = left.data(SORT_ROLE)
+        b = right.data(SORT_ROLE)
+        try:
+            return bool(_none_first(a) < _none_first(b))
+        except TypeError:
+            return str(a) < str(b)
+
+    def row_at(self, proxy_row: int) -> Any:
+        return self.index(proxy_row, 0).data(ROW_ROLE)
+
+
+def _none_first(value: Any) -> tuple[int, Any]:
+    return (0, "") if value is None else (1, value)

@@ -1,0 +1,112 @@
+"""Fixtures for the GUI tests: a demo vault on virtual keys, an AppContext, the main window.
+
+The demo vault is built once per session and copied for each test (building runs real
+enrolments on virtual devices), so every test starts from the same three custodians —
+Alice (FIDO2), Bob (YubiKey PIV), Carol (FIDO2) — and one 2-of-3 record.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, QtMsgType
+from PySide6.QtWidgets import QWidget
+
+from tessera.custody.demo import build_demo_vault
+from tessera.gui import errors as gui_errors
+from tessera.gui.context import AppContext
+from tessera.gui.main_window import MainWindow
+
+# Messages Qt's offscreen platform prints for any window: not our bugs.
+HARMLESS_QT_MESSAGES = (
+    "propagateSizeHints",
+    "QFont::setPointSizeF: Point size <= 0",
+    "This plugin does not support",
+)
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo-template")
+    path = folder / "vault.sqlite3"
+    build_demo_vault(path, touch="immediate")
+    return path
+
+
+def copy_vault(template: Path, target_dir: Path) -> Path:
+    """Copy a vault and its side folders (virtual keys, software keys) to ``target_dir``."""
+    target = target_dir / template.name
+    for source in template.parent.iterdir():
+        if not source.name.startswith(template.name):
+            continue
+        dest = target_dir / source.name
+        if source.is_dir():
+            shutil.copytree(source, dest)
+        else:
+            shutil.copy2(source, dest)
+    return target
+
+
+@pytest.fixture
+def demo_vault_path(demo_template: Path, tmp_path: Path) -> Path:
+    return copy_vault(demo_template, tmp_path)
+
+
+@pytest.fixture
+def context(demo_vault_path: Path, qtbot) -> Iterator[AppContext]:
+    """An AppContext on a fresh copy of the demo vault; keys touch themselves."""
+    ctx = AppContext.open(demo_vault_path, touch="immediate")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(context: AppContext, settings: QSettings, qtbot) -> Iterator[MainWindow]:
+    win = MainWindow(context, settings=settings, poll_devices=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+@dataclass
+class ShownErrors:
+    """What the one error handler showed, instead of modal boxes."""
+
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (title, text)
+    reports: list[BaseException] = field(default_factory=list)
+
+
+@pytest.fixture
+def shown_errors(monkeypatch: pytest.MonkeyPatch) -> ShownErrors:
+    shown = ShownErrors()
+
+    def message(_parent: QWidget | None, title: str, text: str) -> None:
+        shown.messages.append((title, text))
+
+    def report(_parent: QWidget | None, exc: BaseException) -> None:
+        shown.reports.append(exc)
+
+    monkeypatch.setattr(gui_errors.ErrorPresenter, "message", staticmethod(message))
+    monkeypatch.setattr(gui_errors.ErrorPresenter, "report", staticmethod(report))
+    return shown
+
+
+@pytest.fixture
+def no_qt_warnings(qtlog) -> Iterator[None]:
+    """Fail the test when Qt printed a warning (or worse) we did not expect."""
+    yield
+    bad = [r.message for r in qtlog.records
+           if r.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
+           and not any(h in r.message for h in HARMLESS_QT_MESSAGES)]
+    assert not bad, f"unexpected Qt warnings: {bad}"
