@@ -1,0 +1,587 @@
+"""Enrol a custodian, or add a token for one: a QWizard of four short steps.
+
+1. Who: a new custodian (name, contact, role) or one already in the vault.
+2. Which key: a FIDO2 security key, a YubiKey (PIV), a recipient string the
+   custodian sent from their own machine, or — in demo vaults — a software key.
+3. Enrol: the key is enrolled on the token worker (PIN set-up and touch prompts come
+   from :mod:`tessera.gui.prompts`), or the pasted recipient is checked and stored.
+4. Result: the recipient, and a test unwrap: a throw-away envelope is wrapped to the
+   new recipient and the key opens it, so a custodian leaves knowing their key works.
+
+The custodian row is written only when the enrolment starts, so backing out of the
+wizard early leaves the vault untouched.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from tessera.core import age
+from tessera.core.errors import NotFound, TesseraError, TokenError
+from tessera.custody.enroll import enroll_device, enroll_remote
+from tessera.gui.context import AppContext
+from tessera.gui.errors import show_error
+from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.widgets import mono_font, muted
+from tessera.tokens.base import Prompts, TokenInfo, TokenKind
+
+TEST_CONTEXT = b"tessera/enrol-test/v1"  # the test challenge can never equal a release's
+PAGE_PERSON, PAGE_KIND, PAGE_RECIPIENT, PAGE_ENROL, PAGE_RESULT = range(5)
+
+
+class KeyChoice(enum.StrEnum):
+    FIDO2 = "fido2"
+    PIV = "piv"
+    REMOTE = "remote"
+    SOFTWARE = "software"
+
+    @property
+    def kind(self) -> TokenKind | None:
+        return {"fido2": TokenKind.FIDO2, "piv": TokenKind.PIV,
+                "software": TokenKind.SOFTWARE}.get(self.value)
+
+
+CHOICE_TEXT = {
+    KeyChoice.FIDO2: ("FIDO2 security key",
+                      "A key with a PIN that you touch (YubiKey, SoloKey, Nitrokey, Token2…)."),
+    KeyChoice.PIV: ("YubiKey (PIV smart card)",
+                    "A YubiKey's PIV application: a key made on the card, PIN and touch."),
+    KeyChoice.REMOTE: ("A recipient the custodian sent",
+                       "They enrolled on their own machine and sent you a line starting "
+                       "age1… or age1yubikey1…; no key needs to be here."),
+    KeyChoice.SOFTWARE: ("Software key (demo only)",
+                         "A key stored on this computer. Lower assurance: only demo vaults, "
+                         "and records that allow software keys, accept it."),
+}
+
+
+def set_tone(label: QLabel, tone: str) -> None:
+    color = tone_color(tone)
+    label.setStyleSheet(f"color: {color.name()};" if color else "")
+
+
+def describe_recipient(text: str) -> tuple[bool, str]:
+    """(valid, what it is) for a pasted recipient, checked as strictly as enrolment."""
+    text = text.strip()
+    if not text:
+        return False, "Paste the line the custodian sent you."
+    try:
+        parsed = age.parse_recipient(text)
+    except age.AgeError as exc:
+        return False, f"Not a recipient: {exc}"
+    if parsed.to_string() != text:  # type: ignore[attr-defined]
+        return False, "The recipient is not in canonical form (check its letter case)."
+    if isinstance(parsed, age.PivP256Recipient):
+        return True, "✓ A YubiKey PIV recipient (age-plugin-yubikey)."
+    if isinstance(parsed, age.X25519Recipient):
+        return True, ("✓ An X25519 recipient. Tessera cannot tell which device holds it, so it "
+                      "is recorded as a remote software key (lower assurance).")
+    return False, "Only age1… and age1yubikey1… recipients can be enrolled."
+
+
+@dataclass(frozen=True)
+class TestUnwrap:
+    """The outcome of opening a throw-away envelope with the new key."""
+
+    ok: bool
+    detail: str
+
+
+def test_unwrap(context: AppContext, token: TokenInfo, prompts: Prompts,
+                cancel: threading.Event) -> TestUnwrap:
+    """Wrap 32 random bytes to the token's recipient and have the token open them.
+
+    Runs on the token worker. Nothing is stored: the envelope is thrown away.
+    """
+    probe = os.urandom(32)
+    envelope = age.encrypt(probe, [age.parse_recipient(token.recipient)])
+    driver = context.drivers.for_token(token)
+    challenge = hashlib.sha256(TEST_CONTEXT + os.urandom(32)).digest()
+    unlocked = driver.unlock(token, envelope, challenge, prompts, cancel)
+    try:
+        opened = bytes(unlocked.share) == probe
+        signed = driver.verify(token, challenge, unlocked.evidence)
+    finally:
+        unlocked.wipe()
+    if not opened:
+        return TestUnwrap(False, "the key opened the envelope but returned different bytes")
+    if not signed:
+        return TestUnwrap(False, "the key's approval signature does not verify")
+    return TestUnwrap(True, f"{token.label} opened a test envelope wrapped to its recipient "
+                            "and signed the request.")
+
+
+class PersonPage(QWizardPage):
+    def __init__(self, context: AppContext, existing: bool, custodian_id: str | None) -> None:
+        super().__init__()
+        self.context = context
+        self.setTitle("Who is the custodian?")
+        self.setSubTitle("A custodian is a person who holds one share of a recovery secret on "
+                         "their own key.")
+        self.new = QRadioButton("A &new custodian")
+        self.old = QRadioButton("Someone already in this vault — add another &key")
+        group = QButtonGroup(self)
+        group.addButton(self.new)
+        group.addButton(self.old)
+        self.name = QLineEdit()
+        self.name.setAccessibleName("Custodian name")
+        self.name.setPlaceholderText("Full name, as custodians know each other")
+        self.contact = QLineEdit()
+        self.contact.setAccessibleName("Contact")
+        self.contact.setPlaceholderText("e-mail or phone, to reach them for a release")
+        self.role = QLineEdit()
+        self.role.setAccessibleName("Role")
+        self.role.setPlaceholderText("e.g. SRE lead")
+        self.people = QComboBox()
+        self.people.setAccessibleName("Existing custodian")
+        for person in context.vault.list_custodians():
+            self.people.addItem(person.name, person.id)
+        form = QFormLayout()
+        form.addRow("&Name:", self.name)
+        form.addRow("&Contact:", self.contact)
+        form.addRow("&Role:", self.role)
+        self.new_form = QWidget()
+        self.new_form.setLayout(form)
+        form.setContentsMargins(24, 0, 0, 0)
+        existing_row = QFormLayout()
+        existing_row.setContentsMargins(24, 0, 0, 0)
+        existing_row.addRow("C&ustodian:", self.people)
+        self.old_form = QWidget()
+        self.old_form.setLayout(existing_row)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.new)
+        layout.addWidget(self.new_form)
+        layout.addSpacing(8)
+        layout.addWidget(self.old)
+        layout.addWidget(self.old_form)
+        layout.addStretch(1)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        set_tone(self.problem, Tone.BAD)
+        layout.addWidget(self.problem)
+        self.old.setEnabled(self.people.count() > 0)
+        (self.old if existing and self.people.count() else self.new).setChecked(True)
+        if custodian_id is not None:
+            index = self.people.findData(custodian_id)
+            if index >= 0:
+                self.people.setCurrentIndex(index)
+        for signal in (self.new.toggled, self.name.textChanged):
+            signal.connect(self._changed)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.new_form.setEnabled(self.new.isChecked())
+        self.old_form.setEnabled(self.old.isChecked())
+        self.problem.clear()
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return bool(self.name.text().strip()) if self.new.isChecked() else \
+            self.people.currentIndex() >= 0
+
+    def validatePage(self) -> bool:
+        if self.old.isChecked():
+            return True
+        try:
+            clash = self.context.vault.get_custodian(self.name.text().strip())
+        except NotFound:
+            return True
+        self.problem.setText(f"There is already a custodian named {clash.name}. Choose "
+                             "“Someone already in this vault” to add a key for them.")
+        return False
+
+    def custodian_name(self) -> str:
+        return self.name.text().strip() if self.new.isChecked() else self.people.currentText()
+
+
+class KindPage(QWizardPage):
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self.setTitle("Which key will hold their shares?")
+        self.setSubTitle("Hardware keys keep the share's key inside the device; nobody can "
+                         "copy it.")
+        layout = QVBoxLayout(self)
+        self.group = QButtonGroup(self)
+        self.buttons: dict[KeyChoice, QRadioButton] = {}
+        for choice in KeyChoice:
+            title, hint = CHOICE_TEXT[choice]
+            button = QRadioButton(title)
+            button.setAccessibleName(title)
+            self.group.addButton(button)
+            self.buttons[choice] = button
+            layout.addWidget(button)
+            note = muted(hint)
+            note.setContentsMargins(24, 0, 0, 6)
+            layout.addWidget(note)
+        self.buttons[KeyChoice.SOFTWARE].setEnabled(context.demo)
+        if not context.demo:
+            self.buttons[KeyChoice.SOFTWARE].setToolTip("Software keys are for demo vaults")
+        self.buttons[KeyChoice.FIDO2].setChecked(True)
+        form = QFormLayout()
+        self.label = QLineEdit()
+        self.label.setAccessibleName("Key label")
+        self.label.setPlaceholderText("e.g. Alice's blue YubiKey (optional)")
+        form.addRow("Key &label:", self.label)
+        layout.addLayout(form)
+        self.new_virtual = QCheckBox("Plug in a new &virtual key for this custodian")
+        self.new_virtual.setToolTip("Demo vaults use virtual keys; each custodian needs their own")
+        self.new_virtual.setChecked(context.virtual is not None)
+        self.new_virtual.setVisible(context.virtual is not None)
+        layout.addWidget(self.new_virtual)
+        layout.addStretch(1)
+        self.group.buttonToggled.connect(self._changed)
+        self._changed()
+
+    def _changed(self, *_args: object) -> None:
+        kind = self.choice().kind
+        self.new_virtual.setEnabled(kind in (TokenKind.FIDO2, TokenKind.PIV))
+
+    def choice(self) -> KeyChoice:
+        for choice, button in self.buttons.items():
+            if button.isChecked():
+                return choice
+        return KeyChoice.FIDO2
+
+    def nextId(self) -> int:
+        return PAGE_RECIPIENT if self.choice() is KeyChoice.REMOTE else PAGE_ENROL
+
+
+class RecipientPage(QWizardPage):
+    def __init__(self, wizard: EnrolWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Paste the custodian's recipient")
+        self.setSubTitle("Shares will be wrapped to it; only the custodian's own key can open "
+                         "them. Check it with the custodian by phone or in person.")
+        self.recipient = QLineEdit()
+        self.recipient.setAccessibleName("Recipient")
+        self.recipient.setFont(mono_font())
+        self.recipient.setPlaceholderText("age1… or age1yubikey1…")
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setAccessibleName("Recipient check")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.recipient)
+        layout.addWidget(self.verdict)
+        layout.addStretch(1)
+        self.recipient.textChanged.connect(self._changed)
+        self._changed()
+
+    def _changed(self) -> None:
+        ok, text = describe_recipient(self.recipient.text())
+        self.verdict.setText(text)
+        set_tone(self.verdict, Tone.GOOD if ok else
+                 (Tone.MUTED if not self.recipient.text().strip() else Tone.BAD))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return describe_recipient(self.recipient.text())[0] and self.wiz.token is None
+
+    def validatePage(self) -> bool:
+        try:
+            custodian_id = self.wiz.ensure_custodian()
+            token = enroll_remote(self.wiz.context.vault, custodian_id,
+                                  self.recipient.text().strip(),
+                                  label=self.wiz.kind_page.label.text().strip() or None,
+                                  actor=self.wiz.context.actor)
+        except TesseraError as exc:
+            show_error(self, exc)
+            return False
+        self.wiz.enrolled(token)
+        return True
+
+    def nextId(self) -> int:
+        return PAGE_RESULT
+
+
+class EnrolPage(QWizardPage):
+    """Runs the enrolment on the token worker; Next unlocks when the key is enrolled."""
+
+    def __init__(self, wizard: EnrolWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Enrol the key")
+        self.instructions = QLabel()
+        self.instructions.setWordWrap(True)
+        self.start = QPushButton("&Start enrolment")
+        self.start.setAccessibleName("Start enrolment")
+        self.start.clicked.connect(self.begin)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Enrolment status")
+        row = QHBoxLayout()
+        row.addWidget(self.start)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.instructions)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self.running = False
+
+    def initializePage(self) -> None:
+        choice = self.wiz.kind_page.choice()
+        name = self.wiz.person_page.custodian_name()
+        steps = {
+            KeyChoice.FIDO2: f"Plug in {name}'s security key. If it has no PIN yet you will "
+                             "choose one. Then touch the key when it blinks — twice: once to "
+                             "create Tessera's credential, once to derive its recipient.",
+            KeyChoice.PIV: f"Plug in {name}'s YubiKey. Tessera makes a new key in a free "
+                           "PIV slot; a YubiKey still on its factory PIN is given a new PIN "
+                           "first. Touch the key when it blinks.",
+            KeyChoice.SOFTWARE: "A new key is made and stored on this computer (demo only).",
+        }
+        self.instructions.setText(steps.get(choice, ""))
+        self.setSubTitle(f"{CHOICE_TEXT[choice][0]} for {name}")
+
+    def isComplete(self) -> bool:
+        return self.wiz.token is not None and not self.running
+
+    def begin(self) -> None:
+        """Create the custodian (if new) and enrol the key on the token worker."""
+        if self.running or self.wiz.token is not None:
+            return
+        wiz = self.wiz
+        try:
+            custodian_id = wiz.ensure_custodian()
+        except TesseraError as exc:
+            show_error(self, exc)
+            return
+        kind = wiz.kind_page.choice().kind
+        if kind is None:  # the recipient path never reaches this page
+            return
+        label = wiz.kind_page.label.text().strip() or None
+        virtual_name = None
+        if (wiz.context.virtual is not None and wiz.kind_page.new_virtual.isChecked()
+                and kind in (TokenKind.FIDO2, TokenKind.PIV)):
+            virtual_name = label or (f"{wiz.person_page.custodian_name()}'s "
+                                     f"{'YubiKey' if kind is TokenKind.PIV else 'security key'}")
+            label = virtual_name
+        context = wiz.context
+
+        def work(prompts: Prompts, cancel: threading.Event) -> TokenInfo:
+            device = None
+            if virtual_name is not None and context.virtual is not None:
+                device = plug_in_virtual_key(context, kind, virtual_name)
+            return enroll_device(context.vault, context.drivers, custodian_id, kind, prompts,
+                                 cancel, label=label, actor=context.actor, device=device)
+
+        self.running = True
+        self.start.setEnabled(False)
+        self.status.setText("Waiting for the key… follow the prompts.")
+        set_tone(self.status, Tone.NORMAL)
+        wiz.context.worker.submit(work, on_success=self._done, on_failure=self._failed,
+                                  parent=self.wiz, title="Enrolling a key")
+
+    def _done(self, token: TokenInfo) -> None:
+        self.running = False
+        self.status.setText(f"✓ {token.label} is enrolled for {token.custodian_name}.")
+        set_tone(self.status, Tone.GOOD)
+        self.wiz.enrolled(token)
+        self.completeChanged.emit()
+        self.wiz.next()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.running = False
+        self.start.setEnabled(True)
+        self.start.setText("&Try again")
+        self.status.setText("The key was not enrolled. Check the key and try again."
+                            if not isinstance(exc, TesseraError) or isinstance(exc, TokenError)
+                            else f"The key was not enrolled: {exc}")
+        set_tone(self.status, Tone.BAD)
+        self.completeChanged.emit()
+        show_error(self.wiz, exc)
+
+    def nextId(self) -> int:
+        return PAGE_RESULT
+
+
+def plug_in_virtual_key(context: AppContext, kind: TokenKind, name: str) -> object:
+    """A virtual key for a demo custodian: reuse the one of that name or plug in a new one.
+
+    Returns what :func:`enroll_device` takes as ``device``. Runs on the token worker
+    (finding a YubiKey lists smart cards, which may block).
+    """
+    virtual = context.virtual
+    if virtual is None:
+        raise TokenError("this vault has no virtual keys")
+    try:
+        key = virtual.get(name)
+    except TesseraError:
+        key = virtual.add(kind, name)
+    if kind is TokenKind.PIV:
+        from tessera.tokens.piv import PivDriver
+        from tessera.tokens.virtual.piv_device import VirtualYubiKey
+
+        piv = context.drivers.driver(TokenKind.PIV)
+        if not isinstance(piv, PivDriver) or not isinstance(key.device, VirtualYubiKey):
+            raise TokenError(f"{name} is not a virtual YubiKey")
+        found = piv.find_device(key.device.card.serial)
+        if found is None:
+            raise TokenError(f"the virtual YubiKey {name} is not plugged in")
+        return found
+    return key.device
+
+
+class ResultPage(QWizardPage):
+    def __init__(self, wizard: EnrolWizard) -> None:
+        super().__init__()
+        self.wiz = wizard
+        self.setTitle("Enrolled")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("Enrolment summary")
+        self.recipient = QLineEdit()
+        self.recipient.setReadOnly(True)
+        self.recipient.setFont(mono_font())
+        self.recipient.setAccessibleName("Recipient")
+        self.copy = QPushButton("&Copy")
+        self.copy.setAccessibleName("Copy recipient")
+        self.copy.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.recipient.text()))
+        self.test = QPushButton("&Test the key")
+        self.test.setAccessibleName("Test unwrap")
+        self.test.setToolTip("Wrap a throw-away envelope to the new recipient and open it with "
+                             "the key")
+        self.test.clicked.connect(self.run_test)
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        self.test_result.setAccessibleName("Test result")
+        row = QHBoxLayout()
+        row.addWidget(self.recipient, 1)
+        row.addWidget(self.copy)
+        form = QFormLayout()
+        form.addRow("Recipient:", row)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test)
+        test_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addSpacing(8)
+        layout.addLayout(test_row)
+        layout.addWidget(self.test_result)
+        layout.addStretch(1)
+
+    def initializePage(self) -> None:
+        token = self.wiz.token
+        if token is None:
+            return
+        self.recipient.setText(token.recipient)
+        self.recipient.setCursorPosition(0)
+        where = "sent by the custodian" if token.remote else "made on the key"
+        self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
+                             f"<b>{token.custodian_name}</b>. New records can wrap shares to "
+                             f"this recipient ({where}); it is public and safe to share.")
+        if token.remote:
+            self.test.setEnabled(False)
+            self.test_result.setText("The key is not here, so it cannot be tested now. Ask "
+                                     f"{token.custodian_name} to run a drill at their key once "
+                                     "a record holds their share.")
+            set_tone(self.test_result, Tone.MUTED)
+
+    def run_test(self) -> None:
+        token = self.wiz.token
+        if token is None:
+            return
+        context = self.wiz.context
+        self.test.setEnabled(False)
+        self.test_result.setText("Testing… touch the key when it blinks.")
+        set_tone(self.test_result, Tone.NORMAL)
+        context.worker.submit(lambda prompts, cancel: test_unwrap(context, token, prompts, cancel),
+                              on_success=self._tested, on_failure=self._test_failed,
+                              parent=self.wiz, title="Testing the new key")
+
+    def _tested(self, result: TestUnwrap) -> None:
+        self.test.setEnabled(True)
+        self.test_result.setText(("✓ " if result.ok else "✗ ") + result.detail)
+        set_tone(self.test_result, Tone.GOOD if result.ok else Tone.BAD)
+        self.wiz.test_outcome = result
+
+    def _test_failed(self, exc: BaseException) -> None:
+        self.test.setEnabled(True)
+        self.test_result.setText("✗ The test did not finish.")
+        set_tone(self.test_result, Tone.BAD)
+        show_error(self.wiz, exc)
+
+
+class EnrolWizard(QWizard):
+    """Enrol custodian / add token."""
+
+    token_enrolled = Signal(object)  # TokenInfo
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None, *,
+                 custodian_id: str | None = None, existing: bool = False) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setWindowTitle("Add a key for a custodian" if existing else "Enrol a custodian")
+        self.setAccessibleName("Enrol custodian wizard")
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.setOption(QWizard.WizardOption.NoCancelButtonOnLastPage, True)
+        self.setMinimumSize(620, 460)
+        self.token: TokenInfo | None = None
+        self.test_outcome: TestUnwrap | None = None
+        self.custodian_id: str | None = None
+        self.person_page = PersonPage(context, existing, custodian_id)
+        self.kind_page = KindPage(context)
+        self.recipient_page = RecipientPage(self)
+        self.enrol_page = EnrolPage(self)
+        self.result_page = ResultPage(self)
+        for page_id, page in ((PAGE_PERSON, self.person_page), (PAGE_KIND, self.kind_page),
+                              (PAGE_RECIPIENT, self.recipient_page),
+                              (PAGE_ENROL, self.enrol_page), (PAGE_RESULT, self.result_page)):
+            self.setPage(page_id, page)
+        self.enrol_page.setCommitPage(True)
+        self.recipient_page.setCommitPage(True)
+        self.setStartId(PAGE_PERSON)
+
+    def ensure_custodian(self) -> str:
+        """The custodian's id, adding them to the vault now if they are new."""
+        if self.custodian_id is not None:
+            return self.custodian_id
+        page = self.person_page
+        if page.old.isChecked():
+            self.custodian_id = str(page.people.currentData())
+        else:
+            person = self.context.vault.add_custodian(
+                page.name.text().strip(), contact=page.contact.text().strip(),
+                role=page.role.text().strip(), actor=self.context.actor)
+            self.custodian_id = person.id
+            self.context.notify_changed()
+        return self.custodian_id
+
+    def enrolled(self, token: TokenInfo) -> None:
+        self.token = token
+        self.context.notify_changed()
+        self.token_enrolled.emit(token)
+
+    def reject(self) -> None:
+        if self.enrol_page.running:
+            job = self.context.worker.current
+            if job is not None:
+                job.cancel()
+        super().reject()
