@@ -31,7 +31,7 @@ class Paper(enum.StrEnum):
         return (210.0, 297.0) if self is Paper.A4 else (215.9, 279.4)
 
     @property
-    def title(self) -> str:
+    def display(self) -> str:
         return "A4" if self is Paper.A4 else "US Letter"
 
 

@@ -47,8 +47,8 @@ def decode_image(image: QImage, source: str) -> PageScan:
         raise InputError(f"{source}: not an image that can be read")
     with none_refs_guard():
         gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
-    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode,
-                                   return_errors=True)
+    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(
+        zxingcpp.BarcodeFormat.QRCode), return_errors=True)
     texts: list[str] = []
     good = [code for code in found if code.valid and code.error is None]
     for code in good:

@@ -47,7 +47,7 @@ class _Flow:
     """A y cursor that starts a new page when a block would cross the footer."""
 
     def __init__(self, c: Canvas, g: PageGeometry, t: Transcript,
-                 new_page: Callable[[], None]) -> None:
+                 new_page: Callable[[], object]) -> None:
         self.c, self.g, self.t, self._new_page = c, g, t, new_page
         self.page = 1
         self.y = self._header()
@@ -97,7 +97,7 @@ class _Flow:
 
 
 def paint_transcript(c: Canvas, g: PageGeometry, t: Transcript,
-                     new_page: Callable[[], None]) -> int:
+                     new_page: Callable[[], object]) -> int:
     """Paint the transcript, calling ``new_page`` between pages; returns the page count."""
     flow = _Flow(c, g, t, new_page)
     flow.y += c.text(g.left, flow.y, g.content_width, f"{t.kind}: {t.record_label}",

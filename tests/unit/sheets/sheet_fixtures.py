@@ -7,10 +7,10 @@ import random
 import subprocess
 from pathlib import Path
 
-from helpers.sealed import SealedFixture, make_sealed
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QTransform
 
+from helpers.sealed import SealedFixture, make_sealed
 from tessera.sheets.model import Sheet, build_sheet
 from tessera.sheets.qr_format import SetId, encode_data
 

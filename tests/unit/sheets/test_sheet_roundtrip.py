@@ -7,15 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.paths import REPO
+from sheet_fixtures import LARGE_SECRET, SMALL_SECRET, degrade, fixture, rasterise, sheets_for
 
+from helpers.paths import REPO
 from tessera.core.errors import QuorumNotMet
 from tessera.sheets.collect import SheetReader, recover_secret
 from tessera.sheets.model import Paper
 from tessera.sheets.render import write_pdf
 from tessera.sheets.scan import PageScan, decode_image, load_image, read_scans, scan_file
-
-from sheet_fixtures import LARGE_SECRET, SMALL_SECRET, degrade, fixture, rasterise, sheets_for
 
 RECOVER = REPO / "tools" / "tessera-recover"
 
