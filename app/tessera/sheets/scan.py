@@ -56,9 +56,14 @@ def decode_image(image: QImage, source: str) -> PageScan:
             texts.append(code.text)
     # zxing-cpp also reports failed attempts on symbols it read in another pass (a
     # downscaled or rotated one); only a failure away from every good code is damage.
+    # Several failed passes over one torn symbol count as one damaged code.
     boxes = [_box(code) for code in good]
-    damaged = sum(1 for code in found if code not in good
-                  and not any(_inside(_centre(code), box) for box in boxes))
+    damaged = 0
+    for code in found:
+        if code in good or any(_inside(_centre(code), box) for box in boxes):
+            continue
+        damaged += 1
+        boxes.append(_box(code))
     return PageScan(source, tuple(texts), damaged)
 
 
