@@ -1,4 +1,4 @@
-"""Fixtures for the ceremony windows: a demo vault on virtual keys, a context, Qt hygiene.
+"""Fixtures for the ceremony windows: a demo vault on virtual keys, its AppContext, Qt hygiene.
 
 Test modules import what they use explicitly (``from gui.ceremony_fixtures import ...``);
 ``tests/gui/conftest.py`` belongs to the shell's tests.
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QObject, QtMsgType, Signal
+from PySide6.QtCore import QObject, QtMsgType
 
 from tessera.custody.demo import DEMO_PIN, DEMO_RECORD, build_demo_vault
 from tessera.custody.drivers import TokenDrivers
+from tessera.gui.context import AppContext
 from tessera.gui.worker import TokenWorker
 from tessera.tokens.base import TokenInfo
 from tessera.tokens.virtual.devices import VirtualDevices
@@ -22,31 +23,13 @@ from tessera.vault import Vault
 
 ACTOR = "ceremony test"
 
-# Messages the offscreen platform prints for any top-level window; not our bugs.
-_HARMLESS = ("propagateSizeHints", "QFont::setPointSizeF: Point size <= 0")
-
-
-class CeremonyContext(QObject):
-    """What the ceremony windows need from the application (the shell's AppContext
-    provides the same attributes)."""
-
-    vault_changed = Signal()
-
-    def __init__(self, vault: Vault, vault_path: Path, drivers: TokenDrivers,
-                 virtual: VirtualDevices, worker: TokenWorker) -> None:
-        super().__init__()
-        self.vault = vault
-        self.vault_path = vault_path
-        self.drivers = drivers
-        self.virtual = virtual
-        self.worker = worker
-        self.actor = ACTOR
-        self.demo = True
+# The offscreen platform says what it cannot do (raise, grab, size hints); not our bugs.
+_HARMLESS = ("This plugin does not support",)
 
 
 @dataclass
 class DemoSetup:
-    context: CeremonyContext
+    context: AppContext
     record_id: str
     tokens: dict[str, TokenInfo]  # custodian name -> token
     words: dict[str, str]  # custodian name -> the words on their sealed sheet
@@ -77,7 +60,8 @@ def demo_fixture(tmp_path: Path, worker: TokenWorker) -> Iterator[DemoSetup]:
     vault = Vault.open(path)
     virtual = VirtualDevices.for_vault(path, touch="immediate")
     drivers = TokenDrivers.for_vault(path, demo=True, **virtual.providers())
-    context = CeremonyContext(vault, path, drivers, virtual, worker)
+    context = AppContext(vault, path, drivers, actor=ACTOR, demo=True, virtual=virtual,
+                         worker=worker)
     record = vault.get_record(DEMO_RECORD)
     manifest = vault.get_version(record.id).manifest
     words = {e.custodian: sheets[e.key] for e in manifest.shares}
