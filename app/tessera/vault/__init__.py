@@ -17,6 +17,8 @@ from .models import (
     RecordState,
     Release,
     ReleaseState,
+    RevocationHook,
+    Rewrap,
     TokenRecord,
     VersionData,
     VersionInfo,
@@ -26,6 +28,6 @@ from .store import Vault
 __all__ = [
     "Approval", "AuditDetailRefused", "AuditEntry", "AuditVerdict", "Conflict", "Custodian",
     "CustodianState", "Drill", "Envelope", "ImportResult", "NotAVault", "Record",
-    "RecordState", "Release", "ReleaseState", "TokenRecord", "Vault", "VaultBusy",
+    "RecordState", "Release", "ReleaseState", "RevocationHook", "Rewrap", "TokenRecord", "Vault", "VaultBusy",
     "VaultTooNew", "VersionData", "VersionInfo",
 ]

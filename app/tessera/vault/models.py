@@ -108,10 +108,14 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Envelope:
-    """One share's age file and the custodian it belongs to."""
+    """One share's age file, the custodian it belongs to, and the recipients it is
+    wrapped to now: the manifest's list until a re-wrap replaces it (``revision`` > 0).
+    See docs/LIFECYCLE.md, "Re-wrap"."""
 
     custodian_id: str
     age: bytes
+    recipients: tuple[str, ...] = ()
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,19 @@ class VersionData:
     manifest_bytes: bytes
     ciphertext: bytes
     envelopes: Mapping[str, Envelope]  # share key ("g0m1") -> envelope
+
+    def recipients_of(self, share_key: str) -> tuple[str, ...]:
+        """The recipients share ``share_key``'s envelope is wrapped to now (after any
+        re-wrap); the manifest's list is what it was wrapped to when sealed."""
+        envelope = self.envelopes.get(share_key)
+        if envelope is not None and envelope.recipients:
+            return envelope.recipients
+        return self.manifest.share(share_key).recipients
+
+    def holds(self, custodian_id: str, recipient: str) -> bool:
+        """Whether one of the custodian's envelopes is wrapped to ``recipient`` now."""
+        return any(recipient in self.recipients_of(s.key)
+                   for s in self.manifest.shares_of(custodian_id))
 
     def sealed(self) -> SealedVersion:
         """The same version in the shape the sealing code produces."""
@@ -158,6 +175,36 @@ class Release:
     state: ReleaseState
     finished_at: str | None
     approvals: tuple[Approval, ...] = ()
+    purpose: str = "release"  # or "reshare": a quorum that makes a new share set
+
+
+@dataclass(frozen=True)
+class Rewrap:
+    """A custodian moved their share to other tokens without a quorum (same words)."""
+
+    record_id: str
+    version: int
+    share_key: str
+    custodian_id: str
+    token_id: str | None
+    method: ApprovalMethod
+    request: bytes  # canonical 'rewrap' request; the opening token signed its SHA-256
+    evidence: Evidence
+    old_recipients: tuple[str, ...]
+    new_recipients: tuple[str, ...]
+    revision: int
+    at: str
+
+
+@dataclass(frozen=True)
+class RevocationHook:
+    """A command run after a completed release of the record (argv, no shell)."""
+
+    record_id: str
+    command: tuple[str, ...]
+    timeout_seconds: int
+    set_at: str
+    set_by: str
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from tessera.core import canonical
 from tessera.core.errors import FormatError, InputError, IntegrityError, NotFound, PolicyError
 from tessera.core.manifest import NHI_FIELDS, Manifest
 from tessera.core.policy import Policy
@@ -76,6 +77,21 @@ def quorum_details(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _envelope_recipients(stored: Any, sealed: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """The recipients an envelope is wrapped to: the manifest's unless re-wrapped."""
+    if stored is None:
+        return sealed
+    try:
+        value = canonical.loads(stored.encode("utf-8"), what=f"{where} recipients") \
+            if isinstance(stored, str) else None
+    except (FormatError, UnicodeEncodeError):
+        value = None
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(x, str) and x for x in value)):
+        raise IntegrityError(f"{where}: the stored recipient list is damaged")
+    return tuple(value)
+
+
 class RecordsMixin(SettingsMixin, CustodiansMixin):
     """Records, versions, envelopes."""
 
@@ -125,7 +141,8 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
             if row is None:
                 raise NotFound(f"record {record.label!r} has no version {number}")
             envelope_rows = conn.execute(
-                "SELECT share_key, custodian_id, age, age_sha256 FROM envelopes"
+                "SELECT share_key, custodian_id, age, age_sha256, recipients, revision"
+                " FROM envelopes"
                 " WHERE record_id = ? AND version = ?", (record.id, number)).fetchall()
         return self._version_from_rows(record, row, envelope_rows)
 
@@ -160,7 +177,10 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
             if share.custodian_id != env["custodian_id"]:
                 raise IntegrityError(f"{where}: the envelope of share {key} is filed under the "
                                      "wrong custodian")
-            envelopes[key] = Envelope(env["custodian_id"], blob)
+            envelopes[key] = Envelope(env["custodian_id"], blob,
+                                      _envelope_recipients(env["recipients"], share.recipients,
+                                                           f"{where} share {key}"),
+                                      int(env["revision"]))
         if set(envelopes) != {s.key for s in manifest.shares}:
             raise IntegrityError(f"{where}: envelopes are missing")
         return VersionData(record_id=record.id, version=row["version"], epoch=row["epoch"],
@@ -180,9 +200,12 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
 
     def records_of_recipient(self, recipient: str) -> list[Record]:
         """Records whose current version wraps a share to this recipient."""
-        return [r for r in self.list_records()
-                if any(recipient in s.recipients
-                       for s in self.get_version(r.id).manifest.shares)]
+        found = []
+        for r in self.list_records():
+            data = self.get_version(r.id)
+            if any(recipient in data.recipients_of(s.key) for s in data.manifest.shares):
+                found.append(r)
+        return found
 
     # -- writing -------------------------------------------------------------------
     def create_record(self, sealed: SealedVersion, *, actor: str,

@@ -12,7 +12,14 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 
-from tessera.core.errors import InputError, IntegrityError, NotFound, PolicyError, QuorumNotMet
+from tessera.core.errors import (
+    FormatError,
+    InputError,
+    IntegrityError,
+    NotFound,
+    PolicyError,
+    QuorumNotMet,
+)
 from tessera.core.manifest import Manifest
 from tessera.core.request import MAX_REASON, MAX_TICKET, Request
 from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo, TokenState
@@ -20,11 +27,20 @@ from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo, TokenS
 from .codec import MAX_NAME, clean_text, enum_value, evidence_from_json, evidence_json
 from .custodians import KIND_NAMES
 from .errors import Conflict
-from .models import Approval, Custodian, Drill, RecordState, Release, ReleaseState
+from .models import (
+    Approval,
+    Custodian,
+    Drill,
+    RecordState,
+    Release,
+    ReleaseState,
+    VersionData,
+)
 from .records import RecordsMixin
 
 MAX_REQUEST = 16 * 1024
 _CLOSED_RECORD_STATES = (RecordState.RETIRED, RecordState.SUPERSEDED)
+QUORUM_PURPOSES = ("release", "reshare")
 
 
 def _collapse(text: str) -> str:
@@ -57,12 +73,18 @@ class ReleasesMixin(RecordsMixin):
 
     # -- releases ------------------------------------------------------------------
     def start_release(self, record_id: str, request_bytes: bytes, release_id: str,
-                      reason: str, ticket: str, requested_by: str) -> Release:
+                      reason: str, ticket: str, requested_by: str, *,
+                      purpose: str = "release") -> Release:
         """Open a release of the record's current version.
 
         ``request_bytes`` is the canonical :class:`~tessera.core.request.Request` the
-        approving tokens sign; it must describe this release exactly.
+        approving tokens sign; it must describe this release exactly. ``purpose``
+        "reshare" opens a quorum that makes a new share set: it is approved and
+        checked like a release, but completing it reveals nothing and leaves the
+        record's state alone.
         """
+        if purpose not in QUORUM_PURPOSES:
+            raise ValueError(f"a quorum is opened for {' or '.join(QUORUM_PURPOSES)}")
         reason = clean_text(_collapse(reason), "reason", MAX_REASON, required=True)
         ticket = clean_text(_collapse(ticket), "ticket reference", MAX_TICKET, required=True)
         requested_by = clean_text(_collapse(requested_by), "requester", MAX_NAME, required=True)
@@ -76,7 +98,7 @@ class ReleasesMixin(RecordsMixin):
                                   "it cannot be released")
             current = self.get_version(record.id)
             expected = {
-                "purpose": "release", "request_id": release_id, "record_id": record.id,
+                "purpose": purpose, "request_id": release_id, "record_id": record.id,
                 "version": current.version, "epoch": current.epoch,
                 "manifest": current.manifest.digest.hex(), "reason": reason,
                 "ticket": ticket, "requested_by": requested_by,
@@ -102,7 +124,7 @@ class ReleasesMixin(RecordsMixin):
                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
                          (release_id, record.id, current.version, request_bytes, request_hash,
                           reason, ticket, requested_by, self.now()))
-            self._audit(requested_by, "release.start", release_id, {
+            self._audit(requested_by, f"{purpose}.start", release_id, {
                 "record_id": record.id, "label": record.label, "version": current.version,
                 "fingerprint": current.fingerprint, "reason": reason, "ticket": ticket,
                 "request_sha256": request_hash})
@@ -137,11 +159,17 @@ class ReleasesMixin(RecordsMixin):
         request = row["request"]
         if hashlib.sha256(request).hexdigest() != row["request_sha256"]:
             raise IntegrityError(f"{where}: the stored request was changed or damaged")
+        try:
+            purpose = Request.from_bytes(request).purpose
+        except FormatError:
+            raise IntegrityError(f"{where}: the stored request is damaged") from None
+        if purpose not in QUORUM_PURPOSES:
+            raise IntegrityError(f"{where}: the stored request is for a {purpose}")
         return Release(id=row["id"], record_id=row["record_id"], version=row["version"],
                        request=request, reason=row["reason"], ticket=row["ticket"],
                        requested_by=row["requested_by"], requested_at=row["requested_at"],
                        state=enum_value(ReleaseState, row["state"], where), finished_at=row["finished_at"],
-                       approvals=items)
+                       approvals=items, purpose=purpose)
 
     def _open_release(self, release_id: str) -> Release:
         release = self.get_release(release_id)
@@ -155,7 +183,7 @@ class ReleasesMixin(RecordsMixin):
             raise PolicyError(f"{custodian.name} holds no share of version {manifest.version}")
         return custodian
 
-    def _check_token_use(self, manifest: Manifest, custodian: Custodian, token_id: str | None,
+    def _check_token_use(self, data: VersionData, custodian: Custodian, token_id: str | None,
                          method: ApprovalMethod, evidence_token: str | None) -> TokenInfo | None:
         """The token used is this custodian's, active, holds their share, fits the method."""
         if method is ApprovalMethod.PAPER:
@@ -173,7 +201,7 @@ class ReleasesMixin(RecordsMixin):
             raise PolicyError(f"{custodian.name}'s token {token.label!r} is {token.state.value}")
         if token.kind.value != method.value:
             raise InputError(f"a {KIND_NAMES[token.kind]} cannot give a {method.value} approval")
-        if not any(token.recipient in s.recipients for s in manifest.shares_of(custodian.id)):
+        if not data.holds(custodian.id, token.recipient):
             raise PolicyError(f"{custodian.name}'s share of this version is not wrapped to "
                               f"{token.label!r}")
         return token
@@ -185,9 +213,10 @@ class ReleasesMixin(RecordsMixin):
         evidence_text = evidence_json(evidence)
         with self.transaction() as conn:
             release = self._open_release(release_id)
-            manifest = self.get_version(release.record_id, release.version).manifest
+            data = self.get_version(release.record_id, release.version)
+            manifest = data.manifest
             custodian = self._share_holder(manifest, custodian_id)
-            self._check_token_use(manifest, custodian, token_id, method, evidence.token_id)
+            self._check_token_use(data, custodian, token_id, method, evidence.token_id)
             given = sum(1 for a in release.approvals if a.custodian_id == custodian.id)
             if given >= len(manifest.shares_of(custodian.id)):
                 raise Conflict(f"{custodian.name} has already approved this release")
@@ -197,7 +226,7 @@ class ReleasesMixin(RecordsMixin):
                          (release.id, custodian.id, token_id, method.value, evidence_text, at))
             have, need = quorum_progress(
                 manifest, [*(a.custodian_id for a in release.approvals), custodian.id])
-            self._audit(actor, "release.approve", release.id, {
+            self._audit(actor, f"{release.purpose}.approve", release.id, {
                 "custodian_id": custodian.id, "custodian": custodian.name, "method": method.value,
                 "token_id": token_id, "algorithm": evidence.algorithm,
                 "progress": f"{min(have, need)} of {need}"})
@@ -220,13 +249,15 @@ class ReleasesMixin(RecordsMixin):
                 have, need = quorum_progress(manifest, (a.custodian_id for a in release.approvals))
                 if have < need:
                     raise QuorumNotMet(have, need)
+            if result is ReleaseState.RELEASED and release.purpose == "release":
                 conn.execute("UPDATE records SET state = 'released', state_reason = ?,"
                              " state_since = ?, last_release_at = ? WHERE id = ?",
                              (f"released for {release.ticket}", now, now, record.id))
                 details["record_state"] = RecordState.RELEASED.value
             conn.execute("UPDATE releases SET state = ?, finished_at = ? WHERE id = ?",
                          (result.value, now, release.id))
-            action = "release.complete" if result is ReleaseState.RELEASED else "release.abort"
+            action = (f"{release.purpose}.complete" if result is ReleaseState.RELEASED
+                      else f"{release.purpose}.abort")
             self._audit(actor, action, release.id, details)
             return self.get_release(release.id)
 
@@ -239,9 +270,9 @@ class ReleasesMixin(RecordsMixin):
         evidence_text = None if evidence is None else evidence_json(evidence)
         with self.transaction() as conn:
             record = self.get_record(record_id)
-            manifest = self.get_version(record.id, version).manifest
-            custodian = self._share_holder(manifest, custodian_id)
-            token = self._check_token_use(manifest, custodian, token_id, how,
+            data = self.get_version(record.id, version)
+            custodian = self._share_holder(data.manifest, custodian_id)
+            token = self._check_token_use(data, custodian, token_id, how,
                                           None if evidence is None else evidence.token_id)
             at = self.now()
             conn.execute("INSERT INTO drills (record_id, version, custodian_id, token_id, method,"

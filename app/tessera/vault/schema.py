@@ -200,7 +200,46 @@ def _split(script: str) -> list[str]:
     return statements
 
 
-MIGRATIONS: list[Migration] = [_v1_initial]
+_V2 = """
+ALTER TABLE envelopes ADD COLUMN recipients TEXT;   -- NULL: as the manifest lists them
+ALTER TABLE envelopes ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE rewraps (
+    id             INTEGER PRIMARY KEY,
+    record_id      TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    share_key      TEXT NOT NULL,
+    custodian_id   TEXT NOT NULL REFERENCES custodians(id),
+    token_id       TEXT REFERENCES tokens(id),
+    method         TEXT NOT NULL CHECK (method IN ('fido2', 'piv', 'software', 'paper')),
+    request        BLOB NOT NULL,             -- canonical 'rewrap' request the token signed
+    evidence       TEXT NOT NULL,             -- canonical JSON
+    old_recipients TEXT NOT NULL,             -- canonical JSON list
+    new_recipients TEXT NOT NULL,             -- canonical JSON list
+    revision       INTEGER NOT NULL,
+    at             TEXT NOT NULL,
+    FOREIGN KEY (record_id, version, share_key) REFERENCES envelopes(record_id, version, share_key)
+);
+CREATE INDEX rewraps_record ON rewraps(record_id, version);
+
+CREATE TABLE record_hooks (
+    record_id       TEXT PRIMARY KEY REFERENCES records(id),
+    command         TEXT NOT NULL,            -- canonical JSON list: argv, no shell
+    timeout_seconds INTEGER NOT NULL CHECK (timeout_seconds BETWEEN 1 AND 600),
+    set_at          TEXT NOT NULL,
+    set_by          TEXT NOT NULL
+);
+"""
+
+
+def _v2_lifecycle(conn: sqlite3.Connection) -> None:
+    """Re-wrapped envelopes (their own recipient list, the signed re-wrap evidence) and
+    per-record revocation hooks."""
+    for statement in _split(_V2):
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle]
 
 
 def schema_version() -> int:

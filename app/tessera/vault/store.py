@@ -2,7 +2,7 @@
 
 :meth:`Vault.open` creates the file private to its owner (0600, parent 0700), turns
 on WAL and foreign keys, and brings the schema up to date in one transaction. The
-methods for custodians, tokens, records, releases and drills come from the mixins
+methods for custodians, tokens, records, releases, drills and lifecycle rows come from the mixins
 named below; this module adds opening, closing and the audit log queries.
 """
 
@@ -22,8 +22,8 @@ from tessera.core.policy import Policy
 from . import audit, paths, schema
 from .connection import Clock, system_clock
 from .errors import NotAVault, VaultTooNew
+from .lifecycle import LifecycleMixin
 from .models import AuditEntry, AuditVerdict
-from .releases import ReleasesMixin
 from .schema import APPLICATION_ID, schema_version
 from .settings import META_CREATED_AT, META_DEMO, META_POLICY, META_VAULT_ID
 
@@ -37,7 +37,7 @@ def _local_user() -> str:
         return "tessera"
 
 
-class Vault(ReleasesMixin):
+class Vault(LifecycleMixin):
     """A Tessera vault. Every public write is one transaction with its audit entry."""
 
     @staticmethod
