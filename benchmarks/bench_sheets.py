@@ -12,11 +12,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.sealed import make_sealed  # noqa: E402
-
-from tessera.sheets.model import Paper, build_sheet  # noqa: E402
-from tessera.sheets.render import ensure_gui_application, write_pdf  # noqa: E402
-from tessera.sheets.scan import decode_image, load_image  # noqa: E402
+from helpers.sealed import make_sealed
+from tessera.sheets.model import Paper, build_sheet
+from tessera.sheets.render import ensure_gui_application, write_pdf
+from tessera.sheets.scan import decode_image, load_image
 
 
 def main() -> None:
