@@ -215,3 +215,42 @@ def test_closing_an_open_release_asks_and_records_it_aborted(qtbot, demo, window
     qtbot.waitUntil(lambda: demo.vault.list_releases(demo.record_id)[-1].state
                     is ReleaseState.ABORTED, timeout=5000)
     assert demo.vault.get_record(demo.record_id).state is RecordState.SEALED
+
+
+def sheet_scan(tmp_path, demo, owner: str):
+    """A PNG of ``owner``'s share QR code, as the sheet printer encodes it."""
+    from tessera.gui.reveal import qr_image
+    from tessera.sheets.qr_format import SetId, encode_share
+
+    manifest = demo.vault.get_version(demo.record_id).manifest
+    entry = next(e for e in manifest.shares if e.custodian == owner)
+    text = encode_share(SetId(manifest.record_id, manifest.version, manifest.epoch), entry.key,
+                        "SH-ABCD-EFGH", demo.words[owner])
+    path = tmp_path / f"{owner}-sheet.png"
+    assert qr_image(text, scale=4).save(str(path))
+    return path
+
+
+def test_scan_sheet_image_fills_the_words_and_a_foreign_sheet_is_named(
+        qtbot, demo, window, tmp_path, monkeypatch):
+    start(qtbot, window)
+    dialog = open_paper(qtbot, window, demo, "Carol")
+    assert dialog.scan_button.isVisible()
+
+    monkeypatch.setattr(ReleaseWindow, "ask_scan_path",
+                        staticmethod(lambda parent: sheet_scan(tmp_path, demo, "Bob")))
+    qtbot.mouseClick(dialog.scan_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Bob's sheet" in dialog.status.text(), timeout=10000)
+    assert dialog.status.text().startswith("This is Bob's sheet")
+    assert not dialog.entry.complete
+
+    monkeypatch.setattr(ReleaseWindow, "ask_scan_path",
+                        staticmethod(lambda parent: sheet_scan(tmp_path, demo, "Carol")))
+    qtbot.mouseClick(dialog.scan_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.entry.complete, timeout=10000)
+    assert " ".join(w or "" for w in dialog.entry.words()) == demo.words["Carol"]
+    assert dialog.submit_button.isEnabled()
+    qtbot.mouseClick(dialog.submit_button, Qt.MouseButton.LeftButton)
+    carol = row(window, demo, "Carol")
+    qtbot.waitUntil(lambda: carol.state is RowState.APPROVED, timeout=5000)
+    assert window.progress_label.text() == "1 of 2 approvals"

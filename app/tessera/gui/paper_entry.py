@@ -146,7 +146,7 @@ class PaperEntry(QWidget):
     # -- writing -------------------------------------------------------------------------
     def set_words(self, words: Sequence[str]) -> None:
         for field, word in zip(self.fields, words, strict=False):
-            field.setText(word)
+            field.setText(word.lower())
 
     def mark_suspect(self, position: int | None) -> None:
         """Highlight the likely wrong word (1-based) and put the cursor in it."""

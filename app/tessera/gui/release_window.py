@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
@@ -43,8 +44,10 @@ from tessera.gui.errors import message_for, show_error
 from tessera.gui.paper_entry import PaperEntryDialog
 from tessera.gui.prompts import PromptState
 from tessera.gui.release_rows import CustodianRow, RowState
+from tessera.gui.release_scan import ask_scan_path, share_words
 from tessera.gui.reveal import CLIPBOARD_CLEAR_MS, RevealDialog
 from tessera.gui.worker import Job
+from tessera.sheets.scan import scan_file
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,7 @@ class ReleaseWindow(QWidget):
 
     released = Signal(str)  # record id, once the record is released
     confirm_abort: Callable[[QWidget], bool] = staticmethod(confirm_abort)
+    ask_scan_path: Callable[[QWidget], Path | None] = staticmethod(ask_scan_path)
 
     def __init__(self, context: AppContext, record_id: str, parent: QWidget | None = None, *,
                  clipboard_clear_ms: int = CLIPBOARD_CLEAR_MS) -> None:
@@ -303,12 +307,38 @@ class ReleaseWindow(QWidget):
         if self.ceremony is None or self.job is not None:
             return
         row = self.rows[custodian_id]
-        dialog = PaperEntryDialog(row.slot.name, self)
+        dialog = PaperEntryDialog(row.slot.name, self, scan=lambda d: self.scan_sheet(row, d))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.submitted.connect(lambda words: self._contribute_paper(row, dialog, words))
         dialog.finished.connect(lambda _r: self._paper_closed(dialog))
         self.paper_dialog = dialog
         dialog.open()
+
+    def scan_sheet(self, row: CustodianRow, dialog: PaperEntryDialog) -> None:
+        """Fill the grid from a scan of the sheet's share QR code (decoded off-thread)."""
+        if self.job is not None:
+            return
+        path = type(self).ask_scan_path(dialog)
+        if path is None:
+            return
+        dialog.set_busy(True)
+        dialog.status.setText(f"Reading {path.name}…")
+        manifest, name, keys = self.manifest, row.slot.name, row.slot.share_keys
+
+        def scanned(words: tuple[str, ...]) -> None:
+            dialog.set_busy(False)
+            dialog.entry.set_words(words)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, TesseraError):
+                dialog.show_problem(message_for(exc))
+            else:
+                dialog.show_problem("The image could not be read.")
+                show_error(dialog, exc)
+            self._refresh()
+
+        self._run(lambda _p, _c: share_words(scan_file(path), manifest, name, keys),
+                  scanned, failed, f"Read {name}'s sheet scan")
 
     def _paper_closed(self, dialog: PaperEntryDialog) -> None:
         if self.paper_dialog is dialog:
