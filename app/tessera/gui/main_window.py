@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -312,7 +313,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for window in list(self.open_windows):
+        for window in self._live_windows():
             if window.isVisible() and not window.close():
                 event.ignore()
                 return
@@ -357,8 +358,14 @@ class MainWindow(QMainWindow):
             return None
         return str(row.record.id)
 
+    def _live_windows(self) -> list[QWidget]:
+        """Wizards and release windows still open (closed ones delete themselves)."""
+        self.open_windows = [w for w in self.open_windows
+                             if shiboken6.isValid(w) and w.isVisible()]
+        return list(self.open_windows)
+
     def _keep(self, window: QWidget) -> None:
-        self.open_windows = [w for w in self.open_windows if w.isVisible()]
+        self._live_windows()
         self.open_windows.append(window)
         window.show()
         window.raise_()
@@ -389,7 +396,7 @@ class MainWindow(QMainWindow):
         from tessera.gui.drill_wizard import DrillWizard
 
         try:
-            wizard = DrillWizard(self.context, record_id, self)
+            wizard = DrillWizard(self.context, record_id, parent=self)
         except Exception as exc:
             show_error(self, exc)
             return
