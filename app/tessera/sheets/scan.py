@@ -27,6 +27,9 @@ from tessera.sheets.qt_refs import none_refs_guard
 SCAN_DPI = 300
 PDFTOPPM_TIMEOUT_S = 120
 MAX_PDF_PAGES = 200
+# A sheet's smallest code is 60 mm on a 210 mm page; a failed detection narrower than
+# this share of the image is a pattern in text or noise, not a torn code.
+MIN_CODE_SHARE = 0.08
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,20 @@ def decode_image(image: QImage, source: str) -> PageScan:
             texts.append(code.text)
     # zxing-cpp also reports failed attempts on symbols it read in another pass (a
     # downscaled or rotated one); only a failure away from every good code is damage.
-    # Several failed passes over one torn symbol count as one damaged code.
+    # Several failed passes over one torn symbol count as one damaged code; failures
+    # overlapping a good code, or too small to be a sheet's code (a finder-like
+    # pattern in text), are not damage.
     boxes = [_box(code) for code in good]
+    smallest = min(gray.width(), gray.height()) * MIN_CODE_SHARE
     damaged = 0
     for code in found:
-        if code in good or any(_inside(_centre(code), box) for box in boxes):
+        box = _box(code)
+        if code in good or any(_overlap(box, other) for other in boxes):
+            continue
+        if min(box[2] - box[0], box[3] - box[1]) < smallest:
             continue
         damaged += 1
-        boxes.append(_box(code))
+        boxes.append(box)
     return PageScan(source, tuple(texts), damaged)
 
 
@@ -77,13 +86,8 @@ def _box(code: zxingcpp.Barcode) -> tuple[int, int, int, int]:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def _centre(code: zxingcpp.Barcode) -> tuple[float, float]:
-    corners = _corners(code)
-    return (sum(x for x, _ in corners) / 4, sum(y for _, y in corners) / 4)
-
-
-def _inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
-    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
 
 def load_image(path: Path) -> QImage:
