@@ -180,3 +180,34 @@ def test_the_report_of_an_unexpected_error_holds_no_message_or_locals():
     assert "builtins.ValueError" in report
     assert "in parse" in report
     assert "academic" not in report and "123456" not in report
+
+
+def test_release_and_drill_open_from_the_detail_pane(window, qtbot):
+    from tessera.gui.drill_wizard import DrillWizard
+    from tessera.gui.release_window import ReleaseWindow
+
+    detail = window.records.detail
+    qtbot.mouseClick(detail.release_button, Qt.MouseButton.LeftButton)
+    releases = [w for w in window.open_windows if isinstance(w, ReleaseWindow)]
+    assert len(releases) == 1 and releases[0].isVisible()
+    qtbot.mouseClick(detail.drill_button, Qt.MouseButton.LeftButton)
+    drills = [w for w in window.open_windows if isinstance(w, DrillWizard)]
+    assert len(drills) == 1 and drills[0].isVisible()
+    for w in (*releases, *drills):
+        w.close()
+
+
+def test_detail_pane_lists_sheets_and_envelopes(window, context):
+    from tessera.vault.sheet_registry import SheetRegistry
+
+    detail = window.records.detail
+    assert detail.no_sheets.isVisibleTo(detail) and not detail.sheets.isVisibleTo(detail)
+    record = context.vault.get_record("Demo: CI deploy key")
+    registry = SheetRegistry(context.vault)
+    registry.record_printed("SH-AAAA-BBBB", record.id, 1, "g0m0", actor="test")
+    registry.mark_sealed("SH-AAAA-BBBB", envelope_no="TE-77", sealed_by="Ann", witness="Ben",
+                         actor="test")
+    context.notify_changed()
+    item = detail.sheets.topLevelItem(0)
+    assert [item.text(c) for c in range(4)] == ["Alice", "SH-AAAA-BBBB", "TE-77", "sealed"]
+    assert detail.sheets.isVisibleTo(detail)

@@ -25,6 +25,7 @@ from tessera.gui.theme import icon
 from tessera.gui.widgets import fingerprint_label, heading, muted
 from tessera.tokens.base import TokenState
 from tessera.vault import RecordState, Vault
+from tessera.vault.sheet_registry import SheetRegistry
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
                                  f"{who} ({drill.method.value}), version {drill.version}"))
     items.sort(key=lambda i: i.at, reverse=True)
     return items
+
+
+def fit_tree_height(tree: QTreeWidget) -> None:
+    """Make a short list exactly as tall as its rows (the pane scrolls, not the list)."""
+    for column in range(tree.columnCount() - 1):
+        tree.resizeColumnToContents(column)
+    rows = tree.topLevelItemCount()
+    row_height = tree.sizeHintForRow(0) if rows else 0
+    header = tree.header().sizeHint().height()
+    tree.setFixedHeight(header + rows * row_height + 2 * tree.frameWidth() + 4)
 
 
 class RecordDetail(QWidget):
@@ -129,6 +140,17 @@ class RecordDetail(QWidget):
         self.holders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.holders)
 
+        layout.addWidget(heading("Sheets and envelopes", 2))
+        self.sheets = QTreeWidget()
+        self.sheets.setAccessibleName("Sheets of this record")
+        self.sheets.setHeaderLabels(["Custodian", "Sheet", "Envelope", "State"])
+        self.sheets.setRootIsDecorated(False)
+        self.sheets.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.sheets.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.no_sheets = muted("No sheets printed for this version.")
+        layout.addWidget(self.sheets)
+        layout.addWidget(self.no_sheets)
+
         layout.addWidget(heading("History", 2))
         self.history = QTreeWidget()
         self.history.setAccessibleName("History of this record")
@@ -194,6 +216,7 @@ class RecordDetail(QWidget):
                               if record.state is RecordState.RELEASED
                               else short_date(row.next_rotation))
         self._fill_holders(record.id)
+        self._fill_sheets(record.id, row.version)
         self._fill_history(record.id)
 
     def _fill_holders(self, record_id: str) -> None:
@@ -218,12 +241,19 @@ class RecordDetail(QWidget):
                                         share.key if i == 0 else "", label,
                                         short_time(token.last_drill_at)])
                 self.holders.addTopLevelItem(item)
-        for column in range(3):
-            self.holders.resizeColumnToContents(column)
-        rows = self.holders.topLevelItemCount()
-        row_height = self.holders.sizeHintForRow(0) if rows else 0
-        self.holders.setFixedHeight(self.holders.header().height() + rows * row_height
-                                    + 2 * self.holders.frameWidth() + 4)
+        fit_tree_height(self.holders)
+
+    def _fill_sheets(self, record_id: str, version: int) -> None:
+        self.sheets.clear()
+        names = {c.id: c.name for c in self.vault.list_custodians(include_retired=True)}
+        sheets = SheetRegistry(self.vault).sheets(record_id, version)
+        for sheet in sheets:
+            self.sheets.addTopLevelItem(QTreeWidgetItem([
+                names.get(sheet.custodian_id, sheet.custodian_id), sheet.serial,
+                sheet.envelope_no or "—", sheet.state.value]))
+        self.sheets.setVisible(bool(sheets))
+        self.no_sheets.setVisible(not sheets)
+        fit_tree_height(self.sheets)
 
     def _fill_history(self, record_id: str) -> None:
         self.history.clear()
