@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # libpcsclite-dev + swig: pyscard (yubikey-manager) has no Linux wheel without them.
 # age: the stock binary the interop tests compare against.
 # xvfb, xauth, poppler-utils, imagemagick: screenshots and sheet rendering checks.
-# libegl1, libgl1, libxkbcommon0, libfontconfig1, libdbus-1-3: what Qt needs even offscreen.
+# libegl1, libgl1, libxkbcommon0, libfontconfig1, libdbus-1-3: what Qt needs even offscreen;
+# libxcb-cursor0 and libxkbcommon-x11-0: Qt's xcb platform plugin on an X11 desktop.
 SYSTEM_PACKAGES=(libpcsclite-dev swig age pcscd poppler-utils xvfb xauth imagemagick
-                 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
+                 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0
+                 libfontconfig1 libdbus-1-3 fonts-dejavu-core)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

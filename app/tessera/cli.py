@@ -672,6 +672,18 @@ def demo(keep: Path | None) -> None:
     run_demo(echo, keep)
 
 
+# -- commands from their own modules ------------------------------------------------
+
+def _register() -> None:
+    from tessera.cli_sheets import sheet, transcript
+
+    cli.add_command(sheet)
+    cli.add_command(transcript)
+
+
+_register()
+
+
 # -- entry point ----------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> NoReturn:

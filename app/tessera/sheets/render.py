@@ -31,7 +31,6 @@ from tessera.sheets.canvas import Canvas
 from tessera.sheets.layout import RENDER_DPI, PageGeometry, page_count
 from tessera.sheets.model import PRODUCT, Paper, Sheet
 from tessera.sheets.pages import paint_data_page, paint_share_page
-from tessera.sheets.qt_refs import none_refs_guard
 from tessera.sheets.transcript import Transcript, paint_transcript
 
 _app: QGuiApplication | None = None
@@ -77,8 +76,7 @@ def paint_sheets(device: QPagedPaintDevice, sheets: Sequence[Sheet], paper: Pape
     reserves its own margins, so the sheet looks the same on every output.
     """
     ensure_gui_application()
-    with none_refs_guard():
-        device.setPageLayout(page_layout(paper))
+    device.setPageLayout(page_layout(paper))
     geometry = PageGeometry.for_paper(paper)
     painter = QPainter()
     if not painter.begin(device):
@@ -90,14 +88,12 @@ def paint_sheets(device: QPagedPaintDevice, sheets: Sequence[Sheet], paper: Pape
         layout = device.pageLayout()
         full = layout.fullRectPixels(dpi)
         paint_rect = layout.paintRectPixels(dpi)
-        with none_refs_guard():
-            painter.translate(full.left() - paint_rect.left(), full.top() - paint_rect.top())
+        painter.translate(full.left() - paint_rect.left(), full.top() - paint_rect.top())
         for sheet in sheets:
             for page in range(sheet_page_count(sheet)):
                 if pages:
                     device.newPage()
-                with none_refs_guard():
-                    paint_page(canvas, geometry, sheet, page)
+                paint_page(canvas, geometry, sheet, page)
                 pages += 1
     finally:
         painter.end()
@@ -113,23 +109,21 @@ def render_page(sheet: Sheet, page: int, paper: Paper, dpi: int) -> QImage:
     dots_per_metre = round(dpi / 0.0254)
     image.setDotsPerMeterX(dots_per_metre)
     image.setDotsPerMeterY(dots_per_metre)
-    with none_refs_guard():
-        image.fill(0xFFFFFFFF)
-        painter = QPainter(image)
-        try:
-            paint_page(Canvas(painter, dpi), geometry, sheet, page)
-        finally:
-            painter.end()
+    image.fill(0xFFFFFFFF)
+    painter = QPainter(image)
+    try:
+        paint_page(Canvas(painter, dpi), geometry, sheet, page)
+    finally:
+        painter.end()
     return image.convertToFormat(QImage.Format.Format_Grayscale8)
 
 
 def _pdf_writer(path: Path, paper: Paper, title: str) -> QPdfWriter:
     writer = QPdfWriter(str(path))
-    with none_refs_guard():
-        writer.setResolution(RENDER_DPI)
-        writer.setTitle(title)
-        writer.setCreator(PRODUCT)
-        writer.setPageLayout(page_layout(paper))
+    writer.setResolution(RENDER_DPI)
+    writer.setTitle(title)
+    writer.setCreator(PRODUCT)
+    writer.setPageLayout(page_layout(paper))
     return writer
 
 
@@ -185,8 +179,7 @@ def write_transcript_pdf(transcript: Transcript, target: Path, paper: Paper) -> 
             raise OSError(f"{target} could not be opened for painting")
         try:
             canvas = Canvas(painter, float(writer.logicalDpiX()))
-            with none_refs_guard():
-                pages = paint_transcript(canvas, geometry, transcript, writer.newPage)
+            pages = paint_transcript(canvas, geometry, transcript, writer.newPage)
         finally:
             painter.end()
         del writer

@@ -22,7 +22,6 @@ from PySide6.QtGui import QImage
 from tessera.core.errors import InputError
 from tessera.sheets.collect import SheetReader
 from tessera.sheets.errors import DamagedCode, ScannerMissing
-from tessera.sheets.qt_refs import none_refs_guard
 
 SCAN_DPI = 300
 PDFTOPPM_TIMEOUT_S = 120
@@ -48,8 +47,7 @@ def decode_image(image: QImage, source: str) -> PageScan:
     """Every QR code zxing-cpp finds in ``image`` (any rotation, several per image)."""
     if image.isNull():
         raise InputError(f"{source}: not an image that can be read")
-    with none_refs_guard():
-        gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
+    gray = image.convertToFormat(QImage.Format.Format_Grayscale8)
     found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(
         zxingcpp.BarcodeFormat.QRCode), return_errors=True)
     texts: list[str] = []
@@ -91,8 +89,7 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool
 
 
 def load_image(path: Path) -> QImage:
-    with none_refs_guard():
-        image = QImage(str(path))
+    image = QImage(str(path))
     if image.isNull():
         raise InputError(f"{path.name}: not an image Tessera can read (PNG, JPEG, TIFF, "
                          "or a PDF)")
