@@ -22,7 +22,7 @@ from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import audit_model
 from tessera.gui.pages import TablePage
 from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.theme import icon
+from tessera.gui.theme import themed
 from tessera.vault import AuditEntry, AuditVerdict
 
 ACTION_GROUPS = (
@@ -81,11 +81,13 @@ class AuditPage(TablePage):
         self.filters.addWidget(self.actor_filter)
 
         bar = QHBoxLayout()
-        self.verify_button = QPushButton(icon("verify"), "&Verify chain")
+        self.verify_button = QPushButton("&Verify chain")
+        themed(self.verify_button, "verify")
         self.verify_button.setToolTip("Recompute every hash and name the first entry that "
                                       "does not fit")
         self.verify_button.clicked.connect(self.verify)
-        self.export_button = QPushButton(icon("export"), "E&xport…")
+        self.export_button = QPushButton("E&xport…")
+        themed(self.export_button, "export")
         self.export_button.setToolTip("Save the log as JSON lines (verifiable) or CSV")
         self.export_button.clicked.connect(self.export)
         self.verdict = QLabel("The chain has not been checked in this session.")

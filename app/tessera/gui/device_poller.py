@@ -23,12 +23,14 @@ POLL_SECONDS = 2.0
 
 
 def describe_devices(devices: list[ConnectedDevice]) -> str:
-    """The status bar text: "2 keys: Alice's key (FIDO2), YubiKey 31000002"."""
+    """The status bar text: the keys by name when there are one or two, else a count
+    (the tooltip lists them all)."""
     if not devices:
         return "No keys plugged in"
-    names = ", ".join(f"{d.label}" for d in devices)
-    count = f"{len(devices)} key{'s' if len(devices) != 1 else ''}"
-    return f"{count}: {names}"
+    if len(devices) > 2:
+        return f"{len(devices)} keys plugged in"
+    names = ", ".join(d.label for d in devices)
+    return f"{len(devices)} key{'s' if len(devices) != 1 else ''}: {names}"
 
 
 class DevicePoller(QObject):

@@ -38,7 +38,7 @@ from tessera.gui.context import AppContext
 from tessera.gui.device_poller import DevicePoller, describe_devices
 from tessera.gui.errors import show_error
 from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
-from tessera.gui.theme import Theme, app_icon, apply_theme, icon
+from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon, retint_all
 from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit")
@@ -174,7 +174,8 @@ class MainWindow(QMainWindow):
         if tip:
             action.setStatusTip(tip)
             action.setToolTip(tip)
-        action.setData(icon_name)
+        if icon_name:
+            action.setProperty(ICON_PROPERTY, icon_name)
         action.triggered.connect(lambda _checked=False: slot())
         self.actions_[key] = action
         self.addAction(action)
@@ -273,10 +274,7 @@ class MainWindow(QMainWindow):
 
     def _retint(self) -> None:
         """Give every action and sidebar entry its icon in the current palette."""
-        for action in self.actions_.values():
-            name = action.data()
-            if name:
-                action.setIcon(icon(str(name)))
+        retint_all()
         for i, name in enumerate(PAGE_ICONS):
             item = self.sidebar.item(i)
             if item is not None:

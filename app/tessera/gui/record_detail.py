@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from tessera.core.errors import TesseraError
 from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.theme import icon
+from tessera.gui.theme import themed
 from tessera.gui.widgets import fingerprint_label, heading, muted
 from tessera.tokens.base import TokenState
 from tessera.vault import RecordState, Vault
@@ -98,9 +98,11 @@ class RecordDetail(QWidget):
         layout.addWidget(self.state)
 
         buttons = QHBoxLayout()
-        self.release_button = QPushButton(icon("release"), "&Release…")
+        self.release_button = QPushButton("&Release…")
+        themed(self.release_button, "release")
         self.release_button.setToolTip("Ask the custodians for a quorum release of this secret")
-        self.drill_button = QPushButton(icon("drill"), "&Drill…")
+        self.drill_button = QPushButton("&Drill…")
+        themed(self.drill_button, "drill")
         self.drill_button.setToolTip("A custodian proves their key still opens their share")
         for button in (self.release_button, self.drill_button):
             buttons.addWidget(button)

@@ -13,12 +13,13 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
+from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
 ICON_SIZES = (16, 20, 24, 32, 48)
+ICON_PROPERTY = "tesseraIcon"  # dynamic property naming a widget's or action's themed icon
 
 
 class Theme(enum.StrEnum):
@@ -75,6 +76,21 @@ def icon(name: str) -> QIcon:
     return _tinted_icon(name, color, disabled, max(1.0, ratio))
 
 
+def themed(target: QObject, name: str) -> None:
+    """Give a button or action the named icon, and re-tint it when the theme changes."""
+    target.setProperty(ICON_PROPERTY, name)
+    target.setIcon(icon(name))  # type: ignore[attr-defined]
+
+
+def retint_all() -> None:
+    """Re-apply every themed icon in every open window (after a palette change)."""
+    for top in QApplication.topLevelWidgets():
+        for obj in (top, *top.findChildren(QObject)):
+            name = obj.property(ICON_PROPERTY)
+            if isinstance(name, str) and name and hasattr(obj, "setIcon"):
+                obj.setIcon(icon(name))
+
+
 def app_icon() -> QIcon:
     """The application icon (full colour, not tinted)."""
     result = QIcon()
@@ -122,6 +138,7 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
     dark = theme is Theme.DARK or (theme is Theme.SYSTEM and system_prefers_dark())
     app.setPalette(_palette(dark))
     _tinted_icon.cache_clear()
+    retint_all()
 
 
 def is_dark() -> bool:

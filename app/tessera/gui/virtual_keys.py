@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.theme import icon
+from tessera.gui.theme import themed
 from tessera.gui.widgets import muted
 from tessera.tokens.virtual.devices import VirtualDevices, VirtualKey
 
@@ -46,7 +46,8 @@ class KeyRow(QFrame):
         self.kind = muted(key.kind.display_name)
         self.state = QLabel()
         self.state.setAccessibleName(f"{key.name} state")
-        self.touch = QPushButton(icon("touch"), "Touch")
+        self.touch = QPushButton("Touch")
+        themed(self.touch, "touch")
         self.touch.setAccessibleName(f"Touch {key.name}")
         self.touch.setToolTip(f"Touch {key.name}, as you would touch a real key when it blinks")
         self.touch.clicked.connect(key.touch.press)

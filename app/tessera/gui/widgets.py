@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tessera.gui.theme import icon
+from tessera.gui.theme import icon, themed
 
 
 def make_table(model: QAbstractItemModel, name: str, parent: QWidget | None = None) -> QTableView:
@@ -56,7 +56,7 @@ def search_field(placeholder: str, name: str) -> QLineEdit:
     field.setPlaceholderText(placeholder)
     field.setClearButtonEnabled(True)
     field.setAccessibleName(name)
-    field.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+    themed(field.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition), "search")
     field.setMinimumWidth(220)
     return field
 
