@@ -1,8 +1,8 @@
 """Check every stored approval signature against the token that made it.
 
 The audit chain proves the log was not edited; these checks prove each approval was
-made by the enrolled token, over exactly the request recorded for that release or
-drill. Used by ``tessera audit verify`` and the GUI's Verify button.
+made by the enrolled token, over exactly the request recorded for that release,
+reshare (stored with the releases, purpose "reshare"), drill or re-wrap. Used by ``tessera audit verify`` and the GUI's Verify button.
 """
 
 from __future__ import annotations
@@ -65,6 +65,31 @@ def verify_approvals(vault: Vault, drivers: TokenDrivers) -> list[str]:
             continue
         problem = _check(vault, drivers, drill.token_id, drill.evidence,
                          hashlib.sha256(raw).digest())
+        if problem:
+            problems.append(f"{where}: {problem}")
+    problems.extend(_rewrap_problems(vault, drivers, names))
+    return problems
+
+
+def _rewrap_problems(vault: Vault, drivers: TokenDrivers, names: dict[str, str]) -> list[str]:
+    """Each token re-wrap was signed by the token that opened the share, over its request."""
+    problems: list[str] = []
+    for rewrap in vault.list_rewraps():
+        who = names.get(rewrap.custodian_id, rewrap.custodian_id)
+        where = f"re-wrap of {who}'s share {rewrap.share_key} at {rewrap.at}"
+        try:
+            request = Request.from_bytes(rewrap.request)
+        except FormatError as exc:
+            problems.append(f"{where}: the stored request is damaged ({exc})")
+            continue
+        if (request.purpose, request.record_id, request.version) != (
+                "rewrap", rewrap.record_id, rewrap.version):
+            problems.append(f"{where}: the signed request is not this re-wrap's")
+            continue
+        if rewrap.method is ApprovalMethod.PAPER:
+            continue
+        problem = _check(vault, drivers, rewrap.token_id, rewrap.evidence,
+                         hashlib.sha256(rewrap.request).digest())
         if problem:
             problems.append(f"{where}: {problem}")
     return problems

@@ -1,0 +1,363 @@
+"""The access review: who can hold each recovery secret, when that was last proven,
+and what an auditor should look at — computed from plain data, no I/O.
+
+:func:`build_review` turns :class:`RecordView` rows (gathered from a vault by
+``tessera.custody.review``) into findings; :func:`review_csv` writes the same
+review as spreadsheet-safe CSV. The GUI's Review page and the PDF report read the
+:class:`Review` object directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def parse_time(text: str) -> datetime:
+    """A vault time (``2026-01-31T12:00:00Z``) as an aware UTC datetime."""
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+class Severity(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class FindingKind(enum.StrEnum):
+    LOSS_BELOW_THRESHOLD = "loss_below_threshold"
+    MULTIPLE_SHARES = "multiple_shares"
+    SOFTWARE_ON_HARDWARE_ONLY = "software_on_hardware_only"
+    DRILL_OVERDUE = "drill_overdue"
+    NEVER_DRILLED = "never_drilled"
+    ROTATION_DUE = "rotation_due"  # released, or a custodian revoked: rotate now
+    ROTATION_OVERDUE = "rotation_overdue"  # older than the policy's rotation period
+    CUSTODIAN_IS_OWNER = "custodian_is_owner"
+    SHEETS_OUTSTANDING = "sheets_outstanding"
+    PAPER_ONLY = "paper_only"  # a share no active token opens
+
+    @property
+    def heading(self) -> str:
+        return {
+            "loss_below_threshold": "Single point of loss",
+            "multiple_shares": "One person, several shares",
+            "software_on_hardware_only": "Software key on a hardware-only record",
+            "drill_overdue": "Drill overdue",
+            "never_drilled": "Token never drilled",
+            "rotation_due": "Rotation due",
+            "rotation_overdue": "Rotation overdue",
+            "custodian_is_owner": "Custodian is the owner",
+            "sheets_outstanding": "Superseded sheets not destroyed",
+            "paper_only": "Share on paper only",
+        }[self.value]
+
+
+_SEVERITY = {
+    FindingKind.LOSS_BELOW_THRESHOLD: Severity.HIGH,
+    FindingKind.MULTIPLE_SHARES: Severity.MEDIUM,
+    FindingKind.SOFTWARE_ON_HARDWARE_ONLY: Severity.HIGH,
+    FindingKind.DRILL_OVERDUE: Severity.MEDIUM,
+    FindingKind.NEVER_DRILLED: Severity.LOW,
+    FindingKind.ROTATION_DUE: Severity.HIGH,
+    FindingKind.ROTATION_OVERDUE: Severity.MEDIUM,
+    FindingKind.CUSTODIAN_IS_OWNER: Severity.MEDIUM,
+    FindingKind.SHEETS_OUTSTANDING: Severity.MEDIUM,
+    FindingKind.PAPER_ONLY: Severity.LOW,
+}
+CLOSED_STATES = ("superseded", "retired")
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A token that opens a custodian's share of the record's current version."""
+
+    token_id: str
+    label: str
+    kind: str  # "fido2", "piv", "software"
+    state: str  # "active", "retired", "lost"
+    enrolled_at: str
+    last_drill_at: str | None  # the token's last passed drill, any record
+    last_record_drill_at: str | None  # its last passed drill of this record's version
+
+
+@dataclass(frozen=True)
+class HolderView:
+    """A custodian of the record's current version and the tokens that open their share."""
+
+    custodian_id: str
+    name: str
+    contact: str
+    role: str
+    share_keys: tuple[str, ...]
+    groups: tuple[int, ...]
+    tokens: tuple[TokenView, ...]
+
+
+@dataclass(frozen=True)
+class RecordView:
+    record_id: str
+    label: str
+    owner: str
+    system: str
+    environment: str
+    state: str  # RecordState value
+    state_display: str
+    state_reason: str
+    state_since: str
+    version: int
+    epoch: int
+    fingerprint: str
+    quorum: str  # "any 2 of 3"
+    group_threshold: int
+    groups: tuple[tuple[int, int], ...]  # (threshold, count) per SLIP-39 group
+    holders: tuple[HolderView, ...]
+    hardware_only: bool  # the effective rule: policy says so and no exception recorded
+    drill_days: int
+    rotation_days: int
+    version_created_at: str
+    secret_since: str  # when the current secret was sealed (creation or last rotation)
+    last_release_at: str | None
+    outstanding_sheets: tuple[str, ...]  # serials of superseded sheets not destroyed
+
+    @property
+    def threshold(self) -> int:
+        """K: the shares a minimal quorum brings."""
+        return sum(sorted(t for t, _ in self.groups)[: self.group_threshold])
+
+    @property
+    def share_count(self) -> int:
+        return sum(c for _, c in self.groups)
+
+    @property
+    def k_of_n(self) -> str:
+        return f"{self.threshold} of {self.share_count}"
+
+    @property
+    def closed(self) -> bool:
+        return self.state in CLOSED_STATES
+
+
+@dataclass(frozen=True)
+class DrillDue:
+    """When a token must next prove it opens its share of a record."""
+
+    record_id: str
+    label: str
+    custodian_id: str
+    custodian: str
+    token_id: str
+    token_label: str
+    last_drill_at: str | None  # for this record's current version
+    due_at: str
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    severity: Severity
+    record_id: str
+    label: str
+    text: str
+    custodian: str = ""
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    generated_at: str
+    records: tuple[RecordView, ...]
+    findings: tuple[Finding, ...]
+    drills: tuple[DrillDue, ...]
+
+    def findings_for(self, record_id: str, custodian: str | None = None) -> list[Finding]:
+        return [f for f in self.findings if f.record_id == record_id
+                and (custodian is None or f.custodian == custodian)]
+
+    def drill_for(self, record_id: str, token_id: str) -> DrillDue | None:
+        return next((d for d in self.drills
+                     if d.record_id == record_id and d.token_id == token_id), None)
+
+    def rotation_due_at(self, record: RecordView) -> str:
+        return format_time(parse_time(record.secret_since)
+                           + timedelta(days=record.rotation_days))
+
+    def counts(self) -> dict[Severity, int]:
+        return {s: sum(1 for f in self.findings if f.severity is s) for s in Severity}
+
+
+# -- schedule --------------------------------------------------------------------------
+
+def drill_schedule(record: RecordView, now: datetime) -> list[DrillDue]:
+    """Each active token of each holder: the last drill of this version and the next due.
+
+    A token never drilled on this version is due ``drill_days`` after the version was
+    sealed or the token enrolled, whichever is later.
+    """
+    due: list[DrillDue] = []
+    period = timedelta(days=record.drill_days)
+    for holder in record.holders:
+        for token in holder.tokens:
+            if token.state != "active":
+                continue
+            base = token.last_record_drill_at or max(record.version_created_at,
+                                                     token.enrolled_at)
+            when = parse_time(base) + period
+            due.append(DrillDue(record.record_id, record.label, holder.custodian_id,
+                                holder.name, token.token_id, token.label,
+                                token.last_record_drill_at, format_time(when), when < now))
+    return due
+
+
+# -- findings --------------------------------------------------------------------------
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip().casefold()
+
+
+def _quorum_without(record: RecordView, custodian_id: str) -> bool:
+    """Whether the remaining shares can still meet the quorum without this custodian."""
+    left = [0] * len(record.groups)
+    for holder in record.holders:
+        if holder.custodian_id == custodian_id:
+            continue
+        for group in holder.groups:
+            left[group] += 1
+    met = sum(1 for (threshold, _), n in zip(record.groups, left, strict=True)
+              if n >= threshold)
+    return met >= record.group_threshold
+
+
+def record_findings(record: RecordView, now: datetime) -> list[Finding]:
+    """Everything worth an auditor's attention on one record."""
+    if record.closed:
+        return []
+    found: list[Finding] = []
+
+    def add(kind: FindingKind, text: str, custodian: str = "", token: str = "") -> None:
+        found.append(Finding(kind, _SEVERITY[kind], record.record_id, record.label, text,
+                             custodian, token))
+
+    for holder in record.holders:
+        if not _quorum_without(record, holder.custodian_id):
+            add(FindingKind.LOSS_BELOW_THRESHOLD,
+                f"Losing {holder.name} would leave {record.label} below its quorum "
+                f"({record.quorum}): the secret could no longer be recovered.", holder.name)
+        if len(holder.share_keys) > 1:
+            add(FindingKind.MULTIPLE_SHARES,
+                f"{holder.name} holds {len(holder.share_keys)} shares of {record.label} and "
+                "counts more than once towards the quorum.", holder.name)
+        if record.owner and _fold(record.owner) in {_fold(holder.name), _fold(holder.contact)}:
+            add(FindingKind.CUSTODIAN_IS_OWNER,
+                f"{holder.name} owns {record.label} and is also one of its custodians: the "
+                "owner should not be able to count towards its own recovery.", holder.name)
+        active = [t for t in holder.tokens if t.state == "active"]
+        if not active:
+            add(FindingKind.PAPER_ONLY,
+                f"No active token opens {holder.name}'s share of {record.label}; only their "
+                "sheet does.", holder.name)
+        for token in active:
+            if record.hardware_only and token.kind == "software":
+                add(FindingKind.SOFTWARE_ON_HARDWARE_ONLY,
+                    f"{holder.name}'s share of {record.label} opens with the software key "
+                    f"{token.label}, but the record is hardware-only.", holder.name,
+                    token.label)
+            if token.last_drill_at is None:
+                add(FindingKind.NEVER_DRILLED,
+                    f"{holder.name}'s token {token.label} has not been drilled since it was "
+                    f"enrolled ({token.enrolled_at[:10]}).", holder.name, token.label)
+    for due in drill_schedule(record, now):
+        if due.overdue:
+            last = due.last_drill_at[:10] if due.last_drill_at else "never on this version"
+            add(FindingKind.DRILL_OVERDUE,
+                f"{due.custodian}'s drill of {due.token_label} on {record.label} was due "
+                f"{due.due_at[:10]} (last: {last}).", due.custodian, due.token_label)
+    if record.state in ("released", "rotation_required"):
+        reason = f": {record.state_reason}" if record.state_reason else ""
+        add(FindingKind.ROTATION_DUE,
+            f"{record.label} is {record.state_display} since {record.state_since[:10]}"
+            f"{reason}")
+    rotate_by = parse_time(record.secret_since) + timedelta(days=record.rotation_days)
+    if rotate_by < now:
+        add(FindingKind.ROTATION_OVERDUE,
+            f"{record.label}'s secret dates from {record.secret_since[:10]}; the policy asks "
+            f"for rotation every {record.rotation_days} days (due {format_time(rotate_by)[:10]}).")
+    if record.outstanding_sheets:
+        add(FindingKind.SHEETS_OUTSTANDING,
+            f"{len(record.outstanding_sheets)} sheet(s) of superseded versions of "
+            f"{record.label} are not recorded as destroyed: "
+            f"{', '.join(record.outstanding_sheets)}.")
+    return found
+
+
+def build_review(records: Sequence[RecordView], now: datetime) -> Review:
+    findings: list[Finding] = []
+    drills: list[DrillDue] = []
+    for record in records:
+        findings.extend(record_findings(record, now))
+        if not record.closed:
+            drills.extend(drill_schedule(record, now))
+    order = list(Severity)
+    findings.sort(key=lambda f: (order.index(f.severity), f.label.casefold(), f.kind.value))
+    return Review(format_time(now), tuple(records), tuple(findings), tuple(drills))
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "record", "record_id", "state", "k_of_n", "quorum", "version", "epoch", "fingerprint",
+    "owner", "custodian", "role", "shares", "token", "token_kind", "token_state",
+    "enrolled_at", "last_drill", "drill_due", "last_release", "rotation_due",
+    "outstanding_sheets", "findings",
+)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ runs as a formula in spreadsheet programs; names and
+    # labels come from people, so such cells get a leading quote.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _finding_texts(findings: Iterable[Finding]) -> str:
+    return " | ".join(f"[{f.severity.value}] {f.kind.heading}: {f.text}" for f in findings)
+
+
+def review_csv(review: Review) -> str:
+    """One row per record × custodian × token (a record without holders: one row)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for record in review.records:
+        base = [record.label, record.record_id, record.state_display, record.k_of_n,
+                record.quorum, record.version, record.epoch, record.fingerprint, record.owner]
+        tail = [record.last_release_at or "", review.rotation_due_at(record),
+                " ".join(record.outstanding_sheets)]
+        record_level = [f for f in review.findings_for(record.record_id) if not f.custodian]
+        rows = [(h, t) for h in record.holders for t in (h.tokens or (None,))]
+        if not rows:
+            writer.writerow([_cell(v) for v in [*base, "", "", "", "", "", "", "", "", "",
+                                                *tail, _finding_texts(record_level)]])
+        for holder, token in rows:
+            mine = [f for f in review.findings_for(record.record_id, holder.name)
+                    if not f.token or token is None or f.token == token.label]
+            due = review.drill_for(record.record_id, token.token_id) if token else None
+            writer.writerow([_cell(v) for v in [
+                *base, holder.name, holder.role, " ".join(holder.share_keys),
+                token.label if token else "", token.kind if token else "",
+                token.state if token else "", token.enrolled_at if token else "",
+                (token.last_record_drill_at or "") if token else "",
+                due.due_at if due else "", *tail,
+                _finding_texts([*record_level, *mine])]])
+    return buffer.getvalue()

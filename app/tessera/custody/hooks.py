@@ -1,0 +1,130 @@
+"""The revocation hook: a per-record command run after a completed release.
+
+An organisation uses it to disable the credential that was just released (revoke
+the API key, flag the break-glass account) so "released — rotation due" turns into
+action without anyone remembering. The command is an argument list run without a
+shell; the record id and the release id are appended as its last two arguments.
+Its environment is a short allow-list (no vault path, no token facts, nothing from
+the operator's environment that could be secret); stdin is empty. Its exit status
+and the tail of its output are written to the audit log; a failure or a timeout is
+returned to the caller to show, never swallowed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tessera.vault import Vault
+
+# Names copied from the operator's environment: enough to find programs and speak the
+# right language, nothing that usually carries a credential.
+ENV_ALLOW = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+             "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT")
+OUTPUT_TAIL = 2000  # characters of stdout / stderr kept in the audit entry
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """What the hook did: ``ok`` only when it ran, finished in time and exited 0."""
+
+    record_id: str
+    release_id: str
+    command: tuple[str, ...]
+    exit_status: int | None
+    timed_out: bool
+    stdout: str
+    stderr: str
+    error: str = ""  # why it could not run at all (program missing, not executable)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0 and not self.timed_out and not self.error
+
+    def describe(self) -> str:
+        """One sentence for the operator."""
+        name = os.path.basename(self.command[0]) if self.command else "the hook"
+        if self.error:
+            return f"the revocation hook {name} could not run: {self.error}"
+        if self.timed_out:
+            return f"the revocation hook {name} did not finish in time and was stopped"
+        if self.exit_status == 0:
+            return f"the revocation hook {name} succeeded"
+        tail = (self.stderr or self.stdout).strip().splitlines()
+        last = f": {tail[-1][:200]}" if tail else ""
+        return f"the revocation hook {name} failed with exit status {self.exit_status}{last}"
+
+
+def hook_environment(source: Mapping[str, str] | None = None, *, record_id: str,
+                     release_id: str) -> dict[str, str]:
+    """The allow-listed environment the hook runs with."""
+    env = {k: v for k, v in (os.environ if source is None else source).items()
+           if k in ENV_ALLOW}
+    env.setdefault("PATH", os.defpath)
+    env["TESSERA_RECORD_ID"] = record_id
+    env["TESSERA_RELEASE_ID"] = release_id
+    return env
+
+
+def run_revocation_hook(vault: Vault, record_id: str, release_id: str, *,
+                        actor: str) -> HookOutcome | None:
+    """Run the record's hook for a completed release; ``None`` when it has none.
+
+    Blocks until the hook ends or its timeout passes (call it from a worker thread
+    in the GUI). The outcome is in the audit log as ``hook.run`` or ``hook.fail``.
+    """
+    hook = vault.revocation_hook(record_id)
+    if hook is None:
+        return None
+    release = vault.get_release(release_id)
+    argv = [*hook.command, hook.record_id, release.id]
+    outcome = _run(argv, hook.timeout_seconds,
+                   hook_environment(record_id=hook.record_id, release_id=release.id),
+                   hook.record_id, release.id)
+    vault.append_audit(actor, "hook.run" if outcome.ok else "hook.fail", hook.record_id, {
+        "release_id": release.id, "command": list(hook.command),
+        "exit_status": outcome.exit_status, "timed_out": outcome.timed_out,
+        "timeout_seconds": hook.timeout_seconds, "error": outcome.error,
+        "stdout": outcome.stdout[-OUTPUT_TAIL:], "stderr": outcome.stderr[-OUTPUT_TAIL:]})
+    return outcome
+
+
+def _run(argv: list[str], timeout: int, env: dict[str, str], record_id: str,
+         release_id: str) -> HookOutcome:
+    command = tuple(argv[:-2])
+    posix = os.name == "posix"
+    try:
+        # No shell, fixed argv chosen by the record's administrator, minimal environment.
+        proc = subprocess.Popen(  # noqa: S603
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=posix)
+    except OSError as exc:
+        return HookOutcome(record_id, release_id, command, None, False, "", "",
+                           exc.strerror or type(exc).__name__)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc, posix)
+        out, err = proc.communicate()
+    return HookOutcome(record_id, release_id, command, None if timed_out else proc.returncode,
+                       timed_out, _text(out), _text(err))
+
+
+def _kill(proc: subprocess.Popen[bytes], posix: bool) -> None:
+    """Stop the hook and anything it started (its own process group on POSIX)."""
+    if posix:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.kill()
+
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", "replace")[-OUTPUT_TAIL:]

@@ -1,0 +1,213 @@
+"""Reshare (regenerate): a quorum makes a new share set for the same secret.
+
+The quorum is collected exactly like a release — a request of purpose "reshare"
+signed by each approving token, paper shares if the policy allows them, every share
+checked against its commitment at once — but the DEK and the secret are only used
+inside :meth:`ReshareCeremony.finish`: the secret is sealed again under a *new* DEK
+and a *new* SLIP-39 set with the next epoch, for the same or other custodians, and
+wiped. Nothing is shown. The old version becomes superseded; its sheets are listed
+for destruction; a share of the old epoch is refused by name from then on.
+
+A reshare *without* a custodian is a revocation (:mod:`tessera.custody.revoke`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+from tessera.core.errors import PolicyError, ShareMismatch, TokenError
+from tessera.core.payload import decrypt_payload
+from tessera.core.policy import PolicyWarning, SplitPlan, check_split
+from tessera.core.quorum import Contribution, Progress, QuorumSession
+from tessera.core.request import Request, new_request
+from tessera.core.sealing import RecordFacts, SealedVersion, seal_version
+from tessera.custody.create import holders_for, resolve_plan, token_kinds
+from tessera.custody.drivers import TokenDrivers
+from tessera.custody.lifecycle import (
+    NewVersion,
+    current_plan,
+    open_own_share,
+    sheets_to_destroy,
+    wipe,
+)
+from tessera.custody.release import CustodianSlot, known_sets
+from tessera.tokens.base import ApprovalMethod, Evidence, Prompts, TokenState
+from tessera.vault import Record, RecordState, Vault
+
+
+class ReshareCeremony:
+    """One quorum reshare of a record's current version.
+
+    ``plan`` is the new split (custodian names or ids; default: the current split).
+    The plan is checked against the record's policy before the quorum is opened, so
+    a refused plan costs nobody a touch. ``revoked`` / ``revoke_reason`` are set by
+    :func:`tessera.custody.revoke.start_revoke`.
+    """
+
+    operation = "reshare"
+
+    def __init__(self, vault: Vault, drivers: TokenDrivers, record: str, *, reason: str,
+                 ticket: str, requested_by: str, plan: SplitPlan | None = None) -> None:
+        self.vault = vault
+        self.drivers = drivers
+        self.record = vault.get_record(record)
+        if self.record.state in (RecordState.RETIRED, RecordState.SUPERSEDED):
+            raise PolicyError(f"record {self.record.label!r} is {self.record.state.display}; "
+                              "it cannot be reshared")
+        self.data = vault.get_version(self.record.id)
+        self.manifest = self.data.manifest
+        self.policy = vault.record_policy(self.record.id)
+        self.plan = resolve_plan(vault, plan) if plan is not None else current_plan(self.manifest)
+        ids = self._plan_ids()
+        self.warnings: tuple[PolicyWarning, ...] = tuple(check_split(
+            self.plan, self.policy, demo=vault.is_demo, token_kinds=token_kinds(vault, ids),
+            allow_software=self.record.allow_software))
+        self.reason = reason
+        self.request: Request = new_request("reshare", self.manifest, reason=reason,
+                                            ticket=ticket, requested_by=requested_by)
+        self.session = QuorumSession(self.manifest,
+                                     known_sets(vault, self.record.id, self.manifest))
+        self.actor = requested_by
+        vault.start_release(self.record.id, self.request.to_bytes(), self.request.request_id,
+                            self.request.reason, self.request.ticket, requested_by,
+                            purpose="reshare")
+        self.finished = False
+
+    # -- what the window shows --------------------------------------------------------
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest.fingerprint
+
+    def _plan_ids(self) -> list[str]:
+        return list(dict.fromkeys(c for _, members in self.plan.groups for c in members))
+
+    def slots(self) -> list[CustodianSlot]:
+        """The current custodians with the tokens that open their share now."""
+        slots: dict[str, CustodianSlot] = {}
+        for entry in self.manifest.shares:
+            old = slots.get(entry.custodian_id)
+            if old is not None:
+                slots[entry.custodian_id] = CustodianSlot(
+                    old.custodian_id, old.name, (*old.share_keys, entry.key),
+                    (*old.groups, entry.group), old.tokens)
+                continue
+            tokens = tuple(t for t in self.vault.list_tokens(entry.custodian_id)
+                           if t.state is TokenState.ACTIVE
+                           and t.recipient in self.data.recipients_of(entry.key))
+            slots[entry.custodian_id] = CustodianSlot(entry.custodian_id, entry.custodian,
+                                                      (entry.key,), (entry.group,), tokens)
+        return list(slots.values())
+
+    def progress(self) -> Progress:
+        return self.session.progress()
+
+    @property
+    def complete(self) -> bool:
+        return self.session.complete
+
+    # -- contributions -----------------------------------------------------------------
+    def contribute_token(self, token_id: str, prompts: Prompts,
+                         cancel: threading.Event) -> Contribution:
+        """The token's custodian approves the reshare: PIN, touch, unwrap, check, record."""
+        token = self.vault.get_token(token_id)
+        if token.state is not TokenState.ACTIVE:
+            raise TokenError(f"{token.label} is {token.state.value} and cannot approve")
+        taken = [c.share_key for c in self.session.contributions]
+        unlocked, _ = open_own_share(self.drivers, token, self.data, self.request.challenge,
+                                     prompts, cancel, skip=taken)
+        try:
+            contribution = self.session.offer(token.custodian_id,
+                                              unlocked.share.decode("utf-8"),
+                                              method=token.kind.value)
+        except ShareMismatch as exc:
+            raise ShareMismatch(exc.custodian, "the share inside the envelope does not match "
+                                "the record's commitment; the envelope may have been "
+                                "replaced") from None
+        finally:
+            unlocked.wipe()
+        self.vault.add_approval(self.request_id, token.custodian_id, token.id,
+                                unlocked.evidence, self.actor)
+        return contribution
+
+    def contribute_paper(self, custodian_id: str, words: str) -> Contribution:
+        """A custodian types the words of their sealed sheet (if the policy allows)."""
+        if not self.policy.paper_in_release:
+            raise PolicyError("this record's policy does not accept paper shares in a quorum")
+        custodian = self.vault.get_custodian(custodian_id)
+        contribution = self.session.offer(custodian.id, words, method="paper")
+        evidence = Evidence(ApprovalMethod.PAPER, None, "share-commitment", b"",
+                            {"share_key": contribution.share_key})
+        self.vault.add_approval(self.request_id, custodian.id, None, evidence, self.actor)
+        return contribution
+
+    # -- the new set -------------------------------------------------------------------
+    def finish(self, on_mnemonics: Callable[[Mapping[str, str]], None] | None = None
+               ) -> NewVersion:
+        """Seal the same secret under a new DEK and share set; store it atomically.
+
+        The quorum's completion, the new version and (for a revocation) the record's
+        *rotation required* flag are one transaction: a failure anywhere leaves the
+        old version current and intact, and the quorum can be aborted and run again.
+        """
+        secret = bytearray()
+        dek = self.session.recover_dek()
+        try:
+            secret = decrypt_payload(dek, self.manifest, self.data.ciphertext)
+            wipe(dek)
+            self.session.wipe()
+            sealed = self._seal(secret, on_mnemonics)
+        finally:
+            wipe(dek)
+            wipe(secret)
+        with self.vault.transaction():
+            self.vault.finish_release(self.request_id, "released", self.actor)
+            updated = self.vault.add_version(sealed, self.actor, self._version_reason())
+            updated = self._after_version() or updated
+            old_sheets = sheets_to_destroy(self.vault, self.record.id)
+            self.vault.append_audit(self.actor, f"record.{self.operation}", self.record.id, {
+                "label": self.record.label, "request_id": self.request_id,
+                "from_version": self.manifest.version, "from_epoch": self.manifest.epoch,
+                "version": sealed.manifest.version, "epoch": sealed.manifest.epoch,
+                "fingerprint": sealed.fingerprint, "quorum": sealed.manifest.describe_quorum(),
+                "custodians": self._plan_ids(), "reason": self.reason,
+                **self._audit_extra(),
+                "sheets_to_destroy": [s.serial for s in old_sheets]})
+        self.finished = True
+        return NewVersion(self.operation, self.record.id, updated.label, self.manifest.version,
+                          sealed.manifest.version, sealed.manifest.epoch, sealed.fingerprint,
+                          sealed.manifest.describe_quorum(), updated.state,
+                          updated.state_reason, tuple(old_sheets), self.warnings, sealed)
+
+    def abort(self) -> None:
+        """Stop: the collected shares are dropped and the quorum is logged as aborted."""
+        if not self.finished:
+            self.session.wipe()
+            self.vault.finish_release(self.request_id, "aborted", self.actor)
+            self.finished = True
+
+    def _seal(self, secret: bytearray,
+              on_mnemonics: Callable[[Mapping[str, str]], None] | None) -> SealedVersion:
+        holders = holders_for(self.vault, self._plan_ids())
+        return seal_version(
+            secret, RecordFacts(self.record.label, self.record.nhi), self.plan.group_threshold,
+            [(t, [holders[c] for c in members]) for t, members in self.plan.groups],
+            record_id=self.record.id, version=self.manifest.version + 1,
+            epoch=self.manifest.epoch + 1, created_by=self.actor,
+            previous=self.manifest.digest.hex(), encoding=self.manifest.payload_encoding,
+            on_mnemonics=on_mnemonics)
+
+    # -- what a revocation changes ---------------------------------------------------------
+    def _version_reason(self) -> str:
+        return f"reshare: {self.reason}"
+
+    def _after_version(self) -> Record | None:
+        """Further writes inside the reshare's transaction (none for a plain reshare)."""
+        return None
+
+    def _audit_extra(self) -> dict[str, object]:
+        return {}
