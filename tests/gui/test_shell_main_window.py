@@ -211,3 +211,36 @@ def test_detail_pane_lists_sheets_and_envelopes(window, context):
     item = detail.sheets.topLevelItem(0)
     assert [item.text(c) for c in range(4)] == ["Alice", "SH-AAAA-BBBB", "TE-77", "sealed"]
     assert detail.sheets.isVisibleTo(detail)
+
+
+def test_dark_theme_is_applied_remembered_and_icons_follow(window, settings, qtbot):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from tessera.gui.theme import Theme, apply_theme
+
+    light_icon = window.audit.verify_button.icon().pixmap(20, 20).toImage()
+    try:
+        window.actions_["theme-dark"].trigger()
+        palette = QApplication.palette()
+        assert palette.color(QPalette.ColorRole.Window).lightness() < 80
+        assert palette.color(QPalette.ColorRole.WindowText).lightness() > 180
+        assert settings.value("ui/theme") == "dark"
+        dark_icon = window.audit.verify_button.icon().pixmap(20, 20).toImage()
+        assert dark_icon != light_icon  # re-tinted to read on the dark palette
+    finally:
+        apply_theme(QApplication.instance(), Theme.LIGHT)
+
+
+def test_enter_on_a_custodian_opens_add_key_for_them(window, qtbot):
+    from tessera.gui.enrol_wizard import EnrolWizard
+
+    window.show_page(PAGES.index("Custodians"))
+    table = window.custodians.table
+    table.setFocus()
+    table.selectRow(1)
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    [wizard] = [w for w in window.open_windows if isinstance(w, EnrolWizard)]
+    assert wizard.person_page.old.isChecked()
+    assert wizard.person_page.people.currentText() == "Bob"
+    wizard.close()

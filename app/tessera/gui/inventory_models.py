@@ -83,7 +83,7 @@ TOKEN_COLUMNS: list[Column[TokenRow]] = [
            tone=lambda r: Tone.WARN if r.lower_assurance else Tone.NORMAL,
            tooltip=lambda r: "Lower assurance: the key is stored on a computer"
            if r.lower_assurance else ""),
-    Column("Recipient", lambda r: r.token.info.recipient[:20] + "…",
+    Column("Recipient", lambda r: r.token.info.recipient,
            tooltip=lambda r: r.token.info.recipient),
     Column("Enrolled", lambda r: short_time(r.token.enrolled_at),
            sort_key=lambda r: r.token.enrolled_at),

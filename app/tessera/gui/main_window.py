@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.audit = AuditPage(context)
         self.records.release_requested.connect(self.open_release)
         self.records.drill_requested.connect(self.open_drill)
+        self.custodians.add_token_requested.connect(self.add_token_for)
         self.stack = QStackedWidget()
         for page in (self.records, self.custodians, self.tokens, self.audit):
             self.stack.addWidget(page)
@@ -409,13 +410,14 @@ class MainWindow(QMainWindow):
         self._keep(wizard)
 
     def add_token(self) -> None:
-        from tessera.gui.enrol_wizard import EnrolWizard
-
         row = self.custodians.selected_row() if self.stack.currentWidget() is self.custodians \
             else None
-        wizard = EnrolWizard(self.context, self,
-                             custodian_id=row.custodian.id if row is not None else None,
-                             existing=True)
+        self.add_token_for(row.custodian.id if row is not None else None)
+
+    def add_token_for(self, custodian_id: str | None) -> None:
+        from tessera.gui.enrol_wizard import EnrolWizard
+
+        wizard = EnrolWizard(self.context, self, custodian_id=custodian_id, existing=True)
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._keep(wizard)
 

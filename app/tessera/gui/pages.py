@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -165,14 +165,24 @@ class RecordsPage(TablePage):
 
 
 class CustodiansPage(TablePage):
+    add_token_requested = Signal(str)  # custodian id
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, "Custodians",
                          "The people who hold shares, the keys their shares are locked to, and "
                          "how many records they help protect.",
                          custodians_model(), lambda: custodian_rows(context.vault),
                          lambda r: r.custodian.id, parent)
+        self.table.activated.connect(self._activated)
         self.finish_layout()
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+
+
+    def _activated(self, index: QModelIndex) -> None:
+        """Enter or double-click on a custodian: add a key for them."""
+        row = self.proxy.row_at(index.row())
+        if row is not None:
+            self.add_token_requested.emit(row.custodian.id)
 
 
 class TokensPage(TablePage):
@@ -182,5 +192,6 @@ class TokensPage(TablePage):
                          "were enrolled from a recipient the custodian sent.",
                          tokens_model(), lambda: token_rows(context.vault),
                          lambda r: r.token.info.id, parent)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # recipients differ at both ends
         self.finish_layout()
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
