@@ -330,11 +330,19 @@ def record() -> None:
 @click.option("--environment", default="", help="prod, staging, …")
 @click.option("--allow-software", is_flag=True,
               help="Allow software keys on this record (recorded in the audit log).")
+@click.option("--sheets", "sheets_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write every custodian's sealed recovery sheet (PDF) to this folder.")
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True,
+              help="Paper size of the sheets.")
+@click.option("--hand-copy", is_flag=True,
+              help="Sheets with empty word boxes; each custodian copies their words by hand "
+                   "from the terminal, one custodian at a time.")
 @pass_ctx
 def record_create(ctx: Context, label: str, custodians: tuple[str, ...], threshold: int,
                   secret_file: Path | None, generate_bytes: int | None, binary: bool,
                   system: str, account: str, owner: str, environment: str,
-                  allow_software: bool) -> None:
+                  allow_software: bool, sheets_dir: Path | None, paper: str,
+                  hand_copy: bool) -> None:
     """Split a secret among custodians. The secret comes from stdin unless --secret-file
     or --generate is given."""
     if secret_file and generate_bytes:
@@ -360,24 +368,72 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
                 secret.decode("utf-8")
             except UnicodeDecodeError:
                 raise InputError("the secret is not UTF-8 text; use --binary") from None
-        with ctx.vault() as vault:
-            created = create_record(
-                vault, secret, label=label, plan=SplitPlan.simple(threshold, custodians),
-                nhi={"system": system, "account": account, "owner": owner,
-                     "environment": environment},
-                actor=ctx.actor, allow_software=allow_software,
-                encoding="binary" if binary else "utf-8")
-        for w in created.warnings:
-            warn(w.text)
-        echo(f"Created record {created.label} ({created.record_id})")
-        echo(f"  {created.sealed.manifest.describe_quorum()} · version 1 · epoch 1")
-        echo(f"  fingerprint {created.fingerprint}")
+        from tessera.custody.sheets import WordsKeeper
+
+        keeper = WordsKeeper()
+        try:
+            with ctx.vault() as vault:
+                created = create_record(
+                    vault, secret, label=label, plan=SplitPlan.simple(threshold, custodians),
+                    nhi={"system": system, "account": account, "owner": owner,
+                         "environment": environment},
+                    actor=ctx.actor, allow_software=allow_software,
+                    encoding="binary" if binary else "utf-8",
+                    on_mnemonics=keeper.collect if sheets_dir else None)
+                for w in created.warnings:
+                    warn(w.text)
+                echo(f"Created record {created.label} ({created.record_id})")
+                echo(f"  {created.sealed.manifest.describe_quorum()} · version 1 · epoch 1")
+                echo(f"  fingerprint {created.fingerprint}")
+                if sheets_dir:
+                    write_creation_sheets(vault, created.sealed, keeper, sheets_dir, paper,
+                                          hand_copy, ctx.actor)
+        finally:
+            keeper.wipe()
         if generate_bytes:
             echo("A secret was generated; nobody has seen it. Release it with a quorum "
                  "when you need to install it.")
     finally:
         for i in range(len(secret)):
             secret[i] = 0
+
+
+def write_creation_sheets(vault: Vault, sealed: Any, keeper: Any, folder: Path, paper: str,
+                          hand_copy: bool, actor: str) -> None:
+    """Every custodian's sheet at creation, the only moment all the words exist."""
+    from tessera.custody.sheets import sheets_at_creation
+    from tessera.sheets.model import Paper
+    from tessera.sheets.render import write_pdf
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sheets = sheets_at_creation(vault, sealed, keeper.words, actor=actor, hand_copy=hand_copy)
+    for made in sheets:
+        who = made.custodian
+        path = folder / f"{made.serial}-{who.lower().replace(' ', '-')}.pdf"
+        write_pdf([made], path, Paper(paper))
+        echo(f"  sheet {made.serial} for {who} → {path}")
+        if hand_copy:
+            show_words_for_copying(who, keeper.words[made.share_key])
+    if not hand_copy:
+        warn(f"the PDFs in {folder} each hold a share: print them, then delete the files.")
+    echo("Seal each sheet in its envelope, then record it: "
+         "tessera sheet seal SERIAL --envelope NO --sealed-by NAME --witness NAME")
+
+
+def show_words_for_copying(who: str, words: str) -> None:
+    """Hand-copy mode: one custodian's words on screen, then the screen is cleared."""
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise InputError("hand-copy mode shows the words on a terminal only; run it "
+                         "interactively (or print the sheets with words)")
+    read_line(f"Only {who} should look at the screen now. Press Enter to show the words… ",
+              secret=False)
+    grid = words.split()
+    for row in range(11):
+        click.echo("   ".join(f"{row + 1 + 11 * col:>2}. {grid[row + 11 * col]:<9}"
+                              for col in range(3)))
+    read_line(f"{who}: copy the words onto your sheet, check them, then press Enter… ",
+              secret=False)
+    click.clear()
 
 
 @record.command("list")

@@ -219,3 +219,22 @@ def test_demo_runs_and_prints_the_audit_head() -> None:
     assert "check word 14" in r.out
     assert "chain intact" in r.out
     assert "released — rotation due" in r.out
+
+
+def test_sheets_printed_at_creation_recover_without_the_vault(vault_path: Path,
+                                                              tmp_path: Path) -> None:
+    setup_custodians()
+    sheets = tmp_path / "sheets"
+    r = run("record", "create", "--label", "AWS root", "--custodian", "Alice", "--custodian",
+            "Bob", "--custodian", "Carol", "--threshold", "2", "--sheets", str(sheets),
+            "--paper", "letter", input=SECRET + "\n")
+    assert r.code == 0, r.text
+    pdfs = sorted(sheets.glob("*.pdf"))
+    assert len(pdfs) == 3
+    assert "each hold a share" in r.err
+    assert "sheet.print" in run("audit", "export").out
+    out = tmp_path / "recovered"
+    r = run("sheet", "scan", str(pdfs[0]), str(pdfs[2]), "--dpi", "150", "--recover-to",
+            str(out))
+    assert r.code == 0, r.text
+    assert out.read_text() == SECRET
