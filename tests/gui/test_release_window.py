@@ -254,3 +254,17 @@ def test_scan_sheet_image_fills_the_words_and_a_foreign_sheet_is_named(
     carol = row(window, demo, "Carol")
     qtbot.waitUntil(lambda: carol.state is RowState.APPROVED, timeout=5000)
     assert window.progress_label.text() == "1 of 2 approvals"
+
+
+def test_space_completes_a_unique_prefix_and_spaces_never_enter_a_word(qtbot, demo, window):
+    start(qtbot, window)
+    dialog = open_paper(qtbot, window, demo, "Carol")
+    first, second = dialog.entry.fields[0], dialog.entry.fields[1]
+    qtbot.keyClicks(first, "acad")
+    qtbot.keyClick(first, Qt.Key.Key_Space)
+    assert first.text() == "academic" and first.state is WordState.OK
+    qtbot.keyClicks(second, "ac")
+    qtbot.keyClick(second, Qt.Key.Key_Space)  # "ac" is not yet one word: nothing happens
+    assert second.text() == "ac"
+    dialog.reject()
+    assert first.text() == ""  # the words are emptied when the dialog closes

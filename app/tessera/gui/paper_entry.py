@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QKeyEvent
 from PySide6.QtWidgets import (
     QCompleter,
@@ -52,6 +52,7 @@ class WordField(QLineEdit):
     """One numbered word; completion from the SLIP-39 list; a pasted share spreads out."""
 
     pasted_words = Signal(int, list)  # position (0-based), words
+    advance = Signal(int)  # a word was completed with Space or Enter: go to the next field
 
     def __init__(self, index: int, completer: QCompleter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,6 +72,25 @@ class WordField(QLineEdit):
 
     def word(self) -> str | None:
         return slip39.resolve_word(self.text())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Space (or Enter when no completion is highlighted) after a unique prefix
+        # completes the word and moves on; a space never belongs inside a word.
+        completer = self.completer()
+        popup = completer.popup() if completer is not None else None
+        popup_open = popup is not None and popup.isVisible()
+        if event.key() == Qt.Key.Key_Space or (
+                event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not popup_open):
+            word = self.word()
+            if word is not None:
+                if popup is not None:
+                    popup.hide()
+                self.setText(word)
+                self.advance.emit(self.index)
+                return
+            if event.key() == Qt.Key.Key_Space:
+                return
+        super().keyPressEvent(event)
 
     def set_state(self, state: WordState) -> None:
         self.state = state
@@ -109,7 +129,7 @@ class PaperEntry(QWidget):
             number.setBuddy(field)
             field.textChanged.connect(lambda _t, f=field: self._word_changed(f))
             field.pasted_words.connect(self._spread)
-            field.installEventFilter(self)
+            field.advance.connect(self._advance)
             grid.addWidget(number, row, column * 2)
             grid.addWidget(field, row, column * 2 + 1)
             self.fields.append(field)
@@ -178,6 +198,10 @@ class PaperEntry(QWidget):
             field.set_state(WordState.EMPTY)  # a prefix still being typed
         self.changed.emit()
 
+    def _advance(self, index: int) -> None:
+        if index + 1 < WORDS:
+            self.fields[index + 1].setFocus(Qt.FocusReason.TabFocusReason)
+
     def _spread(self, start: int, words: list[str]) -> None:
         # A whole share pasted (perhaps with "1." numbering): fill from the first field.
         words = [w for w in words if not w.rstrip(".").isdigit()]
@@ -187,22 +211,6 @@ class PaperEntry(QWidget):
         last = min(begin + len(words), WORDS) - 1
         self.fields[last].setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # Space or Enter after a unique prefix completes the word and moves on.
-        popup = self.completer.popup()
-        if isinstance(watched, WordField) and isinstance(event, QKeyEvent) \
-                and event.type() == QEvent.Type.KeyPress \
-                and event.key() in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter) \
-                and not (popup is not None and popup.isVisible()):
-            word = watched.word()
-            if word is not None:
-                watched.setText(word)
-                if watched.index + 1 < WORDS:
-                    self.fields[watched.index + 1].setFocus(Qt.FocusReason.TabFocusReason)
-                    return True
-            if event.key() == Qt.Key.Key_Space:
-                return True  # a space never belongs inside a word
-        return super().eventFilter(watched, event)
 
 ScanHandler = Callable[["PaperEntryDialog"], None]
 
