@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
                                        | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.keys_dock)
             context.vault_changed.connect(self.keys_panel.refresh)
+            self.keys_panel.plugged.connect(self._poll_soon)
 
         self._build_actions()
         self._build_menus()
@@ -272,6 +273,7 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.busy_label)
         status.addPermanentWidget(self.devices_label)
         self.context.worker.busy_changed.connect(self._show_busy)
+        self.context.worker.job_started.connect(self._show_job)
 
     def _retint(self) -> None:
         """Give every action and sidebar entry its icon in the current palette."""
@@ -335,6 +337,9 @@ class MainWindow(QMainWindow):
         self._retint()
         self.context.notify_changed()
 
+    def _poll_soon(self) -> None:
+        self.poller.poll_now()
+
     # -- status ------------------------------------------------------------------------
     def show_devices(self, devices: list[ConnectedDevice]) -> None:
         self.devices_label.setText(describe_devices(devices))
@@ -343,9 +348,11 @@ class MainWindow(QMainWindow):
             for d in devices) or "Plug in a FIDO2 key or a YubiKey")
 
     def _show_busy(self, busy: bool) -> None:
-        current = self.context.worker.current
-        title = current.title if current is not None and current.title else "Key operation"
-        self.busy_label.setText(f"⏳ {title}…" if busy else "")
+        self.busy_label.setText("Waiting for a key…" if busy else "")
+
+    def _show_job(self, job: object) -> None:
+        title = getattr(job, "title", "") or "Key operation"
+        self.busy_label.setText(f"{title}…")
 
     # -- commands ------------------------------------------------------------------------
     def _selected_record(self) -> str | None:

@@ -33,6 +33,8 @@ AUTO_TOUCH_MODE = "delay:0.8"  # a person's touch, roughly
 class KeyRow(QFrame):
     """One virtual key: name, state and its buttons."""
 
+    plugged = Signal()  # the key was pulled out or plugged in
+
     def __init__(self, key: VirtualKey, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.key = key
@@ -68,6 +70,7 @@ class KeyRow(QFrame):
         else:
             self.key.plug_in()
         self.show_waiting(self.key.touch.waiting.is_set())
+        self.plugged.emit()
 
     def show_waiting(self, waiting: bool) -> None:
         present = self.key.present
@@ -92,6 +95,7 @@ class VirtualKeysPanel(QWidget):
     """All virtual keys of a demo vault, plus the auto-touch switch."""
 
     waiting_changed = Signal(str, bool)  # key name, waiting — emitted from device threads
+    plugged = Signal()  # a key was pulled out or plugged in
 
     def __init__(self, devices: VirtualDevices, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,6 +128,7 @@ class VirtualKeysPanel(QWidget):
             if key.name in self.rows:
                 continue
             row = KeyRow(key)
+            row.plugged.connect(self.plugged)
             self.rows[key.name] = row
             self._list.addWidget(row)
             key.touch.on_waiting = lambda waiting, name=key.name: self._relay(name, waiting)
