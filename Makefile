@@ -21,7 +21,11 @@ lint: $(VENV)/.tessera-lock
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.tessera-lock
-	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
+
+# Every main screen and wizard page, at 100 % and 200 %, into docs/screenshots/.
+screenshots: $(VENV)/.tessera-lock
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py --all-scales
 
 $(VENV)/.tessera-lock: requirements.lock pyproject.toml scripts/bootstrap.sh
 	@bash scripts/bootstrap.sh
