@@ -101,6 +101,20 @@ def describe_recipient(text: str) -> tuple[bool, str]:
     return False, "Only age1… and age1yubikey1… recipients can be enrolled."
 
 
+def align_labels(*forms: QFormLayout) -> None:
+    """Give the labels of stacked forms one width, so their fields line up."""
+    labels: list[QWidget] = []
+    for form in forms:
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                labels.append(widget)
+    width = max((label.sizeHint().width() for label in labels), default=0)
+    for label in labels:
+        label.setMinimumWidth(width)
+
+
 @dataclass(frozen=True)
 class TestUnwrap:
     """The outcome of opening a throw-away envelope with the new key."""
@@ -170,6 +184,7 @@ class PersonPage(QWizardPage):
         existing_row.addRow("C&ustodian:", self.people)
         self.old_form = QWidget()
         self.old_form.setLayout(existing_row)
+        align_labels(form, existing_row)
         layout = QVBoxLayout(self)
         layout.addWidget(self.new)
         layout.addWidget(self.new_form)
