@@ -1,11 +1,13 @@
 # Tessera — the two commands a newcomer needs: `make run` and `make test`.
 VENV := .venv
 PY := $(VENV)/bin/python
-export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
-
 .PHONY: run test lint unit typecheck bench screenshots lock clean demo
 
 run: $(VENV)/.tessera-lock
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY$$QT_QPA_PLATFORM" ]; then \
+	  echo "tessera: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset)."; \
+	  echo "tessera: run this on a desktop, or under a virtual one: xvfb-run -a make run;"; \
+	  echo "tessera: for the command line without a window try: make demo"; exit 3; fi
 	$(VENV)/bin/tessera gui
 
 demo: $(VENV)/.tessera-lock

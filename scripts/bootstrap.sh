@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # libegl1, libgl1, libxkbcommon0, libfontconfig1, libdbus-1-3: what Qt needs even offscreen;
 # libxcb-cursor0 and libxkbcommon-x11-0: Qt's xcb platform plugin on an X11 desktop.
 SYSTEM_PACKAGES=(libpcsclite-dev swig age pcscd poppler-utils xvfb xauth imagemagick
-                 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0
+                 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
+                 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
                  libfontconfig1 libdbus-1-3 fonts-dejavu-core)
 
 missing=()
