@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 
 import click
 
+from tessera.cli_lifecycle import COMMANDS as LIFECYCLE_COMMANDS
+from tessera.cli_lifecycle import report_hook, show_drills_due
 from tessera.cli_prompts import TerminalPrompts, read_line
 from tessera.core.errors import InputError, NotFound, TesseraError, UserCancelled
 from tessera.core.policy import SplitPlan
@@ -513,6 +515,7 @@ def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: 
         echo(f"Released {ceremony.manifest.label}: {ceremony.progress().describe()} approvals.")
         echo("The record is now marked released — rotation due. Rotate the credential "
              "once it has served its purpose.")
+        report_hook(ctx, vault, ceremony.record.id, ceremony.release_id)
 
 
 def run_release(ctx: Context, vault: Vault, ceremony: ReleaseCeremony,
@@ -607,11 +610,18 @@ def write_private(path: Path, data: bytes) -> None:
 # -- drill ----------------------------------------------------------------------------
 
 @cli.command("drill")
-@click.argument("record_ref")
-@click.argument("custodian_name")
+@click.argument("record_ref", required=False)
+@click.argument("custodian_name", required=False)
 @pass_ctx
-def drill_cmd(ctx: Context, record_ref: str, custodian_name: str) -> None:
-    """A custodian proves their token still opens their share (nothing is revealed)."""
+def drill_cmd(ctx: Context, record_ref: str | None, custodian_name: str | None) -> None:
+    """A custodian proves their token still opens their share (nothing is revealed).
+
+    Without arguments, lists the drills that are overdue."""
+    if record_ref is None:
+        show_drills_due(ctx)
+        return
+    if custodian_name is None:
+        raise click.UsageError("give the record and the custodian who drills")
     with ctx.vault() as vault:
         person = vault.get_custodian(custodian_name)
         rec = vault.get_record(record_ref)
@@ -738,6 +748,12 @@ def _register() -> None:
 
 
 _register()
+
+
+# -- lifecycle (tessera/cli_lifecycle.py) ------------------------------------------------
+
+for _command in LIFECYCLE_COMMANDS:
+    cli.add_command(_command)
 
 
 # -- entry point ----------------------------------------------------------------------

@@ -1,0 +1,496 @@
+"""Lifecycle commands: rotate, reshare, revoke, re-wrap, review, policy, revocation
+hooks, and the drill schedule (sheet destruction is ``tessera sheet destroy``).
+
+Thin front ends over ``tessera.custody``; errors go to the one handler in
+:func:`tessera.cli.main`. The base CLI is imported inside each command, so
+``tessera.cli`` can register these commands without an import cycle.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tessera.core.errors import InputError
+from tessera.core.policy import Policy, SplitPlan
+from tessera.core.review import Severity, review_csv
+from tessera.custody.lifecycle import NewVersion
+
+if TYPE_CHECKING:
+    from tessera.cli import Context
+    from tessera.custody.sheets import WordsKeeper
+    from tessera.vault import Vault
+
+EXIT_HOOK_FAILED = 4  # the release succeeded; the revocation hook did not
+
+
+def _base() -> Any:
+    from tessera import cli
+
+    return cli
+
+
+def _echo(text: str = "") -> None:
+    click.echo(text)
+
+
+def _warn(text: str) -> None:
+    click.secho(f"warning: {text}", fg="yellow", err=True)
+
+
+# -- secrets in -----------------------------------------------------------------------
+
+def _read_secret(secret_file: Path | None, generate_bytes: int | None,
+                 binary: bool) -> tuple[bytearray, bool]:
+    """The new secret from a file, from stdin / a hidden prompt, or generated."""
+    if secret_file and generate_bytes:
+        raise InputError("give either --secret-file or --generate, not both")
+    if generate_bytes:
+        return bytearray(pysecrets.token_bytes(generate_bytes)), True
+    if secret_file:
+        secret = bytearray(secret_file.read_bytes())
+    elif sys.stdin.isatty():
+        from tessera.cli_prompts import read_line
+
+        line = read_line("New secret (not shown): ", secret=True)
+        secret = bytearray((line or "").encode("utf-8"))
+    else:
+        secret = bytearray(sys.stdin.buffer.read())
+    if not secret:
+        raise InputError("the new secret is empty")
+    if not binary:
+        try:
+            secret.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("the secret is not UTF-8 text; use --binary") from None
+    return secret, binary
+
+
+# -- new sheets out ---------------------------------------------------------------------
+
+@contextmanager
+def _sheet_words(pdf: Path | None) -> Iterator[WordsKeeper | None]:
+    """A keeper for the new words when sheets are to be printed (else ``None``); the
+    words are dropped when the block ends."""
+    if pdf is None:
+        yield None
+        return
+    from tessera.custody.sheets import WordsKeeper
+
+    keeper = WordsKeeper()
+    try:
+        yield keeper
+    finally:
+        keeper.wipe()
+
+
+def _collector(keeper: WordsKeeper | None) -> Callable[[Mapping[str, str]], None] | None:
+    return None if keeper is None else keeper.collect
+
+
+def _write_sheets(vault: Vault, result: NewVersion, keeper: WordsKeeper | None,
+                  pdf: Path | None, actor: str) -> None:
+    if pdf is None or keeper is None:
+        _echo("Each custodian prints their new sheet with their token "
+              "(`tessera sheet print`), or run again with --sheets-pdf.")
+        return
+    from tessera.custody.sheets import sheets_at_creation
+    from tessera.sheets.model import Paper
+    from tessera.sheets.render import ensure_gui_application, write_pdf
+
+    ensure_gui_application()
+    sheets = sheets_at_creation(vault, result.sealed, keeper.words, actor=actor)
+    pages = write_pdf(sheets, pdf, Paper.A4)
+    _warn(f"{pdf} holds every custodian's new share words ({pages} pages): print it, "
+          "then shred the file.")
+
+
+def _show_new_version(result: NewVersion) -> None:
+    for w in result.warnings:
+        _warn(w.text)
+    _echo(f"{result.label}: version {result.version} (epoch {result.epoch}), "
+          f"{result.quorum}")
+    _echo(f"  fingerprint {result.fingerprint}")
+    _echo(f"  state       {result.state.display}")
+    if result.state_reason and result.state.value != "sealed":
+        _echo(f"  why         {result.state_reason}")
+    if result.sheets_to_destroy:
+        _echo("Sheets of the superseded version(s) to destroy before a witness "
+              "(`tessera sheet destroy SERIAL --by NAME --witness NAME`):")
+        for sheet in result.sheets_to_destroy:
+            envelope = f", envelope {sheet.envelope_no}" if sheet.envelope_no else ""
+            _echo(f"  {sheet.serial}  v{sheet.version} {sheet.share_key}{envelope}")
+
+
+# -- rotate ---------------------------------------------------------------------------
+
+@click.command("rotate")
+@click.argument("record_ref")
+@click.option("--reason", required=True, help="Why (e.g. 'rotated after release INC-42').")
+@click.option("--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the new secret from this file (default: stdin or a hidden prompt).")
+@click.option("--generate", "generate_bytes", type=click.IntRange(16, 1024),
+              help="Generate a random new secret of this many bytes.")
+@click.option("--binary", is_flag=True, help="The new secret is binary, not text.")
+@click.option("--sheets-pdf", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the new sheets (with words) to this PDF.")
+@click.pass_obj
+def rotate_cmd(ctx: Context, record_ref: str, reason: str, secret_file: Path | None,
+               generate_bytes: int | None, binary: bool, sheets_pdf: Path | None) -> None:
+    """Seal a new secret for the current custodians (no quorum); the old version is
+    superseded."""
+    from tessera.custody.rotate import rotate_record
+
+    secret, binary = _read_secret(secret_file, generate_bytes, binary)
+    try:
+        with ctx.vault() as vault, _sheet_words(sheets_pdf) as keeper:
+            result = rotate_record(vault, record_ref, secret, actor=ctx.actor, reason=reason,
+                                   encoding="binary" if binary else "utf-8",
+                                   on_mnemonics=_collector(keeper))
+            _echo(f"Rotated {result.label}.")
+            _show_new_version(result)
+            _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)
+    finally:
+        for i in range(len(secret)):
+            secret[i] = 0
+
+
+# -- reshare / revoke -------------------------------------------------------------------
+
+def _plan(custodians: tuple[str, ...], threshold: int | None) -> SplitPlan | None:
+    names = [n.strip() for item in custodians for n in item.split(",") if n.strip()]
+    if not names and threshold is None:
+        return None
+    if not names or threshold is None:
+        raise InputError("give both --custodians and --threshold for a new split, or "
+                         "neither to keep the current one")
+    return SplitPlan.simple(threshold, names)
+
+
+def _run_quorum(ctx: Context, vault: Vault, ceremony: Any, approvers: tuple[str, ...],
+                paper: tuple[str, ...], sheets_pdf: Path | None) -> NewVersion:
+    """Collect the quorum like a release, then make the new set; abort on any failure."""
+    base = _base()
+    try:
+        with _sheet_words(sheets_pdf) as keeper:
+            base.run_release(ctx, vault, ceremony, approvers, paper)
+            result: NewVersion = ceremony.finish(on_mnemonics=_collector(keeper))
+            _show_new_version(result)
+            _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)
+    except BaseException:
+        ceremony.abort()
+        raise
+    return result
+
+
+_quorum_options = [
+    click.option("--reason", required=True, help="Why, for the audit log."),
+    click.option("--ticket", required=True, help="Change ticket reference."),
+    click.option("--approve", "approvers", multiple=True,
+                 help="A custodian approving with their token (repeat)."),
+    click.option("--paper", "paper", multiple=True,
+                 help="A custodian approving with the words of their sheet (repeat)."),
+    click.option("--sheets-pdf", type=click.Path(dir_okay=False, path_type=Path),
+                 help="Write the new sheets (with words) to this PDF."),
+]
+
+
+def _with_quorum_options(f: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(_quorum_options):
+        f = option(f)
+    return f
+
+
+@click.command("reshare")
+@click.argument("record_ref")
+@click.option("--custodians", "custodians", multiple=True,
+              help="The new custodians (comma-separated or repeated); with --threshold.")
+@click.option("--threshold", "-k", type=int, help="The new threshold K.")
+@_with_quorum_options
+@click.pass_obj
+def reshare_cmd(ctx: Context, record_ref: str, custodians: tuple[str, ...],
+                threshold: int | None, reason: str, ticket: str, approvers: tuple[str, ...],
+                paper: tuple[str, ...], sheets_pdf: Path | None) -> None:
+    """A quorum makes a new share set (new epoch) for the same secret; nothing is shown."""
+    from tessera.custody.reshare import ReshareCeremony
+
+    plan = _plan(custodians, threshold)
+    with ctx.vault() as vault:
+        ceremony = ReshareCeremony(vault, ctx.drivers(vault), record_ref, reason=reason,
+                                   ticket=ticket, requested_by=ctx.actor, plan=plan)
+        for w in ceremony.warnings:
+            _warn(w.text)
+        _run_quorum(ctx, vault, ceremony, approvers, paper, sheets_pdf)
+    _echo("Reshared: shares of the earlier epoch no longer open this record.")
+
+
+@click.command("revoke")
+@click.argument("record_ref")
+@click.argument("custodian_name")
+@_with_quorum_options
+@click.pass_obj
+def revoke_cmd(ctx: Context, record_ref: str, custodian_name: str, reason: str, ticket: str,
+               approvers: tuple[str, ...], paper: tuple[str, ...],
+               sheets_pdf: Path | None) -> None:
+    """Reshare without a custodian; the record is flagged rotation required."""
+    from tessera.custody.revoke import start_revoke
+
+    with ctx.vault() as vault:
+        ceremony = start_revoke(vault, ctx.drivers(vault), record_ref, custodian_name,
+                                reason=reason, ticket=ticket, requested_by=ctx.actor)
+        for w in ceremony.warnings:
+            _warn(w.text)
+        result = _run_quorum(ctx, vault, ceremony, approvers, paper, sheets_pdf)
+    _echo(f"{ceremony.revoked_name} no longer holds a share of {result.label}.")
+    _warn(result.state_reason)
+
+
+# -- re-wrap ----------------------------------------------------------------------------
+
+@click.command("rewrap")
+@click.argument("record_ref")
+@click.argument("custodian_name")
+@click.option("--token", "tokens", multiple=True,
+              help="A token to wrap the share to (repeat; default: all the custodian's "
+                   "active tokens except the one opening it).")
+@click.option("--from-token", help="The old token that opens the share now.")
+@click.option("--paper", is_flag=True, help="Type the words of the custodian's sheet instead.")
+@click.pass_obj
+def rewrap_cmd(ctx: Context, record_ref: str, custodian_name: str, tokens: tuple[str, ...],
+               from_token: str | None, paper: bool) -> None:
+    """A custodian moves their own share to new token(s), without a quorum."""
+    from tessera.cli_prompts import read_line
+    from tessera.core.errors import UserCancelled
+    from tessera.custody.rewrap import rewrap_with_paper, rewrap_with_token
+
+    base = _base()
+    if paper == bool(from_token):
+        raise InputError("say how the share is opened: --from-token OLD or --paper")
+    with ctx.vault() as vault:
+        person = vault.get_custodian(custodian_name)
+        new_ids = [base.find_token(vault, t).id for t in tokens] or None
+        if paper:
+            words = read_line(f"{person.name}, type the 33 words of your sheet: ", secret=True)
+            if words is None:
+                raise UserCancelled()
+            result = rewrap_with_paper(vault, record_ref, person.id, words, actor=ctx.actor,
+                                       new_token_ids=new_ids)
+        else:
+            old = base.find_token(vault, from_token)
+            if old.custodian_id != person.id:
+                raise InputError(f"{old.label} is {old.custodian_name}'s token, not "
+                                 f"{person.name}'s")
+            result = rewrap_with_token(vault, ctx.drivers(vault), record_ref, old.id,
+                                       ctx.prompts, threading.Event(), actor=ctx.actor,
+                                       new_token_ids=new_ids)
+    _echo(f"Re-wrapped {result.custodian}'s share {', '.join(result.share_keys)} of "
+          f"{result.label} to {', '.join(result.added)}.")
+    if result.removed:
+        _echo(f"  no longer opens it: {', '.join(result.removed)}")
+    _echo("  The words, the fingerprint and the printed sheet are unchanged.")
+
+
+# -- review -----------------------------------------------------------------------------
+
+@click.command("review")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the review as CSV.")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the review as a PDF report.")
+@click.pass_obj
+def review_cmd(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> None:
+    """Access review: who can hold each secret, when it was last proven, and findings."""
+    from tessera.custody.review import gather_review
+
+    with ctx.vault() as vault:
+        review = gather_review(vault)
+        vault_name = vault.path.name
+    for record in review.records:
+        _echo(f"{record.label} — {record.state_display}, {record.k_of_n} "
+              f"(v{record.version}, epoch {record.epoch})")
+        for holder in record.holders:
+            tokens = ", ".join(f"{t.label} [{t.kind}]" for t in holder.tokens) or "paper only"
+            _echo(f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}")
+    counts = review.counts()
+    _echo(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
+          f"{counts[Severity.LOW]} low")
+    for finding in review.findings:
+        colour = {"high": "red", "medium": "yellow"}.get(finding.severity.value)
+        click.secho(f"  [{finding.severity.value}] {finding.kind.heading}: {finding.text}",
+                    fg=colour)
+    if csv_path:
+        base = _base()
+        base.write_private(csv_path, review_csv(review).encode("utf-8"))
+        _echo(f"Wrote {csv_path}")
+    if pdf_path:
+        from tessera.sheets.review_report import write_review_pdf
+
+        pages = write_review_pdf(review, pdf_path, vault_name=vault_name)
+        _echo(f"Wrote {pdf_path} ({pages} page{'s' if pages != 1 else ''})")
+
+
+# -- policy -----------------------------------------------------------------------------
+
+_POLICY_HELP = {
+    "min_threshold": "smallest K a split may use",
+    "hardware_only": "software keys refused",
+    "allowed_kinds": "token kinds that may hold a share",
+    "drill_days": "each token proves its share at least this often",
+    "rotation_days": "rotate each secret at least this often",
+    "max_reveal_seconds": "how long a released secret stays on screen",
+    "paper_in_release": "sheets may be typed in at a quorum",
+}
+
+
+def _policy_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ",".join(value)
+    return str(value)
+
+
+@click.group("policy")
+def policy_group() -> None:
+    """Show and change the vault policy and per-record overrides."""
+
+
+@policy_group.command("show")
+@click.argument("record_ref", required=False)
+@click.pass_obj
+def policy_show(ctx: Context, record_ref: str | None) -> None:
+    """The vault policy, or a record's effective policy (overrides marked)."""
+    with ctx.vault() as vault:
+        if record_ref is None:
+            policy, overrides, title = vault.policy, {}, "Vault policy"
+        else:
+            record = vault.get_record(record_ref)
+            policy = vault.record_policy(record.id)
+            overrides = dict(record.policy_overrides)
+            title = f"Policy of {record.label}"
+            if record.allow_software:
+                overrides.setdefault("hardware_only", False)
+    _echo(f"{title}:")
+    for key, value in policy.to_json().items():
+        mark = "  (this record)" if key in overrides else ""
+        _echo(f"  {key:<20} {_policy_value(value):<22} {_POLICY_HELP.get(key, '')}{mark}")
+
+
+@policy_group.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.option("--record", "record_ref", help="Override for this record only.")
+@click.pass_obj
+def policy_set(ctx: Context, key: str, value: str, record_ref: str | None) -> None:
+    """Change one setting (yes/no, a number, or kinds like fido2,piv); VALUE 'default'
+    with --record removes the record's override."""
+    from tessera.custody.policy_ops import set_record_setting, set_vault_setting
+
+    with ctx.vault() as vault:
+        if record_ref is None:
+            policy: Policy = set_vault_setting(vault, key, value, ctx.actor)
+            where = "the vault"
+        else:
+            policy = set_record_setting(vault, record_ref, key,
+                                        None if value == "default" else value, ctx.actor)
+            where = vault.get_record(record_ref).label
+    _echo(f"{key} for {where} is now {_policy_value(policy.to_json()[key])}.")
+
+
+# -- revocation hook --------------------------------------------------------------------
+
+@click.group("hook")
+def hook_group() -> None:
+    """The command run after each completed release of a record."""
+
+
+@hook_group.command("set", context_settings={"ignore_unknown_options": True})
+@click.argument("record_ref")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--timeout", "timeout", type=click.IntRange(1, 600), default=60,
+              show_default=True, help="Seconds before the hook is stopped.")
+@click.pass_obj
+def hook_set(ctx: Context, record_ref: str, command: tuple[str, ...], timeout: int) -> None:
+    """Set the hook: tessera hook set RECORD -- PROGRAM [ARGS…]; the record id and the
+    release id are appended when it runs."""
+    with ctx.vault() as vault:
+        hook = vault.set_revocation_hook(record_ref, list(command), timeout, ctx.actor)
+        label = vault.get_record(record_ref).label
+    _echo(f"After each release of {label}: {' '.join(hook.command)} RECORD_ID RELEASE_ID "
+          f"(timeout {hook.timeout_seconds} s)")
+
+
+@hook_group.command("show")
+@click.argument("record_ref")
+@click.pass_obj
+def hook_show(ctx: Context, record_ref: str) -> None:
+    """Show a record's hook."""
+    with ctx.vault() as vault:
+        hook = vault.revocation_hook(record_ref)
+    if hook is None:
+        _echo("No revocation hook.")
+        return
+    _echo(f"{' '.join(hook.command)} RECORD_ID RELEASE_ID  (timeout {hook.timeout_seconds} s,"
+          f" set {hook.set_at} by {hook.set_by})")
+
+
+@hook_group.command("clear")
+@click.argument("record_ref")
+@click.pass_obj
+def hook_clear(ctx: Context, record_ref: str) -> None:
+    """Remove a record's hook."""
+    with ctx.vault() as vault:
+        vault.clear_revocation_hook(record_ref, ctx.actor)
+    _echo("Revocation hook removed.")
+
+
+def report_hook(ctx: Context, vault: Vault, record_id: str, release_id: str) -> None:
+    """Run the record's revocation hook after a completed release and say how it went.
+
+    A failure is shown in red and makes the command exit with status 4: the secret
+    was released, but the credential was not disabled automatically.
+    """
+    from tessera.custody.hooks import run_revocation_hook
+
+    outcome = run_revocation_hook(vault, record_id, release_id, actor=ctx.actor)
+    if outcome is None:
+        return
+    if outcome.ok:
+        _echo(f"✓ {outcome.describe()}")
+        return
+    click.secho(f"✗ {outcome.describe()}. Disable the released credential by hand.",
+                fg="red", err=True)
+    sys.exit(EXIT_HOOK_FAILED)
+
+
+# -- drills -----------------------------------------------------------------------------
+
+def show_drills_due(ctx: Context) -> None:
+    """`tessera drill` without arguments: the drills that are overdue, per record."""
+    from tessera.custody.review import overdue_drills
+
+    with ctx.vault() as vault:
+        due = overdue_drills(vault, datetime.now(UTC))
+    if not due:
+        _echo("No drill is overdue.")
+        return
+    _echo("Overdue drills (run `tessera drill RECORD CUSTODIAN`):")
+    for d in due:
+        last = d.last_drill_at[:10] if d.last_drill_at else "never"
+        _echo(f"  {d.label:<24} {d.custodian:<16} {d.token_label:<24} due {d.due_at[:10]} "
+              f"(last {last})")
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    rotate_cmd, reshare_cmd, revoke_cmd, rewrap_cmd, review_cmd, policy_group, hook_group,
+)
+
+__all__ = ["COMMANDS", "EXIT_HOOK_FAILED", "report_hook", "show_drills_due"]
