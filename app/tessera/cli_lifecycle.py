@@ -113,8 +113,8 @@ def _write_sheets(vault: Vault, result: NewVersion, keeper: WordsKeeper | None,
           "then shred the file.")
 
 
-def _show_new_version(result: NewVersion) -> None:
-    for w in result.warnings:
+def _show_new_version(result: NewVersion, *, warnings: bool = True) -> None:
+    for w in result.warnings if warnings else ():
         _warn(w.text)
     _echo(f"{result.label}: version {result.version} (epoch {result.epoch}), "
           f"{result.quorum}")
@@ -183,7 +183,7 @@ def _run_quorum(ctx: Context, vault: Vault, ceremony: Any, approvers: tuple[str,
         with _sheet_words(sheets_pdf) as keeper:
             base.run_release(ctx, vault, ceremony, approvers, paper)
             result: NewVersion = ceremony.finish(on_mnemonics=_collector(keeper))
-            _show_new_version(result)
+            _show_new_version(result, warnings=False)  # shown before the quorum
             _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)
     except BaseException:
         ceremony.abort()
