@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
-
-
-import threading
 
 from helpers.ceremony import SECRET, Ceremony, ScriptedPrompts
 from tessera.core import slip39
 from tessera.core.errors import InvalidMnemonic, PolicyError, ShareMismatch
 from tessera.core.policy import SplitPlan
+from tessera.custody.enroll import enroll_device
 from tessera.custody.evidence import verify_approvals
 from tessera.custody.release import ReleaseCeremony
-from tessera.custody.enroll import enroll_device
 from tessera.custody.reshare import ReshareCeremony
 from tessera.tokens.base import TokenKind
 from tessera.vault import RecordState, ReleaseState

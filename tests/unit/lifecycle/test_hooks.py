@@ -1,0 +1,109 @@
+"""The revocation hook after a completed release: success, failure and timeout are all
+in the audit log and shown; nothing secret reaches the hook's environment."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from helpers.ceremony import Ceremony, ScriptedPrompts
+from helpers.cli import run
+from tessera.core.errors import InputError
+from tessera.custody.hooks import hook_environment, run_revocation_hook
+from tessera.custody.release import ReleaseCeremony
+
+
+def script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
+    path.chmod(0o700)
+    return str(path)
+
+
+def released(c: Ceremony) -> str:
+    ceremony = ReleaseCeremony(c.vault, c.drivers, c.record_id, reason="restore",
+                               ticket="INC-5", requested_by="op")
+    for name in ("Alice", "Bob"):
+        ceremony.contribute_token(c.tokens[name].id, ScriptedPrompts(), threading.Event())
+    secret = ceremony.finish()
+    secret[:] = b"\0" * len(secret)
+    return ceremony.release_id
+
+
+def test_hook_gets_the_ids_and_nothing_secret(c: Ceremony, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak")
+    ok = script(tmp_path, "disable.sh",
+                'echo "disable $1 $2 ${AWS_SECRET_ACCESS_KEY:-clean} $TESSERA_RELEASE_ID"')
+    c.vault.set_revocation_hook(c.record_id, [ok], 10, "op")
+    release_id = released(c)
+    outcome = run_revocation_hook(c.vault, c.record_id, release_id, actor="op")
+    assert outcome is not None and outcome.ok
+    assert outcome.stdout.split() == ["disable", c.record_id, release_id, "clean", release_id]
+    entry = c.vault.audit_entries(action="hook.run")[-1]
+    assert entry.details["exit_status"] == 0
+    assert "do-not-leak" not in c.vault.export_audit()
+
+
+def test_hook_environment_is_an_allow_list() -> None:
+    env = hook_environment({"PATH": "/usr/bin", "TESSERA_PASSPHRASE": "x", "GITHUB_TOKEN": "y",
+                            "LANG": "C"}, record_id="r", release_id="q")
+    assert env == {"PATH": "/usr/bin", "LANG": "C", "TESSERA_RECORD_ID": "r",
+                   "TESSERA_RELEASE_ID": "q"}
+
+
+def test_failing_hook_is_recorded_and_described(c: Ceremony, tmp_path: Path) -> None:
+    bad = script(tmp_path, "disable.sh", 'echo "API unreachable" >&2; exit 3')
+    c.vault.set_revocation_hook(c.record_id, [bad], 10, "op")
+    outcome = run_revocation_hook(c.vault, c.record_id, released(c), actor="op")
+    assert outcome is not None and not outcome.ok
+    assert outcome.describe() == ("the revocation hook disable.sh failed with exit status 3: "
+                                  "API unreachable")
+    entry = c.vault.audit_entries(action="hook.fail")[-1]
+    assert (entry.details["exit_status"], entry.details["stderr"]) == (3, "API unreachable\n")
+
+
+def test_hook_that_hangs_is_stopped_at_its_timeout(c: Ceremony, tmp_path: Path) -> None:
+    slow = script(tmp_path, "slow.sh", "sleep 30")
+    c.vault.set_revocation_hook(c.record_id, [slow], 1, "op")
+    outcome = run_revocation_hook(c.vault, c.record_id, released(c), actor="op")
+    assert outcome is not None and outcome.timed_out and not outcome.ok
+    assert "did not finish in time" in outcome.describe()
+    assert c.vault.audit_entries(action="hook.fail")[-1].details["timed_out"] is True
+
+
+def test_missing_program_is_a_failure_not_a_crash(c: Ceremony, tmp_path: Path) -> None:
+    c.vault.set_revocation_hook(c.record_id, [str(tmp_path / "nowhere")], 5, "op")
+    outcome = run_revocation_hook(c.vault, c.record_id, released(c), actor="op")
+    assert outcome is not None and not outcome.ok and "could not run" in outcome.describe()
+
+
+def test_no_hook_means_nothing_runs(c: Ceremony) -> None:
+    assert run_revocation_hook(c.vault, c.record_id, released(c), actor="op") is None
+    with pytest.raises(InputError):
+        c.vault.set_revocation_hook(c.record_id, [], 5, "op")
+
+
+def test_cli_release_shows_the_hooks_result(c: Ceremony, tmp_path: Path) -> None:
+    c.vault.close()
+    vault = ["--vault", str(c.path), "--virtual-touch", "immediate"]
+    ok = script(tmp_path, "ok.sh", "exit 0")
+    r = run(*vault, "hook", "set", "Deploy key", "--timeout", "5", "--", ok, "--flag")
+    assert r.code == 0, r.text
+    assert "--flag RECORD_ID RELEASE_ID" in r.out
+    release = [*vault, "release", "Deploy key", "--reason", "r", "--ticket", "T", "--approve",
+               "Alice", "--approve", "Bob", "--out"]
+    r = run(*release, str(tmp_path / "s1"), input="314159\n314159\n")
+    assert r.code == 0, r.text
+    assert "✓ the revocation hook ok.sh succeeded" in r.out
+    bad = script(tmp_path, "bad.sh", "echo 'no such key' >&2; exit 2")
+    assert run(*vault, "hook", "set", "Deploy key", "--", bad).code == 0
+    r = run(*release, str(tmp_path / "s2"), input="314159\n314159\n")
+    assert r.code == 4
+    assert "bad.sh failed with exit status 2: no such key" in r.err
+    assert "Disable the released credential by hand" in r.err
+    assert (tmp_path / "s2").exists()  # the release itself went through
+    assert run(*vault, "hook", "clear", "Deploy key").code == 0
+    assert "No revocation hook" in run(*vault, "hook", "show", "Deploy key").out
