@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.core import canonical
@@ -31,6 +31,7 @@ from .store import Vault
 EXPORT_FORMAT = "tessera/export/v1"
 MAX_EXPORT = 32 * 1024 * 1024
 _TOP_KEYS = {"format", "manifest", "ciphertext", "envelopes", "custodians", "tokens", "record"}
+_REWRAPPED = "rewrapped"
 _TOKEN_KEYS = {"id", "custodian_id", "kind", "label", "recipient", "facts", "remote"}
 _PIV_STANZA = "piv-p256"
 _X25519_STANZA = "X25519"
@@ -59,6 +60,11 @@ class ExportFile:
     tokens: tuple[ExportedToken, ...]
     allow_software: bool
     policy_overrides: Mapping[str, Any]
+    # share key -> recipients, for envelopes re-wrapped since sealing (docs/LIFECYCLE.md)
+    rewrapped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def recipients_of(self, share_key: str) -> tuple[str, ...]:
+        return self.rewrapped.get(share_key) or self.manifest.share(share_key).recipients
 
 
 # -- export --------------------------------------------------------------------------
@@ -71,8 +77,11 @@ def export_version(vault: Vault, record_id: str, version: int | None = None, *,
         record = vault.get_record(record_id)
         data: VersionData = vault.get_version(record.id, version)
         manifest = data.manifest
-        recipients = {r for s in manifest.shares for r in s.recipients}
+        recipients = {r for s in manifest.shares
+                      for r in (*s.recipients, *data.recipients_of(s.key))}
         tokens = [t for t in vault.list_tokens(include_inactive=True) if t.recipient in recipients]
+        rewrapped = {k: list(e.recipients) for k, e in sorted(data.envelopes.items())
+                     if e.revision > 0}
         names = {c: vault.get_custodian(c).name for c in manifest.custodian_names}
         document = {
             "format": EXPORT_FORMAT,
@@ -86,6 +95,8 @@ def export_version(vault: Vault, record_id: str, version: int | None = None, *,
             "record": {"allow_software": record.allow_software,
                        "policy_overrides": dict(record.policy_overrides)},
         }
+        if rewrapped:  # absent unless a share was re-wrapped, so older files stay identical
+            document[_REWRAPPED] = rewrapped
         vault.append_audit(actor, "version.export", record.id, {
             "label": record.label, "version": data.version, "fingerprint": data.fingerprint})
     return canonical.dumps(document)
@@ -105,27 +116,54 @@ def _text(value: Any, what: str, limit: int = MAX_NAME) -> str:
     return cleaned
 
 
-def _check_envelope_stanzas(manifest: Manifest, envelopes: Mapping[str, bytes]) -> None:
-    """Each envelope is a binary age file with one stanza per recipient of its share."""
+def _check_envelope_stanzas(manifest: Manifest, envelopes: Mapping[str, bytes],
+                            rewrapped: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    """Each envelope is a binary age file with one stanza per recipient of its share
+    (the re-wrapped recipients where a share was re-wrapped)."""
     for share in manifest.shares:
+        recipients = (rewrapped or {}).get(share.key) or share.recipients
         try:
             stanzas = read_stanzas(envelopes[share.key], armored=False)
         except FormatError as exc:
             raise FormatError(f"the envelope of share {share.key} ({share.custodian}) is not a "
                               f"valid age file: {exc}") from None
         want = sorted(_PIV_STANZA if r.startswith("age1yubikey1") else _X25519_STANZA
-                      for r in share.recipients)
+                      for r in recipients)
         have = sorted(s.type for s in stanzas)
         if have != want:
             raise FormatError(f"the envelope of share {share.key} ({share.custodian}) is "
                               f"wrapped to {len(have)} key(s) of type(s) {', '.join(have)}; "
-                              f"the manifest lists {len(want)}")
+                              f"the file lists {len(want)}")
 
 
-def _parse_tokens(items: Any, manifest: Manifest) -> tuple[ExportedToken, ...]:
+def _parse_rewrapped(value: Any, manifest: Manifest) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or not value:
+        raise FormatError("rewrapped must be a non-empty object")
+    keys = {s.key for s in manifest.shares}
+    rewrapped: dict[str, tuple[str, ...]] = {}
+    for key, recipients in value.items():
+        if key not in keys:
+            raise FormatError(f"rewrapped names share {key!r}, which the manifest lacks")
+        if (not isinstance(recipients, list) or not 1 <= len(recipients) <= 16
+                or not all(isinstance(r, str) and 0 < len(r) <= 1000 and r.isascii()
+                           for r in recipients)
+                or len(set(recipients)) != len(recipients)):
+            raise FormatError(f"rewrapped.{key} must list 1 to 16 different recipients")
+        rewrapped[key] = tuple(recipients)
+    return rewrapped
+
+
+def _parse_tokens(items: Any, manifest: Manifest,
+                  rewrapped: Mapping[str, tuple[str, ...]] | None = None
+                  ) -> tuple[ExportedToken, ...]:
     if not isinstance(items, list) or len(items) > 4096:
         raise FormatError("tokens must be a list")
     holders = {r: s.custodian_id for s in manifest.shares for r in s.recipients}
+    for key, recipients in (rewrapped or {}).items():
+        owner = manifest.share(key).custodian_id
+        for r in recipients:
+            if holders.setdefault(r, owner) != owner:
+                raise FormatError(f"rewrapped.{key} wraps a share to another custodian's key")
     tokens: list[ExportedToken] = []
     for i, item in enumerate(items):
         where = f"tokens[{i}]"
@@ -192,7 +230,7 @@ def parse_export(data: bytes) -> ExportFile:
         raise FormatError(f"the file is larger than {MAX_EXPORT // (1024 * 1024)} MiB; it is "
                           "not a Tessera export")
     doc = canonical.loads(bytes(data), what="export file")
-    if not isinstance(doc, dict) or set(doc) != _TOP_KEYS:
+    if not isinstance(doc, dict) or set(doc) - {_REWRAPPED} != _TOP_KEYS:
         raise FormatError("this is not a Tessera export file (unexpected fields)")
     if doc["format"] != EXPORT_FORMAT:
         raise FormatError(f"unknown export format {doc['format']!r} (expected {EXPORT_FORMAT})")
@@ -203,9 +241,13 @@ def parse_export(data: bytes) -> ExportFile:
         raise FormatError("envelopes must be an object")
     envelopes = {k: unb64(v, f"the envelope of share {k}") for k, v in doc["envelopes"].items()}
     check_parts(manifest, ciphertext, envelopes)
-    _check_envelope_stanzas(manifest, envelopes)
+    rewrapped = _parse_rewrapped(doc[_REWRAPPED], manifest) if _REWRAPPED in doc else {}
+    _check_envelope_stanzas(manifest, envelopes, rewrapped)
     custodians = _parse_custodians(doc["custodians"], manifest)
-    tokens = _parse_tokens(doc["tokens"], manifest)
+    tokens = _parse_tokens(doc["tokens"], manifest, rewrapped)
+    known = {t.recipient for t in tokens}
+    if any(r not in known for rs in rewrapped.values() for r in rs):
+        raise FormatError("a re-wrapped envelope names a key the file's tokens do not list")
     record = doc["record"]
     if not isinstance(record, dict) or set(record) != {"allow_software", "policy_overrides"}:
         raise FormatError("record must have exactly the fields allow_software and "
@@ -217,7 +259,7 @@ def parse_export(data: bytes) -> ExportFile:
         raise FormatError("record.policy_overrides must be a small object")
     Policy().with_overrides(overrides)
     return ExportFile(manifest, manifest_bytes, ciphertext, envelopes, custodians, tokens,
-                      record["allow_software"], overrides)
+                      record["allow_software"], overrides, rewrapped)
 
 
 # -- import --------------------------------------------------------------------------
@@ -241,7 +283,9 @@ def import_version(vault: Vault, data: bytes, actor: str) -> ImportResult:
 def _same_version(stored: VersionData, parsed: ExportFile) -> bool:
     return (stored.manifest_bytes == parsed.manifest_bytes
             and stored.ciphertext == parsed.ciphertext
-            and {k: e.age for k, e in stored.envelopes.items()} == dict(parsed.envelopes))
+            and {k: e.age for k, e in stored.envelopes.items()} == dict(parsed.envelopes)
+            and all(stored.recipients_of(k) == parsed.recipients_of(k)
+                    for k in stored.envelopes))
 
 
 def _import(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile,
@@ -290,6 +334,13 @@ def _import(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile,
     else:
         vault.add_version(sealed, actor, "imported from a .tessera file")
         reason_details = {}
+    for key, recipients in sorted(parsed.rewrapped.items()):
+        conn.execute("UPDATE envelopes SET recipients = ?, revision = 1 WHERE record_id = ?"
+                     " AND version = ? AND share_key = ?",
+                     (canonical.dumps(list(recipients)).decode("utf-8"), manifest.record_id,
+                      manifest.version, key))
+    if parsed.rewrapped:
+        reason_details["rewrapped"] = sorted(parsed.rewrapped)
     vault.append_audit(actor, "version.import", manifest.record_id, {
         "label": manifest.label, **quorum_details(manifest), "new_record": created,
         "custodians_added": len(custodians_added), "tokens_added": len(tokens_added),

@@ -122,3 +122,27 @@ def test_rewrap_through_the_cli(c: Ceremony, tmp_path: Path) -> None:
     assert r.code != 0 and "--from-token OLD or --paper" in r.err
     assert SECRET  # the secret itself never appears in the CLI's output
     assert SECRET.decode() not in r.text
+
+
+def test_a_rewrapped_version_travels_in_an_export(c: Ceremony, tmp_path: Path) -> None:
+    from tessera.vault import Vault
+    from tessera.vault.exchange import export_version, import_version, parse_export
+
+    plain = export_version(c.vault, c.record_id, actor="op")
+    assert b'"rewrapped"' not in plain  # files of never re-wrapped versions are unchanged
+    new = new_fido2(c, "Alice")
+    rewrap_with_token(c.vault, c.drivers, c.record_id, c.tokens["Alice"].id,
+                      ScriptedPrompts(), threading.Event(), actor="Alice")
+    data = export_version(c.vault, c.record_id, actor="op")
+    parsed = parse_export(data)
+    key = next(iter(parsed.rewrapped))
+    assert parsed.rewrapped[key] == (new.recipient,)
+    with Vault.open(tmp_path / "air-gapped.sqlite3", create=True, demo=True) as other:
+        result = import_version(other, data, "op")
+        assert result.created_record
+        assert other.get_version(c.record_id).recipients_of(key) == (new.recipient,)
+        assert import_version(other, data, "op").already_imported
+    # A file claiming a re-wrap to another custodian's key is refused.
+    tampered = data.replace(new.recipient.encode(), c.tokens["Bob"].recipient.encode(), 1)
+    with pytest.raises(TesseraError):
+        parse_export(tampered)
