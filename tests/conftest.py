@@ -28,3 +28,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "device" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_qapplication(qapp):  # type: ignore[no-untyped-def]
+    """One QApplication for the whole run, created first: a QGuiApplication made by
+    headless sheet rendering would otherwise make every later widget test abort."""
+    return qapp

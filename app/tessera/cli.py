@@ -24,6 +24,7 @@ from tessera.cli_lifecycle import report_hook, show_drills_due
 from tessera.cli_prompts import TerminalPrompts, read_line
 from tessera.core.errors import InputError, NotFound, TesseraError, UserCancelled
 from tessera.core.policy import SplitPlan
+from tessera.core.private_file import write_private
 from tessera.custody.create import create_record
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import ReleaseCeremony, drill
@@ -590,21 +591,6 @@ def deliver_secret(secret: bytearray, encoding: str, out: Path | None, reveal: b
             click.echo(secret.decode("utf-8"))
         else:
             click.echo(secret.hex())
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read, via a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # -- drill ----------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def sheet_list(ctx: Context, record_ref: str | None, show_all: bool) -> None:
 def sheet_scan(images: tuple[Path, ...], dpi: int, recover_to: Path | None,
                codes_out: Path | None) -> None:
     """Read sheets' QR codes from scans, photos or PDFs (any order, several per image)."""
-    from tessera.cli import write_private
+    from tessera.core.private_file import write_private
     from tessera.sheets.collect import recover_secret
     from tessera.sheets.scan import read_scans, scan_file
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +31,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from tessera.core.private_file import write_private
 
 CLIPBOARD_CLEAR_MS = 30_000
 MASK = "•" * 24
@@ -137,21 +138,6 @@ def ask_save_path(parent: QWidget, suggested: str) -> Path | None:
         return None
     path, _filter = QFileDialog.getSaveFileName(parent, "Save secret", suggested)
     return Path(path) if path else None
-
-
-def write_private(path: Path, data: bytes | bytearray) -> None:
-    """Write ``data`` readable by the owner only, via a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class RevealDialog(QDialog):

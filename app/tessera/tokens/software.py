@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from tessera.core import age
 from tessera.core.errors import FormatError, PinInvalid, TokenError, UserCancelled, WrongToken
+from tessera.core.private_file import write_private
 from tessera.tokens.base import (
     ApprovalMethod,
     Enrolled,
@@ -72,14 +73,7 @@ class SoftwareKeyStore:
                            [age.ScryptRecipient(passphrase, work_factor=self.work_factor)],
                            armor=True)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self._file(key_id)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        write_private(self._file(key_id), data)
         return "file"
 
     def load(self, key_id: str, where: str, prompts: Prompts, label: str) -> str:

@@ -45,6 +45,7 @@ from fido2.cose import ES256
 from fido2.ctap import STATUS, CtapDevice, CtapError
 from fido2.hid import CAPABILITY, CTAPHID
 
+from tessera.core.private_file import write_private
 from tessera.tokens.virtual.touch import TouchControl
 
 ERR = CtapError.ERR
@@ -356,16 +357,7 @@ class VirtualAuthenticator(CtapDevice):
 
     def save(self, path: Path) -> None:
         """Write the state to ``path`` (mode 0600), replacing it atomically."""
-        data = json.dumps(self.to_state(), sort_keys=True, indent=2).encode()
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_private(path, json.dumps(self.to_state(), sort_keys=True, indent=2).encode())
 
     @classmethod
     def load(

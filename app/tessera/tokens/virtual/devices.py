@@ -8,7 +8,6 @@ runs; ``keys.json`` lists them by name. The drivers get them through
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from fido2.ctap import CtapDevice
 
 from tessera.core.errors import FormatError
+from tessera.core.private_file import write_private
 from tessera.tokens.base import TokenKind
 from tessera.tokens.virtual.ctap import VirtualAuthenticator
 from tessera.tokens.virtual.piv_card import VirtualPivCard
@@ -96,11 +96,7 @@ class VirtualDevices:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         entries = [{"name": k.name, "kind": k.kind.value, "file": self._file_of(k).name}
                    for k in self.keys]
-        tmp = self._index_path().with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(entries, f, indent=1)
-        tmp.replace(self._index_path())
+        write_private(self._index_path(), json.dumps(entries, indent=1).encode("utf-8"))
 
     def _file_of(self, key: VirtualKey) -> Path:
         if isinstance(key.device, VirtualYubiKey):

@@ -10,13 +10,13 @@ flash holds them — so it is for demo mode and tests, never for real custody.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from yubikit.piv import DEFAULT_MANAGEMENT_KEY, KEY_TYPE, MANAGEMENT_KEY_TYPE, TOUCH_POLICY
+
+from tessera.core.private_file import write_private
 
 STATE_FORMAT = "tessera-virtual-piv/v1"
 
@@ -155,14 +155,4 @@ def load_state(path: Path) -> PivCardState:
 def save_state(state: PivCardState, path: Path) -> None:
     """Write atomically (temporary file + rename) with mode 0600: a crash keeps the old card."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o600)  # mkstemp already uses 0600 on POSIX; be explicit
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(state.to_json(), f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, json.dumps(state.to_json(), indent=1, sort_keys=True).encode("utf-8"))
