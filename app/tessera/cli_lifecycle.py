@@ -21,6 +21,7 @@ import click
 
 from tessera.core.errors import InputError
 from tessera.core.policy import Policy, SplitPlan
+from tessera.core.private_file import write_private
 from tessera.core.review import Severity, review_csv
 from tessera.custody.lifecycle import NewVersion
 
@@ -327,8 +328,7 @@ def review_cmd(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> No
         click.secho(f"  [{finding.severity.value}] {finding.kind.heading}: {finding.text}",
                     fg=colour)
     if csv_path:
-        base = _base()
-        base.write_private(csv_path, review_csv(review).encode("utf-8"))
+        write_private(csv_path, review_csv(review).encode("utf-8"))
         _echo(f"Wrote {csv_path}")
     if pdf_path:
         from tessera.sheets.review_report import write_review_pdf
