@@ -166,3 +166,21 @@ def test_groups_and_paper_only_shares() -> None:
     assert (FindingKind.PAPER_ONLY, "D") in found
     assert (FindingKind.NEVER_DRILLED, "D") not in found  # a lost token is not scheduled
     assert build_review([_view(state="retired", state_display="retired")], now).findings == ()
+
+
+def test_drill_without_arguments_lists_overdue_drills(c: Ceremony,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import tessera.cli_lifecycle as lifecycle_cli
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> Later:  # type: ignore[override]
+            return cls.fromtimestamp(datetime.now(UTC).timestamp() + 100 * 86400, UTC)
+
+    c.vault.close()
+    monkeypatch.setattr(lifecycle_cli, "datetime", Later)
+    r = run("--vault", str(c.path), "drill")
+    assert r.code == 0, r.text
+    assert "Overdue drills" in r.out
+    lines = [line for line in r.out.splitlines() if "Deploy key" in line]
+    assert len(lines) == 3 and all("(last never)" in line for line in lines)
