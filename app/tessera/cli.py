@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -30,6 +30,9 @@ from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import ReleaseCeremony, drill
 from tessera.tokens.base import TokenKind
 from tessera.vault import Vault
+
+if TYPE_CHECKING:
+    from tessera.custody.reshare import ReshareCeremony
 
 log = logging.getLogger("tessera")
 EXIT_USAGE = 2
@@ -460,7 +463,8 @@ def record_show(ctx: Context, record_ref: str) -> None:
 
     with ctx.vault() as vault:
         r = vault.get_record(record_ref)
-        m = vault.get_version(r.id).manifest
+        data = vault.get_version(r.id)
+        m = data.manifest
         echo(f"{r.label}")
         echo(f"  id           {r.id}")
         echo(f"  state        {r.state.display}")
@@ -472,7 +476,7 @@ def record_show(ctx: Context, record_ref: str) -> None:
         echo(f"  quorum       {m.describe_quorum()}")
         echo(f"  fingerprint  {m.fingerprint}")
         echo("  custodians:")
-        for slot in custodian_slots(vault, m):
+        for slot in custodian_slots(vault, data):
             tokens = ", ".join(f"{t.label} ({t.kind.value})" for t in slot.tokens) or \
                 "no active token (paper only)"
             echo(f"    {slot.name:<18} share {', '.join(slot.share_keys):<10} {tokens}")
@@ -503,7 +507,7 @@ def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: 
         ceremony = ReleaseCeremony(vault, ctx.drivers(vault), record_ref, reason=reason,
                                    ticket=ticket, requested_by=ctx.actor)
         try:
-            run_release(ctx, vault, ceremony, approvers, paper)
+            collect_quorum(ctx, vault, ceremony, approvers, paper)
             secret = ceremony.finish()
         except BaseException:
             ceremony.abort()
@@ -519,9 +523,12 @@ def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: 
         report_hook(ctx, vault, ceremony.record.id, ceremony.release_id)
 
 
-def run_release(ctx: Context, vault: Vault, ceremony: ReleaseCeremony,
-                approvers: tuple[str, ...], paper: tuple[str, ...]) -> None:
-    echo(f"Release of {ceremony.manifest.label} — {ceremony.manifest.describe_quorum()}")
+def collect_quorum(ctx: Context, vault: Vault, ceremony: ReleaseCeremony | ReshareCeremony,
+                   approvers: tuple[str, ...], paper: tuple[str, ...]) -> None:
+    """Custodians approve one at a time (a release, or the quorum of a reshare/revoke)."""
+    what = {"release": "Release", "reshare": "Reshare (new share set)"}.get(
+        ceremony.request.purpose, ceremony.request.purpose.capitalize())
+    echo(f"{what} of {ceremony.manifest.label} — {ceremony.manifest.describe_quorum()}")
     echo(f"Fingerprint {ceremony.fingerprint}: compare it with your sheets.")
     queue: list[tuple[str, str]] = [("token", a) for a in approvers] + \
         [("paper", p) for p in paper]
@@ -553,7 +560,8 @@ def run_release(ctx: Context, vault: Vault, ceremony: ReleaseCeremony,
         echo(f"  progress {ceremony.progress().describe()}")
 
 
-def contribute(ctx: Context, vault: Vault, ceremony: ReleaseCeremony, method: str,
+def contribute(ctx: Context, vault: Vault, ceremony: ReleaseCeremony | ReshareCeremony,
+               method: str,
                name: str) -> None:
     person = vault.get_custodian(name)
     if method == "paper":
@@ -613,8 +621,7 @@ def drill_cmd(ctx: Context, record_ref: str | None, custodian_name: str | None) 
         rec = vault.get_record(record_ref)
         from tessera.custody.release import custodian_slots
 
-        manifest = vault.get_version(rec.id).manifest
-        slot = next((s for s in custodian_slots(vault, manifest)
+        slot = next((s for s in custodian_slots(vault, vault.get_version(rec.id))
                      if s.custodian_id == person.id), None)
         if slot is None:
             raise InputError(f"{person.name} holds no share of {rec.label}")

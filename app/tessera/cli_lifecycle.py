@@ -182,7 +182,7 @@ def _run_quorum(ctx: Context, vault: Vault, ceremony: Any, approvers: tuple[str,
     base = _base()
     try:
         with _sheet_words(sheets_pdf) as keeper:
-            base.run_release(ctx, vault, ceremony, approvers, paper)
+            base.collect_quorum(ctx, vault, ceremony, approvers, paper)
             result: NewVersion = ceremony.finish(on_mnemonics=_collector(keeper))
             _show_new_version(result, warnings=False)  # shown before the quorum
             _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)

@@ -67,10 +67,11 @@ def sheet_print(ctx: Context, record_ref: str, custodians: tuple[str, ...], pape
     out_dir.mkdir(parents=True, exist_ok=True)
     with ctx.vault() as vault:
         rec = vault.get_record(record_ref)
-        manifest = vault.get_version(rec.id).manifest
+        data = vault.get_version(rec.id)
+        manifest = data.manifest
         wanted = {vault.get_custodian(c).id for c in custodians}
         drivers = ctx.drivers(vault)
-        for slot in custodian_slots(vault, manifest):
+        for slot in custodian_slots(vault, data):
             if wanted and slot.custodian_id not in wanted:
                 continue
             if not slot.tokens:

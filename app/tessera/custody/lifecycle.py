@@ -9,17 +9,14 @@ like :class:`~tessera.custody.release.ReleaseCeremony`.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tessera.core.errors import InputError, TokenError, WrongToken
-from tessera.core.manifest import Manifest, ShareEntry
+from tessera.core.errors import InputError
+from tessera.core.manifest import Manifest
 from tessera.core.policy import PolicyWarning, SplitPlan
 from tessera.core.sealing import SealedVersion
-from tessera.custody.drivers import TokenDrivers
-from tessera.tokens.base import Prompts, TokenInfo, TokenState, Unlocked
-from tessera.vault import RecordState, Vault, VersionData
+from tessera.tokens.base import TokenInfo, TokenState
+from tessera.vault import RecordState, Vault
 from tessera.vault.sheet_registry import SheetRecord, SheetRegistry, SheetState
 
 
@@ -95,32 +92,6 @@ def plan_without(manifest: Manifest, custodian_id: str) -> SplitPlan:
 
 def active_tokens_of(vault: Vault, custodian_id: str) -> list[TokenInfo]:
     return [t for t in vault.list_tokens(custodian_id) if t.state is TokenState.ACTIVE]
-
-
-def open_own_share(drivers: TokenDrivers, token: TokenInfo, data: VersionData,
-                   challenge: bytes, prompts: Prompts, cancel: threading.Event,
-                   skip: Sequence[str] = ()) -> tuple[Unlocked, ShareEntry]:
-    """Open the first of the token's custodian's envelopes wrapped to this token now.
-
-    Unlike the manifest's recipient list, this follows re-wraps, so a custodian's new
-    token opens their share and the old one is refused.
-    """
-    manifest = data.manifest
-    entries = [e for e in manifest.shares_of(token.custodian_id) if e.key not in skip]
-    candidates = [e for e in entries if token.recipient in data.recipients_of(e.key)]
-    if not candidates:
-        owner = next((e.custodian for e in manifest.shares
-                      if token.recipient in data.recipients_of(e.key)), None)
-        detail = (f"it is {owner}'s key" if owner and owner != token.custodian_name
-                  else "it does not open any share of this record's current version")
-        raise WrongToken(entries[0].custodian if entries else token.custodian_name, detail)
-    entry = candidates[0]
-    driver = drivers.for_token(token)
-    unlocked = driver.unlock(token, data.envelopes[entry.key].age, challenge, prompts, cancel)
-    if not driver.verify(token, challenge, unlocked.evidence):
-        unlocked.wipe()
-        raise TokenError(f"{token.label} returned an approval signature that does not verify")
-    return unlocked, entry
 
 
 def wipe(buffer: bytearray) -> None:

@@ -9,6 +9,7 @@ quorum is met and the payload decrypts.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
@@ -26,7 +27,7 @@ from tessera.tokens.base import (
     TokenState,
     Unlocked,
 )
-from tessera.vault import Vault
+from tessera.vault import Vault, VersionData
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ def known_sets(vault: Vault, record_id: str, current: Manifest) -> dict[int, str
     return names
 
 
-def custodian_slots(vault: Vault, manifest: Manifest) -> list[CustodianSlot]:
+def custodian_slots(vault: Vault, data: VersionData) -> list[CustodianSlot]:
+    """Each custodian of the version with the active tokens that open their shares now
+    (after any re-wrap, which the manifest's sealed-time recipient list does not show)."""
+    manifest = data.manifest
     slots: dict[str, CustodianSlot] = {}
     for entry in manifest.shares:
         if entry.custodian_id in slots:
@@ -60,29 +64,34 @@ def custodian_slots(vault: Vault, manifest: Manifest) -> list[CustodianSlot]:
                 s.tokens)
             continue
         tokens = tuple(t for t in vault.list_tokens(entry.custodian_id)
-                       if t.state is TokenState.ACTIVE and t.recipient in entry.recipients)
+                       if t.state is TokenState.ACTIVE and data.holds(entry.custodian_id,
+                                                                       t.recipient))
         slots[entry.custodian_id] = CustodianSlot(entry.custodian_id, entry.custodian,
                                                   (entry.key,), (entry.group,), tokens)
     return list(slots.values())
 
 
-def open_share(drivers: TokenDrivers, token: TokenInfo, manifest: Manifest,
-               envelopes: dict[str, bytes], challenge: bytes, prompts: Prompts,
-               cancel: threading.Event, skip: set[str] | None = None
+def open_share(drivers: TokenDrivers, token: TokenInfo, data: VersionData, challenge: bytes,
+               prompts: Prompts, cancel: threading.Event, skip: Sequence[str] = ()
                ) -> tuple[Unlocked, ShareEntry]:
-    """Open the first of the token's custodian's envelopes that the token can open."""
-    driver = drivers.for_token(token)
-    entries = [e for e in manifest.shares_of(token.custodian_id)
-               if e.key not in (skip or set())]
-    candidates = [e for e in entries if token.recipient in e.recipients]
+    """Open the first of the token's custodian's envelopes wrapped to this token now.
+
+    Follows re-wraps (the envelope's current recipients, not the manifest's sealed-time
+    list), so a custodian's new token opens their share and the old one is refused.
+    The approval signature is checked before the share is handed back.
+    """
+    manifest = data.manifest
+    entries = [e for e in manifest.shares_of(token.custodian_id) if e.key not in skip]
+    candidates = [e for e in entries if token.recipient in data.recipients_of(e.key)]
     if not candidates:
-        owner = next((e.custodian for e in manifest.shares if token.recipient in e.recipients),
-                     None)
-        detail = f"it is {owner}'s key" if owner and owner != token.custodian_name else \
-            "it is not among this record's recipients"
+        owner = next((e.custodian for e in manifest.shares
+                      if token.recipient in data.recipients_of(e.key)), None)
+        detail = (f"it is {owner}'s key" if owner and owner != token.custodian_name
+                  else "it does not open any share of this record's current version")
         raise WrongToken(entries[0].custodian if entries else token.custodian_name, detail)
     entry = candidates[0]
-    unlocked = driver.unlock(token, envelopes[entry.key], challenge, prompts, cancel)
+    driver = drivers.for_token(token)
+    unlocked = driver.unlock(token, data.envelopes[entry.key].age, challenge, prompts, cancel)
     if not driver.verify(token, challenge, unlocked.evidence):
         unlocked.wipe()
         raise TokenError(f"{token.label} returned an approval signature that does not verify")
@@ -97,10 +106,9 @@ class ReleaseCeremony:
         self.vault = vault
         self.drivers = drivers
         self.record = vault.get_record(record)
-        data = vault.get_version(self.record.id)
-        self.manifest = data.manifest
-        self._ciphertext = data.ciphertext
-        self._envelopes = {k: e.age for k, e in data.envelopes.items()}
+        self.data = vault.get_version(self.record.id)
+        self.manifest = self.data.manifest
+        self._ciphertext = self.data.ciphertext
         self.policy = vault.record_policy(self.record.id)
         self.request: Request = new_request("release", self.manifest, reason=reason,
                                             ticket=ticket, requested_by=requested_by)
@@ -120,7 +128,7 @@ class ReleaseCeremony:
         return self.manifest.fingerprint
 
     def slots(self) -> list[CustodianSlot]:
-        return custodian_slots(self.vault, self.manifest)
+        return custodian_slots(self.vault, self.data)
 
     def progress(self) -> Progress:
         return self.session.progress()
@@ -136,8 +144,8 @@ class ReleaseCeremony:
         if token.state is not TokenState.ACTIVE:
             raise TokenError(f"{token.label} is {token.state.value} and cannot approve")
         taken = {c.share_key for c in self.session.contributions}
-        unlocked, _ = open_share(self.drivers, token, self.manifest, self._envelopes,
-                                 self.request.challenge, prompts, cancel, skip=taken)
+        unlocked, _ = open_share(self.drivers, token, self.data, self.request.challenge,
+                                 prompts, cancel, skip=tuple(taken))
         try:
             contribution = self.session.offer(token.custodian_id, unlocked.share.decode("utf-8"),
                                               method=token.kind.value)
@@ -196,9 +204,7 @@ def drill(vault: Vault, drivers: TokenDrivers, record: str, token_id: str, promp
     manifest = data.manifest
     token = vault.get_token(token_id)
     request = new_request("drill", manifest, reason="drill", ticket="", requested_by=actor)
-    envelopes = {k: e.age for k, e in data.envelopes.items()}
-    unlocked, entry = open_share(drivers, token, manifest, envelopes, request.challenge,
-                                 prompts, cancel)
+    unlocked, entry = open_share(drivers, token, data, request.challenge, prompts, cancel)
     try:
         ok = matches_commitment(manifest.record_id,
                                 normalize_mnemonic(unlocked.share.decode("utf-8")),

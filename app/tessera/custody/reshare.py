@@ -27,11 +27,10 @@ from tessera.custody.drivers import TokenDrivers
 from tessera.custody.lifecycle import (
     NewVersion,
     current_plan,
-    open_own_share,
     sheets_to_destroy,
     wipe,
 )
-from tessera.custody.release import CustodianSlot, known_sets
+from tessera.custody.release import CustodianSlot, known_sets, open_share
 from tessera.tokens.base import ApprovalMethod, Evidence, Prompts, TokenState
 from tessera.vault import Record, RecordState, Vault
 
@@ -118,7 +117,7 @@ class ReshareCeremony:
         if token.state is not TokenState.ACTIVE:
             raise TokenError(f"{token.label} is {token.state.value} and cannot approve")
         taken = [c.share_key for c in self.session.contributions]
-        unlocked, _ = open_own_share(self.drivers, token, self.data, self.request.challenge,
+        unlocked, _ = open_share(self.drivers, token, self.data, self.request.challenge,
                                      prompts, cancel, skip=taken)
         try:
             contribution = self.session.offer(token.custodian_id,

@@ -20,8 +20,8 @@ from tessera.core.errors import InputError, PolicyError, ShareMismatch
 from tessera.core.quorum import QuorumSession
 from tessera.core.request import Request, new_request
 from tessera.custody.drivers import TokenDrivers
-from tessera.custody.lifecycle import active_tokens_of, open_own_share
-from tessera.custody.release import known_sets
+from tessera.custody.lifecycle import active_tokens_of
+from tessera.custody.release import known_sets, open_share
 from tessera.tokens.base import (
     ApprovalMethod,
     Evidence,
@@ -65,7 +65,7 @@ def rewrap_with_token(vault: Vault, drivers: TokenDrivers, record: str, old_toke
     done: list[str] = []
     removed: set[str] = set()
     for _ in entries:
-        unlocked, entry = open_own_share(drivers, old, data, request.challenge, prompts, cancel,
+        unlocked, entry = open_share(drivers, old, data, request.challenge, prompts, cancel,
                                          skip=done)
         try:
             mnemonic = normalize_mnemonic(unlocked.share.decode("utf-8"))

@@ -93,9 +93,7 @@ def sheet_with_token(vault: Vault, drivers: TokenDrivers, record: str, token_id:
     token = vault.get_token(token_id)
     request = new_request("sheet", data.manifest, reason=reason or "print recovery sheet",
                           ticket="", requested_by=actor)
-    envelopes = {k: e.age for k, e in data.envelopes.items()}
-    unlocked, entry = open_share(drivers, token, data.manifest, envelopes, request.challenge,
-                                 prompts, cancel)
+    unlocked, entry = open_share(drivers, token, data, request.challenge, prompts, cancel)
     try:
         mnemonic = normalize_mnemonic(unlocked.share.decode("utf-8"))
     finally:

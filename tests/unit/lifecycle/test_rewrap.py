@@ -14,7 +14,7 @@ from tessera.core.errors import PolicyError, ShareMismatch, TesseraError, WrongT
 from tessera.core.request import new_request
 from tessera.custody.enroll import enroll_device
 from tessera.custody.evidence import verify_approvals
-from tessera.custody.lifecycle import open_own_share
+from tessera.custody.release import open_share
 from tessera.custody.reshare import ReshareCeremony
 from tessera.custody.rewrap import rewrap_with_paper, rewrap_with_token
 from tessera.tokens.base import TokenInfo, TokenKind, TokenState
@@ -31,7 +31,7 @@ def opens(c: Ceremony, token: TokenInfo) -> bool:
     data = c.vault.get_version(c.record_id)
     request = new_request("drill", data.manifest, reason="check", ticket="", requested_by="op")
     try:
-        unlocked, _ = open_own_share(c.drivers, token, data, request.challenge,
+        unlocked, _ = open_share(c.drivers, token, data, request.challenge,
                                      ScriptedPrompts(), threading.Event())
     except WrongToken:
         return False
@@ -146,3 +146,24 @@ def test_a_rewrapped_version_travels_in_an_export(c: Ceremony, tmp_path: Path) -
     tampered = data.replace(new.recipient.encode(), c.tokens["Bob"].recipient.encode(), 1)
     with pytest.raises(TesseraError):
         parse_export(tampered)
+
+
+def test_after_a_rewrap_release_and_drill_use_the_new_token(c: Ceremony) -> None:
+    from tessera.custody.release import ReleaseCeremony, custodian_slots, drill
+
+    new = new_fido2(c, "Alice")
+    rewrap_with_token(c.vault, c.drivers, c.record_id, c.tokens["Alice"].id,
+                      ScriptedPrompts(), threading.Event(), actor="Alice")
+    alice = c.vault.get_custodian("Alice").id
+    slot = next(s for s in custodian_slots(c.vault, c.vault.get_version(c.record_id))
+                if s.custodian_id == alice)
+    assert [t.id for t in slot.tokens] == [new.id]
+    assert drill(c.vault, c.drivers, c.record_id, new.id, ScriptedPrompts(),
+                 threading.Event(), actor="Alice").ok
+    ceremony = ReleaseCeremony(c.vault, c.drivers, c.record_id, reason="r", ticket="T",
+                               requested_by="op")
+    with pytest.raises(WrongToken):
+        ceremony.contribute_token(c.tokens["Alice"].id, ScriptedPrompts(), threading.Event())
+    ceremony.contribute_token(new.id, ScriptedPrompts(), threading.Event())
+    ceremony.contribute_token(c.tokens["Bob"].id, ScriptedPrompts(), threading.Event())
+    assert bytes(ceremony.finish()) == SECRET
