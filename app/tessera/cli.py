@@ -520,6 +520,8 @@ def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: 
         echo(f"Released {ceremony.manifest.label}: {ceremony.progress().describe()} approvals.")
         echo("The record is now marked released — rotation due. Rotate the credential "
              "once it has served its purpose.")
+        echo(f"Ceremony transcript for signatures: tessera transcript {ceremony.release_id} "
+             "--out release-transcript.pdf")
         report_hook(ctx, vault, ceremony.record.id, ceremony.release_id)
 
 
