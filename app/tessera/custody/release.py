@@ -98,26 +98,45 @@ def open_share(drivers: TokenDrivers, token: TokenInfo, data: VersionData, chall
     return unlocked, entry
 
 
-class ReleaseCeremony:
-    """One quorum release of a record's current version."""
+class QuorumCeremony:
+    """Custodians approve one at a time, each share checked at once and each approval
+    recorded with its signed evidence. The request's ``purpose`` says what the quorum
+    is for: a release (:class:`ReleaseCeremony`) or a reshare
+    (:class:`~tessera.custody.reshare.ReshareCeremony`). Nothing here reveals anything.
+    """
+
+    purpose = "release"
 
     def __init__(self, vault: Vault, drivers: TokenDrivers, record: str, *, reason: str,
                  ticket: str, requested_by: str) -> None:
         self.vault = vault
         self.drivers = drivers
         self.record = vault.get_record(record)
+        self._refuse_state()
         self.data = vault.get_version(self.record.id)
         self.manifest = self.data.manifest
-        self._ciphertext = self.data.ciphertext
         self.policy = vault.record_policy(self.record.id)
-        self.request: Request = new_request("release", self.manifest, reason=reason,
+        self.request: Request = new_request(self.purpose, self.manifest, reason=reason,
                                             ticket=ticket, requested_by=requested_by)
         self.session = QuorumSession(self.manifest, known_sets(vault, self.record.id,
                                                                self.manifest))
         self.actor = requested_by
-        vault.start_release(self.record.id, self.request.to_bytes(), self.request.request_id,
-                            self.request.reason, self.request.ticket, requested_by)
         self.finished = False
+        self._prepare()
+        vault.start_release(self.record.id, self.request.to_bytes(), self.request.request_id,
+                            self.request.reason, self.request.ticket, requested_by,
+                            purpose=self.purpose)
+
+    def _refuse_state(self) -> None:
+        """Hook: refuse a record whose state does not allow this quorum."""
+
+    def _prepare(self) -> None:
+        """Hook: checks to run before the request is recorded (a refused plan costs
+        nobody a touch)."""
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
 
     @property
     def release_id(self) -> str:
@@ -143,9 +162,9 @@ class ReleaseCeremony:
         token = self.vault.get_token(token_id)
         if token.state is not TokenState.ACTIVE:
             raise TokenError(f"{token.label} is {token.state.value} and cannot approve")
-        taken = {c.share_key for c in self.session.contributions}
+        taken = tuple(c.share_key for c in self.session.contributions)
         unlocked, _ = open_share(self.drivers, token, self.data, self.request.challenge,
-                                 prompts, cancel, skip=tuple(taken))
+                                 prompts, cancel, skip=taken)
         try:
             contribution = self.session.offer(token.custodian_id, unlocked.share.decode("utf-8"),
                                               method=token.kind.value)
@@ -155,37 +174,43 @@ class ReleaseCeremony:
                 from None
         finally:
             unlocked.wipe()
-        self.vault.add_approval(self.release_id, token.custodian_id, token.id,
+        self.vault.add_approval(self.request_id, token.custodian_id, token.id,
                                 unlocked.evidence, self.actor)
         return contribution
 
     def contribute_paper(self, custodian_id: str, words: str) -> Contribution:
         """A custodian types (or scans) the words of their sealed sheet."""
         if not self.policy.paper_in_release:
-            raise PolicyError("this record's policy does not accept paper shares in a release")
+            raise PolicyError(f"this record's policy does not accept paper shares in a "
+                              f"{self.purpose}")
         custodian = self.vault.get_custodian(custodian_id)
         contribution = self.session.offer(custodian.id, words, method="paper")
         evidence = Evidence(ApprovalMethod.PAPER, None, "share-commitment", b"",
                             {"share": contribution.share_key})
-        self.vault.add_approval(self.release_id, custodian.id, None, evidence, self.actor)
+        self.vault.add_approval(self.request_id, custodian.id, None, evidence, self.actor)
         return contribution
+
+    def abort(self) -> None:
+        """Stop: the collected shares are dropped and the quorum is logged as aborted."""
+        if not self.finished:
+            self.session.wipe()
+            self.vault.finish_release(self.request_id, "aborted", self.actor)
+            self.finished = True
+
+
+class ReleaseCeremony(QuorumCeremony):
+    """One quorum release of a record's current version."""
 
     def finish(self) -> bytearray:
         """Combine and decrypt; the record becomes *released — rotation due*.
 
         Returns the secret in a ``bytearray``: the caller shows it and wipes it.
         """
-        secret = self.session.release(self._ciphertext)
+        secret = self.session.release(self.data.ciphertext)
         self.session.wipe()
-        self.vault.finish_release(self.release_id, "released", self.actor)
+        self.vault.finish_release(self.request_id, "released", self.actor)
         self.finished = True
         return secret
-
-    def abort(self) -> None:
-        if not self.finished:
-            self.session.wipe()
-            self.vault.finish_release(self.release_id, "aborted", self.actor)
-            self.finished = True
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,11 @@ A reshare *without* a custodian is a revocation (:mod:`tessera.custody.revoke`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 
-from tessera.core.errors import PolicyError, ShareMismatch, TokenError
+from tessera.core.errors import PolicyError
 from tessera.core.payload import decrypt_payload
 from tessera.core.policy import PolicyWarning, SplitPlan, check_split
-from tessera.core.quorum import Contribution, Progress, QuorumSession
-from tessera.core.request import Request, new_request
 from tessera.core.sealing import RecordFacts, SealedVersion, seal_version
 from tessera.custody.create import holders_for, resolve_plan, token_kinds
 from tessera.custody.drivers import TokenDrivers
@@ -30,12 +27,11 @@ from tessera.custody.lifecycle import (
     sheets_to_destroy,
     wipe,
 )
-from tessera.custody.release import CustodianSlot, known_sets, open_share
-from tessera.tokens.base import ApprovalMethod, Evidence, Prompts, TokenState
+from tessera.custody.release import QuorumCeremony
 from tessera.vault import Record, RecordState, Vault
 
 
-class ReshareCeremony:
+class ReshareCeremony(QuorumCeremony):
     """One quorum reshare of a record's current version.
 
     ``plan`` is the new split (custodian names or ids; default: the current split).
@@ -44,105 +40,32 @@ class ReshareCeremony:
     :func:`tessera.custody.revoke.start_revoke`.
     """
 
+    purpose = "reshare"
     operation = "reshare"
 
     def __init__(self, vault: Vault, drivers: TokenDrivers, record: str, *, reason: str,
                  ticket: str, requested_by: str, plan: SplitPlan | None = None) -> None:
-        self.vault = vault
-        self.drivers = drivers
-        self.record = vault.get_record(record)
+        self._requested_plan = plan
+        self.reason = reason
+        super().__init__(vault, drivers, record, reason=reason, ticket=ticket,
+                         requested_by=requested_by)
+
+    def _refuse_state(self) -> None:
         if self.record.state in (RecordState.RETIRED, RecordState.SUPERSEDED):
             raise PolicyError(f"record {self.record.label!r} is {self.record.state.display}; "
                               "it cannot be reshared")
-        self.data = vault.get_version(self.record.id)
-        self.manifest = self.data.manifest
-        self.policy = vault.record_policy(self.record.id)
-        self.plan = resolve_plan(vault, plan) if plan is not None else current_plan(self.manifest)
-        ids = self._plan_ids()
+
+    def _prepare(self) -> None:
+        plan = self._requested_plan
+        self.plan = resolve_plan(self.vault, plan) if plan is not None \
+            else current_plan(self.manifest)
         self.warnings: tuple[PolicyWarning, ...] = tuple(check_split(
-            self.plan, self.policy, demo=vault.is_demo, token_kinds=token_kinds(vault, ids),
+            self.plan, self.policy, demo=self.vault.is_demo,
+            token_kinds=token_kinds(self.vault, self._plan_ids()),
             allow_software=self.record.allow_software))
-        self.reason = reason
-        self.request: Request = new_request("reshare", self.manifest, reason=reason,
-                                            ticket=ticket, requested_by=requested_by)
-        self.session = QuorumSession(self.manifest,
-                                     known_sets(vault, self.record.id, self.manifest))
-        self.actor = requested_by
-        vault.start_release(self.record.id, self.request.to_bytes(), self.request.request_id,
-                            self.request.reason, self.request.ticket, requested_by,
-                            purpose="reshare")
-        self.finished = False
-
-    # -- what the window shows --------------------------------------------------------
-    @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    @property
-    def fingerprint(self) -> str:
-        return self.manifest.fingerprint
 
     def _plan_ids(self) -> list[str]:
         return list(dict.fromkeys(c for _, members in self.plan.groups for c in members))
-
-    def slots(self) -> list[CustodianSlot]:
-        """The current custodians with the tokens that open their share now."""
-        slots: dict[str, CustodianSlot] = {}
-        for entry in self.manifest.shares:
-            old = slots.get(entry.custodian_id)
-            if old is not None:
-                slots[entry.custodian_id] = CustodianSlot(
-                    old.custodian_id, old.name, (*old.share_keys, entry.key),
-                    (*old.groups, entry.group), old.tokens)
-                continue
-            tokens = tuple(t for t in self.vault.list_tokens(entry.custodian_id)
-                           if t.state is TokenState.ACTIVE
-                           and t.recipient in self.data.recipients_of(entry.key))
-            slots[entry.custodian_id] = CustodianSlot(entry.custodian_id, entry.custodian,
-                                                      (entry.key,), (entry.group,), tokens)
-        return list(slots.values())
-
-    def progress(self) -> Progress:
-        return self.session.progress()
-
-    @property
-    def complete(self) -> bool:
-        return self.session.complete
-
-    # -- contributions -----------------------------------------------------------------
-    def contribute_token(self, token_id: str, prompts: Prompts,
-                         cancel: threading.Event) -> Contribution:
-        """The token's custodian approves the reshare: PIN, touch, unwrap, check, record."""
-        token = self.vault.get_token(token_id)
-        if token.state is not TokenState.ACTIVE:
-            raise TokenError(f"{token.label} is {token.state.value} and cannot approve")
-        taken = [c.share_key for c in self.session.contributions]
-        unlocked, _ = open_share(self.drivers, token, self.data, self.request.challenge,
-                                     prompts, cancel, skip=taken)
-        try:
-            contribution = self.session.offer(token.custodian_id,
-                                              unlocked.share.decode("utf-8"),
-                                              method=token.kind.value)
-        except ShareMismatch as exc:
-            raise ShareMismatch(exc.custodian, "the share inside the envelope does not match "
-                                "the record's commitment; the envelope may have been "
-                                "replaced") from None
-        finally:
-            unlocked.wipe()
-        self.vault.add_approval(self.request_id, token.custodian_id, token.id,
-                                unlocked.evidence, self.actor)
-        return contribution
-
-    def contribute_paper(self, custodian_id: str, words: str) -> Contribution:
-        """A custodian types the words of their sealed sheet (if the policy allows)."""
-        if not self.policy.paper_in_release:
-            raise PolicyError("this record's policy does not accept paper shares in a quorum")
-        custodian = self.vault.get_custodian(custodian_id)
-        contribution = self.session.offer(custodian.id, words, method="paper")
-        evidence = Evidence(ApprovalMethod.PAPER, None, "share-commitment", b"",
-                            {"share_key": contribution.share_key})
-        self.vault.add_approval(self.request_id, custodian.id, None, evidence, self.actor)
-        return contribution
 
     # -- the new set -------------------------------------------------------------------
     def finish(self, on_mnemonics: Callable[[Mapping[str, str]], None] | None = None
@@ -181,13 +104,6 @@ class ReshareCeremony:
                           sealed.manifest.version, sealed.manifest.epoch, sealed.fingerprint,
                           sealed.manifest.describe_quorum(), updated.state,
                           updated.state_reason, tuple(old_sheets), self.warnings, sealed)
-
-    def abort(self) -> None:
-        """Stop: the collected shares are dropped and the quorum is logged as aborted."""
-        if not self.finished:
-            self.session.wipe()
-            self.vault.finish_release(self.request_id, "aborted", self.actor)
-            self.finished = True
 
     def _seal(self, secret: bytearray,
               on_mnemonics: Callable[[Mapping[str, str]], None] | None) -> SealedVersion:

@@ -87,13 +87,12 @@ def test_a_mistyped_word_is_named(share: list[str], position: int) -> None:
 
 
 def test_swapped_neighbours_are_named(share: list[str]) -> None:
+    i = next(i for i in range(9, 30) if share[i] != share[i + 1])
     words = list(share)
-    words[9], words[10] = words[10], words[9]
-    if words == share:
-        pytest.skip("the two neighbours happen to be the same word")
+    words[i], words[i + 1] = words[i + 1], words[i]
     with pytest.raises(InvalidMnemonic) as err:
         slip39.parse_share(" ".join(words))
-    assert "words 10 and 11" in str(err.value)
+    assert f"words {i + 1} and {i + 2}" in str(err.value)
 
 
 def test_unknown_word_is_named_by_position_without_echoing_it(share: list[str]) -> None:
