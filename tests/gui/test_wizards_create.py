@@ -195,3 +195,39 @@ def test_a_taken_label_is_refused_on_the_first_page(window, qtbot):
     click_next(wizard, qtbot)
     assert wizard.currentId() != PAGE_CUSTODIANS
     assert "already a record labelled" in wizard.facts_page.problem.text()
+
+
+def test_groups_two_level_split_with_live_feedback(window, context, qtbot, previews):
+    wizard = open_create(window, qtbot)
+    fill_facts(wizard, qtbot, "Grouped root key")
+    check_people(wizard, ["Alice", "Bob", "Carol"])
+    editor = wizard.custodians_page.editor
+    next_button = wizard.button(QWizard.WizardButton.NextButton)
+    editor.use_groups.setChecked(True)
+    assert editor.group_panel.isVisible() and not editor.simple_row.isVisible()
+    ids = editor.chosen()
+    names = dict(zip(editor.chosen_names(), ids, strict=True))
+    # Group 1: Alice alone; group 2: Bob and Carol, both needed; both groups needed
+    editor.set_group(names["Alice"], 0)
+    editor.set_group(names["Bob"], 1)
+    editor.set_group(names["Carol"], 1)
+    editor.group_spins[1].setValue(1)
+    assert "any one of them alone" in editor.feedback.text()
+    assert not next_button.isEnabled()
+    editor.group_spins[1].setValue(2)
+    editor.group_threshold.setValue(2)
+    assert editor.feedback.text().startswith("✓ Any 2 of 2 groups")
+    assert editor.groups.item(1, 1).text() == "Bob, Carol"
+    assert next_button.isEnabled()
+    editor.set_group(names["Alice"], 1)  # group 1 left empty
+    assert editor.feedback.text() == "✗ No custodians in group 1."
+    assert not next_button.isEnabled()
+    editor.set_group(names["Alice"], 0)
+    click_next(wizard, qtbot)
+    type_secret(wizard, qtbot, "grouped secret")
+    assert "any 2 of 2 groups" in wizard.review_page.summary.text()
+    seal(wizard, qtbot)
+    manifest = context.vault.get_version("Grouped root key").manifest
+    assert manifest.group_threshold == 2
+    assert [(g.threshold, g.count) for g in manifest.groups] == [(1, 1), (2, 2)]
+    assert {s.custodian: s.group for s in manifest.shares} == {"Alice": 0, "Bob": 1, "Carol": 1}

@@ -17,7 +17,7 @@ import string
 from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QLocale, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -28,9 +28,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -40,19 +37,17 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from tessera.core.errors import InputError, NotFound, PolicyError, TesseraError
-from tessera.core.policy import PolicyWarning, SplitPlan, check_split
-from tessera.custody.create import Created, create_record, token_kinds
-from tessera.custody.sheets import sheets_at_creation
-from tessera.gui import print_sheets
+from tessera.core.errors import InputError, NotFound, TesseraError
+from tessera.core.policy import PolicyWarning, SplitPlan
+from tessera.custody.create import Created, create_record
 from tessera.gui.context import AppContext
 from tessera.gui.envelopes import EnvelopeForm
 from tessera.gui.errors import show_error
+from tessera.gui.sheet_handoff import SheetHandoff
+from tessera.gui.split_editor import SplitEditor
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import fingerprint_label, muted
-from tessera.sheets.model import Paper, Sheet
-from tessera.sheets.render import write_pdf
-from tessera.tokens.base import TokenState
+from tessera.sheets.model import Paper
 
 MAX_SECRET_BYTES = 64 * 1024
 GENERATED_ALPHABET = string.ascii_letters + string.digits
@@ -134,7 +129,7 @@ class FactsPage(QWizardPage):
 
 
 class CustodiansPage(QWizardPage):
-    """Who holds a share, and how many of them must meet."""
+    """Who holds a share, and how many of them (or of their groups) must meet."""
 
     def __init__(self, context: AppContext) -> None:
         super().__init__()
@@ -142,105 +137,42 @@ class CustodiansPage(QWizardPage):
         self.setTitle("Who holds the shares?")
         self.setSubTitle("Each chosen custodian gets one share, locked to their keys. Any "
                          "K of them together can release the secret; fewer learn nothing.")
-        self.people = QListWidget()
-        self.people.setAccessibleName("Custodians")
-        self.threshold = QSpinBox()
-        self.threshold.setAccessibleName("Threshold")
-        self.threshold.setRange(1, 16)
-        self.threshold.setValue(max(2, context.vault.policy.min_threshold))
-        self.of_n = QLabel()
-        self.allow_software = QCheckBox("Allow &software keys on this record")
-        self.allow_software.setToolTip("A software key is stored on a computer, not in a "
-                                       "hardware token; the audit log records this choice")
-        policy = context.vault.policy
-        self.allow_software.setVisible(policy.hardware_only and not context.demo)
-        self.feedback = QLabel()
-        self.feedback.setWordWrap(True)
-        self.feedback.setAccessibleName("Policy check")
-        self.feedback.setTextFormat(Qt.TextFormat.PlainText)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Any"))
-        row.addWidget(self.threshold)
-        row.addWidget(self.of_n)
-        row.addStretch(1)
+        self.editor = SplitEditor(context)
+        self.people = self.editor.people
+        self.threshold = self.editor.threshold
+        self.of_n = self.editor.of_n
+        self.allow_software = self.editor.allow_software
+        self.feedback = self.editor.feedback
         layout = QVBoxLayout(self)
-        layout.addWidget(self.people, 1)
-        layout.addLayout(row)
-        layout.addWidget(self.allow_software)
-        layout.addWidget(self.feedback)
-        self.problem: str | None = None
-        self.warnings: list[PolicyWarning] = []
-        self.people.itemChanged.connect(self.update_feedback)
-        self.threshold.valueChanged.connect(self.update_feedback)
-        self.allow_software.toggled.connect(self.update_feedback)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.editor)
+        self.editor.changed.connect(self.completeChanged)
 
     def initializePage(self) -> None:
-        self.people.blockSignals(True)
-        self.people.clear()
-        vault = self.context.vault
-        for person in vault.list_custodians():
-            tokens = [t for t in vault.list_tokens(person.id) if t.state is TokenState.ACTIVE]
-            kinds = ", ".join(sorted({t.kind.display_name + (" (remote)" if t.remote else "")
-                                      for t in tokens})) or "no key enrolled"
-            item = QListWidgetItem(f"{person.name} — {kinds}")
-            item.setData(Qt.ItemDataRole.UserRole, person.id)
-            flags = Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable
-            if tokens:
-                flags |= Qt.ItemFlag.ItemIsEnabled
-            else:
-                item.setToolTip("Enrol a key for this custodian first")
-            item.setFlags(flags)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.people.addItem(item)
-        self.people.blockSignals(False)
-        self.update_feedback()
+        self.editor.load(self.editor.chosen())
+
+    @property
+    def problem(self) -> str | None:
+        return self.editor.problem
+
+    @property
+    def warnings(self) -> list[PolicyWarning]:
+        return self.editor.warnings
 
     def chosen(self) -> list[str]:
-        ids = []
-        for i in range(self.people.count()):
-            item = self.people.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                ids.append(str(item.data(Qt.ItemDataRole.UserRole)))
-        return ids
+        return self.editor.chosen()
 
     def chosen_names(self) -> list[str]:
-        return [self.people.item(i).text().split(" — ")[0] for i in range(self.people.count())
-                if self.people.item(i).checkState() == Qt.CheckState.Checked]
+        return self.editor.chosen_names()
 
     def plan(self) -> SplitPlan:
-        return SplitPlan.simple(self.threshold.value(), self.chosen())
+        return self.editor.plan()
 
     def update_feedback(self) -> None:
-        ids = self.chosen()
-        n = len(ids)
-        self.of_n.setText(f"of {n} custodian{'s' if n != 1 else ''} can release the secret")
-        self.problem = None
-        self.warnings = []
-        if n == 0:
-            self.problem = "Choose the custodians who will hold a share."
-        else:
-            vault = self.context.vault
-            try:
-                self.warnings = check_split(self.plan(), vault.policy, demo=vault.is_demo,
-                                            token_kinds=token_kinds(vault, ids),
-                                            allow_software=self.allow_software.isChecked())
-            except PolicyError as exc:
-                text = str(exc)
-                self.problem = text[0].upper() + text[1:] + "."
-        if self.problem is not None:
-            self.feedback.setText(f"✗ {self.problem}")
-            set_tone(self.feedback, Tone.BAD if n else Tone.MUTED)
-        elif self.warnings:
-            self.feedback.setText("\n".join(f"⚠ {w.text}" for w in self.warnings))
-            set_tone(self.feedback, Tone.WARN)
-        else:
-            self.feedback.setText(f"✓ Any {self.threshold.value()} of these {n} custodians "
-                                  "together can release this secret.")
-            set_tone(self.feedback, Tone.GOOD)
-        self.completeChanged.emit()
+        self.editor.update_feedback()
 
     def isComplete(self) -> bool:
-        return self.problem is None
+        return self.editor.problem is None
 
 
 class SecretPage(QWizardPage):
@@ -439,7 +371,7 @@ class ReviewPage(QWizardPage):
         nhi = facts.nhi()
         rows = [("Label", facts.label.text().strip()),
                 *[(k.capitalize(), v) for k, v in nhi.items()],
-                ("Quorum", f"any {people.threshold.value()} of {len(people.chosen())}"),
+                ("Quorum", people.editor.describe()),
                 ("Custodians", ", ".join(people.chosen_names())),
                 ("Secret", secret.describe())]
         if people.allow_software.isChecked():
@@ -469,32 +401,16 @@ class DonePage(QWizardPage):
         self.fingerprint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.sheets_note = QLabel()
         self.sheets_note.setWordWrap(True)
-        self.paper = QComboBox()
-        self.paper.setAccessibleName("Paper size")
-        for paper in Paper:
-            self.paper.addItem(paper.display, paper.value)
-        if QLocale().measurementSystem() == QLocale.MeasurementSystem.ImperialUSSystem:
-            self.paper.setCurrentIndex(self.paper.findData(Paper.LETTER.value))
-        self.print_button = QPushButton("&Print sheets…")
-        self.print_button.setAccessibleName("Print recovery sheets")
-        self.print_button.setToolTip("Print preview of one sheet per custodian; print from it")
-        self.print_button.clicked.connect(self.wiz.preview_sheets)
-        self.pdf_button = QPushButton("Save as P&DF…")
-        self.pdf_button.setAccessibleName("Save sheets as PDF")
-        self.pdf_button.clicked.connect(self.wiz.save_pdf)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Paper:"))
-        row.addWidget(self.paper)
-        row.addWidget(self.print_button)
-        row.addWidget(self.pdf_button)
-        row.addStretch(1)
+        self.handoff = SheetHandoff(wizard.context)
+        self.print_button = self.handoff.print_button
+        self.pdf_button = self.handoff.pdf_button
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addSpacing(6)
         layout.addWidget(self.fingerprint)
         layout.addSpacing(6)
         layout.addWidget(self.sheets_note)
-        layout.addLayout(row)
+        layout.addWidget(self.handoff)
         layout.addSpacing(6)
         self.envelope_title = QLabel("<b>Envelopes</b> — after sealing each sheet in its "
                                      "numbered tamper-evident bag, record the numbers:")
@@ -511,6 +427,7 @@ class DonePage(QWizardPage):
                            f"{_esc(created.sealed.manifest.describe_quorum())} custodians can "
                            "release it. Its fingerprint:")
         self.fingerprint.setText(created.fingerprint)
+        self.handoff.set_version(created.sealed, self.wiz.mnemonics)
         if self.envelopes is None:
             self.envelopes = EnvelopeForm(self.wiz.context, created.record_id,
                                           created.sealed.manifest.version)
@@ -519,7 +436,8 @@ class DonePage(QWizardPage):
         self.sheets_note.setText(
             "Print one sealed recovery sheet per custodian now, and seal each in a "
             "tamper-evident envelope: the share words exist only until this window closes. "
-            "Sheets let a custodian release without their key.")
+            "Sheets let a custodian release without their key. A sheet is logged once it "
+            "is printed or saved.")
 
 
 def _esc(text: str) -> str:
@@ -542,7 +460,6 @@ class CreateRecordWizard(QWizard):
         self.setMinimumSize(660, 500)
         self.created: Created | None = None
         self.mnemonics: dict[str, str] = {}  # share key -> words; only until the wizard closes
-        self._sheets: list[Sheet] | None = None
         self.facts_page = FactsPage(context)
         self.custodians_page = CustodiansPage(context)
         self.secret_page = SecretPage()
@@ -583,56 +500,18 @@ class CreateRecordWizard(QWizard):
         return True
 
     def paper(self) -> Paper:
-        return Paper(str(self.done_page.paper.currentData()))
+        return self.done_page.handoff.paper()
 
-    def sheets(self) -> list[Sheet]:
-        """The sheets of the new version, built (and logged as printed) once."""
-        if self._sheets is None:
-            if self.created is None or not self.mnemonics:
-                raise InputError("the share words are gone; sheets can only be printed "
-                                 "while the wizard that sealed the record is open")
-            self._sheets = sheets_at_creation(self.context.vault, self.created.sealed,
-                                              self.mnemonics, actor=self.context.actor)
-            self.context.notify_changed()
-        return self._sheets
-
-    def preview_sheets(self) -> None:
-        """Print preview of every custodian's sheet; the person prints from it."""
-        try:
-            print_sheets.preview_sheets(self, self.sheets(), self.paper())
-        except Exception as exc:
-            show_error(self, exc)
-
-    @staticmethod
-    def ask_pdf_path(parent: QWidget) -> Path | None:
-        """Warn that a PDF holds the words, then ask where (tests replace this seam)."""
-        answer = QMessageBox.warning(
-            parent, "A PDF holds the share words",
-            "The PDF will contain every custodian's share words in clear. Anyone who copies "
-            "the file holds the shares. Save it only to removable media you will destroy, "
-            "print it, then delete it.",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        if answer != QMessageBox.StandardButton.Save:
-            return None
-        name, _ = QFileDialog.getSaveFileName(parent, "Save recovery sheets",
-                                              "recovery-sheets.pdf", "PDF (*.pdf)")
-        return Path(name) if name else None
+    def preview_sheets(self) -> bool:
+        """Print preview of every custodian's sheet; logged only when printed from it."""
+        return self.done_page.handoff.print_preview()
 
     def save_pdf(self) -> Path | None:
-        target = self.ask_pdf_path(self)
-        if target is None:
-            return None
-        try:
-            write_pdf(self.sheets(), target, self.paper())
-        except Exception as exc:
-            show_error(self, exc)
-            return None
-        return target
+        return self.done_page.handoff.save_pdf()
 
     def forget_words(self) -> None:
         self.mnemonics.clear()
-        self._sheets = None
+        self.done_page.handoff.forget_words()
 
     def done(self, result: int) -> None:
         self.forget_words()
