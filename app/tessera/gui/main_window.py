@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.records.release_requested.connect(self.open_release)
         self.records.drill_requested.connect(self.open_drill)
         self.custodians.add_token_requested.connect(self.add_token_for)
+        self.tokens.rewrap_requested.connect(lambda cid: self.open_rewrap(None, cid))
         self.stack = QStackedWidget()
         for page in (self.records, self.custodians, self.tokens, self.audit):
             self.stack.addWidget(page)
@@ -189,6 +190,8 @@ class MainWindow(QMainWindow):
           icon_name="enrol", tip="Add a custodian and enrol their key")
         a("add-token", "Add &token…", self.add_token, shortcut="Ctrl+T", icon_name="tokens",
           tip="Enrol another key for an existing custodian")
+        a("rewrap", "Re-&wrap my share…", lambda: self.open_rewrap(None, None),
+          icon_name="tokens", tip="Move your share to a new key, with your old key or sheet")
         a("new-record", "&New record…", self.new_record, shortcut=QKeySequence.StandardKey.New,
           icon_name="new-record", tip="Split a new recovery secret among custodians")
         a("release", "&Release…", self.release_selected, shortcut="Ctrl+R",
@@ -224,6 +227,7 @@ class MainWindow(QMainWindow):
         people = bar.addMenu("&Custodians")
         people.addAction(act["enrol"])
         people.addAction(act["add-token"])
+        people.addAction(act["rewrap"])
         records = bar.addMenu("&Records")
         for key in ("new-record", "release", "drill"):
             records.addAction(act[key])
@@ -403,6 +407,17 @@ class MainWindow(QMainWindow):
 
         try:
             wizard = DrillWizard(self.context, record_id, parent=self)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(wizard)
+
+    def open_rewrap(self, record_id: str | None, custodian_id: str | None) -> None:
+        from tessera.gui.rewrap_wizard import RewrapWizard
+
+        try:
+            wizard = RewrapWizard(self.context, record_id, custodian_id, parent=self)
         except Exception as exc:
             show_error(self, exc)
             return

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -21,11 +22,14 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.gui.context import AppContext
+from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import custodians_model, records_model, tokens_model
 from tessera.gui.record_detail import RecordDetail
 from tessera.gui.rows import RecordRow, custodian_rows, record_rows, token_rows
 from tessera.gui.table_model import RowFilterProxy, RowTableModel
+from tessera.gui.token_state import TokenStateDialog
 from tessera.gui.widgets import fit_columns, heading, make_table, muted, search_field
+from tessera.tokens.base import TokenState
 from tessera.vault import RecordState
 
 
@@ -186,6 +190,10 @@ class CustodiansPage(TablePage):
 
 
 class TokensPage(TablePage):
+    """Every key; retire one or report it lost (with what it still opens)."""
+
+    rewrap_requested = Signal(str)  # custodian id
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, "Tokens",
                          "Every enrolled key. Software keys are lower assurance; remote keys "
@@ -193,5 +201,51 @@ class TokensPage(TablePage):
                          tokens_model(), lambda: token_rows(context.vault),
                          lambda r: r.token.info.id, parent)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # recipients differ at both ends
+        self.retire_button = QPushButton("&Retire…")
+        self.retire_button.setToolTip("The key is replaced or no longer used")
+        self.lost_button = QPushButton("Report &lost…")
+        self.lost_button.setToolTip("The key is missing: it must never open a new share")
+        self.rewrap_button = QPushButton("Re-&wrap share…")
+        self.rewrap_button.setToolTip("Move this custodian's share to their other keys")
+        for button in (self.rewrap_button, self.retire_button, self.lost_button):
+            self.filters.addWidget(button)
+        self.retire_button.clicked.connect(lambda: self.change_state(TokenState.RETIRED))
+        self.lost_button.clicked.connect(lambda: self.change_state(TokenState.LOST))
+        self.rewrap_button.clicked.connect(self._rewrap)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.finish_layout()
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self._update_buttons()
+
+    def refresh(self) -> None:
+        super().refresh()
+        if hasattr(self, "lost_button"):
+            self._update_buttons()
+
+    def _update_buttons(self, *_args: object) -> None:
+        row = self.selected_row()
+        state = row.token.info.state if row is not None else None
+        self.retire_button.setEnabled(state is TokenState.ACTIVE)
+        self.lost_button.setEnabled(state in (TokenState.ACTIVE, TokenState.RETIRED))
+        self.rewrap_button.setEnabled(row is not None)
+
+    def _rewrap(self) -> None:
+        row = self.selected_row()
+        if row is not None:
+            self.rewrap_requested.emit(row.token.info.custodian_id)
+
+    def change_state(self, state: TokenState) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        info = row.token.info
+        change = TokenStateDialog.ask(self, self.context.vault, info, state)
+        if change is None:
+            return
+        try:
+            self.context.vault.set_token_state(info.id, change.state, self.context.actor,
+                                               change.reason)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        self.context.notify_changed()
