@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.audit = AuditPage(context)
         self.records.release_requested.connect(self.open_release)
         self.records.drill_requested.connect(self.open_drill)
+        self.records.lifecycle_requested.connect(self.open_lifecycle)
         self.custodians.add_token_requested.connect(self.add_token_for)
         self.tokens.rewrap_requested.connect(lambda cid: self.open_rewrap(None, cid))
         self.stack = QStackedWidget()
@@ -412,6 +413,29 @@ class MainWindow(QMainWindow):
             return
         wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._keep(wizard)
+
+    def open_lifecycle(self, action: str, record_id: str) -> QWidget | None:
+        """Rotate, reshare, revoke, destroy old sheets or edit the policy of a record."""
+        from tessera.gui.policy_dialog import PolicyDialog
+        from tessera.gui.reshare_window import ReshareWindow, RevokeWindow
+        from tessera.gui.rotate_wizard import RotateWizard
+        from tessera.gui.sheet_destroy import DestroySheetsDialog
+
+        factories: dict[str, Callable[[], QWidget]] = {
+            "rotate": lambda: RotateWizard(self.context, record_id, parent=self),
+            "reshare": lambda: ReshareWindow(self.context, record_id),
+            "revoke": lambda: RevokeWindow(self.context, record_id),
+            "destroy": lambda: DestroySheetsDialog(self.context, record_id, parent=self),
+            "policy": lambda: PolicyDialog(self.context, record_id, parent=self),
+        }
+        try:
+            window = factories[action]()
+        except Exception as exc:
+            show_error(self, exc)
+            return None
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(window)
+        return window
 
     def open_rewrap(self, record_id: str | None, custodian_id: str | None) -> None:
         from tessera.gui.rewrap_wizard import RewrapWizard

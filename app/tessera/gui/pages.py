@@ -110,6 +110,7 @@ class RecordsPage(TablePage):
 
     release_requested = Signal(str)
     drill_requested = Signal(str)
+    lifecycle_requested = Signal(str, str)  # action, record id
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, "Records",
@@ -129,6 +130,7 @@ class RecordsPage(TablePage):
         self.detail.setMinimumWidth(380)
         self.detail.release_requested.connect(self.release_requested)
         self.detail.drill_requested.connect(self.drill_requested)
+        self.detail.lifecycle_requested.connect(self.lifecycle_requested)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("records-splitter")
         splitter.addWidget(self.table)

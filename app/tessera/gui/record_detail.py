@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import TesseraError
+from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.theme import themed
@@ -74,6 +75,7 @@ class RecordDetail(QWidget):
 
     release_requested = Signal(str)  # record id
     drill_requested = Signal(str)
+    lifecycle_requested = Signal(str, str)  # action ("rotate", "reshare", …), record id
 
     def __init__(self, vault: Vault, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +110,24 @@ class RecordDetail(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
+        more = QHBoxLayout()
+        self.lifecycle_buttons: dict[str, QPushButton] = {}
+        for action, text, tip in (
+                ("rotate", "R&otate…", "Seal a new secret for the same custodians (no quorum)"),
+                ("reshare", "Re&share…", "A quorum makes a new share set: other custodians, "
+                                         "threshold or groups"),
+                ("revoke", "Re&voke custodian…", "Reshare without one custodian; the record "
+                                                 "then requires rotation"),
+                ("destroy", "Destroy &sheets…", "Record that old sheets were shredded"),
+                ("policy", "&Policy…", "This record's policy overrides")):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.setAccessibleName(text.replace("&", "").rstrip("…"))
+            button.clicked.connect(lambda _c=False, a=action: self._lifecycle(a))
+            self.lifecycle_buttons[action] = button
+            more.addWidget(button)
+        more.addStretch(1)
+        layout.addLayout(more)
         self.release_button.clicked.connect(self._release_clicked)
         self.drill_button.clicked.connect(self._drill_clicked)
 
@@ -174,6 +194,10 @@ class RecordDetail(QWidget):
         if self.record_id is not None:
             self.release_requested.emit(self.record_id)
 
+    def _lifecycle(self, action: str) -> None:
+        if self.record_id is not None:
+            self.lifecycle_requested.emit(action, self.record_id)
+
     def _drill_clicked(self) -> None:
         if self.record_id is not None:
             self.drill_requested.emit(self.record_id)
@@ -190,6 +214,9 @@ class RecordDetail(QWidget):
         self.title.setText(record.label)
         self.title.setAccessibleName(f"Record {record.label}")
         state = record.state.display
+        if record.state in (RecordState.RELEASED, RecordState.ROTATION_REQUIRED,
+                            RecordState.SUPERSEDED):
+            state += f" since {short_time(record.state_since)}"
         if record.state_reason:
             state += f" — {record.state_reason}"
         if row.damaged:
@@ -205,6 +232,14 @@ class RecordDetail(QWidget):
                                 RecordState.ROTATION_REQUIRED) and not row.damaged
         self.release_button.setEnabled(live)
         self.drill_button.setEnabled(live)
+        old_sheets = sheets_to_destroy(self.vault, record.id)
+        for action, button in self.lifecycle_buttons.items():
+            button.setEnabled(live or action == "policy"
+                              or (action == "destroy" and bool(old_sheets)))
+        destroy = self.lifecycle_buttons["destroy"]
+        destroy.setText(f"Destroy &sheets ({len(old_sheets)})…" if old_sheets
+                        else "Destroy &sheets…")
+        destroy.setEnabled(bool(old_sheets))
         self.fingerprint.setText(row.fingerprint or "—")
         self.quorum.setText(f"{row.quorum_text} — {', '.join(row.custodians)}")
         self.version.setText(f"version {row.version}, epoch {row.epoch}")

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core.errors import ShareMismatch, TesseraError, UserCancelled
 from tessera.core.quorum import Contribution
-from tessera.custody.release import CustodianSlot, ReleaseCeremony
+from tessera.custody.release import CustodianSlot, QuorumCeremony, ReleaseCeremony
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
 from tessera.gui.paper_entry import PaperEntryDialog
@@ -74,7 +74,13 @@ def confirm_abort(parent: QWidget) -> bool:
 
 
 class ReleaseWindow(QWidget):
-    """A quorum release of one record's current version."""
+    """A quorum release of one record's current version.
+
+    Reshare and revoke collect the same quorum: their windows subclass this one and
+    replace :meth:`make_ceremony`, :meth:`request_extras` and :meth:`_finish`.
+    """
+
+    verb = "Release"
 
     released = Signal(str)  # record id, once the record is released
     confirm_abort: Callable[[QWidget], bool] = staticmethod(confirm_abort)
@@ -89,12 +95,12 @@ class ReleaseWindow(QWidget):
         self.record = context.vault.get_record(record_id)
         self.manifest = context.vault.get_version(self.record.id).manifest
         self.clipboard_clear_ms = clipboard_clear_ms
-        self.ceremony: ReleaseCeremony | None = None
+        self.ceremony: QuorumCeremony | None = None
         self.rows: dict[str, CustodianRow] = {}
         self.job: Job[object] | None = None
         self.paper_dialog: PaperEntryDialog | None = None
         self.reveal_dialog: RevealDialog | None = None
-        self.setWindowTitle(f"Release — {self.record.label}")
+        self.setWindowTitle(f"{self.verb} — {self.record.label}")
         self.pages = QStackedWidget()
         self.pages.addWidget(self._request_page())
         layout = QVBoxLayout(self)
@@ -147,6 +153,9 @@ class ReleaseWindow(QWidget):
                       "approval.")
         note.setWordWrap(True)
         layout.addWidget(note)
+        extras = self.request_extras()
+        if extras is not None:
+            layout.addWidget(extras, 1)
         self.request_status = QLabel("")
         self.request_status.setWordWrap(True)
         self.request_status.setStyleSheet("color: #b3261e")
@@ -156,7 +165,7 @@ class ReleaseWindow(QWidget):
         buttons.addStretch(1)
         cancel = QPushButton("Cancel")
         cancel.clicked.connect(self.close)
-        self.start_button = QPushButton("Start release")
+        self.start_button = QPushButton(f"Start {self.verb.lower()}")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
         buttons.addWidget(cancel)
@@ -168,21 +177,32 @@ class ReleaseWindow(QWidget):
         self._update_start()
         return page
 
+    def request_extras(self) -> QWidget | None:
+        """More choices on the request page (a reshare's new custodian set)."""
+        return None
+
+    def request_ready(self) -> bool:
+        """Whether the extra choices allow starting."""
+        return True
+
+    def make_ceremony(self, reason: str, ticket: str) -> QuorumCeremony:
+        """Open the ceremony (runs on the worker)."""
+        ctx = self.context
+        return ReleaseCeremony(ctx.vault, ctx.drivers, self.record.id, reason=reason,
+                               ticket=ticket, requested_by=ctx.actor)
+
     def _update_start(self) -> None:
         ready = bool(self.reason_edit.text().strip() and self.ticket_edit.text().strip())
-        self.start_button.setEnabled(ready and self.job is None)
+        self.start_button.setEnabled(ready and self.job is None and self.request_ready())
 
     def start(self) -> None:
         """Record the release request (on the worker) and go to the custodians page."""
         reason, ticket = self.reason_edit.text().strip(), self.ticket_edit.text().strip()
-        if not (reason and ticket) or self.job is not None or self.ceremony is not None:
+        if not (reason and ticket) or self.job is not None or self.ceremony is not None \
+                or not self.request_ready():
             return
-        ctx = self.context
-        record_id = self.record.id
-        self._run(lambda _p, _c: ReleaseCeremony(ctx.vault, ctx.drivers, record_id,
-                                                 reason=reason, ticket=ticket,
-                                                 requested_by=ctx.actor),
-                  self._started, self._start_failed, "Start the release")
+        self._run(lambda _p, _c: self.make_ceremony(reason, ticket),
+                  self._started, self._start_failed, f"Start the {self.verb.lower()}")
         self._update_start()
 
     def _start_failed(self, exc: BaseException) -> None:
@@ -192,7 +212,7 @@ class ReleaseWindow(QWidget):
             show_error(self, exc)
         self._update_start()
 
-    def _started(self, ceremony: ReleaseCeremony) -> None:
+    def _started(self, ceremony: QuorumCeremony) -> None:
         self.ceremony = ceremony
         self.pages.addWidget(self._ceremony_page(ceremony))
         self.pages.setCurrentIndex(1)
@@ -200,7 +220,7 @@ class ReleaseWindow(QWidget):
         self._refresh()
 
     # -- page 2: the custodians ---------------------------------------------------------
-    def _ceremony_page(self, ceremony: ReleaseCeremony) -> QWidget:
+    def _ceremony_page(self, ceremony: QuorumCeremony) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
         self._header(layout, 1.2)
@@ -253,7 +273,7 @@ class ReleaseWindow(QWidget):
 
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.close_button = QPushButton("Abort release")
+        self.close_button = QPushButton(f"Abort {self.verb.lower()}")
         self.close_button.clicked.connect(self.close)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
@@ -394,7 +414,7 @@ class ReleaseWindow(QWidget):
     # -- completion ------------------------------------------------------------------------
     def _finish(self) -> None:
         ceremony = self.ceremony
-        if ceremony is None:
+        if not isinstance(ceremony, ReleaseCeremony):
             return
         for row in self.rows.values():
             if row.approvals == 0:
