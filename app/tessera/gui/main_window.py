@@ -38,11 +38,12 @@ from tessera.gui.context import AppContext
 from tessera.gui.device_poller import DevicePoller, describe_devices
 from tessera.gui.errors import show_error
 from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
+from tessera.gui.review_page import ReviewPage
 from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon, retint_all
 from tessera.gui.virtual_keys import VirtualKeysPanel
 
-PAGES = ("Records", "Custodians", "Tokens", "Audit")
-PAGE_ICONS = ("records", "custodians", "tokens", "audit")
+PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
+PAGE_ICONS = ("records", "custodians", "tokens", "audit", "verify")
 DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys. Nothing here protects a real "
              "secret.")
 
@@ -84,13 +85,14 @@ class MainWindow(QMainWindow):
         self.custodians = CustodiansPage(context)
         self.tokens = TokensPage(context)
         self.audit = AuditPage(context)
+        self.review = ReviewPage(context)
         self.records.release_requested.connect(self.open_release)
         self.records.drill_requested.connect(self.open_drill)
         self.records.lifecycle_requested.connect(self.open_lifecycle)
         self.custodians.add_token_requested.connect(self.add_token_for)
         self.tokens.rewrap_requested.connect(lambda cid: self.open_rewrap(None, cid))
         self.stack = QStackedWidget()
-        for page in (self.records, self.custodians, self.tokens, self.audit):
+        for page in (self.records, self.custodians, self.tokens, self.audit, self.review):
             self.stack.addWidget(page)
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
@@ -201,6 +203,8 @@ class MainWindow(QMainWindow):
           tip="A custodian proves their key still opens their share")
         a("verify", "&Verify audit chain", self.verify_audit, shortcut="Ctrl+Shift+V",
           icon_name="verify", tip="Recompute the audit log's hash chain")
+        a("vault-policy", "Vault &policy…", self.vault_policy,
+          tip="Minimum threshold, key kinds, drill and rotation periods, reveal time")
         a("export-audit", "E&xport audit log…", self.export_audit, icon_name="export",
           tip="Save the audit log to a file")
         a("refresh", "Re&fresh", self.context.notify_changed,
@@ -235,6 +239,8 @@ class MainWindow(QMainWindow):
         audit = bar.addMenu("&Audit")
         audit.addAction(act["verify"])
         audit.addAction(act["export-audit"])
+        audit.addSeparator()
+        audit.addAction(act["vault-policy"])
         view = bar.addMenu("&View")
         for name in PAGES:
             view.addAction(act[f"page-{name.lower()}"])
@@ -486,6 +492,13 @@ class MainWindow(QMainWindow):
     def export_audit(self) -> None:
         self.show_page(PAGES.index("Audit"))
         self.audit.export()
+
+    def vault_policy(self) -> None:
+        from tessera.gui.policy_dialog import PolicyDialog
+
+        dialog = PolicyDialog(self.context, None, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(dialog)
 
     def about(self) -> None:
         QMessageBox.about(

@@ -1,0 +1,179 @@
+"""The access review: who can hold each secret, when that was last proven, and findings.
+
+One row per record with its custodians → keys → kinds beneath it, then every finding
+flagged by severity (single points of loss, one person holding several shares,
+software keys on hardware-only records, overdue drills or rotations, keys never
+drilled, a custodian who owns the record, superseded sheets not destroyed). The
+review is computed by :func:`tessera.custody.review.gather_review`; CSV and PDF are
+the same report the CLI writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tessera.core.private_file import write_private
+from tessera.core.review import Review, Severity, review_csv
+from tessera.custody.review import gather_review
+from tessera.gui.context import AppContext
+from tessera.gui.errors import show_error
+from tessera.gui.rows import short_time
+from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.widgets import heading, muted
+from tessera.sheets.review_report import write_review_pdf
+
+SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
+
+
+def ask_export_path(parent: QWidget, kind: str) -> Path | None:
+    """Where to write the review (tests replace this seam)."""
+    suffix = "csv" if kind == "csv" else "pdf"
+    name, _ = QFileDialog.getSaveFileName(parent, "Export the access review",
+                                          f"access-review.{suffix}",
+                                          f"{suffix.upper()} (*.{suffix})")
+    return Path(name) if name else None
+
+
+class ReviewPage(QWidget):
+    """Sidebar page: the access review of the open vault."""
+
+    ask_export_path: Callable[[QWidget, str], Path | None] = staticmethod(ask_export_path)
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setAccessibleName("Review page")
+        self.review: Review | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        top = QHBoxLayout()
+        top.addWidget(heading("Access review"))
+        top.addStretch(1)
+        self.csv_button = QPushButton("Export &CSV…")
+        self.pdf_button = QPushButton("Export &PDF…")
+        top.addWidget(self.csv_button)
+        top.addWidget(self.pdf_button)
+        layout.addLayout(top)
+        layout.addWidget(muted("Who can hold, view, regenerate and revoke each recovery "
+                               "secret, and when that was last proven. Findings are flagged "
+                               "by severity."))
+        self.counts = QLabel()
+        self.counts.setAccessibleName("Findings count")
+        layout.addWidget(self.counts)
+        self.records = QTreeWidget()
+        self.records.setAccessibleName("Records and holders")
+        self.records.setHeaderLabels(["Record / custodian", "Quorum / share", "State / keys",
+                                      "Last release / last drill", "Rotation due",
+                                      "Old sheets", "Findings"])
+        self.records.setUniformRowHeights(True)
+        self.findings = QTreeWidget()
+        self.findings.setAccessibleName("Findings")
+        self.findings.setHeaderLabels(["Severity", "Finding", "Record", "Custodian", "Details"])
+        self.findings.setRootIsDecorated(False)
+        self.findings.setWordWrap(True)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.records)
+        splitter.addWidget(self.findings)
+        splitter.setSizes([360, 240])
+        layout.addWidget(splitter, 1)
+        self.status = muted("")
+        layout.addWidget(self.status)
+        self.csv_button.clicked.connect(lambda: self.export("csv"))
+        self.pdf_button.clicked.connect(lambda: self.export("pdf"))
+        context.vault_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            self.review = gather_review(self.context.vault)
+        except Exception as exc:
+            show_error(self, exc)
+            return
+        review = self.review
+        counts = review.counts()
+        self.counts.setText(f"{len(review.records)} records · findings: "
+                            f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
+                            f"{counts[Severity.LOW]} low")
+        self.records.clear()
+        for record in review.records:
+            found = review.findings_for(record.record_id)
+            worst = min((f.severity for f in found), default=None,
+                        key=lambda s: list(Severity).index(s))
+            item = QTreeWidgetItem([
+                record.label, record.k_of_n, record.state_display,
+                short_time(record.last_release_at), review.rotation_due_at(record)[:10],
+                str(len(record.outstanding_sheets)) if record.outstanding_sheets else "—",
+                str(len(found)) if found else "—"])
+            item.setData(0, Qt.ItemDataRole.UserRole, record.record_id)
+            if worst is not None:
+                color = tone_color(SEVERITY_TONE[worst])
+                if color is not None:
+                    item.setForeground(6, QBrush(color))
+            font = item.font(0)
+            font.setBold(True)
+            item.setFont(0, font)
+            for holder in record.holders:
+                keys = ", ".join(f"{t.label} ({t.kind}{', ' + t.state if t.state != 'active' else ''})"
+                                 for t in holder.tokens) or "paper only"
+                drills = [t.last_record_drill_at for t in holder.tokens if t.last_record_drill_at]
+                child = QTreeWidgetItem([holder.name, " ".join(holder.share_keys), keys,
+                                         short_time(max(drills)) if drills else "never", "", "",
+                                         str(len(review.findings_for(record.record_id,
+                                                                     holder.name))) or ""])
+                item.addChild(child)
+            self.records.addTopLevelItem(item)
+        self.records.expandAll()
+        for column in range(self.records.columnCount()):
+            self.records.resizeColumnToContents(column)
+        self.findings.clear()
+        order = list(Severity)
+        for finding in sorted(review.findings, key=lambda f: (order.index(f.severity),
+                                                               f.label.casefold())):
+            item = QTreeWidgetItem([finding.severity.value.upper(), finding.kind.heading,
+                                    finding.label, finding.custodian, finding.text])
+            color = tone_color(SEVERITY_TONE[finding.severity])
+            if color is not None:
+                item.setForeground(0, QBrush(color))
+            item.setToolTip(4, finding.text)
+            self.findings.addTopLevelItem(item)
+        for column in range(4):
+            self.findings.resizeColumnToContents(column)
+
+    def finding_kinds(self, record_label: str | None = None) -> set[str]:
+        """The kinds of findings listed (for one record, by label)."""
+        if self.review is None:
+            return set()
+        return {f.kind.value for f in self.review.findings
+                if record_label is None or f.label == record_label}
+
+    def export(self, kind: str) -> Path | None:
+        if self.review is None:
+            return None
+        target = type(self).ask_export_path(self, kind)
+        if target is None:
+            return None
+        try:
+            if kind == "csv":
+                write_private(target, review_csv(self.review).encode("utf-8"))
+            else:
+                write_review_pdf(self.review, target, vault_name=self.context.vault_path.name)
+        except Exception as exc:
+            show_error(self, exc)
+            return None
+        self.status.setText(f"Wrote {target}")
+        return target
