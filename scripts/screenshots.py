@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-SIZE = (1240, 760)
+SIZE = (1400, 820)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -121,6 +121,7 @@ class Shooter:
             self.enrol_wizard(window)
             self.create_wizard(window)
             self.release_window(window)
+            self.lifecycle_screens(window)
             window.show_page(0)
             window.records.select_record(context.vault.get_record("Demo: CI deploy key").id)
             self.save(window, "main-records-after")
@@ -133,7 +134,8 @@ class Shooter:
         return 0
 
     def main_screens(self, window: object, prefix: str,
-                     pages: tuple[str, ...] = ("records", "custodians", "tokens", "audit")
+                     pages: tuple[str, ...] = ("records", "custodians", "tokens", "audit",
+                                              "review")
                      ) -> None:
         from tessera.gui.main_window import PAGES
 
@@ -213,6 +215,15 @@ class Shooter:
         self.save(wizard, "create-2-custodians-refused")
         people.threshold.setValue(2)
         self.save(wizard, "create-2-custodians")
+        people.editor.use_groups.setChecked(True)
+        people.editor.group_threshold.setValue(2)
+        ids = people.editor.chosen()
+        people.editor.set_group(ids[0], 0)
+        people.editor.set_group(ids[1], 1)
+        people.editor.set_group(ids[2], 1)
+        people.editor.group_spins[1].setValue(2)
+        self.save(wizard, "create-2-custodians-groups")
+        people.editor.use_groups.setChecked(False)
         wizard.next()
         secret = wizard.secret_page
         secret.typed.setText("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
@@ -229,7 +240,39 @@ class Shooter:
                 envelopes.set_envelope(row, f"TE-{4711 + row}")
             envelopes.witness.setText("Grace Hopper")
         self.save(wizard, "create-5-sealed")
+        handoff = wizard.done_page.handoff
+        handoff.hand_copy.setChecked(True)
+        dialog = handoff.show_words()
+        if dialog is not None:
+            self.save(dialog, "create-6-hand-copy-ask")
+            dialog.reveal()
+            self.save(dialog, "create-6-hand-copy-words")
+            dialog.reject()
         wizard.accept()
+
+    def lifecycle_screens(self, window: object) -> None:
+        from tessera.gui.policy_dialog import PolicyDialog
+        from tessera.gui.reshare_window import ReshareWindow, RevokeWindow
+        from tessera.gui.rewrap_wizard import RewrapWizard
+        from tessera.gui.rotate_wizard import RotateWizard
+
+        if self.scale != 1:
+            return
+        context = window.context  # type: ignore[attr-defined]
+        record = context.vault.get_record("Demo: CI deploy key")
+        for name, widget, size in (
+                ("reshare-request", ReshareWindow(context, record.id), (820, 720)),
+                ("revoke-request", RevokeWindow(context, record.id), (820, 640)),
+                ("rotate-1-reason", RotateWizard(context, record.id), (720, 620)),
+                ("rewrap-1-whose", RewrapWizard(context, record.id), (720, 640)),
+                ("policy-record", PolicyDialog(context, record.id), (520, 380))):
+            widget.resize(*size)
+            widget.show()
+            self.save(widget, name)
+            if name == "rewrap-1-whose":
+                widget.next()  # type: ignore[attr-defined]
+                self.save(widget, "rewrap-2-prove")
+            widget.close()
 
     def release_window(self, window: object) -> None:
         from tessera.gui.release_window import ReleaseWindow

@@ -48,6 +48,10 @@ DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys. Nothing here p
              "secret.")
 
 
+# Wide enough for the records table's Label … State columns beside the detail pane and
+# the demo's virtual-keys panel.
+DEFAULT_SIZE = (1400, 820)
+
 FALLBACK_SHORTCUTS = {
     QKeySequence.StandardKey.New: "Ctrl+N",
     QKeySequence.StandardKey.Refresh: "F5",
@@ -300,7 +304,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1240, 760)
+            self.resize(*DEFAULT_SIZE)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)

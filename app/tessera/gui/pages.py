@@ -36,6 +36,8 @@ from tessera.vault import RecordState
 class TablePage(QWidget):
     """A heading, a search field (plus optional filters) and a sorted table."""
 
+    fit_maximum = 320  # widest a column is sized to its contents
+
     def __init__(self, context: AppContext, title: str, hint: str, model: RowTableModel[Any],
                  load: Callable[[], list[Any]], identity: Callable[[Any], str],
                  parent: QWidget | None = None) -> None:
@@ -98,7 +100,7 @@ class TablePage(QWidget):
         keep = self._identity(current) if current is not None else None
         self.model.set_rows(self._load())
         if not self._fitted and self.model.rowCount():
-            fit_columns(self.table)
+            fit_columns(self.table, self.fit_maximum)
             self._fitted = True
         if keep is not None:
             self.select_where(lambda r: self._identity(r) == keep)
@@ -107,6 +109,9 @@ class TablePage(QWidget):
 
 class RecordsPage(TablePage):
     """The inventory of recovery secrets, with the selected record's details."""
+
+    # Narrower columns (long cells elide) so Label … State show beside the detail pane.
+    fit_maximum = 170
 
     release_requested = Signal(str)
     drill_requested = Signal(str)
@@ -127,7 +132,7 @@ class RecordsPage(TablePage):
         self.state_filter.currentIndexChanged.connect(self._filter_state)
         self.filters.addWidget(self.state_filter)
         self.detail = RecordDetail(context.vault)
-        self.detail.setMinimumWidth(380)
+        self.detail.setMinimumWidth(330)
         self.detail.release_requested.connect(self.release_requested)
         self.detail.drill_requested.connect(self.drill_requested)
         self.detail.lifecycle_requested.connect(self.lifecycle_requested)
@@ -136,9 +141,9 @@ class RecordsPage(TablePage):
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([560, 440])
+        splitter.setSizes([640, 360])
         self.splitter = splitter
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.detail.release_button.setFocus())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QScrollArea,
@@ -99,18 +99,14 @@ class RecordDetail(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.state)
 
-        buttons = QHBoxLayout()
         self.release_button = QPushButton("&Release…")
         themed(self.release_button, "release")
         self.release_button.setToolTip("Ask the custodians for a quorum release of this secret")
         self.drill_button = QPushButton("&Drill…")
         themed(self.drill_button, "drill")
         self.drill_button.setToolTip("A custodian proves their key still opens their share")
-        for button in (self.release_button, self.drill_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
-        more = QHBoxLayout()
+        self.release_button.clicked.connect(self._release_clicked)
+        self.drill_button.clicked.connect(self._drill_clicked)
         self.lifecycle_buttons: dict[str, QPushButton] = {}
         for action, text, tip in (
                 ("rotate", "R&otate…", "Seal a new secret for the same custodians (no quorum)"),
@@ -125,11 +121,15 @@ class RecordDetail(QWidget):
             button.setAccessibleName(text.replace("&", "").rstrip("…"))
             button.clicked.connect(lambda _c=False, a=action: self._lifecycle(a))
             self.lifecycle_buttons[action] = button
-            more.addWidget(button)
-        more.addStretch(1)
-        layout.addLayout(more)
-        self.release_button.clicked.connect(self._release_clicked)
-        self.drill_button.clicked.connect(self._drill_clicked)
+        # Two to a row, so the pane stays narrow enough for the table beside it.
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(4)
+        ordered = [self.release_button, self.drill_button, *self.lifecycle_buttons.values()]
+        for i, button in enumerate(ordered):
+            grid.addWidget(button, i // 2, i % 2)
+        grid.setColumnStretch(2, 1)
+        layout.addLayout(grid)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
