@@ -67,8 +67,8 @@ class ChoosePage(QWizardPage):
 
     def tokens_of(self, record_id: str) -> list[TokenInfo]:
         """Active keys that one of the record's envelopes is wrapped to."""
-        manifest = self.context.vault.get_version(record_id).manifest
-        recipients = {r for e in manifest.shares for r in e.recipients}
+        data = self.context.vault.get_version(record_id)  # current recipients (re-wraps)
+        recipients = {r for e in data.manifest.shares for r in data.recipients_of(e.key)}
         return [t for t in self.context.vault.list_tokens()
                 if t.state is TokenState.ACTIVE and t.recipient in recipients
                 and not t.remote]

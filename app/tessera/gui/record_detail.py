@@ -259,12 +259,13 @@ class RecordDetail(QWidget):
     def _fill_holders(self, record_id: str) -> None:
         self.holders.clear()
         try:
-            manifest = self.vault.get_version(record_id).manifest
+            data = self.vault.get_version(record_id)
         except TesseraError:
             return
         tokens = self.vault.list_token_records(include_inactive=True)
-        for share in manifest.shares:
-            mine = [t for t in tokens if t.info.recipient in share.recipients]
+        for share in data.manifest.shares:
+            # The envelope's current recipients: a re-wrap changes them, not the manifest.
+            mine = [t for t in tokens if t.info.recipient in data.recipients_of(share.key)]
             if not mine:
                 item = QTreeWidgetItem([share.custodian, share.key, "(recipient not enrolled "
                                         "here)", "—"])

@@ -64,10 +64,11 @@ def fingerprint_font(scale: float) -> QFont:
 
 def confirm_abort(parent: QWidget) -> bool:
     """Ask before throwing away the approvals collected so far (tests replace this)."""
+    what = str(getattr(parent, "verb", "Release")).lower()
     answer = QMessageBox.question(
-        parent, "Stop this release?",
-        "The approvals collected so far will be discarded and the release is recorded as "
-        "aborted. Custodians will have to approve again in a new release.",
+        parent, f"Stop this {what}?",
+        f"The approvals collected so far will be discarded and the {what} is recorded as "
+        f"aborted. Custodians will have to approve again in a new {what}.",
         QMessageBox.StandardButton.Abort | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Cancel)
     return answer == QMessageBox.StandardButton.Abort

@@ -8,6 +8,8 @@ about the record changes: same fingerprint, same sheets. Runs on the token worke
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -34,7 +36,7 @@ from tessera.gui.paper_entry import PaperEntry
 from tessera.gui.prompts import PromptState
 from tessera.gui.widgets import muted
 from tessera.gui.worker import Job
-from tessera.tokens.base import TokenInfo, TokenState
+from tessera.tokens.base import Prompts, TokenInfo, TokenState
 from tessera.vault import RecordState
 
 _STATE_TEXT = {PromptState.PIN: "Enter the PIN of your old key…",
@@ -232,18 +234,17 @@ class ProvePage(QWizardPage):
             return
         ctx = self.context
         new = self.chosen_new()
-        if self.by_paper.isChecked():
-            words = self.paper.phrase()
+        by_paper = self.by_paper.isChecked()
+        words = self.paper.phrase() if by_paper else ""
+        old = "" if by_paper else str(self.old_token.currentData())
 
-            def work(_p: object, _c: object) -> RewrapResult:
+        def work(prompts: Prompts, cancel: threading.Event) -> RewrapResult:
+            if by_paper:
                 return rewrap_with_paper(ctx.vault, record_id, cid, words, actor=ctx.actor,
                                          new_token_ids=new)
-        else:
-            old = str(self.old_token.currentData())
+            return rewrap_with_token(ctx.vault, ctx.drivers, record_id, old, prompts,
+                                     cancel, actor=ctx.actor, new_token_ids=new)
 
-            def work(prompts, cancel):  # type: ignore[no-untyped-def]
-                return rewrap_with_token(ctx.vault, ctx.drivers, record_id, old, prompts,
-                                         cancel, actor=ctx.actor, new_token_ids=new)
         self.state.setStyleSheet("")
         self.state.setText("Working…")
         self.job = ctx.worker.submit(work, on_success=self._done, on_failure=self._failed,

@@ -90,12 +90,16 @@ class DestroySheetsDialog(QDialog):
             self.status.setText("✓ No sheet of an earlier version is outstanding.")
         self._update()
 
+    def _serial_items(self) -> list[QTableWidgetItem]:
+        items = (self.table.item(r, 0) for r in range(self.table.rowCount()))
+        return [item for item in items if item is not None]
+
     def chosen(self) -> list[str]:
-        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())
-                if self.table.item(r, 0).checkState() == Qt.CheckState.Checked]
+        return [item.text() for item in self._serial_items()
+                if item.checkState() == Qt.CheckState.Checked]
 
     def check_row(self, row: int) -> None:
-        self.table.item(row, 0).setCheckState(Qt.CheckState.Checked)
+        self._serial_items()[row].setCheckState(Qt.CheckState.Checked)
 
     def _update(self, *_args: object) -> None:
         self.record_button.setEnabled(bool(self.chosen() and self.destroyed_by.text().strip()
