@@ -77,3 +77,16 @@ def test_the_rule_catches_a_violation(tmp_path: Path) -> None:
             test_module_respects_the_layers(bad)
     finally:
         bad.unlink()
+
+
+NETWORK_MODULES = {"socket", "ssl", "http", "urllib", "requests", "httpx", "ftplib",
+                   "smtplib", "xmlrpc", "asyncio", "websocket", "aiohttp"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_nothing_talks_to_the_network(path: Path) -> None:
+    """Security invariant 5: no module of Tessera imports a networking library."""
+    used = [f"line {line}: {name}" for line, name in imports_of(path)
+            if name.split(".")[0] in NETWORK_MODULES
+            or name.startswith("PySide6.QtNetwork")]
+    assert not used, "\n".join(used)
