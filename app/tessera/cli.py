@@ -407,16 +407,17 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
 def write_creation_sheets(vault: Vault, sealed: Any, keeper: Any, folder: Path, paper: str,
                           hand_copy: bool, actor: str) -> None:
     """Every custodian's sheet at creation, the only moment all the words exist."""
-    from tessera.custody.sheets import sheets_at_creation
+    from tessera.custody.sheets import log_printed, sheets_at_creation
     from tessera.sheets.model import Paper
     from tessera.sheets.render import write_pdf
 
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    sheets = sheets_at_creation(vault, sealed, keeper.words, actor=actor, hand_copy=hand_copy)
+    sheets = sheets_at_creation(vault, sealed, keeper.words, hand_copy=hand_copy)
     for made in sheets:
         who = made.custodian
         path = folder / f"{made.serial}-{who.lower().replace(' ', '-')}.pdf"
         write_pdf([made], path, Paper(paper))
+        log_printed(vault, [made], actor=actor, hand_copy=hand_copy)
         echo(f"  sheet {made.serial} for {who} → {path}")
         if hand_copy:
             show_words_for_copying(who, keeper.words[made.share_key])

@@ -103,13 +103,14 @@ def _write_sheets(vault: Vault, result: NewVersion, keeper: WordsKeeper | None,
         _echo("Each custodian prints their new sheet with their token "
               "(`tessera sheet print`), or run again with --sheets-pdf.")
         return
-    from tessera.custody.sheets import sheets_at_creation
+    from tessera.custody.sheets import log_printed, sheets_at_creation
     from tessera.sheets.model import Paper
     from tessera.sheets.render import ensure_gui_application, write_pdf
 
     ensure_gui_application()
-    sheets = sheets_at_creation(vault, result.sealed, keeper.words, actor=actor)
+    sheets = sheets_at_creation(vault, result.sealed, keeper.words)
     pages = write_pdf(sheets, pdf, Paper.A4)
+    log_printed(vault, sheets, actor=actor)
     _warn(f"{pdf} holds every custodian's new share words ({pages} pages): print it, "
           "then shred the file.")
 

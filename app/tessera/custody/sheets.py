@@ -56,27 +56,35 @@ class WordsKeeper:
 
 
 def sheets_at_creation(vault: Vault, sealed: SealedVersion, words: Mapping[str, str], *,
-                       actor: str, hand_copy: bool = False,
+                       hand_copy: bool = False,
                        share_keys: Iterable[str] | None = None) -> list[Sheet]:
-    """One sheet per share of a version just stored, each logged as printed.
+    """One sheet per share of a version just stored, with its serial — not yet logged.
 
-    In hand-copy mode the sheets carry boxes instead of words; the caller shows each
-    custodian's words on screen, one at a time.
+    The serial is printed on the paper, so it is chosen before painting; call
+    :func:`log_printed` once the sheets were really printed or saved. In hand-copy mode
+    the sheets carry boxes instead of words; the caller shows each custodian's words on
+    screen, one at a time.
     """
-    registry = SheetRegistry(vault)
     data = _data_codes(sealed)
     keys = list(share_keys) if share_keys is not None else [s.key for s in sealed.manifest.shares]
+    printed_at = vault.now()
     sheets = []
     for key in keys:
         if not hand_copy and key not in words:
             raise InputError(f"no words for share {key}; were they collected at sealing?")
-        serial = new_serial()
-        record = registry.record_printed(serial, sealed.record_id, sealed.manifest.version, key,
-                                         actor=actor, hand_copy=hand_copy)
         sheets.append(build_sheet(sealed.manifest, sealed.manifest_bytes, sealed.ciphertext,
-                                  key, None if hand_copy else words[key], serial=serial,
-                                  printed_at=record.printed_at, data_codes=data))
+                                  key, None if hand_copy else words[key], serial=new_serial(),
+                                  printed_at=printed_at, data_codes=data))
     return sheets
+
+
+def log_printed(vault: Vault, sheets: Iterable[Sheet], *, actor: str,
+                hand_copy: bool = False) -> None:
+    """Record sheets as printed, each with its audit entry (after the paint happened)."""
+    registry = SheetRegistry(vault)
+    for sheet in sheets:
+        registry.record_printed(sheet.serial, sheet.record_id, sheet.version, sheet.share_key,
+                                actor=actor, hand_copy=hand_copy)
 
 
 def sheet_with_token(vault: Vault, drivers: TokenDrivers, record: str, token_id: str,

@@ -36,14 +36,13 @@ from PySide6.QtWidgets import (
 
 from tessera.core.errors import InputError
 from tessera.core.sealing import SealedVersion
+from tessera.custody.sheets import log_printed, sheets_at_creation
 from tessera.gui import print_sheets
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.widgets import muted
-from tessera.sheets.model import Paper, Sheet, build_sheet, new_serial
-from tessera.sheets.qr_format import SetId, encode_data
+from tessera.sheets.model import Paper, Sheet
 from tessera.sheets.render import write_pdf
-from tessera.vault.sheet_registry import SheetRegistry
 
 WORD_COLUMNS = 3
 
@@ -60,30 +59,20 @@ class PendingSheets:
         self.context = context
         self.sealed = sealed
         self.hand_copy = hand_copy
-        manifest = sealed.manifest
-        data = encode_data(SetId(manifest.record_id, manifest.version, manifest.epoch),
-                           sealed.manifest_bytes, sealed.ciphertext)
-        now = context.vault.now()
-        self.sheets: list[Sheet] = []
-        for entry in manifest.shares:
-            if not hand_copy and entry.key not in words:
-                raise InputError("the share words are gone; sheets can only be printed while "
-                                 "the window that sealed the version is open")
-            self.sheets.append(build_sheet(
-                manifest, sealed.manifest_bytes, sealed.ciphertext, entry.key,
-                None if hand_copy else words[entry.key], serial=new_serial(),
-                printed_at=now, data_codes=data))
+        try:
+            self.sheets: list[Sheet] = sheets_at_creation(context.vault, sealed, words,
+                                                          hand_copy=hand_copy)
+        except InputError:
+            raise InputError("the share words are gone; sheets can only be printed while "
+                             "the window that sealed the version is open") from None
         self.logged = False
 
     def log_printed(self) -> None:
         """Record every sheet as printed (once); each write carries its audit entry."""
         if self.logged:
             return
-        registry = SheetRegistry(self.context.vault)
-        for sheet in self.sheets:
-            registry.record_printed(sheet.serial, sheet.record_id, sheet.version,
-                                    sheet.share_key, actor=self.context.actor,
-                                    hand_copy=self.hand_copy)
+        log_printed(self.context.vault, self.sheets, actor=self.context.actor,
+                    hand_copy=self.hand_copy)
         self.logged = True
         self.context.notify_changed()
 
