@@ -283,6 +283,17 @@ class Shooter:
         release.resize(820, 640)
         release.show()
         self.save(release, "release-request")
+        # The ceremony under way: Alice has approved with her key, Bob and Carol wait.
+        release.reason_edit.setText("Deploy key leaked in a CI log; install a fresh one")
+        release.ticket_edit.setText("INC-1042")
+        release.start()
+        self.wait_until(lambda: release.ceremony is not None)
+        alice = next(s for s in release.ceremony.slots() if s.name == "Alice")
+        release.contribute_token(alice.custodian_id, alice.tokens[0].id)
+        self.wait_until(lambda: release.ceremony.progress().describe() == "1 of 2"
+                        and release.job is None)
+        self.save(release, "release-progress")
+        release.ceremony.abort()
         release.close()
 
 
