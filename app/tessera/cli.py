@@ -23,6 +23,7 @@ from tessera.cli_lifecycle import COMMANDS as LIFECYCLE_COMMANDS
 from tessera.cli_lifecycle import report_hook, show_drills_due
 from tessera.cli_prompts import TerminalPrompts, read_line
 from tessera.core.errors import InputError, NotFound, TesseraError, UserCancelled
+from tessera.core.memory import wipe
 from tessera.core.policy import SplitPlan
 from tessera.core.private_file import write_private
 from tessera.custody.create import create_record
@@ -400,8 +401,7 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
             echo("A secret was generated; nobody has seen it. Release it with a quorum "
                  "when you need to install it.")
     finally:
-        for i in range(len(secret)):
-            secret[i] = 0
+        wipe(secret)
 
 
 def write_creation_sheets(vault: Vault, sealed: Any, keeper: Any, folder: Path, paper: str,
@@ -516,8 +516,7 @@ def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: 
         try:
             deliver_secret(secret, ceremony.manifest.payload_encoding, out, reveal)
         finally:
-            for i in range(len(secret)):
-                secret[i] = 0
+            wipe(secret)
         echo(f"Released {ceremony.manifest.label}: {ceremony.progress().describe()} approvals.")
         echo("The record is now marked released — rotation due. Rotate the credential "
              "once it has served its purpose.")

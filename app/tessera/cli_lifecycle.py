@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tessera.core.errors import InputError
+from tessera.core.memory import wipe
 from tessera.core.policy import Policy, SplitPlan
 from tessera.core.private_file import write_private
 from tessera.core.review import Severity, review_csv
@@ -161,8 +162,7 @@ def rotate_cmd(ctx: Context, record_ref: str, reason: str, secret_file: Path | N
             _show_new_version(result)
             _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)
     finally:
-        for i in range(len(secret)):
-            secret[i] = 0
+        wipe(secret)
 
 
 # -- reshare / revoke -------------------------------------------------------------------

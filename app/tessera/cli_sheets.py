@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tessera.core.errors import InputError, TesseraError
+from tessera.core.memory import wipe
 from tessera.sheets.model import Paper
 
 if TYPE_CHECKING:
@@ -203,8 +204,7 @@ def sheet_scan(images: tuple[Path, ...], dpi: int, recover_to: Path | None,
         try:
             write_private(recover_to, bytes(recovered.secret))
         finally:
-            for i in range(len(recovered.secret)):
-                recovered.secret[i] = 0
+            wipe(recovered.secret)
         _echo(f"Recovered {data.manifest.label} from {len(recovered.contributions)} sheets "
               f"({', '.join(c.custodian for c in recovered.contributions)}).")
         _warn(f"the secret is in {recover_to}: delete it (shred) once it has been used.")

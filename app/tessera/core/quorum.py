@@ -19,6 +19,7 @@ from tessera.core import slip39
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
 from tessera.core.errors import InvalidMnemonic, QuorumNotMet, ShareMismatch, TesseraError
 from tessera.core.manifest import Manifest, ShareEntry
+from tessera.core.memory import wipe
 from tessera.core.payload import decrypt_payload
 
 
@@ -192,10 +193,6 @@ class QuorumSession:
         if self._closed:
             raise TesseraError("this release session is closed; its shares were wiped")
 
-
-def wipe(buffer: bytearray) -> None:
-    for i in range(len(buffer)):
-        buffer[i] = 0
 
 
 def _lower_first(text: str) -> str:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from tessera.core import age, slip39
 from tessera.core.commitment import share_commitment
 from tessera.core.manifest import MAX_PAYLOAD, GroupSpec, Manifest, ShareEntry
+from tessera.core.memory import wipe
 from tessera.core.payload import DEK_SIZE, NONCE_SIZE, encrypt_payload
 from tessera.core.slip39 import RandomSource
 
@@ -112,5 +113,4 @@ def seal_version(
             on_mnemonics(words)
         return SealedVersion(manifest, manifest_bytes, ciphertext, envelopes)
     finally:
-        for i in range(len(dek)):
-            dek[i] = 0
+        wipe(dek)

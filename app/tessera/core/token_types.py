@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tessera.core.memory import wipe
+
 
 class TokenKind(enum.StrEnum):
     FIDO2 = "fido2"
@@ -81,8 +83,7 @@ class Unlocked:
     evidence: Evidence
 
     def wipe(self) -> None:
-        for i in range(len(self.share)):
-            self.share[i] = 0
+        wipe(self.share)
 
 
 @dataclass(frozen=True)

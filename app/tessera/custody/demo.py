@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tessera.core import slip39
 from tessera.core.errors import ShareMismatch
+from tessera.core.memory import wipe
 from tessera.core.policy import SplitPlan
 from tessera.custody.create import create_record
 from tessera.custody.drivers import TokenDrivers
@@ -100,8 +101,7 @@ def build_demo_vault(vault_path: Path, prompts: DemoPrompts | None = None, *,
                      "environment": "demo"},
                 actor=ACTOR, on_mnemonics=on_mnemonics)
         finally:
-            for i in range(len(secret)):
-                secret[i] = 0
+            wipe(secret)
         say(f"  created {created.label}: {created.sealed.manifest.describe_quorum()}, "
             f"fingerprint {created.fingerprint}")
         return demo
@@ -166,8 +166,7 @@ def run_demo(say: Callable[[str], None], keep: Path | None = None) -> None:
                 shown = secret[:8].decode() + "•" * (len(secret) - 8)
                 say(f"  secret released: {shown} ({len(secret)} bytes, masked)")
             finally:
-                for i in range(len(secret)):
-                    secret[i] = 0
+                wipe(secret)
             state = vault.get_record(record.id)
             say(f"  record state: {state.state.display}")
 

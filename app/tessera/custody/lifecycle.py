@@ -94,6 +94,3 @@ def active_tokens_of(vault: Vault, custodian_id: str) -> list[TokenInfo]:
     return [t for t in vault.list_tokens(custodian_id) if t.state is TokenState.ACTIVE]
 
 
-def wipe(buffer: bytearray) -> None:
-    for i in range(len(buffer)):
-        buffer[i] = 0

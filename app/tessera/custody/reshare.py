@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from tessera.core.errors import PolicyError
+from tessera.core.memory import wipe
 from tessera.core.payload import decrypt_payload
 from tessera.core.policy import PolicyWarning, SplitPlan, check_split
 from tessera.core.sealing import RecordFacts, SealedVersion, seal_version
@@ -25,7 +26,6 @@ from tessera.custody.lifecycle import (
     NewVersion,
     current_plan,
     sheets_to_destroy,
-    wipe,
 )
 from tessera.custody.release import QuorumCeremony
 from tessera.vault import Record, RecordState, Vault

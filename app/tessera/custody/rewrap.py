@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from tessera.core import age, slip39
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
 from tessera.core.errors import InputError, PolicyError, ShareMismatch
+from tessera.core.memory import wipe
 from tessera.core.quorum import QuorumSession
 from tessera.core.request import Request, new_request
 from tessera.custody.drivers import TokenDrivers
@@ -153,8 +154,7 @@ def _wrap(mnemonic: str, recipients: Sequence[str]) -> bytes:
     try:
         return age.encrypt(bytes(data), [age.parse_recipient(r) for r in recipients])
     finally:
-        for i in range(len(data)):
-            data[i] = 0
+        wipe(data)
 
 
 def _result(vault: Vault, rec: Record, name: str, keys: Sequence[str], method: str,

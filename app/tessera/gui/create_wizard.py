@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import InputError, NotFound, TesseraError
+from tessera.core.memory import wipe
 from tessera.core.policy import PolicyWarning, SplitPlan
 from tessera.custody.create import Created, create_record
 from tessera.gui.context import AppContext
@@ -54,10 +55,6 @@ GENERATED_ALPHABET = string.ascii_letters + string.digits
 PAGE_FACTS, PAGE_CUSTODIANS, PAGE_SECRET, PAGE_REVIEW, PAGE_DONE = range(5)
 ENVIRONMENTS = ("production", "staging", "development", "demo")
 
-
-def wipe(buffer: bytearray) -> None:
-    for i in range(len(buffer)):
-        buffer[i] = 0
 
 
 def set_tone(label: QLabel, tone: str, bold: bool = False) -> None:

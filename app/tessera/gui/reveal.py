@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tessera.core.memory import wipe
 from tessera.core.private_file import write_private
 
 CLIPBOARD_CLEAR_MS = 30_000
@@ -43,10 +44,6 @@ CLIPBOARD_MANAGER_HINT = "x-kde-passwordManagerHint"
 def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
-
-def wipe(buffer: bytearray) -> None:
-    for i in range(len(buffer)):
-        buffer[i] = 0
 
 
 class ClipboardGuard(QObject):

@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import TesseraError
+from tessera.core.memory import wipe
 from tessera.custody.lifecycle import NewVersion
 from tessera.custody.rotate import rotate_record
 from tessera.gui.context import AppContext
-from tessera.gui.create_wizard import SecretPage, wipe
+from tessera.gui.create_wizard import SecretPage
 from tessera.gui.errors import show_error
 from tessera.gui.reshare_window import NewVersionPage
 from tessera.vault import RecordState

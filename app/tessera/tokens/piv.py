@@ -33,6 +33,7 @@ from yubikit.piv import KEY_TYPE, PIN_POLICY, SLOT, TOUCH_POLICY, PivSession
 
 from tessera.core.age import AgeNoMatch, PivP256Identity, PivP256Recipient, decrypt, read_stanzas
 from tessera.core.errors import PinBlocked, TokenError, UserCancelled, WrongToken
+from tessera.core.memory import wipe
 from tessera.tokens.base import (
     ApprovalMethod,
     Enrolled,
@@ -226,8 +227,7 @@ class PivDriver:
                         cancel=cancel,
                     )
                 except BaseException:
-                    for i in range(len(share)):
-                        share[i] = 0
+                    wipe(share)
                     raise
         finally:
             connection.close()
