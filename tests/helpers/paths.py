@@ -1,17 +1,15 @@
-"""Where the repository and the shared test data are (CI: ``<repo>/../shared``)."""
+"""Where the repository and its copies of published test vectors are."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+VECTORS = REPO / "tests" / "vectors"
 
 
 def vector_path(*parts: str) -> Path:
-    path = SHARED_TESTDATA.joinpath(*parts)
+    path = VECTORS.joinpath(*parts)
     if not path.exists():
-        raise FileNotFoundError(
-            f"published test vectors missing: {path} (the shared/ folder must sit beside "
-            "the repository, as in CI)")
+        raise FileNotFoundError(f"published test vectors missing: {path} (see tests/vectors/README.md)")
     return path

@@ -1,7 +1,7 @@
 """The C2SP CCTV age test vectors: succeed exactly where they say, fail with the named kind.
 
-The vectors live beside the repository in ``../shared/testdata/age-testkit/``; CI
-always has them, so a missing folder fails the run instead of skipping it.
+The vectors are copied into ``tests/vectors/age-testkit/`` (origin in its README); a
+missing folder fails the run instead of skipping it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.paths import VECTORS
 from tessera.core.age import (
     AgeArmorError,
     AgeError,
@@ -27,8 +28,7 @@ from tessera.core.age import (
     read_stanzas,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-TESTKIT = REPO_ROOT.parent / "shared" / "testdata" / "age-testkit"
+TESTKIT = VECTORS / "age-testkit"
 
 EXPECTED_ERRORS: dict[str, type[AgeError]] = {
     "header failure": AgeHeaderError,
@@ -115,8 +115,7 @@ def _identities(vector: Vector) -> list[Identity]:
 
 def test_testkit_is_present() -> None:
     assert TESTKIT.is_dir(), (
-        f"age test vectors not found at {TESTKIT}; the shared test data must sit beside the "
-        "repository as ../shared/testdata/age-testkit/"
+        f"age test vectors not found at {TESTKIT} (see tests/vectors/README.md)"
     )
     assert len(_vector_files()) > 100
 
