@@ -28,7 +28,7 @@ QT_ALLOWED = {"gui", "sheets"}  # sheets paint with QPainter (QtGui), never widg
 
 def layer_of(path: Path) -> str:
     rel = path.relative_to(PACKAGE)
-    if rel.parts[0].startswith("cli"):  # cli.py and its command modules (cli_*.py)
+    if rel.parts[0] == "cli":
         return "cli"
     if len(rel.parts) == 1:
         return "root"
@@ -58,7 +58,7 @@ def test_module_respects_the_layers(path: Path) -> None:
     for line, name in imports_of(path):
         parts = name.split(".")
         if parts[0] == "tessera" and len(parts) > 1:
-            target = "cli" if parts[1].startswith("cli") else parts[1]
+            target = parts[1]
             if target not in ALLOWED[layer]:
                 problems.append(f"line {line}: {layer} imports {name}")
         if parts[0] == "PySide6":
@@ -90,3 +90,20 @@ def test_nothing_talks_to_the_network(path: Path) -> None:
             if name.split(".")[0] in NETWORK_MODULES
             or name.startswith("PySide6.QtNetwork")]
     assert not used, "\n".join(used)
+
+
+CLI = PACKAGE / "cli"
+CLI_SHARED = {"tessera.cli.context", "tessera.cli.prompts"}
+
+
+@pytest.mark.parametrize("path", sorted(CLI.glob("*.py")), ids=lambda p: p.name)
+def test_cli_command_modules_share_only_the_context(path: Path) -> None:
+    """No import circle in the CLI: a command module imports the shared context (and
+    prompts), never another command module; only ``main`` assembles them."""
+    if path.name in {"main.py", "__init__.py"}:
+        return
+    allowed = {"tessera.cli.prompts"} if path.name == "context.py" else \
+        set() if path.name == "prompts.py" else CLI_SHARED
+    others = [f"line {line}: {name}" for line, name in imports_of(path)
+              if name.startswith("tessera.cli") and name not in allowed]
+    assert not others, f"{path.name} imports another CLI module: " + "; ".join(others)

@@ -170,7 +170,7 @@ def test_groups_and_paper_only_shares() -> None:
 
 def test_drill_without_arguments_lists_overdue_drills(c: Ceremony,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import tessera.cli_lifecycle as lifecycle_cli
+    import tessera.cli.release as release_cli
 
     class Later(datetime):
         @classmethod
@@ -178,7 +178,7 @@ def test_drill_without_arguments_lists_overdue_drills(c: Ceremony,
             return cls.fromtimestamp(datetime.now(UTC).timestamp() + 100 * 86400, UTC)
 
     c.vault.close()
-    monkeypatch.setattr(lifecycle_cli, "datetime", Later)
+    monkeypatch.setattr(release_cli, "datetime", Later)
     r = run("--vault", str(c.path), "drill")
     assert r.code == 0, r.text
     assert "Overdue drills" in r.out

@@ -8,16 +8,11 @@ from pathlib import Path
 import pytest
 
 from helpers.cli import run
-from tessera.cli import cli
-from tessera.cli_sheets import sheet, transcript
 from tessera.vault import Vault
 from tessera.vault.sheet_registry import SheetRegistry, SheetState
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
 from test_cli_flow import SECRET, create, setup_custodians
-
-for command in (sheet, transcript):  # tessera.cli registers them; harmless if it already did
-    cli.add_command(command)
 
 
 @pytest.fixture()

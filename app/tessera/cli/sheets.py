@@ -1,8 +1,7 @@
 """``tessera sheet …`` and ``tessera transcript``: recovery sheets on the command line.
 
-Registered in :mod:`tessera.cli` with ``cli.add_command(sheet)`` and
-``cli.add_command(transcript)``; errors go through ``tessera.cli.main``'s one handler.
-The per-invocation ``Context`` of ``tessera.cli`` arrives as the click object.
+Registered by :mod:`tessera.cli.main`; errors go through its one handler. The
+per-invocation :class:`~tessera.cli.context.Context` arrives as the click object.
 """
 
 from __future__ import annotations
@@ -10,28 +9,17 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from tessera.cli.context import Context, echo, warn
 from tessera.core.errors import InputError, TesseraError
 from tessera.core.memory import wipe
 from tessera.sheets.model import Paper
 
-if TYPE_CHECKING:
-    from tessera.cli import Context
-
 PAPER = click.Choice([p.value for p in Paper])
 PDF_WARNING = ("{path} holds {who}'s share in clear: print it, then shred the file "
                "(it must not stay on disk, in backups or in a print spooler).")
-
-
-def _echo(text: str = "") -> None:
-    click.echo(text)
-
-
-def _warn(text: str) -> None:
-    click.secho(f"warning: {text}", fg="yellow", err=True)
 
 
 def _slug(text: str) -> str:
@@ -76,7 +64,7 @@ def sheet_print(ctx: Context, record_ref: str, custodians: tuple[str, ...], pape
             if wanted and slot.custodian_id not in wanted:
                 continue
             if not slot.tokens:
-                _warn(f"{slot.name} has no active token for this record; skipped")
+                warn(f"{slot.name} has no active token for this record; skipped")
                 continue
             made = None
             for tok in slot.tokens:
@@ -89,17 +77,17 @@ def sheet_print(ctx: Context, record_ref: str, custodians: tuple[str, ...], pape
                 except TesseraError as exc:
                     if tok is slot.tokens[-1]:
                         raise
-                    _warn(f"{tok.label}: {exc}")
+                    warn(f"{tok.label}: {exc}")
             if made is None:
                 raise InputError(f"{slot.name}'s sheet could not be made")
             path = out_dir / (f"{_slug(rec.label)}-v{manifest.version}-{_slug(slot.name)}-"
                               f"{made.serial}.pdf")
             pages = write_pdf([made], path, Paper(paper))
-            _echo(f"✓ {slot.name}: sheet {made.serial} → {path} ({pages} pages)")
+            echo(f"✓ {slot.name}: sheet {made.serial} → {path} ({pages} pages)")
             if not hand_copy:
-                _warn(PDF_WARNING.format(path=path, who=slot.name))
-    _echo("Seal each sheet in its envelope, then record it: "
-          "tessera sheet seal SERIAL --envelope NO --sealed-by NAME --witness NAME")
+                warn(PDF_WARNING.format(path=path, who=slot.name))
+    echo("Seal each sheet in its envelope, then record it: "
+         "tessera sheet seal SERIAL --envelope NO --sealed-by NAME --witness NAME")
 
 
 @sheet.command("seal")
@@ -118,8 +106,8 @@ def sheet_seal(ctx: Context, serial: str, envelope_no: str, sealed_by: str,
         row = SheetRegistry(vault).mark_sealed(serial, envelope_no=envelope_no,
                                                sealed_by=sealed_by, witness=witness,
                                                actor=ctx.actor)
-    _echo(f"Sheet {row.serial} sealed in envelope {row.envelope_no} by {row.sealed_by}, "
-          f"witnessed by {row.witness}.")
+    echo(f"Sheet {row.serial} sealed in envelope {row.envelope_no} by {row.sealed_by}, "
+         f"witnessed by {row.witness}.")
 
 
 @sheet.command("destroy")
@@ -134,7 +122,7 @@ def sheet_destroy(ctx: Context, serial: str, destroyed_by: str, witness: str) ->
     with ctx.vault() as vault:
         row = SheetRegistry(vault).mark_destroyed(serial, destroyed_by=destroyed_by,
                                                   witness=witness, actor=ctx.actor)
-    _echo(f"Sheet {row.serial} recorded as destroyed by {row.destroyed_by}.")
+    echo(f"Sheet {row.serial} recorded as destroyed by {row.destroyed_by}.")
 
 
 @sheet.command("list")
@@ -150,12 +138,12 @@ def sheet_list(ctx: Context, record_ref: str | None, show_all: bool) -> None:
         record_id = vault.get_record(record_ref).id if record_ref else None
         rows = registry.sheets(record_id) if show_all else registry.outstanding(record_id)
         if not rows:
-            _echo("No sheets outstanding." if not show_all else "No sheets printed.")
+            echo("No sheets outstanding." if not show_all else "No sheets printed.")
         for row in rows:
             who = vault.get_custodian(row.custodian_id).name
             extra = f" reprint of {row.reprint_of}" if row.reprint_of else ""
-            _echo(f"{row.serial}  v{row.version} {row.share_key:<5} {who:<16} "
-                  f"{row.state.value:<9} envelope {row.envelope_no or '—'}{extra}")
+            echo(f"{row.serial}  v{row.version} {row.share_key:<5} {who:<16} "
+                 f"{row.state.value:<9} envelope {row.envelope_no or '—'}{extra}")
 
 
 @sheet.command("scan")
@@ -179,35 +167,35 @@ def sheet_scan(images: tuple[Path, ...], dpi: int, recover_to: Path | None,
     scans = [scan for image in images for scan in scan_file(image, dpi)]
     reader = read_scans(scans, strict=False)
     for scan in scans:
-        _echo(f"{scan.source}: {len(scan.texts)} code(s)"
-              + (f", {scan.damaged} unreadable" if scan.damaged else ""))
+        echo(f"{scan.source}: {len(scan.texts)} code(s)"
+             + (f", {scan.damaged} unreadable" if scan.damaged else ""))
     for note in reader.notes:
-        _warn(note)
+        warn(note)
     have, total = reader.chunk_progress
     if reader.expected is not None:
-        _echo(f"Sheets of {reader.expected.describe()}")
-    _echo(f"Shares read: {', '.join(sorted(reader.shares)) or 'none'}")
-    _echo(f"Recovery data: {have} of {total} chunks" if total else "Recovery data: none read")
+        echo(f"Sheets of {reader.expected.describe()}")
+    echo(f"Shares read: {', '.join(sorted(reader.shares)) or 'none'}")
+    echo(f"Recovery data: {have} of {total} chunks" if total else "Recovery data: none read")
     missing = reader.missing_chunks()
     if missing:
-        _warn(f"missing chunk(s) {', '.join(map(str, missing))} of {total}")
+        warn(f"missing chunk(s) {', '.join(map(str, missing))} of {total}")
     if codes_out:
         texts = [t for s in scans for t in s.texts]
         write_private(codes_out, ("\n".join(texts) + "\n").encode("utf-8"))
-        _echo(f"Wrote {len(texts)} codes to {codes_out}")
+        echo(f"Wrote {len(texts)} codes to {codes_out}")
         if reader.shares:
-            _warn(f"{codes_out} holds share words: shred it once used.")
+            warn(f"{codes_out} holds share words: shred it once used.")
     if recover_to:
         data = reader.recovery_data()
-        _echo(f"Fingerprint {data.manifest.fingerprint} — compare it with the sheets.")
+        echo(f"Fingerprint {data.manifest.fingerprint} — compare it with the sheets.")
         recovered = recover_secret(reader, data)
         try:
             write_private(recover_to, bytes(recovered.secret))
         finally:
             wipe(recovered.secret)
-        _echo(f"Recovered {data.manifest.label} from {len(recovered.contributions)} sheets "
-              f"({', '.join(c.custodian for c in recovered.contributions)}).")
-        _warn(f"the secret is in {recover_to}: delete it (shred) once it has been used.")
+        echo(f"Recovered {data.manifest.label} from {len(recovered.contributions)} sheets "
+             f"({', '.join(c.custodian for c in recovered.contributions)}).")
+        warn(f"the secret is in {recover_to}: delete it (shred) once it has been used.")
 
 
 @sheet.command("verify")
@@ -221,7 +209,7 @@ def sheet_scan(images: tuple[Path, ...], dpi: int, recover_to: Path | None,
 def sheet_verify(ctx: Context, images: tuple[Path, ...], words: bool, record_ref: str | None,
                  custodian_name: str | None, dpi: int) -> None:
     """Check a sheet against its record's commitment, reconstructing nothing."""
-    from tessera.cli_prompts import read_line
+    from tessera.cli.prompts import read_line
     from tessera.core.errors import UserCancelled
     from tessera.custody.sheets import verify_codes, verify_words
     from tessera.sheets.scan import scan_file
@@ -243,7 +231,7 @@ def sheet_verify(ctx: Context, images: tuple[Path, ...], words: bool, record_ref
                      for text in scan.texts]
             checks = verify_codes(vault, pairs)
     for check in checks:
-        _echo(f"✓ {check.describe()}")
+        echo(f"✓ {check.describe()}")
 
 
 @click.command("transcript")
@@ -260,5 +248,5 @@ def transcript(ctx: Context, ref: str, out: Path, paper: str) -> None:
     with ctx.vault() as vault:
         data = transcript_for(vault, ref, actor=ctx.actor)
     pages = write_transcript_pdf(data, out, Paper(paper))
-    _echo(f"Wrote {out} ({pages} page{'s' if pages != 1 else ''}); audit head "
-          f"{data.audit_seq}:{data.audit_hash}")
+    echo(f"Wrote {out} ({pages} page{'s' if pages != 1 else ''}); audit head "
+         f"{data.audit_seq}:{data.audit_hash}")

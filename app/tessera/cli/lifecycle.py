@@ -2,8 +2,7 @@
 hooks, and the drill schedule (sheet destruction is ``tessera sheet destroy``).
 
 Thin front ends over ``tessera.custody``; errors go to the one handler in
-:func:`tessera.cli.main`. The base CLI is imported inside each command, so
-``tessera.cli`` can register these commands without an import cycle.
+:func:`tessera.cli.main.main`.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from tessera.cli.context import Context, collect_quorum, echo, find_token, warn
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
 from tessera.core.policy import Policy, SplitPlan
@@ -27,25 +26,9 @@ from tessera.core.review import Severity, review_csv
 from tessera.custody.lifecycle import NewVersion
 
 if TYPE_CHECKING:
-    from tessera.cli import Context
     from tessera.custody.sheets import WordsKeeper
     from tessera.vault import Vault
 
-EXIT_HOOK_FAILED = 4  # the release succeeded; the revocation hook did not
-
-
-def _base() -> Any:
-    from tessera import cli
-
-    return cli
-
-
-def _echo(text: str = "") -> None:
-    click.echo(text)
-
-
-def _warn(text: str) -> None:
-    click.secho(f"warning: {text}", fg="yellow", err=True)
 
 
 # -- secrets in -----------------------------------------------------------------------
@@ -60,7 +43,7 @@ def _read_secret(secret_file: Path | None, generate_bytes: int | None,
     if secret_file:
         secret = bytearray(secret_file.read_bytes())
     elif sys.stdin.isatty():
-        from tessera.cli_prompts import read_line
+        from tessera.cli.prompts import read_line
 
         line = read_line("New secret (not shown): ", secret=True)
         secret = bytearray((line or "").encode("utf-8"))
@@ -101,8 +84,8 @@ def _collector(keeper: WordsKeeper | None) -> Callable[[Mapping[str, str]], None
 def _write_sheets(vault: Vault, result: NewVersion, keeper: WordsKeeper | None,
                   pdf: Path | None, actor: str) -> None:
     if pdf is None or keeper is None:
-        _echo("Each custodian prints their new sheet with their token "
-              "(`tessera sheet print`), or run again with --sheets-pdf.")
+        echo("Each custodian prints their new sheet with their token "
+             "(`tessera sheet print`), or run again with --sheets-pdf.")
         return
     from tessera.custody.sheets import log_printed, sheets_at_creation
     from tessera.sheets.model import Paper
@@ -112,25 +95,25 @@ def _write_sheets(vault: Vault, result: NewVersion, keeper: WordsKeeper | None,
     sheets = sheets_at_creation(vault, result.sealed, keeper.words)
     pages = write_pdf(sheets, pdf, Paper.A4)
     log_printed(vault, sheets, actor=actor)
-    _warn(f"{pdf} holds every custodian's new share words ({pages} pages): print it, "
-          "then shred the file.")
+    warn(f"{pdf} holds every custodian's new share words ({pages} pages): print it, "
+         "then shred the file.")
 
 
 def _show_new_version(result: NewVersion, *, warnings: bool = True) -> None:
     for w in result.warnings if warnings else ():
-        _warn(w.text)
-    _echo(f"{result.label}: version {result.version} (epoch {result.epoch}), "
-          f"{result.quorum}")
-    _echo(f"  fingerprint {result.fingerprint}")
-    _echo(f"  state       {result.state.display}")
+        warn(w.text)
+    echo(f"{result.label}: version {result.version} (epoch {result.epoch}), "
+         f"{result.quorum}")
+    echo(f"  fingerprint {result.fingerprint}")
+    echo(f"  state       {result.state.display}")
     if result.state_reason and result.state.value != "sealed":
-        _echo(f"  why         {result.state_reason}")
+        echo(f"  why         {result.state_reason}")
     if result.sheets_to_destroy:
-        _echo("Sheets of the superseded version(s) to destroy before a witness "
-              "(`tessera sheet destroy SERIAL --by NAME --witness NAME`):")
+        echo("Sheets of the superseded version(s) to destroy before a witness "
+             "(`tessera sheet destroy SERIAL --by NAME --witness NAME`):")
         for sheet in result.sheets_to_destroy:
             envelope = f", envelope {sheet.envelope_no}" if sheet.envelope_no else ""
-            _echo(f"  {sheet.serial}  v{sheet.version} {sheet.share_key}{envelope}")
+            echo(f"  {sheet.serial}  v{sheet.version} {sheet.share_key}{envelope}")
 
 
 # -- rotate ---------------------------------------------------------------------------
@@ -158,7 +141,7 @@ def rotate_cmd(ctx: Context, record_ref: str, reason: str, secret_file: Path | N
             result = rotate_record(vault, record_ref, secret, actor=ctx.actor, reason=reason,
                                    encoding="binary" if binary else "utf-8",
                                    on_mnemonics=_collector(keeper))
-            _echo(f"Rotated {result.label}.")
+            echo(f"Rotated {result.label}.")
             _show_new_version(result)
             _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)
     finally:
@@ -180,10 +163,9 @@ def _plan(custodians: tuple[str, ...], threshold: int | None) -> SplitPlan | Non
 def _run_quorum(ctx: Context, vault: Vault, ceremony: Any, approvers: tuple[str, ...],
                 paper: tuple[str, ...], sheets_pdf: Path | None) -> NewVersion:
     """Collect the quorum like a release, then make the new set; abort on any failure."""
-    base = _base()
     try:
         with _sheet_words(sheets_pdf) as keeper:
-            base.collect_quorum(ctx, vault, ceremony, approvers, paper)
+            collect_quorum(ctx, vault, ceremony, approvers, paper)
             result: NewVersion = ceremony.finish(on_mnemonics=_collector(keeper))
             _show_new_version(result, warnings=False)  # shown before the quorum
             _write_sheets(vault, result, keeper, sheets_pdf, ctx.actor)
@@ -229,9 +211,9 @@ def reshare_cmd(ctx: Context, record_ref: str, custodians: tuple[str, ...],
         ceremony = ReshareCeremony(vault, ctx.drivers(vault), record_ref, reason=reason,
                                    ticket=ticket, requested_by=ctx.actor, plan=plan)
         for w in ceremony.warnings:
-            _warn(w.text)
+            warn(w.text)
         _run_quorum(ctx, vault, ceremony, approvers, paper, sheets_pdf)
-    _echo("Reshared: shares of the earlier epoch no longer open this record.")
+    echo("Reshared: shares of the earlier epoch no longer open this record.")
 
 
 @click.command("revoke")
@@ -249,10 +231,10 @@ def revoke_cmd(ctx: Context, record_ref: str, custodian_name: str, reason: str, 
         ceremony = start_revoke(vault, ctx.drivers(vault), record_ref, custodian_name,
                                 reason=reason, ticket=ticket, requested_by=ctx.actor)
         for w in ceremony.warnings:
-            _warn(w.text)
+            warn(w.text)
         result = _run_quorum(ctx, vault, ceremony, approvers, paper, sheets_pdf)
-    _echo(f"{ceremony.revoked_name} no longer holds a share of {result.label}.")
-    _warn(result.state_reason)
+    echo(f"{ceremony.revoked_name} no longer holds a share of {result.label}.")
+    warn(result.state_reason)
 
 
 # -- re-wrap ----------------------------------------------------------------------------
@@ -269,35 +251,34 @@ def revoke_cmd(ctx: Context, record_ref: str, custodian_name: str, reason: str, 
 def rewrap_cmd(ctx: Context, record_ref: str, custodian_name: str, tokens: tuple[str, ...],
                from_token: str | None, paper: bool) -> None:
     """A custodian moves their own share to new token(s), without a quorum."""
-    from tessera.cli_prompts import read_line
+    from tessera.cli.prompts import read_line
     from tessera.core.errors import UserCancelled
     from tessera.custody.rewrap import rewrap_with_paper, rewrap_with_token
 
-    base = _base()
     if paper == bool(from_token):
         raise InputError("say how the share is opened: --from-token OLD or --paper")
     with ctx.vault() as vault:
         person = vault.get_custodian(custodian_name)
-        new_ids = [base.find_token(vault, t).id for t in tokens] or None
-        if paper:
+        new_ids = [find_token(vault, t).id for t in tokens] or None
+        if from_token is None:
             words = read_line(f"{person.name}, type the 33 words of your sheet: ", secret=True)
             if words is None:
                 raise UserCancelled()
             result = rewrap_with_paper(vault, record_ref, person.id, words, actor=ctx.actor,
                                        new_token_ids=new_ids)
         else:
-            old = base.find_token(vault, from_token)
+            old = find_token(vault, from_token)
             if old.custodian_id != person.id:
                 raise InputError(f"{old.label} is {old.custodian_name}'s token, not "
                                  f"{person.name}'s")
             result = rewrap_with_token(vault, ctx.drivers(vault), record_ref, old.id,
                                        ctx.prompts, threading.Event(), actor=ctx.actor,
                                        new_token_ids=new_ids)
-    _echo(f"Re-wrapped {result.custodian}'s share {', '.join(result.share_keys)} of "
-          f"{result.label} to {', '.join(result.added)}.")
+    echo(f"Re-wrapped {result.custodian}'s share {', '.join(result.share_keys)} of "
+         f"{result.label} to {', '.join(result.added)}.")
     if result.removed:
-        _echo(f"  no longer opens it: {', '.join(result.removed)}")
-    _echo("  The words, the fingerprint and the printed sheet are unchanged.")
+        echo(f"  no longer opens it: {', '.join(result.removed)}")
+    echo("  The words, the fingerprint and the printed sheet are unchanged.")
 
 
 # -- review -----------------------------------------------------------------------------
@@ -316,26 +297,26 @@ def review_cmd(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> No
         review = gather_review(vault)
         vault_name = vault.path.name
     for record in review.records:
-        _echo(f"{record.label} — {record.state_display}, {record.k_of_n} "
-              f"(v{record.version}, epoch {record.epoch})")
+        echo(f"{record.label} — {record.state_display}, {record.k_of_n} "
+             f"(v{record.version}, epoch {record.epoch})")
         for holder in record.holders:
             tokens = ", ".join(f"{t.label} [{t.kind}]" for t in holder.tokens) or "paper only"
-            _echo(f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}")
+            echo(f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}")
     counts = review.counts()
-    _echo(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
-          f"{counts[Severity.LOW]} low")
+    echo(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
+         f"{counts[Severity.LOW]} low")
     for finding in review.findings:
         colour = {"high": "red", "medium": "yellow"}.get(finding.severity.value)
         click.secho(f"  [{finding.severity.value}] {finding.kind.heading}: {finding.text}",
                     fg=colour)
     if csv_path:
         write_private(csv_path, review_csv(review).encode("utf-8"))
-        _echo(f"Wrote {csv_path}")
+        echo(f"Wrote {csv_path}")
     if pdf_path:
         from tessera.sheets.review_report import write_review_pdf
 
         pages = write_review_pdf(review, pdf_path, vault_name=vault_name)
-        _echo(f"Wrote {pdf_path} ({pages} page{'s' if pages != 1 else ''})")
+        echo(f"Wrote {pdf_path} ({pages} page{'s' if pages != 1 else ''})")
 
 
 # -- policy -----------------------------------------------------------------------------
@@ -379,10 +360,10 @@ def policy_show(ctx: Context, record_ref: str | None) -> None:
             title = f"Policy of {record.label}"
             if record.allow_software:
                 overrides.setdefault("hardware_only", False)
-    _echo(f"{title}:")
+    echo(f"{title}:")
     for key, value in policy.to_json().items():
         mark = "  (this record)" if key in overrides else ""
-        _echo(f"  {key:<20} {_policy_value(value):<22} {_POLICY_HELP.get(key, '')}{mark}")
+        echo(f"  {key:<20} {_policy_value(value):<22} {_POLICY_HELP.get(key, '')}{mark}")
 
 
 @policy_group.command("set")
@@ -403,7 +384,7 @@ def policy_set(ctx: Context, key: str, value: str, record_ref: str | None) -> No
             policy = set_record_setting(vault, record_ref, key,
                                         None if value == "default" else value, ctx.actor)
             where = vault.get_record(record_ref).label
-    _echo(f"{key} for {where} is now {_policy_value(policy.to_json()[key])}.")
+    echo(f"{key} for {where} is now {_policy_value(policy.to_json()[key])}.")
 
 
 # -- revocation hook --------------------------------------------------------------------
@@ -425,8 +406,8 @@ def hook_set(ctx: Context, record_ref: str, command: tuple[str, ...], timeout: i
     with ctx.vault() as vault:
         hook = vault.set_revocation_hook(record_ref, list(command), timeout, ctx.actor)
         label = vault.get_record(record_ref).label
-    _echo(f"After each release of {label}: {' '.join(hook.command)} RECORD_ID RELEASE_ID "
-          f"(timeout {hook.timeout_seconds} s)")
+    echo(f"After each release of {label}: {' '.join(hook.command)} RECORD_ID RELEASE_ID "
+         f"(timeout {hook.timeout_seconds} s)")
 
 
 @hook_group.command("show")
@@ -437,10 +418,10 @@ def hook_show(ctx: Context, record_ref: str) -> None:
     with ctx.vault() as vault:
         hook = vault.revocation_hook(record_ref)
     if hook is None:
-        _echo("No revocation hook.")
+        echo("No revocation hook.")
         return
-    _echo(f"{' '.join(hook.command)} RECORD_ID RELEASE_ID  (timeout {hook.timeout_seconds} s,"
-          f" set {hook.set_at} by {hook.set_by})")
+    echo(f"{' '.join(hook.command)} RECORD_ID RELEASE_ID  (timeout {hook.timeout_seconds} s,"
+         f" set {hook.set_at} by {hook.set_by})")
 
 
 @hook_group.command("clear")
@@ -450,48 +431,11 @@ def hook_clear(ctx: Context, record_ref: str) -> None:
     """Remove a record's hook."""
     with ctx.vault() as vault:
         vault.clear_revocation_hook(record_ref, ctx.actor)
-    _echo("Revocation hook removed.")
-
-
-def report_hook(ctx: Context, vault: Vault, record_id: str, release_id: str) -> None:
-    """Run the record's revocation hook after a completed release and say how it went.
-
-    A failure is shown in red and makes the command exit with status 4: the secret
-    was released, but the credential was not disabled automatically.
-    """
-    from tessera.custody.hooks import run_revocation_hook
-
-    outcome = run_revocation_hook(vault, record_id, release_id, actor=ctx.actor)
-    if outcome is None:
-        return
-    if outcome.ok:
-        _echo(f"✓ {outcome.describe()}")
-        return
-    click.secho(f"✗ {outcome.describe()}. Disable the released credential by hand.",
-                fg="red", err=True)
-    sys.exit(EXIT_HOOK_FAILED)
-
-
-# -- drills -----------------------------------------------------------------------------
-
-def show_drills_due(ctx: Context) -> None:
-    """`tessera drill` without arguments: the drills that are overdue, per record."""
-    from tessera.custody.review import overdue_drills
-
-    with ctx.vault() as vault:
-        due = overdue_drills(vault, datetime.now(UTC))
-    if not due:
-        _echo("No drill is overdue.")
-        return
-    _echo("Overdue drills (run `tessera drill RECORD CUSTODIAN`):")
-    for d in due:
-        last = d.last_drill_at[:10] if d.last_drill_at else "never"
-        _echo(f"  {d.label:<24} {d.custodian:<16} {d.token_label:<24} due {d.due_at[:10]} "
-              f"(last {last})")
+    echo("Revocation hook removed.")
 
 
 COMMANDS: tuple[click.Command, ...] = (
     rotate_cmd, reshare_cmd, revoke_cmd, rewrap_cmd, review_cmd, policy_group, hook_group,
 )
 
-__all__ = ["COMMANDS", "EXIT_HOOK_FAILED", "report_hook", "show_drills_due"]
+__all__ = ["COMMANDS"]

@@ -1,0 +1,94 @@
+"""``tessera audit …``, ``tessera export`` and ``tessera import``: the record of
+what happened, and records moving between vaults."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tessera.cli.context import Context, echo, pass_ctx
+from tessera.core.errors import InputError
+from tessera.core.private_file import write_private
+
+
+@click.group()
+def audit() -> None:
+    """Verify and export the audit log."""
+
+
+@audit.command("verify")
+@click.option("--head", help="The head printed on a transcript, as SEQ:HASH, to detect "
+              "truncation.")
+@pass_ctx
+def audit_verify(ctx: Context, head: str | None) -> None:
+    """Check the audit hash chain (and approval signatures)."""
+    expected = None
+    if head:
+        seq, _, digest = head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise InputError("--head takes SEQ:HASH, e.g. 42:3f1a…(64 hex digits)")
+        expected = (int(seq), digest.lower())
+    with ctx.vault() as vault:
+        verdict = vault.verify_audit(expected_head=expected)
+        from tessera.custody.evidence import verify_approvals
+
+        bad = verify_approvals(vault, ctx.drivers(vault))
+    if verdict.ok:
+        echo(f"Audit chain intact: {verdict.entries} entries, head {verdict.head_seq}:"
+             f"{verdict.head_hash}")
+    else:
+        click.secho(f"Audit chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}",
+                    fg="red", err=True)
+    for problem in bad:
+        click.secho(f"Approval signature problem: {problem}", fg="red", err=True)
+    if not verdict.ok or bad:
+        sys.exit(3)
+    echo("All approval signatures verify.")
+
+
+@audit.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@pass_ctx
+def audit_export(ctx: Context, fmt: str, out: Path | None) -> None:
+    """Export the audit log."""
+    with ctx.vault() as vault:
+        text = vault.export_audit(fmt)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        echo(f"Wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command("export")
+@click.argument("record_ref")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--version", "version", type=int, help="Which version (default: current).")
+@pass_ctx
+def export_cmd(ctx: Context, record_ref: str, file: Path, version: int | None) -> None:
+    """Export a record version as a .tessera file (ciphertext and public data only)."""
+    from tessera.vault.exchange import export_version
+
+    with ctx.vault() as vault:
+        rec = vault.get_record(record_ref)
+        data = export_version(vault, rec.id, version, actor=ctx.actor)
+    write_private(file, data)
+    echo(f"Wrote {file}: ciphertext and public data only; no share or secret is in it.")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def import_cmd(ctx: Context, file: Path) -> None:
+    """Import a .tessera file (validated completely before anything is written)."""
+    from tessera.vault.exchange import import_version
+
+    data = file.read_bytes()
+    with ctx.vault() as vault:
+        result = import_version(vault, data, ctx.actor)
+    echo(str(result))

@@ -1,0 +1,122 @@
+"""Tessera on the command line: the same custody operations as the GUI, headless.
+
+The root group and the one handler (:func:`main`) that turns every expected error into
+a message for a person and a distinct exit code; nothing prints a traceback. The
+commands live in their own modules and share :mod:`tessera.cli.context`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from tessera.cli import audit, custodians, lifecycle, records, release, sheets
+from tessera.cli.context import Context, echo, pass_ctx, warn
+from tessera.core.errors import InputError, TesseraError, UserCancelled
+from tessera.vault import Vault
+
+log = logging.getLogger("tessera")
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--vault", "vault_path", type=click.Path(path_type=Path), envvar="TESSERA_VAULT",
+              help="Vault file (default: the platform data directory; env TESSERA_VAULT).")
+@click.option("--actor", help="Who is operating (recorded in the audit log; env TESSERA_ACTOR).")
+@click.option("--virtual", is_flag=True, help="Use virtual FIDO2 and PIV devices (demo/testing).")
+@click.option("--virtual-touch", default="delay:0.3", show_default=True,
+              help="How virtual keys are touched: immediate, never, delay:SECONDS.")
+@click.version_option(package_name="tessera")
+@click.pass_context
+def cli(ctx: click.Context, vault_path: Path | None, actor: str | None, virtual: bool,
+        virtual_touch: str) -> None:
+    """Tessera: fallback credential custody.
+
+    Recovery secrets split K-of-N among custodians, each share locked to the
+    custodian's own token; released only by a quorum, every step on the audit record.
+    `tessera gui` opens the desktop application; `tessera demo` shows a ceremony.
+    """
+    obj = Context(vault_path, actor)
+    obj.virtual = virtual
+    obj.virtual_touch = virtual_touch
+    ctx.obj = obj
+
+
+# -- vault ----------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="A demo vault: software keys allowed, threshold 1 "
+              "allowed with a warning. Never for real secrets.")
+@pass_ctx
+def init(ctx: Context, demo: bool) -> None:
+    """Create a new, empty vault."""
+    if ctx.vault_path.exists():
+        raise InputError(f"a vault already exists at {ctx.vault_path}")
+    vault = Vault.open(ctx.vault_path, create=True, demo=demo)
+    vault.close()
+    echo(f"Created {'demo ' if demo else ''}vault {ctx.vault_path}")
+    if demo:
+        warn("this is a demo vault: software keys and a threshold of 1 are allowed.")
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the demo vault in this folder instead of a temporary one.")
+def demo(keep: Path | None) -> None:
+    """Run a complete scripted ceremony in a temporary demo vault."""
+    from tessera.custody.demo import run_demo
+
+    run_demo(echo, keep)
+
+
+# -- every command module's commands ---------------------------------------------------
+
+for _command in (custodians.custodian, custodians.token, records.record, release.release,
+                 release.drill_cmd, audit.audit, audit.export_cmd, audit.import_cmd,
+                 sheets.sheet, sheets.transcript, *lifecycle.COMMANDS):
+    cli.add_command(_command)
+
+
+# -- entry point ----------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """The one error handler: every expected error becomes a message and an exit code."""
+    logging.basicConfig(level=os.environ.get("TESSERA_LOG", "WARNING").upper(),
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli.main(args=argv, prog_name="tessera", standalone_mode=False)
+    except UserCancelled:
+        click.echo("Cancelled; nothing was changed.", err=True)
+        sys.exit(UserCancelled.exit_code)
+    except TesseraError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Cancelled; nothing was changed.", err=True)
+        sys.exit(UserCancelled.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except (KeyboardInterrupt, EOFError):
+        click.echo("\nCancelled.", err=True)
+        sys.exit(UserCancelled.exit_code)
+    except OSError as exc:
+        click.secho(f"error: {exc.strerror or exc} ({exc.filename or 'system'})", fg="red",
+                    err=True)
+        sys.exit(74)
+    except Exception as exc:  # the last line of defence: no traceback, no secret
+        log.debug("unexpected error", exc_info=True)
+        click.secho(f"internal error: {type(exc).__name__}. Nothing secret was written. "
+                    "Run with TESSERA_LOG=debug for details and report it.", fg="red", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""``tessera release`` and ``tessera drill``: the quorum ceremonies."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from tessera.cli.context import (
+    Context,
+    collect_quorum,
+    deliver_secret,
+    echo,
+    pass_ctx,
+)
+from tessera.core.errors import InputError
+from tessera.core.memory import wipe
+from tessera.custody.release import ReleaseCeremony, drill
+from tessera.vault import Vault
+
+EXIT_HOOK_FAILED = 4  # the release succeeded; the revocation hook did not
+
+
+@click.command()
+@click.argument("record_ref")
+@click.option("--reason", required=True, help="Why the secret is needed.")
+@click.option("--ticket", required=True, help="Change or incident ticket reference.")
+@click.option("--approve", "approvers", multiple=True,
+              help="A custodian approving with their token (repeat).")
+@click.option("--paper", "paper", multiple=True,
+              help="A custodian approving with the words of their sheet (repeat).")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the secret to this file (mode 0600).")
+@click.option("--reveal", is_flag=True, help="Print the secret (only on a terminal).")
+@pass_ctx
+def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: tuple[str, ...],
+            paper: tuple[str, ...], out: Path | None, reveal: bool) -> None:
+    """Release a secret with a quorum of custodians."""
+    if not out and not reveal:
+        raise InputError("say where the secret goes: --out FILE, or --reveal on a terminal")
+    if reveal and not sys.stdout.isatty():
+        raise InputError("--reveal prints only to a terminal; use --out FILE instead")
+    with ctx.vault() as vault:
+        ceremony = ReleaseCeremony(vault, ctx.drivers(vault), record_ref, reason=reason,
+                                   ticket=ticket, requested_by=ctx.actor)
+        try:
+            collect_quorum(ctx, vault, ceremony, approvers, paper)
+            secret = ceremony.finish()
+        except BaseException:
+            ceremony.abort()
+            raise
+        try:
+            deliver_secret(secret, ceremony.manifest.payload_encoding, out, reveal)
+        finally:
+            wipe(secret)
+        echo(f"Released {ceremony.manifest.label}: {ceremony.progress().describe()} approvals.")
+        echo("The record is now marked released — rotation due. Rotate the credential "
+             "once it has served its purpose.")
+        echo(f"Ceremony transcript for signatures: tessera transcript {ceremony.release_id} "
+             "--out release-transcript.pdf")
+        report_hook(ctx, vault, ceremony.record.id, ceremony.release_id)
+
+
+@click.command("drill")
+@click.argument("record_ref", required=False)
+@click.argument("custodian_name", required=False)
+@pass_ctx
+def drill_cmd(ctx: Context, record_ref: str | None, custodian_name: str | None) -> None:
+    """A custodian proves their token still opens their share (nothing is revealed).
+
+    Without arguments, lists the drills that are overdue."""
+    if record_ref is None:
+        show_drills_due(ctx)
+        return
+    if custodian_name is None:
+        raise click.UsageError("give the record and the custodian who drills")
+    with ctx.vault() as vault:
+        person = vault.get_custodian(custodian_name)
+        rec = vault.get_record(record_ref)
+        from tessera.custody.release import custodian_slots
+
+        slot = next((s for s in custodian_slots(vault, vault.get_version(rec.id))
+                     if s.custodian_id == person.id), None)
+        if slot is None:
+            raise InputError(f"{person.name} holds no share of {rec.label}")
+        if not slot.tokens:
+            raise InputError(f"{person.name} has no active token for {rec.label}")
+        drivers = ctx.drivers(vault)
+        for tok in slot.tokens:
+            result = drill(vault, drivers, rec.id, tok.id, ctx.prompts, threading.Event(),
+                           actor=ctx.actor)
+            echo(f"✓ {result.custodian}: {result.token_label} opens share {result.share_key}")
+
+
+def report_hook(ctx: Context, vault: Vault, record_id: str, release_id: str) -> None:
+    """Run the record's revocation hook after a completed release and say how it went.
+
+    A failure is shown in red and makes the command exit with status 4: the secret
+    was released, but the credential was not disabled automatically.
+    """
+    from tessera.custody.hooks import run_revocation_hook
+
+    outcome = run_revocation_hook(vault, record_id, release_id, actor=ctx.actor)
+    if outcome is None:
+        return
+    if outcome.ok:
+        echo(f"✓ {outcome.describe()}")
+        return
+    click.secho(f"✗ {outcome.describe()}. Disable the released credential by hand.",
+                fg="red", err=True)
+    sys.exit(EXIT_HOOK_FAILED)
+
+
+def show_drills_due(ctx: Context) -> None:
+    """`tessera drill` without arguments: the drills that are overdue, per record."""
+    from tessera.custody.review import overdue_drills
+
+    with ctx.vault() as vault:
+        due = overdue_drills(vault, datetime.now(UTC))
+    if not due:
+        echo("No drill is overdue.")
+        return
+    echo("Overdue drills (run `tessera drill RECORD CUSTODIAN`):")
+    for d in due:
+        last = d.last_drill_at[:10] if d.last_drill_at else "never"
+        echo(f"  {d.label:<24} {d.custodian:<16} {d.token_label:<24} due {d.due_at[:10]} "
+             f"(last {last})")
