@@ -22,6 +22,7 @@ from tessera.core.age import (
     AgeNoMatch,
     AgePayloadError,
     Identity,
+    MlKem768X25519Identity,
     ScryptIdentity,
     X25519Identity,
     decrypt,
@@ -29,6 +30,7 @@ from tessera.core.age import (
 )
 
 TESTKIT = VECTORS / "age-testkit"
+PQ_IDENTITY_PREFIX = "AGE-SECRET-KEY-PQ-1"
 
 EXPECTED_ERRORS: dict[str, type[AgeError]] = {
     "header failure": AgeHeaderError,
@@ -48,12 +50,6 @@ class Vector:
     passphrases: tuple[str, ...]
     armored: bool
     data: bytes
-
-
-def _is_post_quantum(name: str) -> bool:
-    # mlkem768x25519 hybrid recipients (AGE-SECRET-KEY-PQ-1…) are out of scope for
-    # Tessera; their vectors are hybrid_* and armor_hybrid.
-    return "hybrid" in name.split("_")
 
 
 def _parse_vector(path: Path) -> Vector:
@@ -98,17 +94,17 @@ def _vector_files() -> list[Path]:
 
 
 def _params() -> list[object]:
-    params: list[object] = []
-    for path in _vector_files():
-        marks = []
-        if _is_post_quantum(path.name):
-            marks.append(pytest.mark.skip(reason="post-quantum hybrid recipients are out of scope"))
-        params.append(pytest.param(path, id=path.name, marks=marks))
-    return params
+    # Every vector runs, the post-quantum hybrid_* and armor_hybrid ones included.
+    return [pytest.param(path, id=path.name) for path in _vector_files()]
 
 
 def _identities(vector: Vector) -> list[Identity]:
-    identities: list[Identity] = [X25519Identity.from_string(s) for s in vector.identities]
+    identities: list[Identity] = [
+        MlKem768X25519Identity.from_string(s)
+        if s.startswith(PQ_IDENTITY_PREFIX)
+        else X25519Identity.from_string(s)
+        for s in vector.identities
+    ]
     identities += [ScryptIdentity(p) for p in vector.passphrases]
     return identities
 
@@ -118,6 +114,8 @@ def test_testkit_is_present() -> None:
         f"age test vectors not found at {TESTKIT} (see tests/vectors/README.md)"
     )
     assert len(_vector_files()) > 100
+    hybrid = [p.name for p in _vector_files() if "hybrid" in p.name.split("_")]
+    assert len(hybrid) >= 19, hybrid
 
 
 @pytest.mark.parametrize("path", _params())

@@ -1,8 +1,9 @@
 """The age v1 file format (age-encryption.org/v1), in pure Python on ``cryptography``.
 
 Tessera wraps each custodian's share in an age file so that any stock age client can
-open it: X25519 for software and FIDO2-derived keys, piv-p256 (age-plugin-yubikey)
-for YubiKey PIV slots, scrypt for passphrases.
+open it: mlkem768x25519 (post-quantum hybrid) or X25519 for software and
+FIDO2-derived keys, piv-p256 (age-plugin-yubikey) for YubiKey PIV slots, scrypt for
+passphrases.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from .errors import (
     AgePayloadError,
 )
 from .file import decrypt, encrypt, read_stanzas
+from .mlkem768x25519 import MlKem768X25519Identity, MlKem768X25519Recipient
 from .piv_p256 import PivP256Identity, PivP256Recipient
-from .recipients import parse_recipient
+from .recipients import is_post_quantum, parse_recipient
 from .scrypt import ScryptIdentity, ScryptRecipient
 from .stanza import Identity, Recipient, Rng, Stanza
 from .x25519 import X25519Identity, X25519Recipient
@@ -32,6 +34,8 @@ __all__ = [
     "AgeNoMatch",
     "AgePayloadError",
     "Identity",
+    "MlKem768X25519Identity",
+    "MlKem768X25519Recipient",
     "PivP256Identity",
     "PivP256Recipient",
     "Recipient",
@@ -43,6 +47,7 @@ __all__ = [
     "X25519Recipient",
     "decrypt",
     "encrypt",
+    "is_post_quantum",
     "parse_recipient",
     "read_stanzas",
 ]

@@ -6,6 +6,8 @@ import os
 
 from . import bech32
 from .errors import AgeKeyError
+from .mlkem768x25519 import RECIPIENT_HRP as PQ_HRP
+from .mlkem768x25519 import MlKem768X25519Recipient
 from .piv_p256 import RECIPIENT_HRP as PIV_HRP
 from .piv_p256 import PivP256Recipient
 from .stanza import Recipient, Rng
@@ -14,14 +16,23 @@ from .x25519 import X25519Recipient
 
 
 def parse_recipient(text: str, *, rng: Rng = os.urandom) -> Recipient:
-    """Parse ``age1…`` (X25519) or ``age1yubikey1…`` (PIV P-256); raise AgeKeyError otherwise.
+    """Parse ``age1pq1…`` (ML-KEM-768 + X25519 hybrid), ``age1…`` (X25519) or
+    ``age1yubikey1…`` (PIV P-256); raise AgeKeyError otherwise.
 
     Strict: no surrounding whitespace, no uppercase, valid checksum and key. ``rng``
-    supplies the recipient's ephemeral keys (injectable for repeatable tests).
+    supplies the classical recipients' ephemeral keys (injectable for repeatable
+    tests); the hybrid's HPKE encapsulation draws its own randomness.
     """
     hrp, _ = bech32.decode(text)
     if hrp == X25519_HRP:
         return X25519Recipient.from_string(text, rng=rng)
+    if hrp == PQ_HRP:
+        return MlKem768X25519Recipient.from_string(text)
     if hrp == PIV_HRP:
         return PivP256Recipient.from_string(text, rng=rng)
-    raise AgeKeyError("unsupported recipient type (expected age1… or age1yubikey1…)")
+    raise AgeKeyError("unsupported recipient type (expected age1pq1…, age1… or age1yubikey1…)")
+
+
+def is_post_quantum(recipient: str) -> bool:
+    """True for a recipient whose stanzas resist a quantum computer (``age1pq1…``)."""
+    return recipient.startswith(PQ_HRP + "1")
