@@ -117,7 +117,7 @@ def token_retire(ctx: Context, token_ref: str, lost: bool, reason: str) -> None:
         info = find_token(vault, token_ref)
         vault.set_token_state(info.id, TokenState.LOST if lost else TokenState.RETIRED,
                               ctx.actor, reason)
-        holding = vault.records_of_recipient(info.recipient)
+        holding = vault.records_of_recipient(info)
     echo(f"{info.label} is now {'lost' if lost else 'retired'}.")
     if holding:
         names = ", ".join(r.label for r in holding)
@@ -132,7 +132,7 @@ def token_drill(ctx: Context, token_ref: str) -> None:
     """Prove one token still opens every share it holds (nothing is revealed)."""
     with ctx.vault() as vault:
         info = find_token(vault, token_ref)
-        records = vault.records_of_recipient(info.recipient)
+        records = vault.records_of_recipient(info)
         if not records:
             echo(f"{info.label} holds no share of any current record.")
             return
@@ -145,9 +145,15 @@ def token_drill(ctx: Context, token_ref: str) -> None:
 
 @token.command("export-identity")
 @click.argument("token_ref")
+@click.option("--classical", is_flag=True,
+              help="Print the X25519 AGE-SECRET-KEY-1… line (classical envelopes; age 1.1).")
 @pass_ctx
-def token_export_identity(ctx: Context, token_ref: str) -> None:
-    """Print a software token's AGE-SECRET-KEY (for a backup, or stock `age -d -i`)."""
+def token_export_identity(ctx: Context, token_ref: str, classical: bool) -> None:
+    """Print a software token's age identity (for a backup, or `age -d -i`).
+
+    By default the post-quantum AGE-SECRET-KEY-PQ-1… line, which opens hybrid
+    envelopes (age 1.3 or later); --classical prints the X25519 line.
+    """
     from tessera.tokens.software import SoftwareDriver
 
     with ctx.vault() as vault:
@@ -158,8 +164,10 @@ def token_export_identity(ctx: Context, token_ref: str) -> None:
         driver = ctx.drivers(vault).driver(TokenKind.SOFTWARE)
         if not isinstance(driver, SoftwareDriver):
             raise InputError("this token kind has no exportable identity")
-        text = driver.export_identity(info, ctx.prompts)
+        text = driver.export_identity(info, ctx.prompts, classical=classical)
         vault.append_audit(ctx.actor, "token.export-identity", info.id,
-                           {"custodian": info.custodian_name})
+                           {"custodian": info.custodian_name,
+                            "identity": "classical" if text.startswith("AGE-SECRET-KEY-1")
+                            else "post-quantum"})
     warn("this is a private key: anyone holding it can open this custodian's shares.")
     echo(text)

@@ -247,12 +247,20 @@ def revoke_cmd(ctx: Context, record_ref: str, custodian_name: str, reason: str, 
                    "active tokens except the one opening it).")
 @click.option("--from-token", help="The old token that opens the share now.")
 @click.option("--paper", is_flag=True, help="Type the words of the custodian's sheet instead.")
+@click.option("--upgrade", is_flag=True,
+              help="Re-wrap to all the custodian's active tokens, the opening one included: "
+                   "post-quantum where the record's policy and every token allow it.")
 @click.pass_obj
 def rewrap_cmd(ctx: Context, record_ref: str, custodian_name: str, tokens: tuple[str, ...],
-               from_token: str | None, paper: bool) -> None:
-    """A custodian moves their own share to new token(s), without a quorum."""
+               from_token: str | None, paper: bool, upgrade: bool) -> None:
+    """A custodian moves their own share to new token(s), without a quorum.
+
+    With --upgrade the share stays with the same tokens and moves to a post-quantum
+    (hybrid) envelope where possible.
+    """
     from tessera.cli.prompts import read_line
     from tessera.core.errors import UserCancelled
+    from tessera.custody.lifecycle import active_tokens_of
     from tessera.custody.rewrap import rewrap_with_paper, rewrap_with_token
 
     if paper == bool(from_token):
@@ -260,6 +268,8 @@ def rewrap_cmd(ctx: Context, record_ref: str, custodian_name: str, tokens: tuple
     with ctx.vault() as vault:
         person = vault.get_custodian(custodian_name)
         new_ids = [find_token(vault, t).id for t in tokens] or None
+        if upgrade and new_ids is None:
+            new_ids = [t.id for t in active_tokens_of(vault, person.id)]
         if from_token is None:
             words = read_line(f"{person.name}, type the 33 words of your sheet: ", secret=True)
             if words is None:
@@ -275,7 +285,7 @@ def rewrap_cmd(ctx: Context, record_ref: str, custodian_name: str, tokens: tuple
                                        ctx.prompts, threading.Event(), actor=ctx.actor,
                                        new_token_ids=new_ids)
     echo(f"Re-wrapped {result.custodian}'s share {', '.join(result.share_keys)} of "
-         f"{result.label} to {', '.join(result.added)}.")
+         f"{result.label} to {', '.join(result.added)} ({result.envelopes} envelope).")
     if result.removed:
         echo(f"  no longer opens it: {', '.join(result.removed)}")
     echo("  The words, the fingerprint and the printed sheet are unchanged.")

@@ -26,6 +26,9 @@ NHI_FIELDS = ("system", "account", "owner", "environment")
 MAX_LABEL = 200
 MAX_TEXT = 500
 
+MAX_RECIPIENT = 2048
+"""The longest recipient string accepted: age1pq1… hybrids are 1959 characters."""
+
 
 @dataclass(frozen=True)
 class ShareEntry:
@@ -197,7 +200,7 @@ class Manifest:
             if not _HEX64.fullmatch(commitment):
                 raise FormatError(f"shares[{i}].commitment is not a SHA-256 hex digest")
             recipients = er.items("recipients", 1, 16)
-            if not all(isinstance(x, str) and 0 < len(x) <= 1000 and x.isascii()
+            if not all(isinstance(x, str) and 0 < len(x) <= MAX_RECIPIENT and x.isascii()
                        for x in recipients):
                 raise FormatError(f"shares[{i}].recipients must be recipient strings")
             if len(set(recipients)) != len(recipients):

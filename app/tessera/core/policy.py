@@ -16,6 +16,7 @@ from tessera.core.errors import FormatError, PolicyError
 SLIP39_MAX_GROUPS = 16
 SLIP39_MAX_SHARES = 16
 KNOWN_TOKEN_KINDS = ("fido2", "piv", "software")
+ENVELOPE_KINDS = ("hybrid", "classical")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Policy:
     rotation_days: int = 365
     max_reveal_seconds: int = 120
     paper_in_release: bool = True
+    # "hybrid": post-quantum share envelopes wherever every token of the custodian can
+    # take one (core.envelopes); "classical": X25519 / piv-p256 only.
+    envelopes: str = "hybrid"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -55,6 +59,10 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise FormatError(f"policy {key} must be true or false")
         return value
+    if key == "envelopes":
+        if value not in ENVELOPE_KINDS:
+            raise FormatError("policy envelopes must be hybrid or classical")
+        return value
     if key == "allowed_kinds":
         if not isinstance(value, list | tuple) or not value:
             raise FormatError("policy allowed_kinds must be a non-empty list")
@@ -81,6 +89,11 @@ def parse_setting(key: str, text: str) -> Any:
         raise FormatError(f"{key} takes yes or no")
     if key == "allowed_kinds":
         return [k.strip() for k in text.split(",") if k.strip()]
+    if key == "envelopes":
+        lowered = text.strip().lower()
+        if lowered not in ENVELOPE_KINDS:
+            raise FormatError("envelopes takes hybrid or classical")
+        return lowered
     if key not in {f.name for f in fields(Policy)}:
         raise FormatError(f"unknown policy setting {key!r}")
     try:

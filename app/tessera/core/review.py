@@ -13,7 +13,7 @@ import csv
 import enum
 import io
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +46,7 @@ class FindingKind(enum.StrEnum):
     CUSTODIAN_IS_OWNER = "custodian_is_owner"
     SHEETS_OUTSTANDING = "sheets_outstanding"
     PAPER_ONLY = "paper_only"  # a share no active token opens
+    NOT_POST_QUANTUM = "not_post_quantum"  # a share envelope with a classical stanza
 
     @property
     def heading(self) -> str:
@@ -60,6 +61,7 @@ class FindingKind(enum.StrEnum):
             "custodian_is_owner": "Custodian is the owner",
             "sheets_outstanding": "Superseded sheets not destroyed",
             "paper_only": "Share on paper only",
+            "not_post_quantum": "Share envelopes not post-quantum",
         }[self.value]
 
 
@@ -74,6 +76,7 @@ _SEVERITY = {
     FindingKind.CUSTODIAN_IS_OWNER: Severity.MEDIUM,
     FindingKind.SHEETS_OUTSTANDING: Severity.MEDIUM,
     FindingKind.PAPER_ONLY: Severity.LOW,
+    FindingKind.NOT_POST_QUANTUM: Severity.MEDIUM,
 }
 CLOSED_STATES = ("superseded", "retired")
 
@@ -89,6 +92,8 @@ class TokenView:
     enrolled_at: str
     last_drill_at: str | None  # the token's last passed drill, any record
     last_record_drill_at: str | None  # its last passed drill of this record's version
+    post_quantum: bool = True  # the envelope names it by a hybrid (age1pq1…) recipient
+    hybrid_capable: bool = True  # it has a hybrid recipient a re-wrap could use
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class RecordView:
     secret_since: str  # when the current secret was sealed (creation or last rotation)
     last_release_at: str | None
     outstanding_sheets: tuple[str, ...]  # serials of superseded sheets not destroyed
+    envelopes_policy: str = "hybrid"  # the effective policy: "hybrid" or "classical"
 
     @property
     def threshold(self) -> int:
@@ -239,6 +245,28 @@ def _quorum_without(record: RecordView, custodian_id: str) -> bool:
     return met >= record.group_threshold
 
 
+def _post_quantum_finding(record: RecordView, holder: HolderView,
+                          add: Callable[[FindingKind, str, str, str], None]) -> None:
+    """A share wrapped classically (X25519, piv-p256) opens to whoever kept a copy of the
+    vault once a quantum computer exists; name what keeps it classical and the fix."""
+    classical = [t for t in holder.tokens if t.state == "active" and not t.post_quantum]
+    if not classical:
+        return
+    names = ", ".join(t.label for t in classical)
+    stuck = [t for t in holder.tokens if t.state == "active" and not t.hybrid_capable]
+    if record.envelopes_policy == "classical":
+        why = "the record's policy asks for classical envelopes (envelopes = classical)"
+    elif stuck:
+        why = (f"{', '.join(t.label for t in stuck)} has no post-quantum key (a YubiKey PIV "
+               "slot cannot hold one; see docs/TOKENS.md), and an envelope never mixes kinds")
+    else:
+        why = f"{holder.name} can re-wrap it to post-quantum: tessera rewrap --upgrade"
+    add(FindingKind.NOT_POST_QUANTUM,
+        f"{holder.name}'s share of {record.label} is wrapped classically to {names}: a copy "
+        f"of the vault kept today opens with a future quantum computer. Why: {why}.",
+        holder.name, names)
+
+
 def record_findings(record: RecordView, now: datetime) -> list[Finding]:
     """Everything worth an auditor's attention on one record."""
     if record.closed:
@@ -277,6 +305,7 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
                 add(FindingKind.NEVER_DRILLED,
                     f"{holder.name}'s token {token.label} has not been drilled since it was "
                     f"enrolled ({token.enrolled_at[:10]}).", holder.name, token.label)
+        _post_quantum_finding(record, holder, add)
     for due in drill_schedule(record, now):
         if due.overdue:
             last = due.last_drill_at[:10] if due.last_drill_at else "never on this version"

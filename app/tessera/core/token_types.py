@@ -7,11 +7,15 @@ it; the drivers that talk to devices live in ``tessera.tokens``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tessera.core.age import is_post_quantum
 from tessera.core.memory import wipe
+
+PQ_RECIPIENT_FACT = "pq_recipient"
+"""The facts key of a token's post-quantum ``age1pq1…`` recipient, beside its classical one."""
 
 
 class TokenKind(enum.StrEnum):
@@ -58,6 +62,29 @@ class TokenInfo:
     facts: Mapping[str, Any] = field(default_factory=dict)
     state: TokenState = TokenState.ACTIVE
     remote: bool = False  # enrolled from a pasted recipient; the device was never seen
+
+    @property
+    def pq_recipient(self) -> str | None:
+        """The token's post-quantum hybrid recipient (``age1pq1…``), if it has one."""
+        if is_post_quantum(self.recipient):
+            return self.recipient
+        extra = self.facts.get(PQ_RECIPIENT_FACT)
+        return extra if isinstance(extra, str) and is_post_quantum(extra) else None
+
+    @property
+    def classical_recipient(self) -> str | None:
+        """The token's X25519 or piv-p256 recipient, if it has one."""
+        return None if is_post_quantum(self.recipient) else self.recipient
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every recipient an envelope may name this token by: hybrid first."""
+        return tuple(r for r in (self.pq_recipient, self.classical_recipient) if r)
+
+    def named_in(self, recipients: Iterable[str]) -> bool:
+        """True when any of ``recipients`` is one of this token's."""
+        mine = set(self.recipients)
+        return any(r in mine for r in recipients)
 
 
 @dataclass(frozen=True)

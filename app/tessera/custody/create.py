@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tessera.core.envelopes import EnvelopeKind, share_recipients
 from tessera.core.manifest import new_record_id
 from tessera.core.policy import PolicyWarning, SplitPlan, check_split
 from tessera.core.sealing import RecordFacts, SealedVersion, ShareHolder, seal_version
@@ -22,14 +23,20 @@ class Created:
     warnings: tuple[PolicyWarning, ...]
 
 
-def holders_for(vault: Vault, custodian_ids: Sequence[str]) -> dict[str, ShareHolder]:
-    """Each custodian with the recipients of their active tokens."""
+def holders_for(vault: Vault, custodian_ids: Sequence[str],
+                envelopes: EnvelopeKind | str = EnvelopeKind.HYBRID) -> dict[str, ShareHolder]:
+    """Each custodian with the recipients their share envelope is wrapped to.
+
+    ``envelopes`` is the policy's wish; :func:`~tessera.core.envelopes.share_recipients`
+    decides per custodian (hybrid only where every active token can take it).
+    """
+    wanted = EnvelopeKind(envelopes)
     holders = {}
     for cid in custodian_ids:
         custodian = vault.get_custodian(cid)
         tokens = [t for t in vault.list_tokens(custodian.id) if t.state is TokenState.ACTIVE]
         holders[custodian.id] = ShareHolder(custodian.id, custodian.name,
-                                            tuple(t.recipient for t in tokens))
+                                            share_recipients(tokens, wanted))
     return holders
 
 
@@ -67,7 +74,7 @@ def create_record(
     policy = vault.policy.with_overrides(policy_overrides or {})
     warnings = check_split(plan, policy, demo=vault.is_demo, token_kinds=token_kinds(vault, ids),
                            allow_software=allow_software)
-    holders = holders_for(vault, ids)
+    holders = holders_for(vault, ids, policy.envelopes)
     sealed = seal_version(
         secret, RecordFacts(label.strip(), dict(nhi)), plan.group_threshold,
         [(t, [holders[c] for c in members]) for t, members in plan.groups],

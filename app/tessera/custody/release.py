@@ -64,8 +64,7 @@ def custodian_slots(vault: Vault, data: VersionData) -> list[CustodianSlot]:
                 s.tokens)
             continue
         tokens = tuple(t for t in vault.list_tokens(entry.custodian_id)
-                       if t.state is TokenState.ACTIVE and data.holds(entry.custodian_id,
-                                                                       t.recipient))
+                       if t.state is TokenState.ACTIVE and data.holds(entry.custodian_id, t))
         slots[entry.custodian_id] = CustodianSlot(entry.custodian_id, entry.custodian,
                                                   (entry.key,), (entry.group,), tokens)
     return list(slots.values())
@@ -82,10 +81,10 @@ def open_share(drivers: TokenDrivers, token: TokenInfo, data: VersionData, chall
     """
     manifest = data.manifest
     entries = [e for e in manifest.shares_of(token.custodian_id) if e.key not in skip]
-    candidates = [e for e in entries if token.recipient in data.recipients_of(e.key)]
+    candidates = [e for e in entries if token.named_in(data.recipients_of(e.key))]
     if not candidates:
         owner = next((e.custodian for e in manifest.shares
-                      if token.recipient in data.recipients_of(e.key)), None)
+                      if token.named_in(data.recipients_of(e.key))), None)
         detail = (f"it is {owner}'s key" if owner and owner != token.custodian_name
                   else "it does not open any share of this record's current version")
         raise WrongToken(entries[0].custodian if entries else token.custodian_name, detail)

@@ -107,7 +107,8 @@ class ReshareCeremony(QuorumCeremony):
 
     def _seal(self, secret: bytearray,
               on_mnemonics: Callable[[Mapping[str, str]], None] | None) -> SealedVersion:
-        holders = holders_for(self.vault, self._plan_ids())
+        holders = holders_for(self.vault, self._plan_ids(),
+                              self.vault.record_policy(self.record.id).envelopes)
         return seal_version(
             secret, RecordFacts(self.record.label, self.record.nhi), self.plan.group_threshold,
             [(t, [holders[c] for c in members]) for t, members in self.plan.groups],

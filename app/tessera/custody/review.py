@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tessera.core import age
 from tessera.core.review import (
     DrillDue,
     HolderView,
@@ -66,11 +67,13 @@ def record_view(vault: Vault, record: Record) -> RecordView:
         tokens: list[TokenView] = []
         for recipient in recipients:
             info = vault.token_for_recipient(recipient)
-            if info is None:
+            if info is None or any(t.token_id == info.id for t in tokens):
                 continue
             row = vault.get_token_record(info.id)
             tokens.append(TokenView(info.id, info.label, info.kind.value, info.state.value,
-                                    row.enrolled_at, row.last_drill_at, drilled.get(info.id)))
+                                    row.enrolled_at, row.last_drill_at, drilled.get(info.id),
+                                    post_quantum=age.is_post_quantum(recipient),
+                                    hybrid_capable=info.pq_recipient is not None))
         holders.append(HolderView(cid, custodian.name, custodian.contact, custodian.role,
                                   tuple(e.key for e in entries), tuple(e.group for e in entries),
                                   tuple(tokens)))
@@ -85,6 +88,7 @@ def record_view(vault: Vault, record: Record) -> RecordView:
         holders=tuple(holders),
         hardware_only=policy.hardware_only and not record.allow_software,
         drill_days=policy.drill_days, rotation_days=policy.rotation_days,
+        envelopes_policy=policy.envelopes,
         version_created_at=data.created_at, secret_since=_secret_since(vault, record),
         last_release_at=record.last_release_at,
         outstanding_sheets=tuple(s.serial for s in sheets_to_destroy(vault, record.id)))

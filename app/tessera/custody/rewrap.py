@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tessera.core import age, slip39
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
+from tessera.core.envelopes import EnvelopeKind, envelope_kind, share_recipients
 from tessera.core.errors import InputError, PolicyError, ShareMismatch
 from tessera.core.memory import wipe
 from tessera.core.quorum import QuorumSession
@@ -43,6 +44,7 @@ class RewrapResult:
     method: str  # the token kind that opened the share, or "paper"
     removed: tuple[str, ...]  # labels (or recipients) of tokens that no longer open it
     added: tuple[str, ...]  # labels of tokens that now open it
+    envelopes: str = "classical"  # "hybrid" (post-quantum) or "classical"
 
 
 def rewrap_with_token(vault: Vault, drivers: TokenDrivers, record: str, old_token_id: str,
@@ -62,7 +64,7 @@ def rewrap_with_token(vault: Vault, drivers: TokenDrivers, record: str, old_toke
     recipients = _new_recipients(vault, rec, old.custodian_id, new_token_ids, exclude=old.id)
     request = _request(data, actor)
     entries = [e for e in data.manifest.shares_of(old.custodian_id)
-               if old.recipient in data.recipients_of(e.key)]
+               if old.named_in(data.recipients_of(e.key))]
     done: list[str] = []
     removed: set[str] = set()
     for _ in entries:
@@ -85,6 +87,21 @@ def rewrap_with_token(vault: Vault, drivers: TokenDrivers, record: str, old_toke
     if not done:
         raise InputError(f"{old.label} opens no share of {rec.label}'s current version")
     return _result(vault, rec, old.custodian_name, done, old.kind.value, removed, recipients)
+
+
+def upgrade_to_hybrid(vault: Vault, drivers: TokenDrivers, record: str, token_id: str,
+                      prompts: Prompts, cancel: threading.Event, *,
+                      actor: str) -> RewrapResult:
+    """Re-wrap the custodian's share to all their active tokens, post-quantum where
+    the record's policy asks for it and every token can take it.
+
+    The token opens the share (PIN, touch) exactly as for a re-wrap to a new token;
+    the same words go into a new envelope, so sheets and fingerprint stay valid.
+    """
+    token = vault.get_token(token_id)
+    mine = [t.id for t in active_tokens_of(vault, token.custodian_id)]
+    return rewrap_with_token(vault, drivers, record, token_id, prompts, cancel, actor=actor,
+                             new_token_ids=mine)
 
 
 def rewrap_with_paper(vault: Vault, record: str, custodian: str, words: str, *, actor: str,
@@ -146,7 +163,9 @@ def _new_recipients(vault: Vault, rec: Record, custodian_id: str,
         if token.kind is TokenKind.SOFTWARE and not software_ok:
             raise PolicyError(f"this record is hardware-only and {token.label} is a software "
                               "key")
-    return tuple(t.recipient for t in chosen)
+    # Hybrid (post-quantum) where the policy asks and every chosen token can take it;
+    # never a mix of the two kinds in one envelope (core.envelopes).
+    return share_recipients(chosen, EnvelopeKind(policy.envelopes))
 
 
 def _wrap(mnemonic: str, recipients: Sequence[str]) -> bytes:
@@ -163,7 +182,9 @@ def _result(vault: Vault, rec: Record, name: str, keys: Sequence[str], method: s
         token = vault.token_for_recipient(recipient)
         return token.label if token is not None else recipient[:20] + "…"
 
+    added = tuple(dict.fromkeys(label(r) for r in recipients))
+    # A token moved from its classical to its hybrid recipient is kept, not removed.
+    gone = {label(r) for r in removed} - set(added)
     return RewrapResult(rec.id, rec.label, name, tuple(keys), method,
-                        tuple(sorted(label(r) for r in removed)),
-                        tuple(label(r) for r in recipients))
+                        tuple(sorted(gone)), added, envelope_kind(recipients).value)
 

@@ -36,10 +36,11 @@ def rotate_record(vault: Vault, record: str, secret: bytes | bytearray, *, actor
     manifest = current.manifest
     plan = current_plan(manifest)
     ids = list(dict.fromkeys(c for _, members in plan.groups for c in members))
-    warnings = check_split(plan, vault.record_policy(rec.id), demo=vault.is_demo,
+    policy = vault.record_policy(rec.id)
+    warnings = check_split(plan, policy, demo=vault.is_demo,
                            token_kinds=token_kinds(vault, ids),
                            allow_software=rec.allow_software)
-    holders = holders_for(vault, ids)
+    holders = holders_for(vault, ids, policy.envelopes)
     sealed = seal_version(
         secret, RecordFacts(rec.label, rec.nhi), plan.group_threshold,
         [(t, [holders[c] for c in members]) for t, members in plan.groups],

@@ -241,7 +241,7 @@ def transcript_for(vault: Vault, ref: str, *, actor: str) -> Transcript:
         recipients = {r for s in manifest.shares_of(cid) for r in s.recipients}
         tokens = [f"{t.label} ({t.kind.value})"
                   for t in vault.list_tokens(cid, include_inactive=True)
-                  if t.recipient in recipients]
+                  if t.named_in(recipients)]
         participants.append((person.name, person.role or "custodian",
                              f"share {keys} · {', '.join(tokens) or 'no token'}"))
     approvals = []

@@ -70,7 +70,7 @@ class ChoosePage(QWizardPage):
         data = self.context.vault.get_version(record_id)  # current recipients (re-wraps)
         recipients = {r for e in data.manifest.shares for r in data.recipients_of(e.key)}
         return [t for t in self.context.vault.list_tokens()
-                if t.state is TokenState.ACTIVE and t.recipient in recipients
+                if t.state is TokenState.ACTIVE and t.named_in(recipients)
                 and not t.remote]
 
     def _fill_tokens(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QGridLayout,
@@ -36,6 +37,7 @@ LABELS = {
     "rotation_days": "Rotate every (days)",
     "max_reveal_seconds": "Longest reveal (seconds)",
     "paper_in_release": "Paper sheets may approve",
+    "envelopes": "Share envelopes",
 }
 
 
@@ -52,6 +54,8 @@ class SettingRow:
             return str(self.editor.value())
         if isinstance(self.editor, QLineEdit):
             return self.editor.text()
+        if isinstance(self.editor, QComboBox):
+            return str(self.editor.currentData())
         return ""
 
     def show(self, value: object) -> None:
@@ -59,6 +63,8 @@ class SettingRow:
             self.editor.setChecked(bool(value))
         elif isinstance(self.editor, QSpinBox):
             self.editor.setValue(int(value))  # type: ignore[call-overload]
+        elif isinstance(self.editor, QComboBox):
+            self.editor.setCurrentIndex(max(0, self.editor.findData(str(value))))
         elif isinstance(self.editor, QLineEdit):
             self.editor.setText(", ".join(value) if isinstance(value, list | tuple)
                                 else str(value))
@@ -92,6 +98,11 @@ class PolicyDialog(QDialog):
                 editor = QCheckBox()
             elif key == "allowed_kinds":
                 editor = QLineEdit()
+            elif key == "envelopes":
+                combo = QComboBox()
+                combo.addItem("Post-quantum hybrid where every key allows", "hybrid")
+                combo.addItem("Classical (X25519 / PIV P-256)", "classical")
+                editor = combo
             else:
                 spin = QSpinBox()
                 spin.setRange(0, 100000)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -18,8 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tessera.core.envelopes import EnvelopeKind, envelope_kind
 from tessera.core.errors import TesseraError
+from tessera.core.review import FindingKind, record_findings
 from tessera.custody.lifecycle import sheets_to_destroy
+from tessera.custody.review import record_view
 from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.theme import themed
@@ -155,12 +160,17 @@ class RecordDetail(QWidget):
         layout.addWidget(heading("Custodians", 2))
         self.holders = QTreeWidget()
         self.holders.setAccessibleName("Custodians of this record")
-        self.holders.setHeaderLabels(["Custodian", "Share", "Token", "Last drill"])
+        self.holders.setHeaderLabels(["Custodian", "Share", "Token", "Last drill", "Envelope"])
         self.holders.setRootIsDecorated(False)
         self.holders.setUniformRowHeights(True)
         self.holders.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.holders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.holders)
+        # The access review's "share envelopes not post-quantum" finding, per custodian.
+        self.envelopes_note = QLabel()
+        self.envelopes_note.setAccessibleName("Share envelopes not post-quantum")
+        self.envelopes_note.setWordWrap(True)
+        layout.addWidget(self.envelopes_note)
 
         layout.addWidget(heading("Sheets and envelopes", 2))
         self.sheets = QTreeWidget()
@@ -265,10 +275,10 @@ class RecordDetail(QWidget):
         tokens = self.vault.list_token_records(include_inactive=True)
         for share in data.manifest.shares:
             # The envelope's current recipients: a re-wrap changes them, not the manifest.
-            mine = [t for t in tokens if t.info.recipient in data.recipients_of(share.key)]
+            mine = [t for t in tokens if t.info.named_in(data.recipients_of(share.key))]
             if not mine:
                 item = QTreeWidgetItem([share.custodian, share.key, "(recipient not enrolled "
-                                        "here)", "—"])
+                                        "here)", "—", _envelope_text(data.recipients_of(share.key))])
                 self.holders.addTopLevelItem(item)
                 continue
             for i, token in enumerate(mine):
@@ -277,9 +287,25 @@ class RecordDetail(QWidget):
                     label += f" ({token.info.state.value})"
                 item = QTreeWidgetItem([share.custodian if i == 0 else "",
                                         share.key if i == 0 else "", label,
-                                        short_time(token.last_drill_at)])
+                                        short_time(token.last_drill_at),
+                                        _envelope_text(data.recipients_of(share.key))
+                                        if i == 0 else ""])
                 self.holders.addTopLevelItem(item)
         fit_tree_height(self.holders)
+        self._fill_envelopes_note(record_id)
+
+    def _fill_envelopes_note(self, record_id: str) -> None:
+        try:
+            view = record_view(self.vault, self.vault.get_record(record_id))
+        except TesseraError:
+            self.envelopes_note.setVisible(False)
+            return
+        found = [f for f in record_findings(view, datetime.now(UTC))
+                 if f.kind is FindingKind.NOT_POST_QUANTUM]
+        self.envelopes_note.setText("\n".join(f"⚠ {f.kind.heading}: {f.text}" for f in found))
+        color = tone_color(Tone.WARN)
+        self.envelopes_note.setStyleSheet(f"color: {color.name()};" if color else "")
+        self.envelopes_note.setVisible(bool(found))
 
     def _fill_sheets(self, record_id: str, version: int) -> None:
         self.sheets.clear()
@@ -300,3 +326,8 @@ class RecordDetail(QWidget):
                                                           item.detail]))
         for column in range(2):
             self.history.resizeColumnToContents(column)
+
+
+def _envelope_text(recipients: Sequence[str]) -> str:
+    return ("post-quantum" if envelope_kind(recipients) is EnvelopeKind.HYBRID
+            else "classical")

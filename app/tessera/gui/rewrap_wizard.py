@@ -188,7 +188,7 @@ class ProvePage(QWizardPage):
         data = self.context.vault.get_version(record_id)
         recipients = {r for e in data.manifest.shares_of(cid) for r in data.recipients_of(e.key)}
         return [t for t in self.context.vault.list_tokens(cid, include_inactive=True)
-                if t.state is not TokenState.LOST and t.recipient in recipients
+                if t.state is not TokenState.LOST and t.named_in(recipients)
                 and not t.remote]
 
     def _method_changed(self, *_args: object) -> None:

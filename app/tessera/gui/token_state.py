@@ -61,7 +61,7 @@ class TokenStateDialog(QDialog):
         title = "Retire key" if state is TokenState.RETIRED else "Report key lost"
         self.setWindowTitle(f"{title} — {token.label}")
         self.setMinimumWidth(520)
-        self.records = vault.records_of_recipient(token.recipient)
+        self.records = vault.records_of_recipient(token)
         layout = QVBoxLayout(self)
         self.warning = QLabel(exposure_text(token, state, self.records))
         self.warning.setWordWrap(True)

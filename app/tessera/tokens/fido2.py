@@ -5,8 +5,9 @@ Windows WebAuthn client when the process may not open HID devices), with a crede
 that has the WebAuthn PRF extension and always requires user verification (PIN).
 
 * Enrolment: make credential (touch), then one assertion that evaluates the PRF on a
-  random 32-byte salt (touch); the X25519 identity derived from the PRF output gives
-  the token's age recipient, so shares can later be wrapped without the key.
+  random 32-byte salt (touch); the identities derived from the PRF output (post-quantum
+  hybrid and X25519, see fido2_keys) give the token's two age recipients, so shares
+  can later be wrapped without the key.
 * Unlock: one assertion whose WebAuthn challenge is the operation's challenge; its PRF
   output opens the age envelope and its signature is the approval evidence.
 """
@@ -40,6 +41,7 @@ from fido2.webauthn import (
 
 from tessera.core.age import AgeNoMatch, decrypt
 from tessera.core.errors import PinRequired, TokenError, UserCancelled, WrongToken
+from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import Enrolled, Evidence, Prompts, TokenInfo, TokenKind, Unlocked
 from tessera.tokens.fido2_client import (
     PlatformClientFactory,
@@ -61,6 +63,8 @@ from tessera.tokens.fido2_keys import (
     RP_NAME,
     Fido2Facts,
     cose_to_public_key,
+    derive_hybrid_identity,
+    derive_identities,
     derive_identity,
 )
 from tessera.tokens.fido2_models import model_name, product_name
@@ -341,6 +345,7 @@ class Fido2Driver:
         ):
             raise TokenError(f"{model} gave a signature that does not verify")
         identity = derive_identity(prf_output, credential_id)
+        hybrid = derive_hybrid_identity(prf_output, credential_id)
         device_name = product_name(device) if device is not None else None
         facts = Fido2Facts(
             credential_id=credential_id,
@@ -354,7 +359,7 @@ class Fido2Driver:
             kind=TokenKind.FIDO2,
             label=label,
             recipient=identity.recipient.to_string(),
-            facts=facts.to_json(),
+            facts={**facts.to_json(), PQ_RECIPIENT_FACT: hybrid.recipient.to_string()},
         )
 
     # --- one assertion with PRF -------------------------------------------------------
@@ -431,9 +436,9 @@ class Fido2Driver:
         )
         if not verify_evidence(token, challenge, evidence):
             raise WrongToken(custodian, "the key's signature does not match the enrolled key")
-        identity = derive_identity(prf_output, facts.credential_id)
         try:
-            share = bytearray(decrypt(envelope, [identity]))
+            share = bytearray(decrypt(envelope, derive_identities(prf_output,
+                                                                  facts.credential_id)))
         except AgeNoMatch:
             raise WrongToken(custodian) from None
         return Unlocked(share=share, evidence=evidence)

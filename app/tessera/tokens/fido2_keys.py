@@ -1,8 +1,14 @@
-"""The FIDO2 token's stored facts and the X25519 key Tessera derives from its PRF output.
+"""The FIDO2 token's stored facts and the age keys Tessera derives from its PRF output.
 
 X25519 private key = HKDF-SHA256(ikm = PRF output, salt = credential id,
 info = "tessera/fido2-x25519/v1", 32 bytes) (DESIGN.md §5). Binding the credential id
 in the salt means two credentials that happened to share a salt still give unrelated keys.
+
+The post-quantum hybrid identity's seed (mlkem768x25519, ``AGE-SECRET-KEY-PQ-1…``) =
+HKDF-SHA256(ikm = PRF output, salt = credential id, info = "tessera/fido2-mlkem768x25519/v1",
+32 bytes): a different info string, so the two keys are independent, and the same
+PRF evaluation (one touch) yields both. Nothing but the key, its PIN and a touch
+gives the PRF output, so the hybrid share still needs all three.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fido2.cose import ES256, CoseKey
 
-from tessera.core.age import X25519Identity
+from tessera.core.age import Identity, MlKem768X25519Identity, X25519Identity
 from tessera.core.errors import FormatError
 
 RP_ID = "tessera-custody.invalid"
 ORIGIN = "https://tessera-custody.invalid"
 RP_NAME = "Tessera custody"
 KDF_INFO = b"tessera/fido2-x25519/v1"
+PQ_KDF_INFO = b"tessera/fido2-mlkem768x25519/v1"
 PRF_SALT_LEN = 32
 CHALLENGE_LEN = 32
 
@@ -72,6 +79,20 @@ def derive_identity(prf_output: bytes, credential_id: bytes) -> X25519Identity:
     return X25519Identity.from_private_bytes(derive_x25519_private(prf_output, credential_id))
 
 
+def derive_hybrid_identity(prf_output: bytes, credential_id: bytes) -> MlKem768X25519Identity:
+    """The post-quantum hybrid identity that opens hybrid envelopes of this FIDO2 token."""
+    if len(prf_output) != 32:
+        raise ValueError("a PRF output is 32 bytes")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=credential_id, info=PQ_KDF_INFO)
+    return MlKem768X25519Identity(hkdf.derive(prf_output))
+
+
+def derive_identities(prf_output: bytes, credential_id: bytes) -> list[Identity]:
+    """Both identities of the token: hybrid first, then X25519."""
+    return [derive_hybrid_identity(prf_output, credential_id),
+            derive_identity(prf_output, credential_id)]
+
+
 def cose_to_public_key(cose: CoseKey) -> ec.EllipticCurvePublicKey:
     """A P-256 public key from the ES256 COSE key of a new credential."""
     if not isinstance(cose, ES256) or cose.get(3) != ES256.ALGORITHM or cose.get(-1) != 1:
@@ -112,6 +133,7 @@ class Fido2Facts:
             "rp_id": self.rp_id,
             "device_name": self.device_name,
             "kdf": KDF_INFO.decode("ascii"),
+            "pq_kdf": PQ_KDF_INFO.decode("ascii"),
         }
 
     @classmethod

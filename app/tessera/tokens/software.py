@@ -1,4 +1,5 @@
-"""Software tokens: an X25519 identity and an Ed25519 approval key kept on the computer.
+"""Software tokens: age identities (post-quantum hybrid and X25519) and an Ed25519
+approval key kept on the computer.
 
 Lower assurance than a hardware token (the key can be copied by anyone who controls
 the computer), so records are hardware-only unless the vault is a demo vault or the
@@ -15,6 +16,7 @@ import logging
 import os
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from tessera.core import age
 from tessera.core.errors import FormatError, PinInvalid, TokenError, UserCancelled, WrongToken
 from tessera.core.private_file import write_private
+from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import (
     ApprovalMethod,
     Enrolled,
@@ -116,36 +119,61 @@ def keyring_available() -> bool:
     return float(getattr(backend, "priority", 0)) >= 1
 
 
-def _key_text(identity: age.X25519Identity, signer: Ed25519PrivateKey) -> str:
-    raw = signer.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                               serialization.NoEncryption())
-    return f"{identity.to_string()}\n{raw.hex()}\n"
+@dataclass(frozen=True)
+class SoftwareKeys:
+    """What a software token keeps: its age identities and its approval key.
+
+    ``hybrid`` is None for keys made before post-quantum envelopes (one X25519 line).
+    """
+
+    classical: age.X25519Identity
+    signer: Ed25519PrivateKey
+    hybrid: age.MlKem768X25519Identity | None = None
+
+    @property
+    def identities(self) -> list[age.Identity]:
+        return [i for i in (self.hybrid, self.classical) if i is not None]
 
 
-def _parse_key_text(text: str) -> tuple[age.X25519Identity, Ed25519PrivateKey]:
+def _key_text(keys: SoftwareKeys) -> str:
+    raw = keys.signer.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+    hybrid = f"{keys.hybrid.to_string()}\n" if keys.hybrid is not None else ""
+    return f"{keys.classical.to_string()}\n{raw.hex()}\n{hybrid}"
+
+
+def _parse_key_text(text: str) -> SoftwareKeys:
     lines = text.split()
-    if len(lines) != 2:
+    if len(lines) not in (2, 3):
         raise FormatError("the software key is damaged")
     try:
-        return (age.X25519Identity.from_string(lines[0]),
-                Ed25519PrivateKey.from_private_bytes(bytes.fromhex(lines[1])))
+        hybrid = age.MlKem768X25519Identity.from_string(lines[2]) if len(lines) == 3 else None
+        return SoftwareKeys(age.X25519Identity.from_string(lines[0]),
+                            Ed25519PrivateKey.from_private_bytes(bytes.fromhex(lines[1])),
+                            hybrid)
     except (ValueError, age.AgeError):
         raise FormatError("the software key is damaged") from None
 
 
 def enroll(custodian_name: str, store: SoftwareKeyStore, prompts: Prompts) -> Enrolled:
-    """Make a new software key for ``custodian_name`` and store it."""
-    identity = age.X25519Identity.generate()
-    signer = Ed25519PrivateKey.generate()
+    """Make a new software key for ``custodian_name`` and store it.
+
+    The key has a post-quantum hybrid identity (``age1pq1…``, the recipient of hybrid
+    envelopes) and an X25519 one (for records whose policy asks for classical ones).
+    """
+    keys = SoftwareKeys(age.X25519Identity.generate(), Ed25519PrivateKey.generate(),
+                        age.MlKem768X25519Identity.generate(os.urandom))
+    assert keys.hybrid is not None  # noqa: S101 (made just above; narrows the type)
     key_id = str(uuid.uuid4())
-    where = store.save(key_id, _key_text(identity, signer), prompts)
-    public = signer.public_key().public_bytes(serialization.Encoding.Raw,
-                                              serialization.PublicFormat.Raw)
+    where = store.save(key_id, _key_text(keys), prompts)
+    public = keys.signer.public_key().public_bytes(serialization.Encoding.Raw,
+                                                   serialization.PublicFormat.Raw)
     log.info("Enrolled a software key (%s)", where)
     return Enrolled(
         kind=TokenKind.SOFTWARE, label=f"{custodian_name}'s software key",
-        recipient=identity.recipient.to_string(),
-        facts={"key_id": key_id, "store": where, "approval_public_key": public.hex()})
+        recipient=keys.classical.recipient.to_string(),
+        facts={"key_id": key_id, "store": where, "approval_public_key": public.hex(),
+               PQ_RECIPIENT_FACT: keys.hybrid.recipient.to_string()})
 
 
 class SoftwareDriver:
@@ -154,30 +182,43 @@ class SoftwareDriver:
     def __init__(self, store: SoftwareKeyStore) -> None:
         self.store = store
 
-    def _load(self, token: TokenInfo, prompts: Prompts) -> tuple[age.X25519Identity,
-                                                                 Ed25519PrivateKey]:
+    def _load(self, token: TokenInfo, prompts: Prompts) -> SoftwareKeys:
         key_id = str(token.facts.get("key_id", ""))
         where = str(token.facts.get("store", "file"))
-        identity, signer = _parse_key_text(self.store.load(key_id, where, prompts, token.label))
-        if identity.recipient.to_string() != token.recipient:
+        keys = _parse_key_text(self.store.load(key_id, where, prompts, token.label))
+        hybrid = keys.hybrid.recipient.to_string() if keys.hybrid is not None else None
+        if (keys.classical.recipient.to_string() != token.recipient
+                or hybrid != token.pq_recipient):
             raise WrongToken(token.custodian_name, "the stored key does not match the enrolment")
-        return identity, signer
+        return keys
 
     def unlock(self, token: TokenInfo, envelope: bytes, challenge: bytes, prompts: Prompts,
                cancel: threading.Event) -> Unlocked:
         if cancel.is_set():
             raise UserCancelled()
-        identity, signer = self._load(token, prompts)
+        keys = self._load(token, prompts)
         try:
-            share = bytearray(age.decrypt(envelope, [identity]))
+            share = bytearray(age.decrypt(envelope, keys.identities))
         except age.AgeNoMatch:
             raise WrongToken(token.custodian_name) from None
-        evidence = Evidence(ApprovalMethod.SOFTWARE, token.id, "Ed25519", signer.sign(challenge))
+        evidence = Evidence(ApprovalMethod.SOFTWARE, token.id, "Ed25519",
+                            keys.signer.sign(challenge))
         return Unlocked(share, evidence)
 
-    def export_identity(self, token: TokenInfo, prompts: Prompts) -> str:
-        """The ``AGE-SECRET-KEY-1…`` string, for a backup or for stock ``age -d -i``."""
-        return self._load(token, prompts)[0].to_string()
+    def export_identity(self, token: TokenInfo, prompts: Prompts, *,
+                        classical: bool = False) -> str:
+        """One age identity line, for a backup or for ``age -d -i``.
+
+        The post-quantum ``AGE-SECRET-KEY-PQ-1…`` identity (it opens hybrid envelopes;
+        age 1.3 and the age authors' ``age-encryption`` read it) unless ``classical``
+        or the key predates hybrids: then ``AGE-SECRET-KEY-1…`` (classical envelopes,
+        and any age release). One line each, because age 1.1 refuses a whole identity
+        file that has a line it does not know.
+        """
+        keys = self._load(token, prompts)
+        if keys.hybrid is not None and not classical:
+            return keys.hybrid.to_string()
+        return keys.classical.to_string()
 
     def verify(self, token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
         return verify_ed25519(token, challenge, evidence)

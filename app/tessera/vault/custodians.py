@@ -9,7 +9,7 @@ from typing import Any
 
 from tessera.core import age
 from tessera.core.errors import FormatError, InputError, NotFound, PolicyError
-from tessera.core.token_types import TokenInfo, TokenKind, TokenState
+from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenInfo, TokenKind, TokenState
 
 from .codec import (
     MAX_FACTS,
@@ -24,7 +24,8 @@ from .connection import VaultConnection
 from .errors import Conflict
 from .models import Custodian, CustodianState, TokenRecord
 
-# Software and FIDO2-derived keys are standard X25519 recipients; YubiKey PIV slots
+# Software and FIDO2-derived keys are X25519 recipients (with a post-quantum age1pq1…
+# recipient in their facts) or age1pq1… alone when enrolled remotely; YubiKey PIV slots
 # are age-plugin-yubikey (piv-p256) recipients.
 _PIV_PREFIX = "age1yubikey1"
 # Spelled here because ``TokenKind.title`` is shadowed by ``str.title`` on the enum.
@@ -46,6 +47,27 @@ def check_recipient(kind: TokenKind, recipient: str) -> str:
     if text.startswith(_PIV_PREFIX) != (kind is TokenKind.PIV):
         raise InputError(f"that is not a {KIND_NAMES[kind]} recipient (expected {expected})")
     return text
+
+
+def check_pq_fact(kind: TokenKind, recipient: str, facts: Mapping[str, Any]) -> str | None:
+    """The token's extra post-quantum recipient from ``facts``, checked; None when absent.
+
+    Only software and FIDO2 tokens carry one beside a classical ``age1…`` recipient
+    (DESIGN: a YubiKey PIV slot cannot do ML-KEM; docs/TOKENS.md).
+    """
+    extra = facts.get(PQ_RECIPIENT_FACT)
+    if extra is None:
+        return None
+    if kind is TokenKind.PIV or not isinstance(extra, str) or age.is_post_quantum(recipient):
+        raise InputError("only a software or FIDO2 token with an age1… recipient can have "
+                         "a post-quantum recipient beside it")
+    try:
+        parsed = age.parse_recipient(extra)
+    except FormatError:
+        raise InputError("the token's post-quantum recipient is not valid") from None
+    if not isinstance(parsed, age.MlKem768X25519Recipient):
+        raise InputError("the token's post-quantum recipient must be age1pq1…")
+    return extra
 
 
 class CustodiansMixin(VaultConnection):
@@ -119,12 +141,15 @@ class CustodiansMixin(VaultConnection):
             raise InputError(f"unknown token kind {kind!r}") from None
         label = clean_text(label, "token label", MAX_NAME, required=True)
         recipient = check_recipient(token_kind, recipient)
+        pq = check_pq_fact(token_kind, recipient, facts)
         facts_text = json_object(facts, "token facts", MAX_FACTS)
         with self.transaction() as conn:
             custodian = self.get_custodian(custodian_id)
             if custodian.state is not CustodianState.ACTIVE:
                 raise PolicyError(f"{custodian.name} is retired; tokens cannot be enrolled")
             self._refuse_enrolled(conn, recipient)
+            if pq is not None:
+                self._refuse_enrolled(conn, pq)
             token_id = str(uuid.uuid4())
             conn.execute("INSERT INTO tokens (id, custodian_id, kind, label, recipient, facts,"
                          " remote, state, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
@@ -138,7 +163,8 @@ class CustodiansMixin(VaultConnection):
 
     def _refuse_enrolled(self, conn: sqlite3.Connection, recipient: str) -> None:
         row = conn.execute("SELECT c.name FROM tokens t JOIN custodians c ON c.id = t.custodian_id"
-                           " WHERE t.recipient = ?", (recipient,)).fetchone()
+                           " WHERE t.recipient = ? OR json_extract(t.facts, '$.pq_recipient') = ?",
+                           (recipient, recipient)).fetchone()
         if row is not None:
             raise Conflict(f"this key is already enrolled for {row['name']}")
 
@@ -173,8 +199,11 @@ class CustodiansMixin(VaultConnection):
         return self.get_token_record(token_id).info
 
     def token_for_recipient(self, recipient: str) -> TokenInfo | None:
+        """The token named by ``recipient``: its main one or its post-quantum one."""
         with self.reading() as conn:
-            row = conn.execute(_TOKEN_SELECT + " WHERE t.recipient = ?", (recipient,)).fetchone()
+            row = conn.execute(_TOKEN_SELECT + " WHERE t.recipient = ?"
+                               " OR json_extract(t.facts, '$.pq_recipient') = ?",
+                               (recipient, recipient)).fetchone()
         return None if row is None else token_from_row(row).info
 
     def set_token_state(self, token_id: str, state: TokenState | str, actor: str,

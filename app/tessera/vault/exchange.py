@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.core import canonical
-from tessera.core.age import read_stanzas
+from tessera.core.age import read_stanzas, stanza_type
 from tessera.core.errors import FormatError, InputError, TesseraError
-from tessera.core.manifest import Manifest
+from tessera.core.manifest import MAX_RECIPIENT, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
-from tessera.core.token_types import TokenKind
+from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenKind
 
 from .codec import MAX_FACTS, MAX_NAME, b64, clean_text, fold, json_object, unb64
-from .custodians import check_recipient
+from .custodians import check_pq_fact, check_recipient
 from .models import ImportResult, VersionData
 from .records import MAX_POLICY_OVERRIDES, check_parts, quorum_details
 from .store import Vault
@@ -33,8 +33,6 @@ MAX_EXPORT = 32 * 1024 * 1024
 _TOP_KEYS = {"format", "manifest", "ciphertext", "envelopes", "custodians", "tokens", "record"}
 _REWRAPPED = "rewrapped"
 _TOKEN_KEYS = {"id", "custodian_id", "kind", "label", "recipient", "facts", "remote"}
-_PIV_STANZA = "piv-p256"
-_X25519_STANZA = "X25519"
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def export_version(vault: Vault, record_id: str, version: int | None = None, *,
         manifest = data.manifest
         recipients = {r for s in manifest.shares
                       for r in (*s.recipients, *data.recipients_of(s.key))}
-        tokens = [t for t in vault.list_tokens(include_inactive=True) if t.recipient in recipients]
+        tokens = [t for t in vault.list_tokens(include_inactive=True) if t.named_in(recipients)]
         rewrapped = {k: list(e.recipients) for k, e in sorted(data.envelopes.items())
                      if e.revision > 0}
         names = {c: vault.get_custodian(c).name for c in manifest.custodian_names}
@@ -127,8 +125,7 @@ def _check_envelope_stanzas(manifest: Manifest, envelopes: Mapping[str, bytes],
         except FormatError as exc:
             raise FormatError(f"the envelope of share {share.key} ({share.custodian}) is not a "
                               f"valid age file: {exc}") from None
-        want = sorted(_PIV_STANZA if r.startswith("age1yubikey1") else _X25519_STANZA
-                      for r in recipients)
+        want = sorted(stanza_type(r) for r in recipients)
         have = sorted(s.type for s in stanzas)
         if have != want:
             raise FormatError(f"the envelope of share {share.key} ({share.custodian}) is "
@@ -145,7 +142,7 @@ def _parse_rewrapped(value: Any, manifest: Manifest) -> dict[str, tuple[str, ...
         if key not in keys:
             raise FormatError(f"rewrapped names share {key!r}, which the manifest lacks")
         if (not isinstance(recipients, list) or not 1 <= len(recipients) <= 16
-                or not all(isinstance(r, str) and 0 < len(r) <= 1000 and r.isascii()
+                or not all(isinstance(r, str) and 0 < len(r) <= MAX_RECIPIENT and r.isascii()
                            for r in recipients)
                 or len(set(recipients)) != len(recipients)):
             raise FormatError(f"rewrapped.{key} must list 1 to 16 different recipients")
@@ -180,15 +177,20 @@ def _parse_tokens(items: Any, manifest: Manifest,
             raise FormatError(f"{where}.recipient: {exc}") from None
         if recipient != item["recipient"]:
             raise FormatError(f"{where}.recipient has surrounding spaces")
-        if recipient not in holders:
-            raise FormatError(f"{where}: its recipient appears nowhere in the manifest")
-        custodian_id = _text(item["custodian_id"], f"{where}.custodian_id", 100)
-        if holders[recipient] != custodian_id:
-            raise FormatError(f"{where}: the manifest wraps this key's share for another "
-                              "custodian")
         facts = item["facts"]
         if not isinstance(facts, dict):
             raise FormatError(f"{where}.facts must be an object")
+        try:
+            pq = check_pq_fact(kind, recipient, facts)
+        except InputError as exc:
+            raise FormatError(f"{where}.facts: {exc}") from None
+        named = [r for r in (recipient, pq) if r is not None and r in holders]
+        if not named:
+            raise FormatError(f"{where}: its recipient appears nowhere in the manifest")
+        custodian_id = _text(item["custodian_id"], f"{where}.custodian_id", 100)
+        if any(holders[r] != custodian_id for r in named):
+            raise FormatError(f"{where}: the manifest wraps this key's share for another "
+                              "custodian")
         try:
             json_object(facts, f"{where}.facts", MAX_FACTS)
         except InputError as exc:
@@ -245,7 +247,7 @@ def parse_export(data: bytes) -> ExportFile:
     _check_envelope_stanzas(manifest, envelopes, rewrapped)
     custodians = _parse_custodians(doc["custodians"], manifest)
     tokens = _parse_tokens(doc["tokens"], manifest, rewrapped)
-    known = {t.recipient for t in tokens}
+    known = {r for t in tokens for r in (t.recipient, t.facts.get(PQ_RECIPIENT_FACT)) if r}
     if any(r not in known for rs in rewrapped.values() for r in rs):
         raise FormatError("a re-wrapped envelope names a key the file's tokens do not list")
     record = doc["record"]
@@ -382,9 +384,11 @@ def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile) -
                 raise FormatError(f"token {token.id} in the file differs from the token with "
                                   "the same id in this vault")
             continue
+        pq = token.facts.get(PQ_RECIPIENT_FACT)
         owner = conn.execute("SELECT c.name FROM tokens t JOIN custodians c"
-                             " ON c.id = t.custodian_id WHERE t.recipient = ?",
-                             (token.recipient,)).fetchone()
+                             " ON c.id = t.custodian_id WHERE t.recipient IN (?, ?)"
+                             " OR json_extract(t.facts, '$.pq_recipient') IN (?, ?)",
+                             (token.recipient, pq, token.recipient, pq)).fetchone()
         if owner is not None:
             raise FormatError(f"the key of token {token.label!r} is already enrolled for "
                               f"{owner['name']} under another id")

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tessera.core import age, canonical
+from tessera.core.envelopes import envelope_kind
 from tessera.core.errors import FormatError, InputError, IntegrityError, NotFound, PolicyError
 from tessera.core.policy import Policy
 from tessera.core.request import Request
@@ -100,7 +101,7 @@ class LifecycleMixin(ReleasesMixin):
                 if used.custodian_id != custodian.id or used.kind.value != method.value:
                     raise PolicyError(f"that token is not one of {custodian.name}'s "
                                       f"{method.value} tokens")
-                if used.recipient not in data.recipients_of(share_key):
+                if not used.named_in(data.recipients_of(share_key)):
                     raise PolicyError(f"{custodian.name}'s share is not wrapped to "
                                       f"{used.label!r}")
             old = data.recipients_of(share_key)
@@ -124,6 +125,7 @@ class LifecycleMixin(ReleasesMixin):
                 "method": method.value, "token_id": token_id,
                 "removed_recipients": sorted(set(old) - set(recipients)),
                 "added_recipients": sorted(set(recipients) - set(old)),
+                "envelopes": envelope_kind(recipients).value,
                 "envelope_sha256": digest, "revision": revision,
                 "request_sha256": hashlib.sha256(request_bytes).hexdigest()})
         return self.list_rewraps(record.id)[-1]

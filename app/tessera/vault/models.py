@@ -141,9 +141,11 @@ class VersionData:
             return envelope.recipients
         return self.manifest.share(share_key).recipients
 
-    def holds(self, custodian_id: str, recipient: str) -> bool:
-        """Whether one of the custodian's envelopes is wrapped to ``recipient`` now."""
-        return any(recipient in self.recipients_of(s.key)
+    def holds(self, custodian_id: str, recipient: str | TokenInfo) -> bool:
+        """Whether one of the custodian's envelopes is wrapped to ``recipient`` now (or to
+        any recipient of a token: its classical or its post-quantum one)."""
+        names = set(recipient.recipients if isinstance(recipient, TokenInfo) else (recipient,))
+        return any(names & set(self.recipients_of(s.key))
                    for s in self.manifest.shares_of(custodian_id))
 
     def sealed(self) -> SealedVersion:

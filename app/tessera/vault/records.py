@@ -18,7 +18,7 @@ from tessera.core.errors import FormatError, InputError, IntegrityError, NotFoun
 from tessera.core.manifest import NHI_FIELDS, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
-from tessera.core.token_types import TokenKind
+from tessera.core.token_types import TokenInfo, TokenKind
 
 from .codec import MAX_TEXT, clean_text, fold, json_object, record_from_row
 from .custodians import CustodiansMixin
@@ -198,12 +198,14 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
                 " ORDER BY r.label_key", (custodian_id,)).fetchall()
         return [record_from_row(r) for r in rows]
 
-    def records_of_recipient(self, recipient: str) -> list[Record]:
-        """Records whose current version wraps a share to this recipient."""
+    def records_of_recipient(self, recipient: str | TokenInfo) -> list[Record]:
+        """Records whose current version wraps a share to this recipient (or token, by
+        any of its recipients: classical or post-quantum)."""
+        names = set(recipient.recipients if isinstance(recipient, TokenInfo) else (recipient,))
         found = []
         for r in self.list_records():
             data = self.get_version(r.id)
-            if any(recipient in data.recipients_of(s.key) for s in data.manifest.shares):
+            if any(names & set(data.recipients_of(s.key)) for s in data.manifest.shares):
                 found.append(r)
         return found
 

@@ -201,7 +201,7 @@ class ReleasesMixin(RecordsMixin):
             raise PolicyError(f"{custodian.name}'s token {token.label!r} is {token.state.value}")
         if token.kind.value != method.value:
             raise InputError(f"a {KIND_NAMES[token.kind]} cannot give a {method.value} approval")
-        if not data.holds(custodian.id, token.recipient):
+        if not data.holds(custodian.id, token):
             raise PolicyError(f"{custodian.name}'s share of this version is not wrapped to "
                               f"{token.label!r}")
         return token

@@ -44,7 +44,9 @@ def words_of(vault_path: Path, custodian: str) -> str:
     """A custodian's share words, as their paper sheet would show them."""
     token = next(line.split()[0] for line in run("token", "list").out.splitlines()
                  if custodian in line)
-    identity = age.X25519Identity.from_string(run("token", "export-identity", token).out.strip())
+    # New software keys export their post-quantum identity; new records are hybrid.
+    identity = age.MlKem768X25519Identity.from_string(
+        run("token", "export-identity", token).out.strip())
     vault = Vault.open(vault_path)
     try:
         record = vault.list_records()[0]

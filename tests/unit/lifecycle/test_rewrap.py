@@ -51,7 +51,9 @@ def test_rewrap_from_the_old_token_to_a_new_one(c: Ceremony) -> None:
     assert (after.version, after.fingerprint, after.manifest_bytes) == (
         before.version, before.fingerprint, before.manifest_bytes)
     key = after.manifest.shares_of(c.vault.get_custodian("Alice").id)[0].key
-    assert after.recipients_of(key) == (new.recipient,)
+    # The new FIDO2 key takes a post-quantum envelope (policy default: hybrid).
+    assert after.recipients_of(key) == (new.pq_recipient,)
+    assert new.pq_recipient is not None and new.pq_recipient.startswith("age1pq1")
     assert after.envelopes[key].age != before.envelopes[key].age
     assert opens(c, new)
     assert not opens(c, c.tokens["Alice"])
@@ -70,7 +72,7 @@ def test_rewrap_from_the_old_token_to_a_new_one(c: Ceremony) -> None:
     rewrap = c.vault.list_rewraps(c.record_id)[0]
     assert (rewrap.method.value, rewrap.token_id) == ("fido2", c.tokens["Alice"].id)
     entry = c.vault.audit_entries(action="envelope.rewrap")[-1]
-    assert entry.details["removed_recipients"] == [c.tokens["Alice"].recipient]
+    assert entry.details["removed_recipients"] == [c.tokens["Alice"].pq_recipient]
 
 
 def test_rewrap_from_the_sheet_after_the_token_was_lost(c: Ceremony) -> None:
@@ -136,11 +138,11 @@ def test_a_rewrapped_version_travels_in_an_export(c: Ceremony, tmp_path: Path) -
     data = export_version(c.vault, c.record_id, actor="op")
     parsed = parse_export(data)
     key = next(iter(parsed.rewrapped))
-    assert parsed.rewrapped[key] == (new.recipient,)
+    assert parsed.rewrapped[key] == (new.pq_recipient,)
     with Vault.open(tmp_path / "air-gapped.sqlite3", create=True, demo=True) as other:
         result = import_version(other, data, "op")
         assert result.created_record
-        assert other.get_version(c.record_id).recipients_of(key) == (new.recipient,)
+        assert other.get_version(c.record_id).recipients_of(key) == (new.pq_recipient,)
         assert import_version(other, data, "op").already_imported
     # A file claiming a re-wrap to another custodian's key is refused.
     tampered = data.replace(new.recipient.encode(), c.tokens["Bob"].recipient.encode(), 1)

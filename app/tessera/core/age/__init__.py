@@ -20,7 +20,7 @@ from .errors import (
 from .file import decrypt, encrypt, read_stanzas
 from .mlkem768x25519 import MlKem768X25519Identity, MlKem768X25519Recipient
 from .piv_p256 import PivP256Identity, PivP256Recipient
-from .recipients import is_post_quantum, parse_recipient
+from .recipients import is_post_quantum, parse_recipient, stanza_type
 from .scrypt import ScryptIdentity, ScryptRecipient
 from .stanza import Identity, Recipient, Rng, Stanza
 from .x25519 import X25519Identity, X25519Recipient
@@ -50,4 +50,5 @@ __all__ = [
     "is_post_quantum",
     "parse_recipient",
     "read_stanzas",
+    "stanza_type",
 ]

@@ -7,11 +7,14 @@ import os
 from . import bech32
 from .errors import AgeKeyError
 from .mlkem768x25519 import RECIPIENT_HRP as PQ_HRP
+from .mlkem768x25519 import STANZA_TYPE as MLKEM_STANZA
 from .mlkem768x25519 import MlKem768X25519Recipient
 from .piv_p256 import RECIPIENT_HRP as PIV_HRP
+from .piv_p256 import STANZA_TYPE as PIV_STANZA
 from .piv_p256 import PivP256Recipient
 from .stanza import Recipient, Rng
 from .x25519 import RECIPIENT_HRP as X25519_HRP
+from .x25519 import STANZA_TYPE as X25519_STANZA
 from .x25519 import X25519Recipient
 
 
@@ -31,6 +34,15 @@ def parse_recipient(text: str, *, rng: Rng = os.urandom) -> Recipient:
     if hrp == PIV_HRP:
         return PivP256Recipient.from_string(text, rng=rng)
     raise AgeKeyError("unsupported recipient type (expected age1pq1…, age1… or age1yubikey1…)")
+
+
+def stanza_type(recipient: str) -> str:
+    """The stanza type a recipient string produces (by its prefix; not validated)."""
+    if recipient.startswith(PQ_HRP + "1"):
+        return MLKEM_STANZA
+    if recipient.startswith(PIV_HRP + "1"):
+        return PIV_STANZA
+    return X25519_STANZA
 
 
 def is_post_quantum(recipient: str) -> bool:
