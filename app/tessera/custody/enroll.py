@@ -105,9 +105,10 @@ def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str
                   actor: str) -> TokenInfo:
     """Enrol from a recipient the custodian sent; wrapping needs no token present.
 
-    ``age1yubikey1…`` is a YubiKey PIV key. A plain ``age1…`` X25519 recipient could be
-    anything (a FIDO2-derived key, stock age, a file on a laptop), so it is recorded as
-    a remote *software* key: hardware-only records refuse it unless allowed.
+    ``age1yubikey1…`` is a YubiKey PIV key. A plain ``age1…`` X25519 recipient or an
+    ``age1pq1…`` post-quantum hybrid could be anything (a FIDO2-derived key, age-keygen,
+    a file on a laptop), so it is recorded as a remote *software* key: hardware-only
+    records refuse it unless allowed. An ``age1pq1…`` key gets hybrid envelopes only.
     """
     person = vault.get_custodian(custodian_id)
     text = recipient.strip()
@@ -122,12 +123,13 @@ def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str
         kind = TokenKind.PIV
         facts: dict[str, Any] = {"public_key": _b64(parsed.public_key)}
         default = f"{person.name}'s YubiKey (remote)"
-    elif isinstance(parsed, age.X25519Recipient):
+    elif isinstance(parsed, age.X25519Recipient | age.MlKem768X25519Recipient):
         kind = TokenKind.SOFTWARE
         facts = {"store": "remote"}
-        default = f"{person.name}'s age key (remote)"
+        pq = isinstance(parsed, age.MlKem768X25519Recipient)
+        default = f"{person.name}'s {'post-quantum ' if pq else ''}age key (remote)"
     else:
-        raise InputError("only age1… and age1yubikey1… recipients can be enrolled")
+        raise InputError("only age1pq1…, age1… and age1yubikey1… recipients can be enrolled")
     return vault.add_token(person.id, kind, label or default, canonical, facts, actor=actor,
                            remote=True)
 

@@ -95,10 +95,13 @@ def describe_recipient(text: str) -> tuple[bool, str]:
         return False, "The recipient is not in canonical form (check its letter case)."
     if isinstance(parsed, age.PivP256Recipient):
         return True, "✓ A YubiKey PIV recipient (age-plugin-yubikey)."
+    if isinstance(parsed, age.MlKem768X25519Recipient):
+        return True, ("✓ A post-quantum hybrid recipient (age1pq1…). Tessera cannot tell which "
+                      "device holds it, so it is enrolled as a remote software key.")
     if isinstance(parsed, age.X25519Recipient):
         return True, ("✓ An X25519 recipient. Tessera cannot tell which device holds it, so it "
                       "is recorded as a remote software key (lower assurance).")
-    return False, "Only age1… and age1yubikey1… recipients can be enrolled."
+    return False, "Only age1pq1…, age1… and age1yubikey1… recipients can be enrolled."
 
 
 def align_labels(*forms: QFormLayout) -> None:
@@ -294,7 +297,7 @@ class RecipientPage(QWizardPage):
         self.recipient = QLineEdit()
         self.recipient.setAccessibleName("Recipient")
         self.recipient.setFont(mono_font())
-        self.recipient.setPlaceholderText("age1… or age1yubikey1…")
+        self.recipient.setPlaceholderText("age1pq1…, age1… or age1yubikey1…")
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setAccessibleName("Recipient check")

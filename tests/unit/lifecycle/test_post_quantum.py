@@ -160,3 +160,21 @@ def test_a_quorum_reshare_upgrades_every_envelope_it_can(c: Ceremony) -> None:
                                               "Bob": EnvelopeKind.CLASSICAL,
                                               "Carol": EnvelopeKind.HYBRID}
     assert release(c, created.record_id, "Alice", "Carol") == SECRET
+
+
+def test_remote_enrolment_accepts_a_post_quantum_recipient(c: Ceremony) -> None:
+    from tessera.custody.enroll import enroll_remote
+
+    identity = age.MlKem768X25519Identity(bytes(range(32)))
+    dave = c.vault.add_custodian("Dave", contact="", role="", actor="op")
+    token = enroll_remote(c.vault, dave.id, identity.recipient.to_string(), actor="op")
+    assert token.remote and token.pq_recipient == identity.recipient.to_string()
+    created = create_record(c.vault, SECRET, label="Remote", plan=SplitPlan.simple(
+        2, ["Alice", "Dave"]), nhi={}, actor="op", encoding="binary")
+    data = c.vault.get_version(created.record_id)
+    entry = next(e for e in data.manifest.shares if e.custodian == "Dave")
+    # Dave opens his share with nothing but his own age identity.
+    words = age.decrypt(data.envelopes[entry.key].age, [identity]).decode()
+    assert len(words.split()) == 33
+    with pytest.raises(Exception, match="not a valid recipient"):
+        enroll_remote(c.vault, dave.id, identity.recipient.to_string()[:-1], actor="op")
