@@ -29,7 +29,7 @@ bench: $(VENV)/.tessera-lock
 screenshots: $(VENV)/.tessera-lock
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py --all-scales
 
-$(VENV)/.tessera-lock: requirements.lock pyproject.toml scripts/bootstrap.sh
+$(VENV)/.tessera-lock: requirements.lock pyproject.toml scripts/bootstrap.sh tests/interop/node/package-lock.json
 	@bash scripts/bootstrap.sh
 
 # Regenerate the hash-pinned lock after changing pyproject.toml (needs `uv`).

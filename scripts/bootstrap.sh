@@ -32,6 +32,28 @@ if ((${#missing[@]})); then
     fi
 fi
 
+# Node.js and npm (Debian's nodejs, npm): the age authors' TypeScript age implementation
+# (npm age-encryption, pinned with its integrity hash in tests/interop/node/package-lock.json)
+# is the independent implementation the post-quantum interop tests compare against.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "tessera: installing nodejs and npm"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    else
+        echo "tessera: node and npm are missing: sudo apt-get install nodejs npm" >&2
+        exit 3
+    fi
+fi
+node_stamp=tests/interop/node/node_modules/.tessera-lock
+node_wanted=$(sha256sum < tests/interop/node/package-lock.json)
+if [[ ! -f $node_stamp ]] || [[ "$(cat "$node_stamp")" != "$node_wanted" ]]; then
+    # npm ci installs exactly the lock file and checks every integrity hash; no scripts run.
+    (cd tests/interop/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$node_wanted" > "$node_stamp"
+fi
+
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "tessera: Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1))." >&2
