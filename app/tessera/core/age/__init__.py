@@ -23,6 +23,12 @@ from .piv_p256 import PivP256Identity, PivP256Recipient
 from .recipients import is_post_quantum, parse_recipient, stanza_type
 from .scrypt import ScryptIdentity, ScryptRecipient
 from .stanza import Identity, Recipient, Rng, Stanza
+from .tagged import (
+    MlKem768P256TagIdentity,
+    MlKem768P256TagRecipient,
+    P256TagIdentity,
+    P256TagRecipient,
+)
 from .x25519 import X25519Identity, X25519Recipient
 
 __all__ = [
@@ -34,8 +40,12 @@ __all__ = [
     "AgeNoMatch",
     "AgePayloadError",
     "Identity",
+    "MlKem768P256TagIdentity",
+    "MlKem768P256TagRecipient",
     "MlKem768X25519Identity",
     "MlKem768X25519Recipient",
+    "P256TagIdentity",
+    "P256TagRecipient",
     "PivP256Identity",
     "PivP256Recipient",
     "Recipient",

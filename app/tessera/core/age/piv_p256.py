@@ -59,7 +59,7 @@ def _wrap_key(shared_x: bytes, epk: bytes, public_key: bytes) -> bytes:
     return hkdf_sha256(shared_x, epk + public_key, _INFO)
 
 
-def _ephemeral_key(rng: Rng) -> ec.EllipticCurvePrivateKey:
+def ephemeral_key(rng: Rng) -> ec.EllipticCurvePrivateKey:
     # Rejection sampling keeps the scalar uniform in [1, n-1] for any byte source.
     while True:
         scalar = int.from_bytes(rng(32), "big")
@@ -101,7 +101,7 @@ class PivP256Recipient:
         return recipient_tag(self.public_key)
 
     def wrap(self, file_key: bytes) -> list[Stanza]:
-        ephemeral = _ephemeral_key(self.rng)
+        ephemeral = ephemeral_key(self.rng)
         epk = ephemeral.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
         shared = ephemeral.exchange(ec.ECDH(), _load_point(self.public_key))
         body = seal_file_key(_wrap_key(shared, epk, self.public_key), file_key)
