@@ -54,7 +54,8 @@ def token() -> None:
 @click.argument("custodian_name")
 @click.option("--kind", type=click.Choice([k.value for k in TokenKind]), default=None,
               help="Token kind to enrol (fido2, piv, software).")
-@click.option("--recipient", help="Enrol remotely from an age1pq1…, age1… or age1yubikey1… recipient.")
+@click.option("--recipient", help="Enrol remotely from an age1pq1…, age1…, age1yubikey1…, age1tag1… or "
+                   "age1tagpq1… recipient.")
 @click.option("--label", help="A name for the token, e.g. 'blue YubiKey'.")
 @pass_ctx
 def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient: str | None,

@@ -105,7 +105,9 @@ def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str
                   actor: str) -> TokenInfo:
     """Enrol from a recipient the custodian sent; wrapping needs no token present.
 
-    ``age1yubikey1…`` is a YubiKey PIV key. A plain ``age1…`` X25519 recipient or an
+    ``age1yubikey1…`` (age-plugin-yubikey) and ``age1tag1…`` (the age spec's p256tag
+    encoding of the same kind of P-256 key) are YubiKey PIV keys; ``age1tagpq1…`` a
+    hybrid hardware key (ML-KEM-768 + P-256). A plain ``age1…`` X25519 recipient or an
     ``age1pq1…`` post-quantum hybrid could be anything (a FIDO2-derived key, age-keygen,
     a file on a laptop), so it is recorded as a remote *software* key: hardware-only
     records refuse it unless allowed. An ``age1pq1…`` key gets hybrid envelopes only.
@@ -119,17 +121,22 @@ def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str
     canonical = parsed.to_string()  # type: ignore[attr-defined]
     if canonical != text:
         raise InputError("the recipient is not in canonical form (check its letter case)")
-    if isinstance(parsed, age.PivP256Recipient):
+    if isinstance(parsed, age.PivP256Recipient | age.P256TagRecipient):
         kind = TokenKind.PIV
         facts: dict[str, Any] = {"public_key": _b64(parsed.public_key)}
         default = f"{person.name}'s YubiKey (remote)"
+    elif isinstance(parsed, age.MlKem768P256TagRecipient):
+        kind = TokenKind.PIV
+        facts = {"public_key": _b64(parsed.public_key[-65:])}
+        default = f"{person.name}'s post-quantum hardware key (remote)"
     elif isinstance(parsed, age.X25519Recipient | age.MlKem768X25519Recipient):
         kind = TokenKind.SOFTWARE
         facts = {"store": "remote"}
         pq = isinstance(parsed, age.MlKem768X25519Recipient)
         default = f"{person.name}'s {'post-quantum ' if pq else ''}age key (remote)"
     else:
-        raise InputError("only age1pq1…, age1… and age1yubikey1… recipients can be enrolled")
+        raise InputError("only age1pq1…, age1…, age1yubikey1…, age1tag1… and age1tagpq1… "
+                         "recipients can be enrolled")
     return vault.add_token(person.id, kind, label or default, canonical, facts, actor=actor,
                            remote=True)
 

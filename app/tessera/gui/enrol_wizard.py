@@ -70,7 +70,8 @@ CHOICE_TEXT = {
                     "A YubiKey's PIV application: a key made on the card, PIN and touch."),
     KeyChoice.REMOTE: ("A recipient the custodian sent",
                        "They enrolled on their own machine and sent you a line starting "
-                       "age1… or age1yubikey1…; no key needs to be here."),
+                       "age1pq1…, age1…, age1yubikey1…, age1tag1… or age1tagpq1…; no key "
+                       "needs to be here."),
     KeyChoice.SOFTWARE: ("Software key (demo only)",
                          "A key stored on this computer. Lower assurance: only demo vaults, "
                          "and records that allow software keys, accept it."),
@@ -95,13 +96,20 @@ def describe_recipient(text: str) -> tuple[bool, str]:
         return False, "The recipient is not in canonical form (check its letter case)."
     if isinstance(parsed, age.PivP256Recipient):
         return True, "✓ A YubiKey PIV recipient (age-plugin-yubikey)."
+    if isinstance(parsed, age.P256TagRecipient):
+        return True, ("✓ A hardware P-256 recipient (age1tag1…, the age spec's p256tag), "
+                      "enrolled as a remote YubiKey PIV key. Classical: not post-quantum.")
+    if isinstance(parsed, age.MlKem768P256TagRecipient):
+        return True, ("✓ A post-quantum hardware recipient (age1tagpq1…, ML-KEM-768 + P-256), "
+                      "enrolled as a remote YubiKey PIV key.")
     if isinstance(parsed, age.MlKem768X25519Recipient):
         return True, ("✓ A post-quantum hybrid recipient (age1pq1…). Tessera cannot tell which "
                       "device holds it, so it is enrolled as a remote software key.")
     if isinstance(parsed, age.X25519Recipient):
         return True, ("✓ An X25519 recipient. Tessera cannot tell which device holds it, so it "
                       "is recorded as a remote software key (lower assurance).")
-    return False, "Only age1pq1…, age1… and age1yubikey1… recipients can be enrolled."
+    return False, ("Only age1pq1…, age1…, age1yubikey1…, age1tag1… and age1tagpq1… recipients "
+                   "can be enrolled.")
 
 
 def align_labels(*forms: QFormLayout) -> None:
@@ -297,7 +305,7 @@ class RecipientPage(QWizardPage):
         self.recipient = QLineEdit()
         self.recipient.setAccessibleName("Recipient")
         self.recipient.setFont(mono_font())
-        self.recipient.setPlaceholderText("age1pq1…, age1… or age1yubikey1…")
+        self.recipient.setPlaceholderText("age1pq1…, age1…, age1yubikey1… or age1tag(pq)1…")
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setAccessibleName("Recipient check")

@@ -4,7 +4,9 @@ Enrolment generates a P-256 key on the card in the first free retired slot (82-9
 with PIN policy ONCE and touch policy ALWAYS (or CACHED), writes a self-signed
 certificate naming the custodian into the slot, and records the age-plugin-yubikey
 recipient (``age1yubikey1…``). Shares wrapped to that recipient open with stock
-``age`` + ``age-plugin-yubikey`` too.
+``age`` + ``age-plugin-yubikey`` too. It also records the slot's post-quantum hybrid
+recipient (``age1tagpq1…``), whose ML-KEM half lives in a PIN-protected data object on
+the same card (tokens.piv_pq); hybrid envelopes use that one.
 
 Unlocking finds the card by serial, checks the slot still holds the enrolled key,
 verifies the PIN, unwraps the share with ECDH on the card, and signs the challenge
@@ -21,19 +23,29 @@ import binascii
 import enum
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from yubikit.core.smartcard import SW, ApduError, SmartCardConnection
 from yubikit.piv import KEY_TYPE, PIN_POLICY, SLOT, TOUCH_POLICY, PivSession
 
-from tessera.core.age import AgeNoMatch, PivP256Identity, PivP256Recipient, decrypt, read_stanzas
+from tessera.core.age import (
+    AgeNoMatch,
+    Identity,
+    MlKem768P256TagIdentity,
+    P256TagIdentity,
+    PivP256Identity,
+    PivP256Recipient,
+    decrypt,
+    read_stanzas,
+)
 from tessera.core.errors import PinBlocked, TokenError, UserCancelled, WrongToken
 from tessera.core.memory import wipe
+from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import (
     ApprovalMethod,
     Enrolled,
@@ -46,6 +58,13 @@ from tessera.tokens.base import (
 from tessera.tokens.piv_calls import bind_cancel, check_cancel, run_card_call
 from tessera.tokens.piv_devices import DeviceLister, PivDevice, discover, list_real_devices
 from tessera.tokens.piv_errors import PUK_HINT, piv_errors
+from tessera.tokens.piv_pq import (
+    PQ_OBJECT,
+    master_for_enrolment,
+    mlkem_key,
+    pq_recipient,
+    read_master,
+)
 from tessera.tokens.piv_setup import (
     PIN_MAX_BYTES,
     first_free_slot,
@@ -87,6 +106,10 @@ def _facts_public_key(facts: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     except (KeyError, binascii.Error) as e:
         raise ValueError("token facts hold no valid public key") from e
     return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), encoded)
+
+
+def _no_key() -> mlkem.MLKEM768PrivateKey:
+    raise AssertionError("a stanza tag check never needs the ML-KEM key")
 
 
 def _facts_slot(facts: Mapping[str, Any]) -> SLOT:
@@ -165,8 +188,17 @@ class PivDriver:
                 prompts=prompts,
                 cancel=cancel,
             )
-        compressed = _compressed(public_key)
+            compressed = _compressed(public_key)
+            master = master_for_enrolment(session)
         recipient = PivP256Recipient.from_public_key(compressed).to_string()
+        pq: dict[str, str] = {}
+        if master is not None:
+            pq = {PQ_RECIPIENT_FACT: pq_recipient(master, compressed),
+                  "pq_object": f"{PQ_OBJECT:06x}"}
+            wipe(bytearray(master))
+        else:
+            prompts.notice(f"{label}: PIV object 5FC121 holds other data, so this key gets "
+                           "classical (not post-quantum) envelopes")
         return Enrolled(
             kind=TokenKind.PIV,
             label=f"YubiKey {serial}, slot {int(slot):02X}",
@@ -178,6 +210,7 @@ class PivDriver:
                 "public_key": _b64(compressed),
                 "touch_policy": touch_policy.value,
                 "pin_policy": "once",
+                **pq,
             },
         )
 
@@ -241,8 +274,13 @@ class PivDriver:
         """Say "not this custodian's key" from the header alone, before PIN or touch."""
         tag = PivP256Recipient.from_public_key(compressed).tag
         encoded_tag = base64.b64encode(tag).decode("ascii").rstrip("=")
+        never: Callable[[bytes], bytes] = lambda _epk: b""  # noqa: E731 (tags need no card)
+        tagged = (P256TagIdentity(compressed, never),
+                  MlKem768P256TagIdentity(compressed, never, lambda: _no_key()))
         for stanza in read_stanzas(envelope):
             if stanza.type == STANZA_TYPE and stanza.args[:1] == (encoded_tag,):
+                return
+            if any(identity.matches(stanza) for identity in tagged):
                 return
         raise WrongToken(token.custodian_name)
 
@@ -298,8 +336,19 @@ class PivDriver:
                 cancel=cancel,
             )
 
+        def ml_key() -> mlkem.MLKEM768PrivateKey:
+            # Read only for a hybrid stanza with this key's tag; the PIN is verified.
+            master = read_master(session, label)
+            try:
+                return mlkem_key(master, compressed)
+            finally:
+                wipe(bytearray(master))
+
+        identities: list[Identity] = [MlKem768P256TagIdentity(compressed, ecdh, ml_key),
+                                      P256TagIdentity(compressed, ecdh),
+                                      PivP256Identity(compressed, ecdh)]
         try:
-            plaintext = decrypt(envelope, [PivP256Identity(compressed, ecdh)])
+            plaintext = decrypt(envelope, identities)
         except AgeNoMatch:
             raise WrongToken(token.custodian_name) from None
         return bytearray(plaintext)

@@ -27,7 +27,7 @@ from .models import Custodian, CustodianState, TokenRecord
 # Software and FIDO2-derived keys are X25519 recipients (with a post-quantum age1pq1…
 # recipient in their facts) or age1pq1… alone when enrolled remotely; YubiKey PIV slots
 # are age-plugin-yubikey (piv-p256) recipients.
-_PIV_PREFIX = "age1yubikey1"
+_PIV_PREFIXES = ("age1yubikey1", "age1tag1", "age1tagpq1")
 # Spelled here because ``TokenKind.title`` is shadowed by ``str.title`` on the enum.
 KIND_NAMES = {TokenKind.FIDO2: "FIDO2 key", TokenKind.PIV: "YubiKey PIV",
               TokenKind.SOFTWARE: "software key"}
@@ -38,13 +38,14 @@ _TOKEN_SELECT = ("SELECT t.*, c.name AS custodian_name FROM tokens t"  # noqa: S
 def check_recipient(kind: TokenKind, recipient: str) -> str:
     """The recipient string, if it has the form of ``kind``'s recipients."""
     text = recipient.strip() if isinstance(recipient, str) else ""
-    expected = "age1yubikey1…" if kind is TokenKind.PIV else "age1…"
+    expected = ("age1yubikey1…, age1tag1… or age1tagpq1…" if kind is TokenKind.PIV
+                else "age1pq1… or age1…")
     try:
         age.parse_recipient(text)
     except FormatError:
         raise InputError(f"that is not a valid {KIND_NAMES[kind]} recipient (expected {expected})"
                          ) from None
-    if text.startswith(_PIV_PREFIX) != (kind is TokenKind.PIV):
+    if text.startswith(_PIV_PREFIXES) != (kind is TokenKind.PIV):
         raise InputError(f"that is not a {KIND_NAMES[kind]} recipient (expected {expected})")
     return text
 
@@ -52,21 +53,25 @@ def check_recipient(kind: TokenKind, recipient: str) -> str:
 def check_pq_fact(kind: TokenKind, recipient: str, facts: Mapping[str, Any]) -> str | None:
     """The token's extra post-quantum recipient from ``facts``, checked; None when absent.
 
-    Only software and FIDO2 tokens carry one beside a classical ``age1…`` recipient
-    (DESIGN: a YubiKey PIV slot cannot do ML-KEM; docs/TOKENS.md).
+    Software and FIDO2 tokens carry an ``age1pq1…`` one beside their ``age1…``
+    recipient; a YubiKey PIV slot an ``age1tagpq1…`` one beside its ``age1yubikey1…``
+    (its ML-KEM half in a PIN-protected object on the card; docs/TOKENS.md).
     """
     extra = facts.get(PQ_RECIPIENT_FACT)
     if extra is None:
         return None
-    if kind is TokenKind.PIV or not isinstance(extra, str) or age.is_post_quantum(recipient):
-        raise InputError("only a software or FIDO2 token with an age1… recipient can have "
-                         "a post-quantum recipient beside it")
+    if not isinstance(extra, str) or age.is_post_quantum(recipient):
+        raise InputError("only a token with a classical recipient can have a post-quantum "
+                         "recipient beside it")
     try:
         parsed = age.parse_recipient(extra)
     except FormatError:
         raise InputError("the token's post-quantum recipient is not valid") from None
-    if not isinstance(parsed, age.MlKem768X25519Recipient):
-        raise InputError("the token's post-quantum recipient must be age1pq1…")
+    wanted = (age.MlKem768P256TagRecipient if kind is TokenKind.PIV
+              else age.MlKem768X25519Recipient)
+    if not isinstance(parsed, wanted):
+        raise InputError("the token's post-quantum recipient must be "
+                         + ("age1tagpq1…" if kind is TokenKind.PIV else "age1pq1…"))
     return extra
 
 

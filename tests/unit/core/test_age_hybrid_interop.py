@@ -1,4 +1,4 @@
-"""Post-quantum envelopes against an independent implementation, both ways.
+"""Post-quantum and tagged envelopes against an independent implementation, both ways.
 
 Debian's ``age`` (1.1) predates the hybrid recipient type, so the other side is the
 age authors' TypeScript implementation (npm ``age-encryption``, pinned with its
@@ -11,9 +11,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from helpers.paths import REPO
 from tessera.core import age
@@ -94,4 +97,52 @@ def test_an_exported_software_identity_opens_a_share_envelope_in_their_implement
     assert carol.pq_recipient is not None
     wrapped = _node("encrypt", carol.pq_recipient, stdin=b"probe")
     unlocked = driver.unlock(carol, wrapped, bytes(32), ScriptedPrompts(), threading.Event())
+    assert bytes(unlocked.share) == b"probe"
+
+
+def _p256() -> tuple[bytes, Callable[[bytes], bytes]]:
+    private = ec.generate_private_key(ec.SECP256R1())
+
+    def ecdh(epk: bytes) -> bytes:
+        return private.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), epk))
+
+    return private.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint), ecdh
+
+
+def test_their_p256tag_file_opens_with_our_tagged_identity() -> None:
+    compressed, ecdh = _p256()
+    recipient = age.P256TagRecipient(compressed).to_string()
+    data = _node("encrypt", recipient, stdin=b"tagged")
+    assert [s.type for s in age.read_stanzas(data)] == ["p256tag"]
+    assert age.decrypt(data, [age.P256TagIdentity(compressed, ecdh)]) == b"tagged"
+    # Another card's key sees the tag is not its own and is never asked for ECDH.
+    other, _ = _p256()
+    with pytest.raises(age.AgeNoMatch):
+        age.decrypt(data, [age.P256TagIdentity(other, lambda epk: pytest.fail("asked"))])
+
+
+def test_their_mlkem768p256tag_file_opens_with_our_hybrid_tagged_identity() -> None:
+    compressed, ecdh = _p256()
+    ml = mlkem.MLKEM768PrivateKey.generate()
+    recipient = age.MlKem768P256TagRecipient.from_parts(ml.public_key().public_bytes_raw(),
+                                                        compressed)
+    data = _node("encrypt", recipient.to_string(), stdin=b"post-quantum tagged")
+    assert [s.type for s in age.read_stanzas(data)] == ["mlkem768p256tag"]
+    identity = age.MlKem768P256TagIdentity(compressed, ecdh, lambda: ml)
+    assert age.decrypt(data, [identity]) == b"post-quantum tagged"
+    # Our own wrap to the same recipient opens the same way.
+    assert age.decrypt(age.encrypt(b"ours", [recipient]), [identity]) == b"ours"
+
+
+def test_a_yubikey_custodian_opens_their_file_to_the_tokens_age1tagpq1_recipient(
+        tmp_path: Path) -> None:
+    from helpers.ceremony import ScriptedPrompts, build
+
+    c = build(tmp_path)
+    bob = c.tokens["Bob"]
+    assert bob.pq_recipient is not None and bob.pq_recipient.startswith("age1tagpq1")
+    wrapped = _node("encrypt", bob.pq_recipient, stdin=b"probe")
+    unlocked = c.drivers.for_token(bob).unlock(bob, wrapped, bytes(32), ScriptedPrompts(),
+                                               threading.Event())
     assert bytes(unlocked.share) == b"probe"

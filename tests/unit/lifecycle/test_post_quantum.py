@@ -1,28 +1,33 @@
 """Post-quantum share envelopes: who gets one, what the review says, and the upgrade.
 
 The ceremony vault: Alice on a virtual FIDO2 key, Bob on a virtual YubiKey PIV, Carol
-on a software key (2 of 3), all with the real drivers.
+on a software key (2 of 3), all with the real drivers; only the devices are simulated.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from helpers.ceremony import SECRET, Ceremony, ScriptedPrompts, build
+from helpers.ceremony import PIN, SECRET, Ceremony, ScriptedPrompts, build
 from tessera.core import age
 from tessera.core.envelopes import EnvelopeKind, envelope_kind
 from tessera.core.policy import SplitPlan
 from tessera.core.review import FindingKind
 from tessera.custody.create import create_record
+from tessera.custody.enroll import enroll_remote
 from tessera.custody.policy_ops import set_record_setting, set_vault_setting
 from tessera.custody.release import ReleaseCeremony
 from tessera.custody.reshare import ReshareCeremony
 from tessera.custody.review import gather_review
 from tessera.custody.rewrap import upgrade_to_hybrid
 from tessera.tokens.base import TokenKind
+from tessera.tokens.piv_pq import PQ_OBJECT, mlkem_key
 
 
 def kinds_of(c: Ceremony, record_id: str) -> dict[str, EnvelopeKind]:
@@ -53,52 +58,101 @@ def release(c: Ceremony, record_id: str, *names: str) -> bytes:
         ceremony.abort()
 
 
-def test_new_records_are_post_quantum_for_fido2_and_software_custodians(c: Ceremony) -> None:
-    assert kinds_of(c, c.record_id) == {"Alice": EnvelopeKind.HYBRID,
-                                        "Bob": EnvelopeKind.CLASSICAL,
-                                        "Carol": EnvelopeKind.HYBRID}
+def test_new_records_are_post_quantum_for_every_kind_of_custodian(c: Ceremony) -> None:
+    assert set(kinds_of(c, c.record_id).values()) == {EnvelopeKind.HYBRID}
     # What is actually in the age files, not only what the vault says.
-    assert stanza_types(c, c.record_id) == {"Alice": ["mlkem768x25519"], "Bob": ["piv-p256"],
+    assert stanza_types(c, c.record_id) == {"Alice": ["mlkem768x25519"],
+                                            "Bob": ["mlkem768p256tag"],
                                             "Carol": ["mlkem768x25519"]}
-    # Both kinds of hybrid custodian open their share with their token (PIN, touch).
-    assert release(c, c.record_id, "Alice", "Carol") == SECRET
+    # Each kind of custodian opens their hybrid share with their token (PIN, touch).
+    assert release(c, c.record_id, "Alice", "Bob") == SECRET
+    assert release(c, c.record_id, "Bob", "Carol") == SECRET
 
 
-def test_enrolment_records_both_recipients_of_fido2_and_software_keys(c: Ceremony) -> None:
-    for name in ("Alice", "Carol"):
+def test_enrolment_records_both_recipients_of_every_token(c: Ceremony) -> None:
+    for name, prefix in (("Alice", "age1pq1"), ("Carol", "age1pq1"), ("Bob", "age1tagpq1")):
         token = c.tokens[name]
-        assert token.recipient.startswith("age1") and not age.is_post_quantum(token.recipient)
-        assert token.pq_recipient is not None and token.pq_recipient.startswith("age1pq1")
+        assert not age.is_post_quantum(token.recipient)
+        assert token.pq_recipient is not None and token.pq_recipient.startswith(prefix)
         assert c.vault.token_for_recipient(token.pq_recipient) == token
-    assert c.tokens["Bob"].pq_recipient is None  # a PIV slot cannot do ML-KEM
+    assert c.tokens["Bob"].recipient.startswith("age1yubikey1")
 
 
-def test_the_review_names_record_and_custodian_whose_envelope_is_classical(
+def _bob_p256_ecdh(c: Ceremony) -> tuple[bytes, Callable[[bytes], bytes]]:
+    """What a quantum computer would give an attacker: Bob's P-256 private key."""
+    card = c.keys["Bob"].device.card  # type: ignore[attr-defined]
+    slot_key = next(iter(card.state.keys.values()))
+    private = ec.derive_private_key(slot_key.private_value, ec.SECP256R1())
+    compressed = private.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+
+    def ecdh(epk: bytes) -> bytes:
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), epk)
+        return private.exchange(ec.ECDH(), peer)
+
+    return compressed, ecdh
+
+
+def test_a_stolen_vault_and_a_broken_p256_key_do_not_open_a_piv_hybrid_share(
         c: Ceremony) -> None:
-    found = pq_findings(c, c.record_id)
-    assert set(found) == {"Bob"}
-    assert "Deploy key" in found["Bob"] and "Bob" in found["Bob"]
-    assert "YubiKey PIV" in found["Bob"]
+    data = c.vault.get_version(c.record_id)
+    entry = next(e for e in data.manifest.shares if e.custodian == "Bob")
+    envelope = data.envelopes[entry.key].age
+    compressed, ecdh = _bob_p256_ecdh(c)
+    # The attacker has the envelope and Bob's P-256 key, but not the card's ML-KEM
+    # key: no guess of it opens the stanza, and the classical identities find nothing.
+    guessed = mlkem.MLKEM768PrivateKey.generate()
+    with pytest.raises(age.AgeNoMatch):
+        age.decrypt(envelope, [age.MlKem768P256TagIdentity(compressed, ecdh, lambda: guessed),
+                               age.PivP256Identity(compressed, ecdh),
+                               age.P256TagIdentity(compressed, ecdh)])
+    # With the card's ML-KEM key as well (card + PIN) it opens: the test is not vacuous.
+    card = c.keys["Bob"].device.card  # type: ignore[attr-defined]
+    master = card.state.objects[PQ_OBJECT][-32:]
+    real = mlkem_key(master, compressed)
+    words = age.decrypt(envelope, [age.MlKem768P256TagIdentity(compressed, ecdh, lambda: real)])
+    assert words.decode() == c.words["Bob"]
+
+
+def test_the_cards_ml_kem_key_is_not_readable_without_the_pin(c: Ceremony) -> None:
+    from yubikit.core.smartcard import ApduError
+    from yubikit.piv import PivSession
+
+    device = c.drivers.driver(TokenKind.PIV).find_device(  # type: ignore[attr-defined]
+        c.keys["Bob"].device.card.serial)  # type: ignore[attr-defined]
+    connection = device.open()
+    try:
+        session = PivSession(connection)
+        with pytest.raises(ApduError):
+            session.get_object(PQ_OBJECT)
+        session.verify_pin(PIN)
+        assert bytes(session.get_object(PQ_OBJECT)).startswith(b"tessera-pq1:")
+    finally:
+        connection.close()
+
+
+def test_the_review_is_quiet_when_every_envelope_is_post_quantum(c: Ceremony) -> None:
+    assert pq_findings(c, c.record_id) == {}
 
 
 def test_a_mixed_custodian_gets_one_classical_envelope_never_a_mixed_one(
         tmp_path: Path) -> None:
-    # Alice has a FIDO2 key (hybrid-capable) and a PIV spare (classical only).
+    # Alice has a FIDO2 key (hybrid-capable) and a spare YubiKey enrolled remotely from
+    # its age1yubikey1… recipient: no post-quantum half is known for the spare.
     c = build(tmp_path, {"Alice": TokenKind.FIDO2, "Carol": TokenKind.SOFTWARE,
                          "Dave": TokenKind.SOFTWARE})
-    from tessera.custody.enroll import enroll_device
-
-    key = c.devices.add(TokenKind.PIV, "Alice's spare")
-    device = c.drivers.driver(TokenKind.PIV).find_device(  # type: ignore[attr-defined]
-        key.device.card.serial)  # type: ignore[attr-defined]
-    enroll_device(c.vault, c.drivers, c.vault.get_custodian("Alice").id, TokenKind.PIV,
-                  ScriptedPrompts(), threading.Event(), actor="op", device=device)
+    spare = age.PivP256Recipient.from_public_key(
+        ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            Encoding.X962, PublicFormat.CompressedPoint))
+    enroll_remote(c.vault, c.vault.get_custodian("Alice").id, spare.to_string(),
+                  label="Alice's spare YubiKey", actor="op")
     created = create_record(c.vault, SECRET, label="Mixed", plan=SplitPlan.simple(
         2, ["Alice", "Carol", "Dave"]), nhi={}, actor="op", encoding="binary")
     assert stanza_types(c, created.record_id)["Alice"] == ["X25519", "piv-p256"]
     assert stanza_types(c, created.record_id)["Carol"] == ["mlkem768x25519"]
     found = pq_findings(c, created.record_id)
-    assert set(found) == {"Alice"} and "YubiKey" in found["Alice"]
+    assert set(found) == {"Alice"}
+    assert "Mixed" in found["Alice"] and "Alice's spare YubiKey" in found["Alice"]
+    assert "no post-quantum key" in found["Alice"]
 
 
 def test_a_record_override_keeps_a_record_classical(c: Ceremony) -> None:
@@ -156,15 +210,11 @@ def test_a_quorum_reshare_upgrades_every_envelope_it_can(c: Ceremony) -> None:
     for name in ("Alice", "Carol"):
         ceremony.contribute_token(c.tokens[name].id, ScriptedPrompts(), threading.Event())
     ceremony.finish()
-    assert kinds_of(c, created.record_id) == {"Alice": EnvelopeKind.HYBRID,
-                                              "Bob": EnvelopeKind.CLASSICAL,
-                                              "Carol": EnvelopeKind.HYBRID}
-    assert release(c, created.record_id, "Alice", "Carol") == SECRET
+    assert set(kinds_of(c, created.record_id).values()) == {EnvelopeKind.HYBRID}
+    assert release(c, created.record_id, "Alice", "Bob") == SECRET
 
 
 def test_remote_enrolment_accepts_a_post_quantum_recipient(c: Ceremony) -> None:
-    from tessera.custody.enroll import enroll_remote
-
     identity = age.MlKem768X25519Identity(bytes(range(32)))
     dave = c.vault.add_custodian("Dave", contact="", role="", actor="op")
     token = enroll_remote(c.vault, dave.id, identity.recipient.to_string(), actor="op")
