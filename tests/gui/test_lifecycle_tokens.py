@@ -120,3 +120,57 @@ def test_rewrap_from_the_sheet_flags_a_wrong_word(window, context, qtbot, monkey
     assert data.recipients_of(key) != (new_recipient,)
     wizard.reject()
     assert all(f.text() == "" for f in page.paper.fields)
+
+
+def run_rewrap(wizard, qtbot, keep_old: bool) -> str:
+    wizard.next()
+    page = wizard.prove_page
+    for i in range(page.new_tokens.count()):
+        item = page.new_tokens.item(i)
+        if item.data(Qt.ItemDataRole.UserRole) == page.old_token.currentData():
+            assert item.checkState() == Qt.CheckState.Unchecked  # offered, not ticked
+            if keep_old:
+                item.setCheckState(Qt.CheckState.Checked)
+    note = page.envelope_note.text()
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.result is not None, timeout=15000)
+    text = page.state.text()
+    wizard.accept()
+    return note + "\n" + text
+
+
+def test_the_rewrap_wizard_upgrades_a_classical_envelope_and_the_record_pane_shows_it(
+        window, context, qtbot, pins):
+    from tessera.custody.policy_ops import set_record_setting
+
+    record = context.vault.get_record(DEMO_RECORD)
+    alice = next(t for t in context.vault.list_tokens() if t.custodian_name == "Alice")
+    # The record's override makes a re-wrap classical: Alice's share is then not
+    # post-quantum, and the record pane says so by name.
+    set_record_setting(context.vault, record.id, "envelopes", "classical", actor="test")
+    wizard = RewrapWizard(context, record.id, alice.custodian_id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    assert "(classical envelope)" in run_rewrap(wizard, qtbot, keep_old=True)
+    context.notify_changed()
+    window.show_page(PAGES.index("Records"))
+    detail = window.records.detail
+    assert window.records.select_where(lambda r: r.record.id == record.id)
+    assert detail.envelopes_note.isVisibleTo(window)
+    assert "not post-quantum" in detail.envelopes_note.text()
+    assert "Alice" in detail.envelopes_note.text() and DEMO_RECORD in detail.envelopes_note.text()
+
+    # Back to the vault's hybrid policy: the wizard says the envelope is classical and,
+    # with her own key ticked, makes it post-quantum.
+    set_record_setting(context.vault, record.id, "envelopes", None, actor="test")
+    wizard = RewrapWizard(context, record.id, alice.custodian_id)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    text = run_rewrap(wizard, qtbot, keep_old=True)
+    assert "envelope is classical" in text and "(post-quantum envelope)" in text
+    data = context.vault.get_version(record.id)
+    key = data.manifest.shares_of(alice.custodian_id)[0].key
+    assert data.recipients_of(key) == (alice.pq_recipient,)
+    context.notify_changed()
+    assert window.records.select_where(lambda r: r.record.id == record.id)
+    assert not detail.envelopes_note.isVisibleTo(window)

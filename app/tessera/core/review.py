@@ -257,8 +257,9 @@ def _post_quantum_finding(record: RecordView, holder: HolderView,
     if record.envelopes_policy == "classical":
         why = "the record's policy asks for classical envelopes (envelopes = classical)"
     elif stuck:
-        why = (f"{', '.join(t.label for t in stuck)} has no post-quantum key (a YubiKey PIV "
-               "slot cannot hold one; see docs/TOKENS.md), and an envelope never mixes kinds")
+        why = (f"{', '.join(t.label for t in stuck)} has no post-quantum key (enrolled "
+               "before post-quantum envelopes, or remotely from a classical recipient: "
+               "re-enrol it), and an envelope never mixes kinds (docs/FORMAT.md §5)")
     else:
         why = f"{holder.name} can re-wrap it to post-quantum: tessera rewrap --upgrade"
     add(FindingKind.NOT_POST_QUANTUM,

@@ -2,8 +2,10 @@
 
 The custodian proves they hold the share — their old key opens the envelope, or they
 type the words of their sheet — and the same words are wrapped to the keys they pick
-(by default every other active key of theirs); the old key's stanza is gone. Nothing
-about the record changes: same fingerprint, same sheets. Runs on the token worker.
+(by default every other active key of theirs; ticking the old key too keeps it, which
+is how a classical envelope becomes post-quantum); the old key's stanza is gone.
+Nothing about the record changes: same fingerprint, same sheets. Runs on the token
+worker.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from tessera.core.envelopes import EnvelopeKind, envelope_kind
 from tessera.core.errors import ShareMismatch, TesseraError, UserCancelled
 from tessera.custody.rewrap import RewrapResult, rewrap_with_paper, rewrap_with_token
 from tessera.gui.context import AppContext
@@ -152,6 +155,10 @@ class ProvePage(QWizardPage):
         layout.addWidget(self.paper)
         layout.addWidget(QLabel("Wrap my share to these keys:"))
         layout.addWidget(self.new_tokens)
+        self.envelope_note = muted("")
+        self.envelope_note.setObjectName("envelopeNote")
+        self.envelope_note.setWordWrap(True)
+        layout.addWidget(self.envelope_note)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.state, 1)
@@ -204,17 +211,38 @@ class ProvePage(QWizardPage):
         old = None if self.by_paper.isChecked() else self.old_token.currentData()
         if cid is not None:
             for token in self.context.vault.list_tokens(cid):
-                if token.state is not TokenState.ACTIVE or token.id == old:
+                if token.state is not TokenState.ACTIVE:
                     continue
-                item = QListWidgetItem(f"{token.label} — {token.kind.display_name}")
+                # The opening key is offered unticked: tick it to keep it, e.g. to move
+                # the same keys' share to a post-quantum envelope.
+                same = token.id == old
+                text = f"{token.label} — {token.kind.display_name}"
+                if same:
+                    text += " (opens it now; tick to keep it)"
+                item = QListWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, token.id)
                 item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-                item.setCheckState(Qt.CheckState.Checked)
+                item.setCheckState(Qt.CheckState.Unchecked if same else Qt.CheckState.Checked)
                 self.new_tokens.addItem(item)
         self.new_tokens.blockSignals(False)
+        self.envelope_note.setText(self._envelope_text())
         if not self.new_tokens.count():
             self.state.setText("Enrol your new key first (Custodians ▸ Add token).")
         self._update_button()
+
+    def _envelope_text(self) -> str:
+        """Whether the share's envelope is post-quantum now, and how to make it so."""
+        record_id, cid = self.whose.record_id, self.whose.custodian_id
+        if record_id is None or cid is None:
+            return ""
+        data = self.context.vault.get_version(record_id)
+        entries = data.manifest.shares_of(cid)
+        if all(envelope_kind(data.recipients_of(e.key)) is EnvelopeKind.HYBRID
+               for e in entries):
+            return "Your share's envelope is post-quantum."
+        return ("Your share's envelope is classical (not post-quantum). Re-wrapping it to "
+                "your keys — tick the one you open it with to keep it — makes it "
+                "post-quantum where the record's policy and every key allow.")
 
     def chosen_new(self) -> list[str]:
         return [str(self.new_tokens.item(i).data(Qt.ItemDataRole.UserRole))
@@ -259,8 +287,9 @@ class ProvePage(QWizardPage):
         self.paper.clear_words()
         removed = f" It no longer opens with {', '.join(result.removed)}." if result.removed \
             else ""
+        kind = "post-quantum" if result.envelopes == "hybrid" else "classical"
         self.state.setText(f"✓ {result.custodian}'s share of {result.label} now opens with "
-                           f"{', '.join(result.added)}.{removed}")
+                           f"{', '.join(result.added)} ({kind} envelope).{removed}")
         self.state.setStyleSheet("color: #146c2e")
         self.context.notify_changed()
         self._update_button()

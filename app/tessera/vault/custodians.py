@@ -26,7 +26,8 @@ from .models import Custodian, CustodianState, TokenRecord
 
 # Software and FIDO2-derived keys are X25519 recipients (with a post-quantum age1pq1…
 # recipient in their facts) or age1pq1… alone when enrolled remotely; YubiKey PIV slots
-# are age-plugin-yubikey (piv-p256) recipients.
+# are age-plugin-yubikey (piv-p256) recipients (with an age1tagpq1… one in their facts),
+# or age1tag1… / age1tagpq1… when enrolled remotely.
 _PIV_PREFIXES = ("age1yubikey1", "age1tag1", "age1tagpq1")
 # Spelled here because ``TokenKind.title`` is shadowed by ``str.title`` on the enum.
 KIND_NAMES = {TokenKind.FIDO2: "FIDO2 key", TokenKind.PIV: "YubiKey PIV",
