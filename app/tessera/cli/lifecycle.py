@@ -382,8 +382,8 @@ def policy_show(ctx: Context, record_ref: str | None) -> None:
 @click.option("--record", "record_ref", help="Override for this record only.")
 @click.pass_obj
 def policy_set(ctx: Context, key: str, value: str, record_ref: str | None) -> None:
-    """Change one setting (yes/no, a number, or kinds like fido2,piv); VALUE 'default'
-    with --record removes the record's override."""
+    """Change one setting (yes/no, a number, kinds like fido2,piv, or hybrid/classical
+    for envelopes); VALUE 'default' with --record removes the record's override."""
     from tessera.custody.policy_ops import set_record_setting, set_vault_setting
 
     with ctx.vault() as vault:

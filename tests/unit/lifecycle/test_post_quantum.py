@@ -228,3 +228,31 @@ def test_remote_enrolment_accepts_a_post_quantum_recipient(c: Ceremony) -> None:
     assert len(words.split()) == 33
     with pytest.raises(Exception, match="not a valid recipient"):
         enroll_remote(c.vault, dave.id, identity.recipient.to_string()[:-1], actor="op")
+
+
+def test_the_cli_sets_the_policy_upgrades_a_share_and_the_review_says_so(
+        c: Ceremony) -> None:
+    from helpers.cli import run
+
+    vault = str(c.path)
+    c.vault.close()
+    r = run("--vault", vault, "policy", "set", "envelopes", "classical", "--record",
+            "Deploy key")
+    assert r.code == 0, r.text
+    r = run("--vault", vault, "--virtual-touch", "immediate", "rewrap", "Deploy key", "Alice",
+            "--from-token", c.tokens["Alice"].id[:8], "--upgrade", input="314159\n")
+    assert r.code == 0, r.text
+    assert "(classical envelope)" in r.out  # the record's override still says classical
+    r = run("--vault", vault, "review")
+    assert "Share envelopes not post-quantum" in r.out and "Alice" in r.out
+    r = run("--vault", vault, "policy", "set", "envelopes", "default", "--record",
+            "Deploy key")
+    assert r.code == 0, r.text
+    r = run("--vault", vault, "--virtual-touch", "immediate", "rewrap", "Deploy key", "Alice",
+            "--from-token", c.tokens["Alice"].id[:8], "--upgrade", input="314159\n")
+    assert r.code == 0, r.text
+    assert "(hybrid envelope)" in r.out and "no longer opens it" not in r.out
+    r = run("--vault", vault, "review")
+    assert "Share envelopes not post-quantum" not in r.out
+    r = run("--vault", vault, "policy", "set", "envelopes", "quantum")
+    assert r.code != 0 and "hybrid or classical" in r.err
