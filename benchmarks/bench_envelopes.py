@@ -12,16 +12,14 @@ Prints figures; asserts nothing. Run: .venv/bin/python benchmarks/bench_envelope
 from __future__ import annotations
 
 import hashlib
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
+from bench_core import timed  # the same median-of-N timer as the other figures
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -40,15 +38,6 @@ SHARE = (" ".join(["academic"] * 33)).encode()
 SECRET = b"-----BEGIN OPENSSH PRIVATE KEY-----" + b"x" * 400
 
 
-def timed(fn: Callable[[], object], repeat: int = 50) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
 class _Pair:
     """A recipient and the identity that opens it (the PIV identities hold no recipient)."""
 
@@ -65,8 +54,8 @@ def bench_per_envelope() -> None:
     a, b = X25519PrivateKey.generate(), X25519PrivateKey.generate()
     b_public = b.public_key()
     mib = bytes(1024 * 1024)
-    ecdh = timed(lambda: a.exchange(b_public), 200)
-    sha = timed(lambda: hashlib.sha256(mib).digest(), 20)
+    ecdh = timed(lambda: a.exchange(b_public), repeat=200)
+    sha = timed(lambda: hashlib.sha256(mib).digest(), repeat=20)
     print("yardsticks (same run): one X25519 key agreement "
           f"{ecdh * 1e6:.0f} µs; SHA-256 of 1 MiB {sha * 1e3:.2f} ms")
     classical = age.X25519Identity.generate()
@@ -92,8 +81,9 @@ def bench_per_envelope() -> None:
                            ("PIV piv-p256", piv), ("PIV mlkem768p256tag", tagpq)):
         recipient = identity.recipient
         envelope = age.encrypt(SHARE, [recipient])
-        wrap = timed(lambda r=recipient: age.encrypt(SHARE, [r]))  # type: ignore[misc]
-        unwrap = timed(lambda e=envelope, i=identity: age.decrypt(e, [i]))  # type: ignore[misc]
+        wrap = timed(lambda r=recipient: age.encrypt(SHARE, [r]), repeat=50)  # type: ignore[misc]
+        unwrap = timed(lambda e=envelope, i=identity: age.decrypt(e, [i]),  # type: ignore[misc]
+                       repeat=50)
         print(f"{name:<22} {wrap * 1e6:>9.0f} {unwrap * 1e6:>10.0f} "
               f"{unwrap / ecdh:>9.1f} {len(envelope):>6} {len(recipient.to_string()):>16}")
 
