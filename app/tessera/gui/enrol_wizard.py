@@ -138,10 +138,12 @@ def test_unwrap(context: AppContext, token: TokenInfo, prompts: Prompts,
                 cancel: threading.Event) -> TestUnwrap:
     """Wrap 32 random bytes to the token's recipient and have the token open them.
 
-    Runs on the token worker. Nothing is stored: the envelope is thrown away.
+    The post-quantum recipient where the token has one (what new records use), else
+    the classical one. Runs on the token worker. Nothing is stored: the envelope is
+    thrown away.
     """
     probe = os.urandom(32)
-    envelope = age.encrypt(probe, [age.parse_recipient(token.recipient)])
+    envelope = age.encrypt(probe, [age.parse_recipient(token.recipients[0])])
     driver = context.drivers.for_token(token)
     challenge = hashlib.sha256(TEST_CONTEXT + os.urandom(32)).digest()
     unlocked = driver.unlock(token, envelope, challenge, prompts, cancel)
@@ -519,9 +521,11 @@ class ResultPage(QWizardPage):
         self.recipient.setText(token.recipient)
         self.recipient.setCursorPosition(0)
         where = "sent by the custodian" if token.remote else "made on the key"
+        pq = (" It also has a post-quantum recipient, which new records use by default."
+              if token.pq_recipient and token.pq_recipient != token.recipient else "")
         self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
                              f"<b>{token.custodian_name}</b>. New records can wrap shares to "
-                             f"this recipient ({where}); it is public and safe to share.")
+                             f"this recipient ({where}); it is public and safe to share.{pq}")
         if token.remote:
             self.test.setEnabled(False)
             self.test_result.setText("The key is not here, so it cannot be tested now. Ask "

@@ -256,3 +256,36 @@ def test_the_cli_sets_the_policy_upgrades_a_share_and_the_review_says_so(
     assert "Share envelopes not post-quantum" not in r.out
     r = run("--vault", vault, "policy", "set", "envelopes", "quantum")
     assert r.code != 0 and "hybrid or classical" in r.err
+
+
+def test_remote_yubikey_recipients_of_the_tagged_types_are_enrolled_as_piv(
+        c: Ceremony) -> None:
+    card = ec.generate_private_key(ec.SECP256R1())
+    point = card.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+
+    def ecdh(epk: bytes) -> bytes:
+        return card.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), epk))
+
+    ml = mlkem.MLKEM768PrivateKey.generate()
+    tag = age.P256TagRecipient(point).to_string()
+    tagpq = age.MlKem768P256TagRecipient.from_parts(ml.public_key().public_bytes_raw(),
+                                                    point).to_string()
+    erin = c.vault.add_custodian("Erin", contact="", role="", actor="op")
+    frank = c.vault.add_custodian("Frank", contact="", role="", actor="op")
+    on_tag = enroll_remote(c.vault, erin.id, tag, actor="op")
+    on_tagpq = enroll_remote(c.vault, frank.id, tagpq, actor="op")
+    assert on_tag.kind is TokenKind.PIV and on_tagpq.kind is TokenKind.PIV
+    assert on_tag.pq_recipient is None and on_tagpq.pq_recipient == tagpq
+    created = create_record(c.vault, SECRET, label="Tagged", plan=SplitPlan.simple(
+        2, ["Erin", "Frank"]), nhi={}, actor="op", encoding="binary")
+    assert stanza_types(c, created.record_id) == {"Erin": ["p256tag"],
+                                                  "Frank": ["mlkem768p256tag"]}
+    assert set(pq_findings(c, created.record_id)) == {"Erin"}
+    data = c.vault.get_version(created.record_id)
+    by_name = {e.custodian: data.envelopes[e.key].age for e in data.manifest.shares}
+    # The custodians' own keys open what Tessera wrapped (their plugin would do the same).
+    erin_words = age.decrypt(by_name["Erin"], [age.P256TagIdentity(point, ecdh)])
+    frank_words = age.decrypt(by_name["Frank"],
+                              [age.MlKem768P256TagIdentity(point, ecdh, lambda: ml)])
+    assert len(erin_words.split()) == len(frank_words.split()) == 33

@@ -31,6 +31,7 @@ from tessera.tokens.fido2_keys import (
     RP_ID,
     Fido2Facts,
     b64url,
+    derive_hybrid_identity,
     derive_identity,
     derive_x25519_private,
     from_b64url,
@@ -50,6 +51,22 @@ def test_x25519_key_is_hkdf_of_prf_output_salted_with_the_credential_id():
     assert derive_identity(prf, cred_id).recipient.public_bytes == public
     with pytest.raises(ValueError):
         derive_x25519_private(b"short", cred_id)
+
+
+def test_hybrid_seed_is_hkdf_of_the_same_prf_output_with_its_own_info_string():
+    prf, cred_id = bytes(range(32)), b"credential-id"
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=cred_id,
+        info=b"tessera/fido2-mlkem768x25519/v1",
+    ).derive(prf)
+    hybrid = derive_hybrid_identity(prf, cred_id)
+    assert hybrid.seed_bytes() == seed
+    # Independent of the X25519 key from the same PRF output, and of other credentials.
+    assert seed != derive_x25519_private(prf, cred_id)
+    assert derive_hybrid_identity(prf, b"another-credential").seed_bytes() != seed
+    assert hybrid.recipient.to_string().startswith("age1pq1")
+    with pytest.raises(ValueError):
+        derive_hybrid_identity(b"short", cred_id)
 
 
 def test_b64url_is_strict():
