@@ -195,7 +195,6 @@ class PivDriver:
         if master is not None:
             pq = {PQ_RECIPIENT_FACT: pq_recipient(master, compressed),
                   "pq_object": f"{PQ_OBJECT:06x}"}
-            wipe(bytearray(master))
         else:
             prompts.notice(f"{label}: PIV object 5FC121 holds other data, so this key gets "
                            "classical (not post-quantum) envelopes")
@@ -338,11 +337,7 @@ class PivDriver:
 
         def ml_key() -> mlkem.MLKEM768PrivateKey:
             # Read only for a hybrid stanza with this key's tag; the PIN is verified.
-            master = read_master(session, label)
-            try:
-                return mlkem_key(master, compressed)
-            finally:
-                wipe(bytearray(master))
+            return mlkem_key(read_master(session, label), compressed)
 
         identities: list[Identity] = [MlKem768P256TagIdentity(compressed, ecdh, ml_key),
                                       P256TagIdentity(compressed, ecdh),
