@@ -37,6 +37,7 @@ from ykman.piv import (
     pivman_set_mgm_key,
     sign_certificate_builder,
 )
+from yubikit.core import BadResponseError
 from yubikit.core.smartcard import SW, ApduError
 from yubikit.piv import (
     DEFAULT_MANAGEMENT_KEY,
@@ -256,7 +257,7 @@ def first_free_slot(session: PivSession, label: str) -> SLOT:
 def _marked_unused(session: PivSession, slot: SLOT) -> bool:
     try:
         return is_unused_mark(session.get_certificate(slot))
-    except (ApduError, ValueError):
+    except (ApduError, BadResponseError, ValueError):  # unreadable: somebody else's data
         return False
 
 
