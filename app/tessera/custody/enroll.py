@@ -31,12 +31,13 @@ def connected_devices(drivers: TokenDrivers) -> list[ConnectedDevice]:
     found: list[ConnectedDevice] = []
     try:
         from tessera.tokens.fido2 import hid_devices
+        from tessera.tokens.virtual.hid import virtual_authenticator
 
         listing = drivers.fido2_devices or hid_devices
         for device in listing():
             name = str(getattr(device, "product_name", None) or "FIDO2 key")
             found.append(ConnectedDevice(TokenKind.FIDO2, name, str(id(device)),
-                                         type(device).__name__ == "VirtualAuthenticator"))
+                                         virtual_authenticator(device) is not None))
     except (TokenError, OSError):
         pass
     try:

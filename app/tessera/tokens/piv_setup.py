@@ -20,9 +20,8 @@ PIN anyway; TDES's 112-bit strength is not what protects the shares.
 from __future__ import annotations
 
 import datetime
-import threading
-
 import logging
+import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -44,8 +43,8 @@ from yubikit.piv import (
     KEY_TYPE,
     MANAGEMENT_KEY_TYPE,
     OBJECT_ID,
-    SLOT,
     PIN_POLICY,
+    SLOT,
     TOUCH_POLICY,
     PivSession,
 )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.x509.oid import NameOID, ObjectIdentifier
+from tests.unit.tokens.test_piv_driver import PIN, Prompts, Rig
 from ykman.piv import get_pivman_data, get_pivman_protected_data
 from yubikit.core.smartcard import ApduError
 from yubikit.piv import MANAGEMENT_KEY_TYPE, SLOT, PivSession
@@ -35,7 +36,6 @@ from tessera.tokens.piv_identity import (
 )
 from tessera.tokens.virtual.piv_card import VirtualPivCard
 from tessera.tokens.virtual.touch import TouchControl
-from tests.unit.tokens.test_piv_driver import PIN, Prompts, Rig
 
 VECTOR = Path(__file__).parents[2] / "vectors" / "age-plugin-yubikey" / "identity-stub.json"
 POLICY_OID = ObjectIdentifier("1.3.6.1.4.1.41482.3.8")
