@@ -142,13 +142,13 @@ def test_a_drill_that_starts_during_a_listing_waits_for_it(rig, qtbot):
 
 
 def test_forty_drills_beside_a_busy_poller_never_say_wrong_key(rig, qtbot):
-    key, driver, token, drivers, worker = rig
+    _key, driver, token, drivers, worker = rig
     envelope = encrypt(b"share", [parse_recipient(token.recipient)])
     poller = DevicePoller(drivers, busy=lambda: worker.busy, lock=worker.device_lock,
                           interval=0.001)
     poller.start()
     outcomes: list[object] = []
-    chance = random.Random(10)  # noqa: S311 - timing jitter, not crypto
+    chance = random.Random(10)  # timing jitter, not crypto
     for n in range(40):
         time.sleep(chance.uniform(0, 0.004))
         drill_job(driver, token, envelope, outcomes, worker)

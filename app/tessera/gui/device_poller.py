@@ -80,13 +80,12 @@ class DevicePoller(QObject):
     def _run(self) -> None:
         while not self._stop.is_set():
             found = self._list() if not self._busy() else None
-            if found is not None:
-                if found != self._last and not self._stop.is_set():
-                    self._last = found
-                    try:
-                        self.devices_changed.emit(list(found))
-                    except RuntimeError:  # the window closed while we were listing
-                        return
+            if found is not None and found != self._last and not self._stop.is_set():
+                self._last = found
+                try:
+                    self.devices_changed.emit(list(found))
+                except RuntimeError:  # the window closed while we were listing
+                    return
             self._wake.wait(self._interval)
             self._wake.clear()
 
