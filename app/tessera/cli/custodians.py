@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import click
 
 from tessera.cli.context import Context, echo, find_token, pass_ctx, plug_in_virtual_key, warn
 from tessera.core.errors import InputError
+from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import drill
 from tessera.tokens.base import TokenKind
 
@@ -56,9 +58,11 @@ def token() -> None:
               help="Token kind to enrol (fido2, piv, software).")
 @click.option("--recipient", help="Enrol remotely from an age1… or age1yubikey1… recipient.")
 @click.option("--label", help="A name for the token, e.g. 'blue YubiKey'.")
+@click.option("--serial", type=int, default=None,
+              help="With --kind piv: the YubiKey to enrol when several are plugged in.")
 @pass_ctx
 def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient: str | None,
-                 label: str | None) -> None:
+                 label: str | None, serial: int | None) -> None:
     """Enrol a token for a custodian."""
     from tessera.custody.enroll import enroll_device, enroll_remote
 
@@ -72,13 +76,27 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
                                  "or --recipient for remote enrolment")
             token_kind = TokenKind(kind)
             device = None
-            if token_kind is not TokenKind.SOFTWARE and (ctx.virtual or vault.is_demo):
+            if serial is not None:
+                device = _yubikey_with_serial(ctx.drivers(vault), token_kind, serial)
+            elif token_kind is not TokenKind.SOFTWARE and (ctx.virtual or vault.is_demo):
                 device = plug_in_virtual_key(ctx, vault, token_kind, person.name)
             info = enroll_device(vault, ctx.drivers(vault), person.id, token_kind,
                                  ctx.prompts, threading.Event(), label=label, actor=ctx.actor,
                                  device=device)
     echo(f"Enrolled {info.label} for {person.name}")
     echo(f"  recipient: {info.recipient}")
+
+
+def _yubikey_with_serial(drivers: TokenDrivers, kind: TokenKind, serial: int) -> Any:
+    from tessera.tokens.piv import PivDriver
+
+    piv = drivers.driver(TokenKind.PIV)
+    if kind is not TokenKind.PIV or not isinstance(piv, PivDriver):
+        raise InputError("--serial chooses a YubiKey for --kind piv")
+    device = piv.find_device(serial)
+    if device is None:
+        raise InputError(f"no YubiKey with serial {serial} is plugged in")
+    return device
 
 
 @token.command("list")
@@ -96,10 +114,13 @@ def token_list(ctx: Context) -> None:
             remote = " (remote)" if t.remote else ""
             echo(f"  {t.id[:8]}  {t.custodian_name:<16} {t.kind.value:<9} {t.state.value:<8} "
                  f"{t.label}{remote}")
-        devices = connected_devices(ctx.drivers(vault))
+        problems: list[str] = []
+        devices = connected_devices(ctx.drivers(vault), problems)
     echo("Connected now:")
     if not devices:
         echo("  no security key or YubiKey found")
+    for problem in problems:
+        warn(problem)
     for d in devices:
         echo(f"  {d.kind.display_name:<12} {d.label}{' (virtual)' if d.virtual else ''}")
 
@@ -147,11 +168,20 @@ def token_drill(ctx: Context, token_ref: str) -> None:
 @click.argument("token_ref")
 @pass_ctx
 def token_export_identity(ctx: Context, token_ref: str) -> None:
-    """Print a software token's AGE-SECRET-KEY (for a backup, or stock `age -d -i`)."""
+    """Print a software token's AGE-SECRET-KEY, or a YubiKey's age-plugin-yubikey identity.
+
+    Either opens the custodian's share with stock `age -d -i FILE` (the YubiKey one with
+    age-plugin-yubikey installed; it holds no secret, only serial, slot and key tag).
+    """
     from tessera.tokens.software import SoftwareDriver
 
     with ctx.vault() as vault:
         info = find_token(vault, token_ref)
+        if info.kind is TokenKind.PIV:
+            from tessera.tokens.piv_identity import identity_file_for
+
+            echo(identity_file_for(info).rstrip("\n"))
+            return
         if info.kind is not TokenKind.SOFTWARE:
             raise InputError("only software tokens have an identity to export; a hardware "
                              "token's key never leaves the device")

@@ -77,10 +77,19 @@ _GENERIC_LABEL = "FIDO2 key"
 
 
 def hid_devices() -> Sequence[CtapDevice]:
-    """The FIDO2 keys plugged in over USB HID."""
+    """The FIDO2 keys plugged in over USB HID.
+
+    When none can be opened but one is plugged in (Linux without the udev rule), the
+    person is told the fix instead of "no key found".
+    """
     from fido2.hid import CtapHidDevice
 
-    return list(CtapHidDevice.list_devices())
+    from tessera.tokens.hid_access import check_hid_access
+
+    found = list(CtapHidDevice.list_devices())
+    if not found:
+        check_hid_access()
+    return found
 
 
 def pin_retries(device: CtapDevice) -> int | None:

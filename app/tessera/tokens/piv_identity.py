@@ -10,10 +10,14 @@ serial (4 bytes, little-endian) ‖ slot (1 byte) ‖ recipient tag (4 bytes)
 
 from __future__ import annotations
 
+import base64
+import binascii
 import struct
 
 from tessera.core.age import PivP256Recipient
 from tessera.core.age.bech32 import encode
+from tessera.core.errors import TokenError
+from tessera.core.token_types import TokenInfo, TokenKind
 
 IDENTITY_HRP = "AGE-PLUGIN-YUBIKEY-"
 FIRST_RETIRED_SLOT = 0x82
@@ -64,3 +68,16 @@ def recovery_commands(serial: int, slot: int) -> list[str]:
         f"age-plugin-yubikey --identity --serial {serial} --slot {number} > yk-identity.txt",
         "age -d -i yk-identity.txt -o share.txt share.age",
     ]
+
+
+def identity_file_for(token: TokenInfo) -> str:
+    """The age-plugin-yubikey identity file of an enrolled YubiKey token (no secret in it)."""
+    if token.kind is not TokenKind.PIV:
+        raise TokenError(f"{token.label} is not a YubiKey PIV token")
+    try:
+        serial = int(token.facts["serial"])
+        slot = int(str(token.facts["slot"]), 16)
+        public_key = base64.b64decode(str(token.facts["public_key"]), validate=True)
+        return plugin_identity_file(serial, slot, public_key, f"Tessera: {token.custodian_name}")
+    except (KeyError, ValueError, TypeError, binascii.Error):
+        raise TokenError(f"The stored facts of {token.label} are damaged") from None
