@@ -39,10 +39,14 @@ class HidAccessDenied(TokenError):
 
 def unopenable_fido_devices(sys_dir: Path = SYS_HIDRAW, dev_dir: Path = DEV) -> list[str]:
     """The FIDO hidraw nodes that opening read-write refuses with a permission error."""
-    if not sys.platform.startswith("linux") or not sys_dir.is_dir():
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        entries = sorted(sys_dir.iterdir())
+    except OSError:  # no hidraw class at all (no HID devices) or unreadable sysfs
         return []
     denied: list[str] = []
-    for entry in sorted(sys_dir.iterdir()):
+    for entry in entries:
         try:
             descriptor = (entry / "device" / "report_descriptor").read_bytes()
         except OSError:
