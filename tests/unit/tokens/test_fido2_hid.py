@@ -230,3 +230,56 @@ def test_two_keys_at_once_the_holder_is_found_silently():
     unlocked = rig.driver().unlock(token, envelope(token), os.urandom(32), RecordingPrompts(),
                                    threading.Event())
     assert bytes(unlocked.share) == b"share words" and bobs.pin_retries == 8
+
+
+def test_one_yubikey_is_seen_as_fido2_and_as_piv_and_both_work_at_once(tmp_path):
+    """A YubiKey 5 has a FIDO HID interface and a CCID (PIV) interface side by side."""
+    from tessera.custody.drivers import TokenDrivers
+    from tessera.custody.enroll import connected_devices
+    from tessera.tokens.piv import PivDriver
+    from tessera.tokens.software import SoftwareKeyStore
+    from tessera.tokens.virtual.piv_card import VirtualPivCard
+    from tessera.tokens.virtual.piv_device import VirtualYubiKey, virtual_listing
+
+    fido = VirtualAuthenticator(pin=PIN, product_name="Yubico YubiKey OTP+FIDO+CCID",
+                                touch_timeout=20)
+    yubikey = VirtualYubiKey(VirtualPivCard(serial=5550001))
+    drivers = TokenDrivers(SoftwareKeyStore(tmp_path / "keys"),
+                           fido2_devices=lambda: [hid_device(fido)],
+                           piv_devices=lambda: virtual_listing([yubikey]))
+    listed = {(d.kind, d.label) for d in connected_devices(drivers)}
+    assert listed == {(TokenKind.FIDO2, "Yubico YubiKey OTP+FIDO+CCID"),
+                      (TokenKind.PIV, "virtual YubiKey 5550001")}
+
+    rig = Rig(fido)
+    fido_token = rig.enrol()
+    piv = drivers.driver(TokenKind.PIV)
+    assert isinstance(piv, PivDriver)
+
+    class PivPrompts(RecordingPrompts):
+        def request_new_pin(self, token, reason):
+            return "31415926"
+
+        def request_pin(self, token, attempts_left):
+            return "31415926"
+
+    enrolled = piv.enroll(yubikey.card, "Alice", PivPrompts(), threading.Event())
+    piv_token = TokenInfo(id="tok-piv", custodian_id="c-Alice", custodian_name="Alice",
+                          kind=TokenKind.PIV, label=enrolled.label,
+                          recipient=enrolled.recipient, facts=enrolled.facts)
+    fido.touch.set_mode("manual")
+    results: dict[str, object] = {}
+
+    def fido_unlock() -> None:
+        results["fido"] = rig.driver().unlock(fido_token, envelope(fido_token), os.urandom(32),
+                                              RecordingPrompts(), threading.Event())
+
+    waiting = threading.Thread(target=fido_unlock)
+    waiting.start()
+    assert fido.touch.waiting.wait(5)  # FIDO2 waits for a touch on the HID interface ...
+    unlocked = piv.unlock(piv_token, envelope(piv_token), os.urandom(32), PivPrompts(),
+                          threading.Event())  # ... while PIV works on the CCID interface
+    assert bytes(unlocked.share) == b"share words"
+    fido.touch.press()
+    waiting.join(10)
+    assert bytes(results["fido"].share) == b"share words"
