@@ -113,20 +113,22 @@ def rig(tmp_path, qtbot):
                       facts=enrolled.facts)
     drivers = TokenDrivers(SoftwareKeyStore(tmp_path / "keys"), piv_devices=key.ykman_listing)
     worker = TokenWorker()
-    yield key, driver, token, drivers, worker
+    jobs: list[object] = []
+    yield key, driver, token, drivers, worker, jobs
     worker.shutdown()
 
 
-def drill_job(driver, token, envelope, outcomes, worker):
-    return worker.submit(
+def drill_job(driver, token, envelope, outcomes, worker, jobs):
+    """Submit one drill; the job is kept, as a window keeps its jobs, until the test ends."""
+    jobs.append(worker.submit(
         lambda prompts, cancel: driver.unlock(token, envelope, os.urandom(32), AutoPrompts(),
                                               cancel),
         on_success=lambda unlocked: outcomes.append(bytes(unlocked.share)),
-        on_failure=outcomes.append)
+        on_failure=outcomes.append))
 
 
 def test_a_drill_that_starts_during_a_listing_waits_for_it(rig, qtbot):
-    key, driver, token, drivers, worker = rig
+    key, driver, token, drivers, worker, jobs = rig
     envelope = encrypt(b"share", [parse_recipient(token.recipient)])
     poller = DevicePoller(drivers, busy=lambda: worker.busy, lock=worker.device_lock,
                           interval=600)
@@ -134,7 +136,7 @@ def test_a_drill_that_starts_during_a_listing_waits_for_it(rig, qtbot):
     poller.start()
     assert key.listing_started.wait(5)
     outcomes: list[object] = []
-    drill_job(driver, token, envelope, outcomes, worker)  # submitted mid-listing
+    drill_job(driver, token, envelope, outcomes, worker, jobs)  # submitted mid-listing
     key.listing_hold.set()
     qtbot.waitUntil(lambda: bool(outcomes), timeout=10000)
     poller.stop()
@@ -142,7 +144,7 @@ def test_a_drill_that_starts_during_a_listing_waits_for_it(rig, qtbot):
 
 
 def test_forty_drills_beside_a_busy_poller_never_say_wrong_key(rig, qtbot):
-    _key, driver, token, drivers, worker = rig
+    _key, driver, token, drivers, worker, jobs = rig
     envelope = encrypt(b"share", [parse_recipient(token.recipient)])
     poller = DevicePoller(drivers, busy=lambda: worker.busy, lock=worker.device_lock,
                           interval=0.001)
@@ -151,7 +153,7 @@ def test_forty_drills_beside_a_busy_poller_never_say_wrong_key(rig, qtbot):
     chance = random.Random(10)  # timing jitter, not crypto
     for n in range(40):
         time.sleep(chance.uniform(0, 0.004))
-        drill_job(driver, token, envelope, outcomes, worker)
+        drill_job(driver, token, envelope, outcomes, worker, jobs)
         qtbot.waitUntil(lambda n=n: len(outcomes) > n, timeout=10000)
     poller.stop()
     wrong = [o for o in outcomes if isinstance(o, WrongToken)]

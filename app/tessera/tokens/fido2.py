@@ -121,6 +121,18 @@ def _device_errors(
         ) from e
 
 
+def _opened(device: CtapDevice) -> CtapDevice:
+    """A virtual key handed over directly (demo enrolment) is opened over USB HID framing,
+    as discovery would open it, so every call is CTAPHID framed."""
+    from tessera.tokens.virtual.ctap import VirtualAuthenticator
+
+    if isinstance(device, VirtualAuthenticator):
+        from tessera.tokens.virtual.hid import hid_device
+
+        return hid_device(device)
+    return device
+
+
 def _looks_reset(device: CtapDevice, facts: Fido2Facts) -> bool:
     """A key of the enrolled model with no PIN: what a FIDO reset leaves behind."""
     try:
@@ -281,6 +293,7 @@ class Fido2Driver:
                 return self._enroll_with(client, None, None, custodian_name, prompts, cancel, rng)
         if device is None:
             device = self.select_device(prompts, cancel)
+        device = _opened(device)
         label = _label(device)
         with _device_errors(label, cancel, device, custodian_name):
             try:

@@ -283,3 +283,19 @@ def test_one_yubikey_is_seen_as_fido2_and_as_piv_and_both_work_at_once(tmp_path)
     fido.touch.press()
     waiting.join(10)
     assert bytes(results["fido"].share) == b"share words"
+
+
+def test_a_virtual_key_handed_over_directly_is_still_reached_through_ctaphid(monkeypatch):
+    """Demo enrolment passes the virtual key itself; the driver opens it over USB HID."""
+    frames: list[bytes] = []
+    original = VirtualHidConnection.write_packet
+
+    def recording(self, data):
+        frames.append(bytes(data))
+        original(self, data)
+
+    monkeypatch.setattr(VirtualHidConnection, "write_packet", recording)
+    key = VirtualAuthenticator(pin=PIN)
+    Fido2Driver(lambda: [], platform_client=None).enroll(key, "Alice", RecordingPrompts(),
+                                                         threading.Event())
+    assert 0x80 | CTAPHID.INIT in commands(frames) and 0x80 | CTAPHID.CBOR in commands(frames)
