@@ -25,6 +25,7 @@ import queue
 import struct
 import threading
 import weakref
+from collections.abc import Callable
 
 from fido2.ctap import STATUS, CtapError
 from fido2.hid import CAPABILITY, CTAPHID, TYPE_INIT, CtapHidDevice
@@ -42,17 +43,48 @@ ERR_CHANNEL_BUSY = 0x06
 ERR_INVALID_CHANNEL = 0x0B
 
 _channels = itertools.count(0x01000001)
-# One transaction at a time per key, whichever connection (channel) it came from.
-_busy: weakref.WeakKeyDictionary[object, threading.Lock] = weakref.WeakKeyDictionary()
-_busy_guard = threading.Lock()
 
 
-def _transaction_lock(authenticator: object) -> threading.Lock:
-    with _busy_guard:
-        lock = _busy.get(authenticator)
-        if lock is None:
-            lock = _busy[authenticator] = threading.Lock()
-        return lock
+class _Firmware:
+    """The key's one processor: a thread per virtual key that runs its transactions.
+
+    One thread for the key's whole life (not one per request), as a key has one CPU:
+    whatever the key calls back (the demo's touch light in the GUI) always comes from
+    the same long-lived thread. It ends when the key object is garbage collected.
+    """
+
+    def __init__(self) -> None:
+        self.busy = threading.Lock()  # one transaction at a time, whichever channel
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="virtual-fido2-key",
+                                        daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            job()
+
+    def run(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+
+_firmware: weakref.WeakKeyDictionary[object, _Firmware] = weakref.WeakKeyDictionary()
+_firmware_guard = threading.Lock()
+
+
+def _firmware_of(authenticator: object) -> _Firmware:
+    with _firmware_guard:
+        firmware = _firmware.get(authenticator)
+        if firmware is None:
+            firmware = _firmware[authenticator] = _Firmware()
+            weakref.finalize(authenticator, firmware.stop)
+        return firmware
 
 
 def _frames(channel: int, cmd: int, payload: bytes) -> list[bytes]:
@@ -84,7 +116,7 @@ class VirtualHidConnection(CtapHidConnection):
         self._channel: int | None = None
         self._assembling: tuple[int, int, int, bytearray] | None = None  # cmd, len, seq, data
         self._cancel = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._pending = threading.Event()  # a request of this channel is being processed
         self._closed = False
 
     # -- CtapHidConnection -----------------------------------------------------------
@@ -107,7 +139,7 @@ class VirtualHidConnection(CtapHidConnection):
             if channel != self._channel:
                 self._send(channel, CTAPHID.ERROR, bytes([ERR_INVALID_CHANNEL]))
                 return
-            if self._worker is not None and self._worker.is_alive():
+            if self._pending.is_set():
                 self._send(channel, CTAPHID.ERROR, bytes([ERR_CHANNEL_BUSY]))
                 return
             self._assembling = (cmd, length, 0, bytearray(data[7 : 7 + length]))
@@ -159,9 +191,20 @@ class VirtualHidConnection(CtapHidConnection):
 
     def _start(self, channel: int, cmd: int, payload: bytes) -> None:
         self._cancel.clear()
-        self._worker = threading.Thread(target=self._run, args=(channel, cmd, payload),
-                                        name="virtual-hid", daemon=True)
-        self._worker.start()
+        firmware = _firmware_of(self.authenticator)
+        if not firmware.busy.acquire(blocking=False):
+            self._send(channel, CTAPHID.ERROR, bytes([ERR_CHANNEL_BUSY]))
+            return
+        self._pending.set()
+
+        def job() -> None:
+            try:
+                self._run(channel, cmd, payload)
+            finally:
+                self._pending.clear()
+                firmware.busy.release()
+
+        firmware.run(job)
 
     def _run(self, channel: int, cmd: int, payload: bytes) -> None:
         if cmd == CTAPHID.CBOR and not self._capabilities & CAPABILITY.CBOR:
@@ -169,10 +212,6 @@ class VirtualHidConnection(CtapHidConnection):
             return
         if cmd == CTAPHID.MSG and self._capabilities & CAPABILITY.NMSG:
             self._send(channel, CTAPHID.ERROR, bytes([ERR_INVALID_CMD]))
-            return
-        lock = _transaction_lock(self.authenticator)
-        if not lock.acquire(blocking=False):
-            self._send(channel, CTAPHID.ERROR, bytes([ERR_CHANNEL_BUSY]))
             return
         status = [STATUS.PROCESSING]
         done = threading.Event()
@@ -200,7 +239,6 @@ class VirtualHidConnection(CtapHidConnection):
         finally:
             done.set()
             ticker.join()
-            lock.release()
         self._send(channel, cmd, response)
 
 
