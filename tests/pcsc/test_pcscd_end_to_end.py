@@ -156,3 +156,85 @@ def test_the_printed_identity_names_the_card_as_age_plugin_yubikey_does(world: W
     hrp, data = decode(lines[-1])
     assert hrp == "AGE-PLUGIN-YUBIKEY-"
     assert int.from_bytes(data[:4], "little") == ALICE and data[4] == 0x82
+
+
+class PinPrompts:
+    def __init__(self, pin: str) -> None:
+        self.pin = pin
+
+    def request_pin(self, token, attempts_left):
+        return self.pin
+
+    def request_new_pin(self, token, reason):
+        return self.pin
+
+    def touch_needed(self, token): ...
+
+    def touch_done(self, token): ...
+
+    def notice(self, message): ...
+
+
+def test_drills_beside_the_gui_device_poller_never_say_wrong_key(world: World, qtbot):
+    """The poller race through the real stack: ykman opens each card exclusively.
+
+    First forced: the poller's listing holds Alice's card open (a real exclusive PC/SC
+    connection) while a drill is submitted; then real timings: drills one after another
+    beside a poller listing every 50 ms.
+    """
+    import threading
+
+    from yubikit.core.smartcard import SmartCardConnection
+
+    from tessera.custody.drivers import TokenDrivers
+    from tessera.custody.release import drill
+    from tessera.gui.device_poller import DevicePoller
+    from tessera.gui.worker import TokenWorker
+    from tessera.tokens.piv_devices import list_real_devices
+    from tessera.vault import Vault
+
+    vault_path = Path(world.env["TESSERA_VAULT"])
+    vault = Vault.open(vault_path)
+    worker = TokenWorker()
+    drivers = TokenDrivers.for_vault(vault_path)
+    listing, release = threading.Event(), threading.Event()
+    release.set()
+
+    def slow_listing():
+        found = list_real_devices()
+        if not release.is_set():
+            alice = next(d for d, info in found if info.serial == ALICE)
+            with alice.open_connection(SmartCardConnection):  # held as a listing holds it
+                listing.set()
+                release.wait(30)
+        return found
+
+    poller_drivers = TokenDrivers.for_vault(vault_path, piv_devices=slow_listing)
+    token = next(t for t in vault.list_tokens() if t.custodian_name == "Alice")
+    outcomes: list[object] = []
+    jobs = []
+
+    def submit() -> None:
+        jobs.append(worker.submit(
+            lambda prompts, cancel: drill(vault, drivers, "Root", token.id,
+                                          PinPrompts(ALICE_PIN), cancel, actor="operator"),
+            on_success=outcomes.append, on_failure=outcomes.append))
+
+    poller = DevicePoller(poller_drivers, busy=lambda: worker.busy, lock=worker.device_lock,
+                          interval=0.05)
+    try:
+        release.clear()
+        poller.start()
+        assert listing.wait(30)
+        submit()  # while the listing holds the card
+        release.set()
+        qtbot.waitUntil(lambda: len(outcomes) == 1, timeout=60000)
+        for n in range(1, 9):
+            submit()
+            qtbot.waitUntil(lambda n=n: len(outcomes) > n, timeout=60000)
+    finally:
+        release.set()
+        poller.stop()
+        worker.shutdown()
+        vault.close()
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
