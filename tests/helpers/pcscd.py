@@ -73,6 +73,10 @@ def _free_port_pair() -> int:
     raise RuntimeError("no two free loopback ports in a row")
 
 
+class PcscdBusy(RuntimeError):
+    """Another pcscd serves the socket: these tests cannot start theirs."""
+
+
 class Bridge:
     """One virtual YubiKey plugged into a vpcd reader (a process)."""
 
@@ -127,7 +131,8 @@ class Pcscd:
     def start(self) -> None:
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)  # another run on this machine: wait
         if _socket_served():
-            raise RuntimeError(
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            raise PcscdBusy(
                 "another pcscd is already serving /run/pcscd/pcscd.comm; stop it (by its "
                 "process id) to run these tests")
         self.port = _free_port_pair()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.pcscd import Pcscd, why_not_possible
+from helpers.pcscd import Pcscd, PcscdBusy, why_not_possible
 from tessera.core.age.bech32 import decode
 
 ALICE, BOB = 5550001, 5550002
@@ -48,15 +48,21 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    reason = why_not_possible()
-    if reason is not None:
+    def impossible(reason: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the pcscd tests, but: {reason}")
         pytest.skip(reason)
+
+    reason = why_not_possible()
+    if reason is not None:
+        impossible(reason)
     tmp = tmp_path_factory.mktemp("pcscd")
     pcscd = Pcscd(tmp)
     try:
-        pcscd.start()
+        try:
+            pcscd.start()
+        except PcscdBusy as e:
+            impossible(str(e))
         pcscd.plug_in(0, ALICE)
         pcscd.plug_in(1, BOB)
         env = {**os.environ, "TESSERA_VAULT": str(tmp / "vault.sqlite3"),
