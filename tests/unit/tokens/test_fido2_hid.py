@@ -299,3 +299,20 @@ def test_a_virtual_key_handed_over_directly_is_still_reached_through_ctaphid(mon
     Fido2Driver(lambda: [], platform_client=None).enroll(key, "Alice", RecordingPrompts(),
                                                          threading.Event())
     assert 0x80 | CTAPHID.INIT in commands(frames) and 0x80 | CTAPHID.CBOR in commands(frames)
+
+
+def test_a_fault_inside_the_key_is_an_error_packet_and_the_key_keeps_working(monkeypatch):
+    key = VirtualAuthenticator()
+    [device] = Rig(key).devices()
+    original = VirtualAuthenticator.call
+
+    def faulty(self, cmd, data=b"", event=None, on_keepalive=None):
+        if cmd == CTAPHID.PING and data == b"boom":
+            raise ValueError("a bug in the key")
+        return original(self, cmd, data, event, on_keepalive)
+
+    monkeypatch.setattr(VirtualAuthenticator, "call", faulty)
+    with pytest.raises(CtapError) as e:
+        device.ping(b"boom")
+    assert e.value.code == CtapError.ERR.OTHER
+    assert device.ping(b"still here") == b"still here"

@@ -41,6 +41,7 @@ ERR_INVALID_CMD = 0x01
 ERR_INVALID_SEQ = 0x04
 ERR_CHANNEL_BUSY = 0x06
 ERR_INVALID_CHANNEL = 0x0B
+ERR_OTHER = 0x7F
 
 _channels = itertools.count(0x01000001)
 
@@ -200,6 +201,8 @@ class VirtualHidConnection(CtapHidConnection):
         def job() -> None:
             try:
                 self._run(channel, cmd, payload)
+            except Exception:  # a fault inside the key: answer ERR_OTHER, keep the thread
+                self._send(channel, CTAPHID.ERROR, bytes([ERR_OTHER]))
             finally:
                 self._pending.clear()
                 firmware.busy.release()
