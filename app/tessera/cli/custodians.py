@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import click
 
 from tessera.cli.context import Context, echo, find_token, pass_ctx, plug_in_virtual_key, warn
 from tessera.core.errors import InputError
+from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import drill
 from tessera.tokens.base import TokenKind
 
@@ -57,9 +59,11 @@ def token() -> None:
 @click.option("--recipient", help="Enrol remotely from an age1pq1…, age1…, age1yubikey1…, age1tag1… or "
                    "age1tagpq1… recipient.")
 @click.option("--label", help="A name for the token, e.g. 'blue YubiKey'.")
+@click.option("--serial", type=int, default=None,
+              help="With --kind piv: the YubiKey to enrol when several are plugged in.")
 @pass_ctx
 def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient: str | None,
-                 label: str | None) -> None:
+                 label: str | None, serial: int | None) -> None:
     """Enrol a token for a custodian."""
     from tessera.custody.enroll import enroll_device, enroll_remote
 
@@ -73,13 +77,27 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
                                  "or --recipient for remote enrolment")
             token_kind = TokenKind(kind)
             device = None
-            if token_kind is not TokenKind.SOFTWARE and (ctx.virtual or vault.is_demo):
+            if serial is not None:
+                device = _yubikey_with_serial(ctx.drivers(vault), token_kind, serial)
+            elif token_kind is not TokenKind.SOFTWARE and (ctx.virtual or vault.is_demo):
                 device = plug_in_virtual_key(ctx, vault, token_kind, person.name)
             info = enroll_device(vault, ctx.drivers(vault), person.id, token_kind,
                                  ctx.prompts, threading.Event(), label=label, actor=ctx.actor,
                                  device=device)
     echo(f"Enrolled {info.label} for {person.name}")
     echo(f"  recipient: {info.recipient}")
+
+
+def _yubikey_with_serial(drivers: TokenDrivers, kind: TokenKind, serial: int) -> Any:
+    from tessera.tokens.piv import PivDriver
+
+    piv = drivers.driver(TokenKind.PIV)
+    if kind is not TokenKind.PIV or not isinstance(piv, PivDriver):
+        raise InputError("--serial chooses a YubiKey for --kind piv")
+    device = piv.find_device(serial)
+    if device is None:
+        raise InputError(f"no YubiKey with serial {serial} is plugged in")
+    return device
 
 
 @token.command("list")
@@ -97,10 +115,13 @@ def token_list(ctx: Context) -> None:
             remote = " (remote)" if t.remote else ""
             echo(f"  {t.id[:8]}  {t.custodian_name:<16} {t.kind.value:<9} {t.state.value:<8} "
                  f"{t.label}{remote}")
-        devices = connected_devices(ctx.drivers(vault))
+        problems: list[str] = []
+        devices = connected_devices(ctx.drivers(vault), problems)
     echo("Connected now:")
     if not devices:
         echo("  no security key or YubiKey found")
+    for problem in problems:
+        warn(problem)
     for d in devices:
         echo(f"  {d.kind.display_name:<12} {d.label}{' (virtual)' if d.virtual else ''}")
 
@@ -150,15 +171,22 @@ def token_drill(ctx: Context, token_ref: str) -> None:
               help="Print the X25519 AGE-SECRET-KEY-1… line (classical envelopes; age 1.1).")
 @pass_ctx
 def token_export_identity(ctx: Context, token_ref: str, classical: bool) -> None:
-    """Print a software token's age identity (for a backup, or `age -d -i`).
+    """Print a software token's age identity, or a YubiKey's age-plugin-yubikey identity.
 
-    By default the post-quantum AGE-SECRET-KEY-PQ-1… line, which opens hybrid
-    envelopes (age 1.3 or later); --classical prints the X25519 line.
+    For a software token, by default the post-quantum AGE-SECRET-KEY-PQ-1… line, which
+    opens hybrid envelopes (age 1.3 or later); --classical prints the X25519 line. A
+    YubiKey's identity file holds no secret (serial, slot and key tag) and opens its
+    classical (piv-p256) envelopes with age-plugin-yubikey installed.
     """
     from tessera.tokens.software import SoftwareDriver
 
     with ctx.vault() as vault:
         info = find_token(vault, token_ref)
+        if info.kind is TokenKind.PIV:
+            from tessera.tokens.piv_identity import identity_file_for
+
+            echo(identity_file_for(info).rstrip("\n"))
+            return
         if info.kind is not TokenKind.SOFTWARE:
             raise InputError("only software tokens have an identity to export; a hardware "
                              "token's key never leaves the device")

@@ -26,18 +26,27 @@ class ConnectedDevice:
     virtual: bool
 
 
-def connected_devices(drivers: TokenDrivers) -> list[ConnectedDevice]:
-    """The hardware tokens plugged in now (may block briefly: call off the GUI thread)."""
+def connected_devices(drivers: TokenDrivers,
+                      problems: list[str] | None = None) -> list[ConnectedDevice]:
+    """The hardware tokens plugged in now (may block briefly: call off the GUI thread).
+
+    Why a kind of key cannot be seen at all (pcscd not running, a key this user may not
+    open) is added to ``problems`` when given, worded with the fix.
+    """
     found: list[ConnectedDevice] = []
     try:
         from tessera.tokens.fido2 import hid_devices
+        from tessera.tokens.virtual.hid import virtual_authenticator
 
         listing = drivers.fido2_devices or hid_devices
         for device in listing():
             name = str(getattr(device, "product_name", None) or "FIDO2 key")
             found.append(ConnectedDevice(TokenKind.FIDO2, name, str(id(device)),
-                                         type(device).__name__ == "VirtualAuthenticator"))
-    except (TokenError, OSError):
+                                         virtual_authenticator(device) is not None))
+    except TokenError as e:
+        if problems is not None:
+            problems.append(str(e))
+    except OSError:
         pass
     try:
         from tessera.tokens.piv import PivDriver
@@ -48,7 +57,10 @@ def connected_devices(drivers: TokenDrivers) -> list[ConnectedDevice]:
         for card in piv.list_devices():
             found.append(ConnectedDevice(TokenKind.PIV, card.label, str(card.serial),
                                          card.virtual))
-    except (TokenError, OSError):
+    except TokenError as e:
+        if problems is not None:
+            problems.append(str(e))
+    except OSError:
         pass
     return found
 

@@ -2,8 +2,12 @@
 
 Listing USB and smart-card devices can block (PC/SC, HID enumeration), so it never
 runs on the GUI thread; and it is not a token operation, so it does not queue behind
-one on the token worker. While the token worker is busy the poller skips its turn:
-enumerating a smart card in the middle of a PIN verification can reset it.
+one on the token worker. Listings and token jobs share one lock (the worker's
+``device_lock``): a listing opens each smart card exclusively, so a job starting
+during a listing would not find its card and report the wrong key, and a listing
+during a job could disturb it. The poller never waits for the lock: while a job
+holds it, the poller skips its turn; a job that starts during a listing waits for
+the listing (a few milliseconds) to finish.
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ class DevicePoller(QObject):
     devices_changed = Signal(list)  # list[ConnectedDevice], delivered on the GUI thread
 
     def __init__(self, drivers: TokenDrivers, *, busy: Callable[[], bool] = lambda: False,
-                 interval: float = POLL_SECONDS, parent: QObject | None = None) -> None:
+                 lock: threading.Lock | None = None, interval: float = POLL_SECONDS,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._drivers = drivers
         self._busy = busy
+        self._lock = lock if lock is not None else threading.Lock()
         self._interval = interval
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -73,17 +79,24 @@ class DevicePoller(QObject):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self._busy():
+            found = self._list() if not self._busy() else None
+            if found is not None and found != self._last and not self._stop.is_set():
+                self._last = found
                 try:
-                    found = connected_devices(self._drivers)
-                except Exception:
-                    log.warning("Listing connected keys failed", exc_info=False)
-                    found = self._last or []
-                if found != self._last and not self._stop.is_set():
-                    self._last = found
-                    try:
-                        self.devices_changed.emit(list(found))
-                    except RuntimeError:  # the window closed while we were listing
-                        return
+                    self.devices_changed.emit(list(found))
+                except RuntimeError:  # the window closed while we were listing
+                    return
             self._wake.wait(self._interval)
             self._wake.clear()
+
+    def _list(self) -> list[ConnectedDevice] | None:
+        """The keys plugged in, or None when a token job holds the devices."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return connected_devices(self._drivers)
+        except Exception:
+            log.warning("Listing connected keys failed", exc_info=False)
+            return self._last or []
+        finally:
+            self._lock.release()

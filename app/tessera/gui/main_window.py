@@ -157,7 +157,8 @@ class MainWindow(QMainWindow):
             self.addToolBar(strip)
         self._build_status_bar()
         self._retint()
-        self.poller = DevicePoller(context.drivers, busy=lambda: context.worker.busy, parent=self)
+        self.poller = DevicePoller(context.drivers, busy=lambda: context.worker.busy,
+                                   lock=context.worker.device_lock, parent=self)
         self.poller.devices_changed.connect(self.show_devices)
         context.vault_changed.connect(self.poller.poll_now)
         if poll_devices:

@@ -90,6 +90,10 @@ class TokenWorker(QObject):
         self._lock = threading.Lock()
         self._current: Job[Any] | None = None
         self._pending: list[Job[Any]] = []  # submitted, result not yet delivered
+        # Held for the whole of every job, and by the device poller while it lists keys:
+        # a smart card is opened exclusively, so a job that starts while a listing holds
+        # the card would not find it and say "this is not your key".
+        self.device_lock = threading.Lock()
         self._stopped = False
         # Queued explicitly: the emit happens on the worker thread, the slot must run here.
         self._delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
@@ -193,7 +197,8 @@ class TokenWorker(QObject):
         value: Any = None
         error: BaseException | None = None
         try:
-            value = job.fn(prompts, job.event)
+            with self.device_lock:  # waits for a device listing that is under way
+                value = job.fn(prompts, job.event)
             job.state = JobState.SUCCEEDED
         except BaseException as exc:  # every failure goes to on_failure, on the GUI thread
             error = exc

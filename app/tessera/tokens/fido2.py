@@ -40,7 +40,7 @@ from fido2.webauthn import (
 )
 
 from tessera.core.age import AgeNoMatch, decrypt
-from tessera.core.errors import PinRequired, TokenError, UserCancelled, WrongToken
+from tessera.core.errors import PinBlocked, PinRequired, TokenError, UserCancelled, WrongToken
 from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import Enrolled, Evidence, Prompts, TokenInfo, TokenKind, Unlocked
 from tessera.tokens.fido2_client import (
@@ -50,8 +50,12 @@ from tessera.tokens.fido2_client import (
     windows_platform_client,
 )
 from tessera.tokens.fido2_errors import (
+    PAPER_SHEET_WAY_BACK,
+    RESET_HINT,
+    AmbiguousKeys,
     NoKeyFound,
     PrfUnsupported,
+    U2fOnly,
     UserVerificationUnsupported,
     translate_error,
 )
@@ -77,10 +81,19 @@ _GENERIC_LABEL = "FIDO2 key"
 
 
 def hid_devices() -> Sequence[CtapDevice]:
-    """The FIDO2 keys plugged in over USB HID."""
+    """The FIDO2 keys plugged in over USB HID.
+
+    When none can be opened but one is plugged in (Linux without the udev rule), the
+    person is told the fix instead of "no key found".
+    """
     from fido2.hid import CtapHidDevice
 
-    return list(CtapHidDevice.list_devices())
+    from tessera.tokens.hid_access import check_hid_access
+
+    found = list(CtapHidDevice.list_devices())
+    if not found:
+        check_hid_access()
+    return found
 
 
 def pin_retries(device: CtapDevice) -> int | None:
@@ -110,6 +123,28 @@ def _device_errors(
             read_retries=(lambda: pin_retries(device)) if device is not None else (lambda: None),
             custodian=custodian,
         ) from e
+
+
+def _opened(device: CtapDevice) -> CtapDevice:
+    """A virtual key handed over directly (demo enrolment) is opened over USB HID framing,
+    as discovery would open it, so every call is CTAPHID framed."""
+    from tessera.tokens.virtual.ctap import VirtualAuthenticator
+
+    if isinstance(device, VirtualAuthenticator):
+        from tessera.tokens.virtual.hid import hid_device
+
+        return hid_device(device)
+    return device
+
+
+def _looks_reset(device: CtapDevice, facts: Fido2Facts) -> bool:
+    """A key of the enrolled model with no PIN: what a FIDO reset leaves behind."""
+    try:
+        info = Ctap2(device).info
+    except (CtapError, OSError, ValueError):
+        return False
+    same_model = bool(facts.aaguid) and bytes(info.aaguid).hex() == facts.aaguid
+    return same_model and info.options.get("clientPin") is False
 
 
 def _prf_first(response: AuthenticationResponse) -> bytes | None:
@@ -189,21 +224,26 @@ class Fido2Driver:
         raise NoKeyFound()
 
     def _device_holding(
-        self, credential_id: bytes, prompts: Prompts, cancel: threading.Event, custodian: str
+        self,
+        facts: Fido2Facts,
+        cancel: threading.Event,
+        custodian: str,
     ) -> CtapDevice:
-        """The plugged-in key that holds ``credential_id``.
+        """The plugged-in key that holds the custodian's credential.
 
         Each key gets a silent probe (getAssertion with up=false, no touch, no PIN), the
         standard way to find a non-resident credential. A key that cannot answer a probe
-        (it demands UV first) stays a candidate; if only such keys remain the person
-        picks one by touch.
+        (it demands UV first, CTAP 2.1 alwaysUv) is used only when it is the one key
+        plugged in: a PIN is never sent to a key that has not been identified as the
+        custodian's, since a wrong key would count the attempt against its own owner.
         """
         devices = list(self._devices())
         if not devices:
             raise NoKeyFound()
         holders: list[CtapDevice] = []
         unsure: list[CtapDevice] = []
-        descriptor = {"type": "public-key", "id": credential_id}
+        without_credential: list[CtapDevice] = []
+        descriptor = {"type": "public-key", "id": facts.credential_id}
         for device in devices:
             try:
                 Ctap2(device).get_assertion(
@@ -211,18 +251,29 @@ class Fido2Driver:
                 )
                 holders.append(device)
             except CtapError as e:
-                if e.code != CtapError.ERR.NO_CREDENTIALS:
+                if e.code == CtapError.ERR.NO_CREDENTIALS:
+                    without_credential.append(device)
+                else:
                     unsure.append(device)
             except (OSError, ValueError):
                 continue  # unplugged meanwhile, or not a CTAP2 key
         if holders:
             return holders[0]
-        if len(unsure) == 1:
+        if len(unsure) == 1 and not without_credential:
             return unsure[0]
         if unsure:
-            prompts.notice("Touch the key you want to use")
-            return self._touch_to_select(unsure, cancel)
-        raise WrongToken(custodian, "none of the plugged-in keys holds this credential")
+            raise AmbiguousKeys(custodian, len(unsure) + len(without_credential))
+        if any(_looks_reset(device, facts) for device in without_credential):
+            raise WrongToken(
+                custodian,
+                "the plugged-in key of the enrolled model has no PIN and no Tessera "
+                f"credential, so it was probably reset; {PAPER_SHEET_WAY_BACK}",
+            )
+        raise WrongToken(
+            custodian,
+            "none of the plugged-in keys holds this credential; if the key was reset, "
+            + PAPER_SHEET_WAY_BACK,
+        )
 
     # --- enrolment --------------------------------------------------------------------
 
@@ -246,9 +297,13 @@ class Fido2Driver:
                 return self._enroll_with(client, None, None, custodian_name, prompts, cancel, rng)
         if device is None:
             device = self.select_device(prompts, cancel)
+        device = _opened(device)
         label = _label(device)
         with _device_errors(label, cancel, device, custodian_name):
-            info = Ctap2(device).info
+            try:
+                info = Ctap2(device).info
+            except ValueError:  # python-fido2: "Device does not support CTAP2."
+                raise U2fOnly(product_name(device) or "This key") from None
             model = model_name(info.aaguid, device)
             if "hmac-secret" not in info.extensions:
                 raise PrfUnsupported(model)
@@ -257,6 +312,8 @@ class Fido2Driver:
                 if "clientPin" not in info.options:
                     raise UserVerificationUnsupported(model)
                 pin = self._set_up_pin(device, label, prompts)
+            elif info.options.get("clientPin") and pin_retries(device) == 0:
+                raise PinBlocked(RESET_HINT)
             interaction = PromptsInteraction(prompts, label, lambda: pin_retries(device), pin)
             try:
                 client = Fido2Client(device, TesseraClientData(), interaction)
@@ -413,8 +470,10 @@ class Fido2Driver:
                     client, facts.credential_id, facts.prf_salt, challenge, None, cancel
                 )
         else:
-            device = self._device_holding(facts.credential_id, prompts, cancel, custodian)
+            device = self._device_holding(facts, cancel, custodian)
             label = _label(device)
+            if pin_retries(device) == 0:  # say so before asking for a PIN it would refuse
+                raise PinBlocked(RESET_HINT)
             interaction = PromptsInteraction(prompts, label, lambda: pin_retries(device))
             try:
                 with _device_errors(label, cancel, device, custodian):

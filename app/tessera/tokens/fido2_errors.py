@@ -35,6 +35,16 @@ _WINDOWS_CANCELLED = {
 }  # HRESULT_FROM_WIN32(ERROR_CANCELLED), NTE_USER_CANCELLED
 
 
+PAPER_SHEET_WAY_BACK = (
+    "open your share with your paper recovery sheet and re-wrap it to a key "
+    "(or ask for a reshare)"
+)
+RESET_HINT = (
+    "only a FIDO reset revives the key, and a reset erases Tessera's credential: "
+    + PAPER_SHEET_WAY_BACK
+)
+
+
 class PinAuthBlocked(PinBlocked):
     """Three wrong PINs in a row: the key refuses PINs until it is unplugged and re-inserted.
 
@@ -44,6 +54,29 @@ class PinAuthBlocked(PinBlocked):
     def __init__(self) -> None:
         super().__init__(
             "three wrong PINs in a row — unplug the key, plug it back in and try again"
+        )
+
+
+class U2fOnly(TokenError):
+    """A CTAP1/U2F-only key (YubiKey 4/NEO, older FIDO U2F keys): it has no PIN and no PRF."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"{model} cannot be used: it is a U2F-only (CTAP1) key. Tessera needs a FIDO2 "
+            "key with a PIN and the hmac-secret extension, such as a YubiKey 5"
+        )
+
+
+class AmbiguousKeys(TokenError):
+    """Several keys are plugged in and none could be identified as the custodian's."""
+
+    def __init__(self, custodian: str, count: int) -> None:
+        self.custodian = custodian
+        super().__init__(
+            f"{count} security keys are plugged in and Tessera cannot tell which one is "
+            f"{custodian}'s without a PIN. Unplug the others, leave only {custodian}'s key, "
+            "and try again (no PIN was sent to any key)"
         )
 
 
@@ -84,7 +117,7 @@ def ctap_error(
     if code == ERR.PIN_INVALID:
         return PinInvalid(read_retries())
     if code == ERR.PIN_BLOCKED:
-        return PinBlocked("reset the key to use it again (this erases the credentials on it)")
+        return PinBlocked(RESET_HINT)
     if code == ERR.PIN_AUTH_BLOCKED:
         return PinAuthBlocked()
     if code == ERR.PIN_NOT_SET:

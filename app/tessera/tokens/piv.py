@@ -69,6 +69,7 @@ from tessera.tokens.piv_setup import (
     PIN_MAX_BYTES,
     first_free_slot,
     minimum_version_check,
+    release_failed_slot,
     unlock_for_enrolment,
     write_label_certificate,
 )
@@ -178,18 +179,26 @@ class PivDriver:
             )
             if not isinstance(public_key, ec.EllipticCurvePublicKey):
                 raise TokenError(f"{label} returned a key of the wrong type")
-            check_cancel(cancel)
-            write_label_certificate(
-                session,
-                slot,
-                public_key,
-                custodian_name,
-                label=label,
-                prompts=prompts,
-                cancel=cancel,
-            )
-            compressed = _compressed(public_key)
-            master = master_for_enrolment(session)
+            try:
+                check_cancel(cancel)
+                write_label_certificate(
+                    session,
+                    slot,
+                    public_key,
+                    custodian_name,
+                    pin_policy=PIN_POLICY.ONCE,
+                    touch_policy=touch_policy.piv,
+                    label=label,
+                    prompts=prompts,
+                    cancel=cancel,
+                )
+                master = master_for_enrolment(session)
+            except BaseException:
+                # No touch, a cancel or a refusal after the key was made: never leave a
+                # key without its label (other tools see such a slot as empty).
+                release_failed_slot(session, slot, public_key)
+                raise
+        compressed = _compressed(public_key)
         recipient = PivP256Recipient.from_public_key(compressed).to_string()
         pq: dict[str, str] = {}
         if master is not None:

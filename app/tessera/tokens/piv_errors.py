@@ -39,9 +39,10 @@ class PcscUnavailable(TokenError):
 
     def __init__(self) -> None:
         super().__init__(
-            "The smart card service (PC/SC) is not available, so YubiKeys cannot be used "
-            "for PIV. On Linux install and start pcscd (e.g. 'sudo systemctl enable --now "
-            "pcscd.socket'); on Windows and macOS it is part of the system."
+            "The smart card service (PC/SC) is not running, so YubiKeys cannot be used for "
+            "PIV. On Linux start it with 'sudo systemctl start pcscd' (install it first with "
+            "'sudo apt install pcscd' if it is missing); on Windows and macOS it is part of "
+            "the system."
         )
 
 

@@ -3,19 +3,30 @@
 A YubiKey with the factory PIN (123456) or the factory management key protects
 nothing: anyone who picks it up can use or replace its keys. Tessera refuses to
 enrol such a key and, with the custodian's consent, migrates it the way ykman does:
-a PIN the custodian chooses, and a random AES-256 management key stored in the
-key's PIN-protected data object (``pivman_set_mgm_key(..., store_on_device=True)``),
-so later administration needs only the PIN.
+a PIN the custodian chooses, and a random management key stored in the key's
+PIN-protected data object (``pivman_set_mgm_key(..., store_on_device=True)``), so
+later administration needs only the PIN.
+
+The new management key is 24-byte triple-DES on every firmware, never AES: other
+tools that share the YubiKey must still be able to open it. age-plugin-yubikey (its
+``yubikey`` crate) reads the PIN-protected management key only as a 24-byte TDES key,
+so after an AES key it could no longer generate identities. A management key that is
+already stored PIN-protected (by ykman, age-plugin-yubikey or an earlier enrolment) is
+reused as it is, whatever its type. The management key guards only key generation and
+certificate writes, never decryption, and this one is readable by anyone who knows the
+PIN anyway; TDES's 112-bit strength is not what protects the shares.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import threading
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 from ykman.piv import (
     derive_management_key,
     generate_random_management_key,
@@ -25,13 +36,16 @@ from ykman.piv import (
     pivman_set_mgm_key,
     sign_certificate_builder,
 )
+from yubikit.core import BadResponseError
 from yubikit.core.smartcard import SW, ApduError
 from yubikit.piv import (
     DEFAULT_MANAGEMENT_KEY,
     KEY_TYPE,
     MANAGEMENT_KEY_TYPE,
     OBJECT_ID,
+    PIN_POLICY,
     SLOT,
+    TOUCH_POLICY,
     PivSession,
 )
 
@@ -45,6 +59,8 @@ from tessera.tokens.piv_errors import (
     PivNotSupported,
 )
 
+logger = logging.getLogger(__name__)
+
 FACTORY_PIN = "123456"
 PIN_MIN_BYTES = 6
 PIN_MAX_BYTES = 8
@@ -52,6 +68,17 @@ NEW_PIN_TRIES = 3
 RETIRED_SLOTS = tuple(SLOT(s) for s in range(SLOT.RETIRED1, SLOT.RETIRED20 + 1))
 CERT_PREFIX = "Tessera: "
 CN_MAX = 64  # ub-common-name, RFC 5280
+# age-plugin-yubikey recognises "its" slots by the subject organisation and reads the PIN
+# and touch policies from Yubico's attestation policy extension (two raw bytes). Tessera's
+# certificates follow both conventions so `age-plugin-yubikey --identity` (without
+# --slot) lists Tessera's slots; the common name still says whose key it is.
+PLUGIN_ORGANIZATION = "age-plugin-yubikey"
+TESSERA_UNIT = "Tessera"
+POLICY_EXTENSION_OID = ObjectIdentifier("1.3.6.1.4.1.41482.3.8")
+# A slot whose enrolment stopped after the key was generated is marked with this name, so
+# the next enrolment may take it again: only Tessera writes it, and the key in it was
+# never used for anything.
+UNUSED_MARK = "Tessera: unused (enrolment stopped)"
 
 DEFAULTS_NOTICE = (
     "{label} still uses a factory-default {what}. Anyone holding a YubiKey with "
@@ -163,9 +190,7 @@ def unlock_for_enrolment(
 
     if mgm_meta.default_value:
         session.authenticate(DEFAULT_MANAGEMENT_KEY)
-        key_type = (
-            MANAGEMENT_KEY_TYPE.AES256 if session.version >= (5, 4, 0) else MANAGEMENT_KEY_TYPE.TDES
-        )
+        key_type = MANAGEMENT_KEY_TYPE.TDES  # what age-plugin-yubikey can read back (see above)
         new_key = generate_random_management_key(key_type)
         pivman_set_mgm_key(session, new_key, key_type, touch=False, store_on_device=True)
         session.authenticate(new_key)  # proves the new key is in place before going on
@@ -215,17 +240,52 @@ def first_free_slot(session: PivSession, label: str) -> SLOT:
     """The first retired slot (82-95) with neither a key nor a certificate.
 
     Both are checked: a slot with a certificate but no key belongs to somebody's
-    setup (or an imported key we cannot see), and Tessera never overwrites either.
+    setup (or an imported key we cannot see), and Tessera never overwrites either —
+    except a slot that Tessera itself marked unused after a stopped enrolment
+    (:func:`release_failed_slot`), so a retry does not burn another slot.
     """
     for slot in RETIRED_SLOTS:
-        if not _slot_has_key(session, slot) and not _slot_has_certificate(session, slot):
+        if _slot_has_certificate(session, slot):
+            if _marked_unused(session, slot):
+                return slot
+        elif not _slot_has_key(session, slot):
             return slot
     raise NoFreeSlot(label)
 
 
+def _marked_unused(session: PivSession, slot: SLOT) -> bool:
+    try:
+        return is_unused_mark(session.get_certificate(slot))
+    except (ApduError, BadResponseError, ValueError):  # unreadable: somebody else's data
+        return False
+
+
 def certificate_subject(custodian_name: str) -> x509.Name:
     common_name = (CERT_PREFIX + custodian_name)[:CN_MAX]
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, PLUGIN_ORGANIZATION),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, TESSERA_UNIT),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def policy_extension(pin_policy: PIN_POLICY, touch_policy: TOUCH_POLICY) -> x509.Extension[
+    x509.UnrecognizedExtension
+]:
+    """Yubico's policy extension, as age-plugin-yubikey writes and reads it (2 raw bytes)."""
+    value = x509.UnrecognizedExtension(
+        POLICY_EXTENSION_OID, bytes([int(pin_policy), int(touch_policy)])
+    )
+    return x509.Extension(POLICY_EXTENSION_OID, False, value)
+
+
+def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return builder.not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(
+        datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC)
+    )
 
 
 def write_label_certificate(
@@ -234,6 +294,8 @@ def write_label_certificate(
     public_key: ec.EllipticCurvePublicKey,
     custodian_name: str,
     *,
+    pin_policy: PIN_POLICY,
+    touch_policy: TOUCH_POLICY,
     label: str,
     prompts: Prompts,
     cancel: threading.Event,
@@ -244,15 +306,14 @@ def write_label_certificate(
     recognise the slot later. It never expires (RFC 5280 §4.1.2.5 "99991231235959Z").
     """
     subject = certificate_subject(custodian_name)
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
+    extension = policy_extension(pin_policy, touch_policy)
+    builder = _validity(
         x509.CertificateBuilder()
         .public_key(public_key)
         .subject_name(subject)
         .issuer_name(subject)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.UTC))
+        .add_extension(extension.value, critical=extension.critical)
     )
     certificate = run_card_call(
         lambda: sign_certificate_builder(session, slot, KEY_TYPE.ECCP256, builder),
@@ -262,3 +323,49 @@ def write_label_certificate(
     )
     session.put_certificate(slot, certificate)
     return certificate
+
+
+def unused_mark_certificate(public_key: ec.EllipticCurvePublicKey) -> x509.Certificate:
+    """A certificate saying "this slot's key was never used", signed without the card.
+
+    It needs no touch (a throwaway software key signs it), so it can be written when the
+    touch for the real certificate never came.
+    """
+    mark = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, UNUSED_MARK)])
+    signer = ec.generate_private_key(ec.SECP256R1())
+    builder = _validity(
+        x509.CertificateBuilder()
+        .public_key(public_key)
+        .subject_name(mark)
+        .issuer_name(mark)
+        .serial_number(x509.random_serial_number())
+    )
+    return builder.sign(signer, hashes.SHA256())
+
+
+def is_unused_mark(certificate: x509.Certificate) -> bool:
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return len(names) == 1 and names[0].value == UNUSED_MARK
+
+
+def release_failed_slot(
+    session: PivSession, slot: SLOT, public_key: ec.EllipticCurvePublicKey
+) -> None:
+    """Undo a key generation whose enrolment did not finish (best effort).
+
+    Firmware 5.7 can delete a key; older firmware cannot, so the slot gets the "unused"
+    mark that :func:`first_free_slot` treats as free: a retry reuses the slot instead of
+    burning another. If the key was pulled out, nothing can be done (and nothing is
+    said: the enrolment error already tells the person what happened).
+    """
+    try:
+        if session.version >= (5, 7, 0):
+            session.delete_key(slot)
+            logger.info("Deleted the key of a stopped enrolment from PIV slot %02X", slot)
+            if _slot_has_certificate(session, slot):
+                session.delete_certificate(slot)
+        else:
+            session.put_certificate(slot, unused_mark_certificate(public_key))
+            logger.info("Marked PIV slot %02X unused after a stopped enrolment", slot)
+    except Exception:  # the card is gone or refuses: the original error matters more
+        logger.warning("Could not release PIV slot %02X after a stopped enrolment", slot)

@@ -22,6 +22,7 @@ from tessera.tokens.base import Evidence, TokenInfo, TokenKind
 from tessera.tokens.fido2 import Fido2Driver
 from tessera.tokens.fido2_errors import NoKeyFound, PinAuthBlocked, PrfUnsupported
 from tessera.tokens.virtual.ctap import VirtualAuthenticator
+from tessera.tokens.virtual.hid import hid_device, virtual_authenticator
 from tessera.tokens.virtual.touch import TouchControl
 
 PIN = "4321"
@@ -57,11 +58,14 @@ class RecordingPrompts:
 
 
 def driver_for(*devices: VirtualAuthenticator) -> Fido2Driver:
-    return Fido2Driver(lambda: list(devices), platform_client=None)
+    """A driver that finds the keys as USB HID devices: every call is CTAPHID framed."""
+    return Fido2Driver(
+        lambda: [hid_device(d) for d in devices if not d.removed], platform_client=None
+    )
 
 
 def enrolled_token(device: VirtualAuthenticator, name: str = "Alice") -> TokenInfo:
-    enrolled = driver_for(device).enroll(device, name, RecordingPrompts(), threading.Event())
+    enrolled = driver_for(device).enroll(hid_device(device), name, RecordingPrompts(), threading.Event())
     return TokenInfo(
         id=f"tok-{name}",
         custodian_id=f"c-{name}",
@@ -81,7 +85,7 @@ def test_enrol_offers_pin_setup_on_a_pinless_key_and_the_recipient_opens_envelop
     device = VirtualAuthenticator()
     prompts = RecordingPrompts()
     driver = driver_for(device)
-    enrolled = driver.enroll(device, "Alice", prompts, threading.Event())
+    enrolled = driver.enroll(hid_device(device), "Alice", prompts, threading.Event())
     assert len(prompts.new_pin_reasons) == 1 and "no PIN" in prompts.new_pin_reasons[0]
     assert device.pin_is_set
     assert prompts.pin_requests == []  # the PIN just chosen is not asked again
@@ -120,14 +124,14 @@ def test_a_too_short_pin_is_asked_again():
             return "12" if len(self.new_pin_reasons) == 1 else PIN
 
     prompts = Picky()
-    driver_for(device).enroll(device, "Alice", prompts, threading.Event())
+    driver_for(device).enroll(hid_device(device), "Alice", prompts, threading.Event())
     assert len(prompts.new_pin_reasons) == 2 and "4 to 63" in prompts.new_pin_reasons[1]
 
 
 def test_enrol_on_a_key_with_pin_asks_for_it_once():
     device = VirtualAuthenticator(pin=PIN)
     prompts = RecordingPrompts()
-    driver_for(device).enroll(device, "Alice", prompts, threading.Event())
+    driver_for(device).enroll(hid_device(device), "Alice", prompts, threading.Event())
     assert prompts.new_pin_reasons == []
     assert prompts.pin_requests == [8]
 
@@ -135,13 +139,13 @@ def test_enrol_on_a_key_with_pin_asks_for_it_once():
 def test_a_key_without_hmac_secret_is_refused_by_name():
     device = VirtualAuthenticator(pin=PIN, hmac_secret=False)
     with pytest.raises(PrfUnsupported, match="Tessera virtual FIDO2 key"):
-        driver_for(device).enroll(device, "Alice", RecordingPrompts(), threading.Event())
+        driver_for(device).enroll(hid_device(device), "Alice", RecordingPrompts(), threading.Event())
 
 
 def test_unknown_model_without_hmac_secret_is_called_this_key():
     device = VirtualAuthenticator(pin=PIN, hmac_secret=False, aaguid=bytes(16), product_name="")
     with pytest.raises(PrfUnsupported, match=r"^This key cannot be used"):
-        driver_for(device).enroll(device, "Alice", RecordingPrompts(), threading.Event())
+        driver_for(device).enroll(hid_device(device), "Alice", RecordingPrompts(), threading.Event())
 
 
 def test_evidence_verifies_only_for_its_challenge_and_untampered():
@@ -283,7 +287,7 @@ def test_select_device_asks_for_a_touch_when_several_keys_are_plugged_in():
     untouched = VirtualAuthenticator(TouchControl("never"), touch_timeout=2)
     prompts = RecordingPrompts()
     chosen = driver_for(untouched, touched).select_device(prompts, threading.Event())
-    assert chosen is touched
+    assert virtual_authenticator(chosen) is touched
     assert any("Touch the key" in n for n in prompts.notices)
 
 

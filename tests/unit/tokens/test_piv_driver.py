@@ -143,7 +143,7 @@ def test_enrol_migrates_factory_credentials_and_labels_the_slot(rig: Rig):
     session = PivSession(rig.card)
     assert not session.get_pin_metadata().default_value
     mgm = session.get_management_key_metadata()
-    assert not mgm.default_value and mgm.key_type == MANAGEMENT_KEY_TYPE.AES256
+    assert not mgm.default_value and mgm.key_type == MANAGEMENT_KEY_TYPE.TDES
     assert get_pivman_data(session).has_stored_key  # PIN-protected, as ykman stores it
     session.verify_pin(PIN)
 

@@ -254,12 +254,15 @@ class VirtualAuthenticator(CtapDevice):
         touch_timeout: float = 30.0,
         state_path: Path | None = None,
         rng: Callable[[int], bytes] = os.urandom,
+        always_uv: bool = False,
     ) -> None:
         if len(aaguid) != 16:
             raise ValueError("an AAGUID is 16 bytes")
         self.touch = touch if touch is not None else TouchControl("immediate")
         self.touch_timeout = touch_timeout
         self.product_name = product_name
+        # CTAP 2.1 alwaysUv: every getAssertion needs PIN/UV, so a silent probe is refused.
+        self.always_uv = always_uv
         self.serial_number: str | None = None
         self._rng = rng
         self._lock = threading.RLock()
@@ -508,6 +511,7 @@ class VirtualAuthenticator(CtapDevice):
                 "plat": False,
                 "clientPin": self._pin_hash is not None,
                 "pinUvAuthToken": True,
+                **({"alwaysUv": True} if self.always_uv else {}),
             },
             0x05: MAX_MSG_SIZE,
             0x06: [2, 1],
@@ -806,6 +810,8 @@ class VirtualAuthenticator(CtapDevice):
         user_presence = options.get("up", True)
         rp_id_hash = _sha256(rp_id.encode())
         verified = self._check_pin_uv_auth(params, 0x06, client_data_hash, _PERM_GA, rp_id)
+        if self.always_uv and not verified:
+            raise _Ctap(ERR.PUAT_REQUIRED)
         found = self._find_credential(rp_id_hash, params.get(0x03))
         if found is None:
             # Collect presence first so that a probe cannot tell "not here" from "not now".

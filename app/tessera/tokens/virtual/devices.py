@@ -20,6 +20,7 @@ from tessera.core.errors import FormatError
 from tessera.core.private_file import write_private
 from tessera.tokens.base import TokenKind
 from tessera.tokens.virtual.ctap import VirtualAuthenticator
+from tessera.tokens.virtual.hid import hid_device
 from tessera.tokens.virtual.piv_card import VirtualPivCard
 from tessera.tokens.virtual.piv_device import VirtualYubiKey, virtual_listing
 from tessera.tokens.virtual.touch import TouchControl
@@ -158,7 +159,8 @@ class VirtualDevices:
 
     # -- for the drivers ---------------------------------------------------------------
     def fido2_devices(self) -> Sequence[CtapDevice]:
-        return [k.device for k in self.keys
+        """The FIDO2 keys plugged in, each opened like a USB key (CTAPHID framing)."""
+        return [hid_device(k.device) for k in self.keys
                 if isinstance(k.device, VirtualAuthenticator) and not k.device.removed]
 
     def piv_listing(self) -> list[Any]:

@@ -84,6 +84,7 @@ INS_GET_METADATA = 0xF7
 INS_GET_SERIAL = 0xF8
 INS_SET_PIN_RETRIES = 0xFA
 INS_RESET = 0xFB
+INS_MOVE_KEY = 0xF6  # firmware 5.7: move a key, or delete it (P1 = 0xFF)
 INS_GET_VERSION = 0xFD
 INS_SET_MGMKEY = 0xFF
 
@@ -300,6 +301,7 @@ class VirtualPivCard(SmartCardConnection):
             INS_PUT_DATA: self._put_data,
             INS_SET_PIN_RETRIES: self._set_pin_retries,
             INS_RESET: self._reset,
+            INS_MOVE_KEY: self._move_key,
         }
         handler = handlers.get(cmd.ins)
         if handler is None:
@@ -573,6 +575,22 @@ class VirtualPivCard(SmartCardConnection):
         self._save()
         point = piv_crypto.p256_public_point(private_value)
         return Tlv(0x7F49, Tlv(0x86, point))
+
+    def _move_key(self, cmd: Command) -> bytes:
+        """MOVE KEY (5.7+): P2 is the source slot, P1 the target or 0xFF to delete."""
+        if self.state.version < (5, 7, 0):
+            raise _Status(SW_INS_NOT_SUPPORTED)
+        self._require_management()
+        to_slot, from_slot = cmd.p1, cmd.p2
+        if from_slot not in KEY_SLOTS or (to_slot != 0xFF and to_slot not in KEY_SLOTS):
+            raise _Status(SW_WRONG_P1P2)
+        key = self.state.keys.pop(from_slot, None)
+        if key is None:
+            raise _Status(SW_REFERENCE_DATA_NOT_FOUND)
+        if to_slot != 0xFF:
+            self.state.keys[to_slot] = key
+        self._save()
+        return b""
 
     def _use_private_key(self, algorithm: int, slot: int, fields: dict[int, bytes]) -> bytes:
         key = self.state.keys.get(slot)

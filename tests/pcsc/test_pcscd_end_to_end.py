@@ -1,0 +1,246 @@
+"""YubiKey PIV through the real PC/SC stack: tessera → pyscard → pcscd → vpcd → card.
+
+A private pcscd (Debian's) gets two vpcd readers named like a YubiKey's; a bridge
+process serves Tessera's virtual PIV card plus a minimal YubiKey management applet in
+each (see ``helpers/pcscd.py``). Everything else is the product as a custodian runs it:
+the ``tessera`` command in a real (hardware-only, non-demo) vault, no ``--virtual``, and
+``ykman`` against the same cards. Needs root (pcscd binds /run/pcscd/pcscd.comm); where
+that is impossible the tests say why and skip — except in CI, where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers.pcscd import Pcscd, PcscdBusy, why_not_possible
+from tessera.core.age.bech32 import decode
+
+ALICE, BOB = 5550001, 5550002
+ALICE_PIN, BOB_PIN = "31415926", "27182818"
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class World:
+    pcscd: Pcscd
+    env: dict[str, str]
+    enrol_output: dict[str, str]
+    tmp: Path
+
+    def tessera(self, *args: str, input: str = "", timeout: float = 120
+                ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BIN / "tessera", *args], input=input, env=self.env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def ykman(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([BIN / "ykman", *args], env=self.env, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    def impossible(reason: str) -> None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the pcscd tests, but: {reason}")
+        pytest.skip(reason)
+
+    reason = why_not_possible()
+    if reason is not None:
+        impossible(reason)
+    tmp = tmp_path_factory.mktemp("pcscd")
+    pcscd = Pcscd(tmp)
+    try:
+        try:
+            pcscd.start()
+        except PcscdBusy as e:
+            impossible(str(e))
+        pcscd.plug_in(0, ALICE)
+        pcscd.plug_in(1, BOB)
+        env = {**os.environ, "TESSERA_VAULT": str(tmp / "vault.sqlite3"),
+               "TESSERA_ACTOR": "operator", "PYTHON_KEYRING_BACKEND":
+               "keyring.backends.fail.Keyring"}
+        env.pop("PCSCLITE_CSOCK_NAME", None)
+        world = World(pcscd, env, {}, tmp)
+        assert world.tessera("init").returncode == 0
+        for name in ("Alice", "Bob"):
+            assert world.tessera("custodian", "add", name).returncode == 0
+        for name, serial, pin in (("Alice", ALICE, ALICE_PIN), ("Bob", BOB, BOB_PIN)):
+            r = world.tessera("token", "enroll", name, "--kind", "piv", "--serial", str(serial),
+                              input=f"{pin}\n{pin}\n")
+            assert r.returncode == 0, r.stderr
+            world.enrol_output[name] = r.stdout + r.stderr
+        r = world.tessera("record", "create", "--label", "Root", "--custodian", "Alice",
+                          "--custodian", "Bob", "-k", "2", input="s3cr3t\n")
+        assert r.returncode == 0, r.stderr
+        yield world
+    finally:
+        pcscd.stop()
+
+
+def test_enrolment_migrates_the_factory_credentials_through_pcscd(world: World):
+    out = world.enrol_output["Alice"]
+    assert "factory-default PIN and management key" in out
+    assert "Enrolled Alice's YubiKey 5550001, slot 82" in out and "age1yubikey1" in out
+
+
+def test_discovery_reports_both_keys_by_serial(world: World):
+    r = world.tessera("token", "list")
+    assert r.returncode == 0, r.stderr
+    connected = r.stdout.split("Connected now:")[1]
+    assert "YubiKey 5550001" in connected and "YubiKey 5550002" in connected
+    assert "virtual" not in connected  # real discovery, real readers
+
+
+def test_ykman_sees_the_same_card_and_tesseras_slot(world: World):
+    r = world.ykman("--device", str(ALICE), "piv", "info")
+    assert r.returncode == 0, r.stderr
+    assert "PIV version:              5.7.2" in r.stdout
+    assert "Management key algorithm: TDES" in r.stdout  # what age-plugin-yubikey can use
+    assert "Management key is stored on the YubiKey, protected by PIN" in r.stdout
+    assert "Slot 82" in r.stdout
+    assert "CN=Tessera: Alice,OU=Tessera,O=age-plugin-yubikey" in r.stdout
+    listing = world.ykman("list", "--serials")
+    assert listing.stdout.split() == [str(ALICE), str(BOB)]
+
+
+def test_drill_and_release_through_pcscd(world: World):
+    r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n")
+    assert r.returncode == 0, r.stderr
+    assert "opens share" in r.stdout
+    out = world.tmp / "secret"
+    r = world.tessera("release", "Root", "--reason", "DR test", "--ticket", "CHG-1",
+                      "--approve", "Alice", "--approve", "Bob", "--out", str(out),
+                      input=f"{ALICE_PIN}\n{BOB_PIN}\n")
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "s3cr3t"
+    verify = world.tessera("audit", "verify")
+    assert verify.returncode == 0 and "All approval signatures verify" in verify.stdout
+
+
+def test_wrong_pin_through_pcscd(world: World):
+    r = world.tessera("drill", "Root", "Bob", input="00000000\n")
+    assert r.returncode != 0
+    assert "Wrong PIN — 2 attempts left" in r.stderr
+    ok = world.tessera("drill", "Root", "Bob", input=f"{BOB_PIN}\n")  # the counter resets
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_key_pulled_out_while_waiting_for_touch(world: World):
+    world.pcscd.pull_out(0)
+    bridge = world.pcscd.plug_in(0, ALICE, touch="manual")
+    drill = subprocess.Popen([BIN / "tessera", "drill", "Root", "Alice"], env=world.env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert drill.stdin is not None
+    drill.stdin.write(f"{ALICE_PIN}\n")
+    drill.stdin.flush()
+    bridge.wait_for("touch-waiting", 60)  # the card holds GENERAL AUTHENTICATE
+    world.pcscd.pull_out(0)
+    _out, err = drill.communicate(timeout=60)
+    assert drill.returncode != 0
+    assert "was removed during the operation" in err, err
+    world.pcscd.plug_in(0, ALICE)  # plugged back in, the key works again
+    r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n")
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_printed_identity_names_the_card_as_age_plugin_yubikey_does(world: World):
+    token = world.tessera("token", "list").stdout.split("Alice")[0].split()[-1]
+    r = world.tessera("token", "export-identity", token)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"#       Serial: {ALICE}, Slot: 1"
+    hrp, data = decode(lines[-1])
+    assert hrp == "AGE-PLUGIN-YUBIKEY-"
+    assert int.from_bytes(data[:4], "little") == ALICE and data[4] == 0x82
+
+
+class PinPrompts:
+    def __init__(self, pin: str) -> None:
+        self.pin = pin
+
+    def request_pin(self, token, attempts_left):
+        return self.pin
+
+    def request_new_pin(self, token, reason):
+        return self.pin
+
+    def touch_needed(self, token): ...
+
+    def touch_done(self, token): ...
+
+    def notice(self, message): ...
+
+
+def test_drills_beside_the_gui_device_poller_never_say_wrong_key(world: World, qtbot):
+    """The poller race through the real stack: ykman opens each card exclusively.
+
+    First forced: the poller's listing holds Alice's card open (a real exclusive PC/SC
+    connection) while a drill is submitted; then real timings: drills one after another
+    beside a poller listing every 50 ms.
+    """
+    import threading
+
+    from yubikit.core.smartcard import SmartCardConnection
+
+    from tessera.custody.drivers import TokenDrivers
+    from tessera.custody.release import drill
+    from tessera.gui.device_poller import DevicePoller
+    from tessera.gui.worker import TokenWorker
+    from tessera.tokens.piv_devices import list_real_devices
+    from tessera.vault import Vault
+
+    vault_path = Path(world.env["TESSERA_VAULT"])
+    vault = Vault.open(vault_path)
+    worker = TokenWorker()
+    drivers = TokenDrivers.for_vault(vault_path)
+    listing, release = threading.Event(), threading.Event()
+    release.set()
+
+    def slow_listing():
+        found = list_real_devices()
+        if not release.is_set():
+            alice = next(d for d, info in found if info.serial == ALICE)
+            with alice.open_connection(SmartCardConnection):  # held as a listing holds it
+                listing.set()
+                release.wait(30)
+        return found
+
+    poller_drivers = TokenDrivers.for_vault(vault_path, piv_devices=slow_listing)
+    token = next(t for t in vault.list_tokens() if t.custodian_name == "Alice")
+    outcomes: list[object] = []
+    jobs = []
+
+    def submit() -> None:
+        jobs.append(worker.submit(
+            lambda prompts, cancel: drill(vault, drivers, "Root", token.id,
+                                          PinPrompts(ALICE_PIN), cancel, actor="operator"),
+            on_success=outcomes.append, on_failure=outcomes.append))
+
+    poller = DevicePoller(poller_drivers, busy=lambda: worker.busy, lock=worker.device_lock,
+                          interval=0.05)
+    try:
+        release.clear()
+        poller.start()
+        assert listing.wait(30)
+        submit()  # while the listing holds the card
+        release.set()
+        qtbot.waitUntil(lambda: len(outcomes) == 1, timeout=60000)
+        for n in range(1, 9):
+            submit()
+            qtbot.waitUntil(lambda n=n: len(outcomes) > n, timeout=60000)
+    finally:
+        release.set()
+        poller.stop()
+        worker.shutdown()
+        vault.close()
+    assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
