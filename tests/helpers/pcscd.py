@@ -153,13 +153,39 @@ class Pcscd:
             time.sleep(0.05)
 
     def plug_in(self, reader: int, serial: int, touch: str = "immediate") -> Bridge:
+        """Start the card's bridge and return once pcscd itself sees the card (vpcd is
+        polled: on a busy machine "connected" comes well before the reader says so)."""
         state = self.workdir / f"yubikey-{serial}.json"
         bridge = Bridge(self.port + reader, state, serial, touch, self.workdir / "bridge.log")
         self.bridges[reader] = bridge
+        self._wait_for_card(reader, present=True)
         return bridge
 
     def pull_out(self, reader: int) -> None:
         self.bridges.pop(reader).pull_out()
+        self._wait_for_card(reader, present=False)
+
+    def _wait_for_card(self, reader: int, *, present: bool, timeout: float = 30) -> None:
+        from smartcard import scard
+
+        _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                _, names = scard.SCardListReaders(context, [])
+                ours = sorted(n for n in names or [] if n.startswith(READER_NAME))
+                if len(ours) > reader:
+                    hresult, states = scard.SCardGetStatusChange(
+                        context, 0, [(ours[reader], scard.SCARD_STATE_UNAWARE)])
+                    if hresult == scard.SCARD_S_SUCCESS:
+                        seen = bool(states[0][1] & scard.SCARD_STATE_PRESENT)
+                        if seen == present:
+                            return
+                time.sleep(0.05)
+        finally:
+            scard.SCardReleaseContext(context)
+        raise TimeoutError(f"pcscd never saw reader {reader} "
+                           f"{'holding' if present else 'without'} a card")
 
     def stop(self) -> None:
         for reader in list(self.bridges):
