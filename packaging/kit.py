@@ -156,8 +156,11 @@ def build_app(out: Path, wheel: Path) -> Path:
     run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
          "--no-deps", "--no-index", "--force-reinstall", str(wheel)])
     work = out / "pyinstaller-work"
+    # A fixed hash seed keeps PyInstaller's sets (the order of base_library.zip) stable.
+    env = {**os.environ, "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": str(source_date_epoch())}
     run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-         "--distpath", str(out), "--workpath", str(work), str(PACKAGING / "tessera.spec")])
+         "--distpath", str(out), "--workpath", str(work), str(PACKAGING / "tessera.spec")],
+        env=env)
     shutil.rmtree(work)
     app = out / "tessera"
     print(f"app build: {app} — {mib(dir_size(app))} in "
