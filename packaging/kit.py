@@ -18,6 +18,7 @@ import argparse
 import email.parser
 import gzip
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -151,10 +152,15 @@ def build_python(out: Path, epoch: int) -> tuple[Path, Path]:
 
 # -- the app build -----------------------------------------------------------------------
 
-def build_app(out: Path, wheel: Path) -> Path:
-    """PyInstaller one-folder build of the installed wheel; returns out/tessera."""
+def install_wheel(wheel: Path) -> None:
+    """Put this wheel into the build environment: the app build and the man page use it."""
     run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
          "--no-deps", "--no-index", "--force-reinstall", str(wheel)])
+
+
+def build_app(out: Path, wheel: Path) -> Path:
+    """PyInstaller one-folder build of the wheel (installed first); returns out/tessera."""
+    install_wheel(wheel)
     work = out / "pyinstaller-work"
     # A fixed hash seed keeps PyInstaller's sets (the order of base_library.zip) stable.
     env = {**os.environ, "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": str(source_date_epoch())}
@@ -188,7 +194,9 @@ def man_page(ver: str, epoch: int) -> str:
              ".br", ".B tessera gui", "[\\fB\\-\\-demo\\fR] [\\fB\\-\\-vault\\fR \\fIFILE\\fR]",
              ".SH DESCRIPTION"]
     ctx = click.Context(cli, info_name="tessera")
-    lines += [_man_escape(par) + "\n.PP" for par in (cli.help or "").split("\n\n")]
+    for paragraph in inspect.cleandoc(cli.help or "").split("\n\n"):
+        text = _man_escape(" ".join(paragraph.split()))
+        lines += [re.sub(r"`([^`]+)`", r"\\fB\1\\fR", text), ".PP"]
     lines.append(".SH OPTIONS")
     for param in cli.get_params(ctx):
         record = param.get_help_record(ctx)
@@ -464,6 +472,8 @@ def build_kit(out: Path, app: Path | None, epoch: int) -> Path:
         wheel, sdist = build_python(tmp / "python", epoch)
         if app is None:
             app = build_app(tmp / "app", wheel)
+        else:
+            install_wheel(wheel)
         shutil.copytree(app, kit / "app" / "tessera", symlinks=True)
         lock = wheelhouse(kit / "wheelhouse", kit / "sources", tmp, wheel, sdist)
         (kit / "requirements.lock").write_text(lock)

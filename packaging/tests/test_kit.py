@@ -265,6 +265,19 @@ def test_wheel_sdist_and_sbom_are_reproducible(kit: Path, tmp_path: Path) -> Non
         assert sha256(copy / "sbom.cdx.json") == original
 
 
+def test_a_second_app_build_is_identical_file_by_file(kit: Path, tmp_path: Path) -> None:
+    """On the same machine; docs/PACKAGING.md says what differs on another one."""
+    build("dist", "--out", str(tmp_path), log=tmp_path / "dist.log")
+
+    def digests(app: Path) -> dict[str, str]:
+        return {p.relative_to(app).as_posix(): sha256(p) for p in app.rglob("*")
+                if p.is_file() and not p.is_symlink()}
+
+    first, second = digests(kit / "app" / "tessera"), digests(tmp_path / "tessera")
+    assert sorted(first) == sorted(second)
+    assert [name for name in first if first[name] != second[name]] == []
+
+
 def test_sdist_holds_sorted_members_with_the_fixed_time(kit: Path) -> None:
     with tarfile.open(kit / "wheelhouse" / f"tessera-{VERSION}.tar.gz") as tar:
         members = tar.getmembers()
