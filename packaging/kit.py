@@ -266,6 +266,27 @@ def _lock_entries(text: str) -> dict[str, str]:
     return entries
 
 
+def build_sdist_wheel(sdist: Path, dest: Path, tmp: Path) -> Path:
+    """The wheel of a locked sdist, built in the build environment (no download).
+
+    The C compiler is told to write the source folder as "." into the binary, so the
+    wheel does not carry the random name of the folder it was built in.
+    """
+    src = tmp / "sdist-build"
+    shutil.rmtree(src, ignore_errors=True)
+    with tarfile.open(sdist) as tar:
+        tar.extractall(src, filter="data")
+    (tree,) = src.iterdir()
+    env = {**os.environ, "CFLAGS": f"-ffile-prefix-map={tree}=.",
+           "SOURCE_DATE_EPOCH": str(source_date_epoch())}
+    before = set(dest.iterdir())
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
+         "--no-deps", "--no-build-isolation", "--no-cache-dir", "-w", str(dest), str(tree)],
+        env=env)
+    (new,) = set(dest.iterdir()) - before
+    return new
+
+
 def wheelhouse(dest: Path, sources: Path, tmp: Path, wheel: Path, sdist: Path) -> str:
     """Locked runtime wheels (hash-checked download), plus Tessera's wheel and sdist.
 
@@ -285,10 +306,7 @@ def wheelhouse(dest: Path, sources: Path, tmp: Path, wheel: Path, sdist: Path) -
             continue
         sources.mkdir(exist_ok=True)
         shutil.copyfile(item, sources / item.name)
-        before = set(dest.iterdir())
-        run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
-             "--no-deps", "--no-build-isolation", "--no-cache-dir", "-w", str(dest), str(item)])
-        (new,) = set(dest.iterdir()) - before
+        new = build_sdist_wheel(item, dest, tmp)
         name = new.name.split("-")[0].replace("_", "-").lower()
         built[name] = new
     shutil.copyfile(wheel, dest / wheel.name)
