@@ -212,6 +212,8 @@ def install_and_run_offline(kit: Path, tmp_path: Path, *install_args: str) -> No
                      env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     tessera = str(prefix / "bin" / "tessera")
+    version = offline(tessera, "--version", env=env)
+    assert version.stdout.strip() == f"tessera, version {VERSION}", version.stdout + version.stderr
 
     demo = offline(tessera, "demo", env=env)
     assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -293,6 +295,13 @@ def test_metainfo_passes_appstreamcli_validate() -> None:
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation was successful" in result.stdout
+
+
+def test_desktop_entry_passes_desktop_file_validate() -> None:
+    result = subprocess.run(["desktop-file-validate", str(ROOT / "packaging" / "tessera.desktop")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
 
 
 def test_man_page_renders_without_warnings_and_lists_every_command(kit: Path) -> None:
