@@ -88,7 +88,7 @@ if ((system)); then
 fi
 
 # -- 3. Tessera itself -------------------------------------------------------------------
-mkdir -p "$prefix/bin"
+mkdir -p "$prefix/bin" 2>/dev/null || die "cannot create $prefix: choose a --prefix you can write to"
 prefix=$(cd "$prefix" && pwd)
 if [[ $from == app ]]; then
     cp -a app/tessera "$prefix/app"

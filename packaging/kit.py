@@ -34,6 +34,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
@@ -337,11 +338,17 @@ def _depends(deb: Path) -> list[list[str]]:
 
 def debs(dest: Path) -> None:
     dest.mkdir(parents=True)
-    try:
-        run(["apt-get", "download", "-q", *DEBS], cwd=dest, stdout=subprocess.DEVNULL)
-    except subprocess.CalledProcessError:
-        run(["apt-get", "update", "-qq"])
-        run(["apt-get", "download", "-q", *DEBS], cwd=dest, stdout=subprocess.DEVNULL)
+    # As root, apt downloads as its own user _apt: into a private folder given to that user.
+    with tempfile.TemporaryDirectory(prefix="tessera-debs-") as tmp:
+        if os.geteuid() == 0:
+            shutil.chown(tmp, user="_apt")
+        try:
+            run(["apt-get", "download", "-q", *DEBS], cwd=tmp, stdout=subprocess.DEVNULL)
+        except subprocess.CalledProcessError:
+            run(["apt-get", "update", "-qq"])
+            run(["apt-get", "download", "-q", *DEBS], cwd=tmp, stdout=subprocess.DEVNULL)
+        for deb in sorted(Path(tmp).glob("*.deb")):
+            shutil.move(deb, dest / deb.name)
     carried = {p.name.split("_")[0] for p in dest.glob("*.deb")}
     unmet = sorted({" | ".join(group) for deb in dest.glob("*.deb") for group in _depends(deb)
                     if not any(alt in carried or alt in ASSUMED_PRESENT for alt in group)})
@@ -389,7 +396,7 @@ def _deb_component(path: Path, kit: Path) -> dict[str, object]:
     name, ver, arch = field("Package"), field("Version"), field("Architecture")
     return {"type": "library" if name.startswith("lib") else "application",
             "bom-ref": path.relative_to(kit).as_posix(), "name": name, "version": ver,
-            "purl": f"pkg:deb/debian/{name}@{ver}?arch={arch}&distro=debian-12",
+            "purl": f"pkg:deb/debian/{name}@{quote(ver, safe='.-_~')}?arch={arch}&distro=debian-12",
             "hashes": [{"alg": "SHA-256", "content": sha256(path)}]}
 
 

@@ -85,6 +85,15 @@ def test_kit_name_wheel_and_sdist_carry_the_version(kit: Path) -> None:
     assert version.strip().endswith(VERSION)
 
 
+def test_the_tarball_unpacks_to_a_kit_that_verifies(kit: Path, tmp_path: Path) -> None:
+    with tarfile.open(kit.parent / f"{kit.name}.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="tar")
+    result = subprocess.run(["bash", str(tmp_path / kit.name / "install.sh"), "--verify-only"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / kit.name / "install.sh").stat().st_mode & 0o111
+
+
 def test_wheelhouse_is_exactly_the_locked_runtime_set_plus_tessera(kit: Path) -> None:
     runtime = lock_pins((ROOT / "packaging" / "runtime.lock").read_text())
     found: dict[str, str] = {}
