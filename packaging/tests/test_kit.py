@@ -289,6 +289,22 @@ def test_a_second_app_build_is_identical_file_by_file(kit: Path, tmp_path: Path)
     assert [name for name in first if first[name] != second[name]] == []
 
 
+def test_the_sdist_alone_rebuilds_the_same_wheel(kit: Path, tmp_path: Path) -> None:
+    """A reviewer can check the shipped wheel against the shipped source."""
+    with tarfile.open(kit / "wheelhouse" / f"tessera-{VERSION}.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    code = "import sys\nfrom setuptools import build_meta as b\nb.build_wheel(sys.argv[1])\n"
+    subprocess.run([DIST_PYTHON, "-c", code, str(tmp_path / "out")], check=True,
+                   cwd=tmp_path / f"tessera-{VERSION}", capture_output=True,
+                   env={**os.environ, "SOURCE_DATE_EPOCH": EPOCH})
+    name = f"tessera-{VERSION}-py3-none-any.whl"
+    assert sha256(tmp_path / "out" / name) == sha256(kit / "wheelhouse" / name)
+    with tarfile.open(kit / "wheelhouse" / f"tessera-{VERSION}.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert f"tessera-{VERSION}/tools/tessera-recover" in names  # recovery without Tessera
+    assert f"tessera-{VERSION}/docs/FORMAT.md" in names
+
+
 def test_sdist_holds_sorted_members_with_the_fixed_time(kit: Path) -> None:
     with tarfile.open(kit / "wheelhouse" / f"tessera-{VERSION}.tar.gz") as tar:
         members = tar.getmembers()
