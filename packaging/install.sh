@@ -112,7 +112,7 @@ echo "$prog: Tessera $(cat VERSION) installed in $prefix ($from)"
 if ((system)); then
     install -D -m 0644 etc/udev/rules.d/70-tessera-fido.rules "$root/etc/udev/rules.d/70-tessera-fido.rules"
     for f in share/applications/tessera.desktop share/metainfo/*.metainfo.xml \
-             share/icons/hicolor/scalable/apps/tessera.svg share/man/man1/tessera.1.gz; do
+             share/icons/hicolor/*/apps/tessera.* share/man/man1/tessera.1.gz; do
         install -D -m 0644 "$f" "$root/usr/local/$f"
     done
     mkdir -p "$root/usr/local/bin"

@@ -235,6 +235,34 @@ def man_page(ver: str, epoch: int) -> str:
     return "\n".join(lines)
 
 
+ICON_SIZES = (32, 48, 64, 128, 256)
+
+
+def render_icons(svg: Path, hicolor: Path) -> None:
+    """PNG sizes of the app icon for desktops and software centres that want bitmaps."""
+    code = """
+import sys
+from pathlib import Path
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QGuiApplication, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
+app = QGuiApplication([])
+renderer = QSvgRenderer(sys.argv[1])
+for size in map(int, sys.argv[3:]):
+    image = QImage(size, size, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size, size))
+    painter.end()
+    out = Path(sys.argv[2]) / f"{size}x{size}" / "apps"
+    out.mkdir(parents=True, exist_ok=True)
+    assert image.save(str(out / "tessera.png"), "PNG")
+"""
+    subprocess.run([sys.executable, "-c", code, str(svg), str(hicolor), *map(str, ICON_SIZES)],
+                   check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+
+
 def desktop_files(dest: Path, ver: str, epoch: int) -> None:
     """share/ of the kit: desktop entry, metainfo, icons, man page; etc/ with the udev rule."""
     apps = dest / "share" / "applications"
@@ -247,6 +275,7 @@ def desktop_files(dest: Path, ver: str, epoch: int) -> None:
     shutil.copyfile(PACKAGING / "tessera.desktop", apps / "tessera.desktop")
     shutil.copyfile(PACKAGING / f"{APP_ID}.metainfo.xml", meta / f"{APP_ID}.metainfo.xml")
     shutil.copyfile(ROOT / "resources" / "icons" / "tessera.svg", icons / "tessera.svg")
+    render_icons(ROOT / "resources" / "icons" / "tessera.svg", dest / "share" / "icons" / "hicolor")
     shutil.copyfile(PACKAGING / "70-tessera-fido.rules", udev / "70-tessera-fido.rules")
     page = man / "tessera.1.gz"
     with page.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,

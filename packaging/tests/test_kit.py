@@ -246,6 +246,9 @@ def test_wheelhouse_install_into_a_fresh_prefix_with_no_network(kit: Path, tmp_p
     assert (root / "etc/udev/rules.d/70-tessera-fido.rules").is_file()
     assert (root / "usr/local/share/applications/tessera.desktop").is_file()
     assert (root / "usr/local/share/man/man1/tessera.1.gz").is_file()
+    hicolor = root / "usr/local/share/icons/hicolor"
+    assert (hicolor / "scalable/apps/tessera.svg").is_file()
+    assert (hicolor / "128x128/apps/tessera.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (root / "usr/local/bin/tessera").is_symlink()
 
 
