@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DIST_PYTHON = os.environ.get("TESSERA_DIST_PYTHON", str(ROOT / ".venv-dist" / "bin" / "python"))
+# (absolute: some builds run in another folder; not resolved, a venv's python is a link)
+DIST_PYTHON = os.path.abspath(os.environ.get("TESSERA_DIST_PYTHON",
+                                             str(ROOT / ".venv-dist" / "bin" / "python")))
 KIT_PY = ROOT / "packaging" / "kit.py"
 EPOCH = "1764633600"  # 2025-12-02T00:00:00Z: any fixed value will do
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -47,7 +49,8 @@ def build(*args: str, log: Path) -> None:
 
 @pytest.fixture(scope="session")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.environ.get("TESSERA_TEST_KIT"):  # a kit built earlier, while working on these tests
+    # A kit built earlier (with SOURCE_DATE_EPOCH=EPOCH), while working on these tests.
+    if os.environ.get("TESSERA_TEST_KIT"):
         return Path(os.environ["TESSERA_TEST_KIT"])
     out = tmp_path_factory.mktemp("dist")
     build("kit", "--out", str(out), log=out / "build.log")
