@@ -1,7 +1,7 @@
 # Tessera — the two commands a newcomer needs: `make run` and `make test`.
 VENV := .venv
 PY := $(VENV)/bin/python
-.PHONY: run test lint unit typecheck bench screenshots lock clean demo
+.PHONY: run test lint unit typecheck bench screenshots lock clean demo dist offline-kit test-dist
 
 run: $(VENV)/.tessera-lock
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY$$QT_QPA_PLATFORM" ]; then \
@@ -19,7 +19,7 @@ unit: $(VENV)/.tessera-lock
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.tessera-lock
-	$(VENV)/bin/ruff check app tests tools benchmarks
+	$(VENV)/bin/ruff check app tests tools benchmarks packaging
 	$(VENV)/bin/mypy
 
 bench: $(VENV)/.tessera-lock
@@ -32,9 +32,34 @@ screenshots: $(VENV)/.tessera-lock
 $(VENV)/.tessera-lock: requirements.lock pyproject.toml scripts/bootstrap.sh tests/interop/node/package-lock.json
 	@bash scripts/bootstrap.sh
 
-# Regenerate the hash-pinned lock after changing pyproject.toml (needs `uv`).
+# Regenerate the hash-pinned locks after changing pyproject.toml (needs `uv`):
+# requirements.lock (app + development), packaging/runtime.lock (the app's own dependency
+# set, the same pins), packaging/build.lock (build-only tools for dist and offline-kit).
 lock:
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -c requirements.lock -o packaging/runtime.lock
+	uv pip compile pyproject.toml packaging/build-requirements.in --generate-hashes --python-version 3.11 -c packaging/runtime.lock -o packaging/build.lock
+
+# -- distribution (docs/PACKAGING.md) ---------------------------------------------------
+# The build environment: the runtime dependencies plus build-only tools, from packaging/build.lock.
+DIST_VENV := .venv-dist
+$(DIST_VENV)/.tessera-build-lock: packaging/build.lock $(VENV)/.tessera-lock
+	@[ -x $(DIST_VENV)/bin/python ] || $${PYTHON:-python3} -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r packaging/build.lock
+	@sha256sum packaging/build.lock > $@
+
+# The app build (PyInstaller, one folder): dist/tessera/tessera runs without Python.
+dist: $(DIST_VENV)/.tessera-build-lock
+	$(DIST_VENV)/bin/python packaging/kit.py dist --out dist
+
+# The offline kit: dist/tessera-offline-kit-VERSION-linux-x86_64/ and its .tar.gz.
+offline-kit: $(DIST_VENV)/.tessera-build-lock
+	$(DIST_VENV)/bin/python packaging/kit.py kit --out dist
+
+# Builds the kit and installs it with no network (unshare -n), reproducibility, SBOM.
+test-dist: $(DIST_VENV)/.tessera-build-lock
+	TESSERA_DIST_PYTHON=$(DIST_VENV)/bin/python QT_QPA_PLATFORM=offscreen \
+	  $(PY) -m pytest -q -p no:cacheprovider packaging/tests
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache build app/*.egg-info
+	rm -rf $(VENV) $(DIST_VENV) .mypy_cache .ruff_cache build dist app/*.egg-info

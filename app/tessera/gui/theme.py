@@ -29,14 +29,17 @@ class Theme(enum.StrEnum):
 
 
 def resource_dir() -> Path:
-    """``resources/`` beside the source tree, in a PyInstaller bundle, or as configured."""
+    """``resources/`` beside the source tree, in a PyInstaller bundle, installed, or as configured."""
     configured = os.environ.get("TESSERA_RESOURCES")
     if configured:
         return Path(configured)
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
+    source_tree = Path(__file__).resolve().parents[3] / "resources"
+    # An installed wheel puts them in <prefix>/share/tessera/resources (pyproject data-files).
+    installed = Path(sys.prefix) / "share" / "tessera" / "resources"
+    return installed if installed.is_dir() and not source_tree.is_dir() else source_tree
 
 
 def icon_path(name: str) -> Path:

@@ -1,0 +1,5 @@
+"""Entry point of the app build: the same ``tessera`` command the wheel installs."""
+
+from tessera.launcher import main
+
+main()
