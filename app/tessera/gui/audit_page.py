@@ -21,8 +21,7 @@ from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import audit_model
 from tessera.gui.pages import TablePage
-from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.theme import themed
+from tessera.gui.theme import Tone, set_tone, themed
 from tessera.vault import AuditEntry, AuditVerdict
 
 ACTION_GROUPS = (
@@ -141,8 +140,7 @@ class AuditPage(TablePage):
             self.actor_filter.setCurrentIndex(0)
             self.search.clear()
             self.select_where(lambda e: e.seq == bad)
-        color = tone_color(tone)
-        self.verdict.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color else "")
+        set_tone(self.verdict, tone, bold=True)
         self.verdict.setText(text)
         return verdict
 
@@ -159,6 +157,6 @@ class AuditPage(TablePage):
         except Exception as exc:
             show_error(self, exc)
             return None
-        self.verdict.setStyleSheet("")
+        set_tone(self.verdict, Tone.NORMAL)
         self.verdict.setText(f"Exported {self.model.rowCount()} entries to {path}")
         return path

@@ -46,7 +46,7 @@ from tessera.gui.envelopes import EnvelopeForm
 from tessera.gui.errors import show_error
 from tessera.gui.sheet_handoff import SheetHandoff
 from tessera.gui.split_editor import SplitEditor
-from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.theme import Tone, set_tone
 from tessera.gui.widgets import fingerprint_label, muted
 from tessera.sheets.model import Paper
 
@@ -56,11 +56,6 @@ PAGE_FACTS, PAGE_CUSTODIANS, PAGE_SECRET, PAGE_REVIEW, PAGE_DONE = range(5)
 ENVIRONMENTS = ("production", "staging", "development", "demo")
 
 
-
-def set_tone(label: QLabel, tone: str, bold: bool = False) -> None:
-    color = tone_color(tone)
-    style = f"color: {color.name()};" if color else ""
-    label.setStyleSheet(style + (" font-weight: bold;" if bold else ""))
 
 
 class SecretSource(enum.StrEnum):

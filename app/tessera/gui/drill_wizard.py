@@ -25,6 +25,7 @@ from tessera.custody.release import DrillResult, drill
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
 from tessera.gui.prompts import PromptState
+from tessera.gui.theme import Tone, set_tone
 from tessera.gui.worker import Job
 from tessera.tokens.base import TokenInfo, TokenState
 from tessera.vault import RecordState
@@ -155,7 +156,7 @@ class RunPage(QWizardPage):
         self.result = result
         self.state.setText(f"✓ {result.token_label} opens {result.custodian}'s share "
                            f"({result.share_key}); it matches the record.")
-        self.state.setStyleSheet("color: #146c2e")
+        set_tone(self.state, Tone.GOOD)
         self.start_button.setText("Run again")
         self.start_button.setEnabled(True)
         self.context.notify_changed()
@@ -169,7 +170,7 @@ class RunPage(QWizardPage):
             self.state.setText("Cancelled.")
         elif isinstance(exc, TesseraError):
             self.state.setText(f"✗ {message_for(exc)}")
-            self.state.setStyleSheet("color: #b3261e")
+            set_tone(self.state, Tone.BAD)
             self.context.notify_changed()  # a failed drill is recorded too
         else:
             self.state.setText("✗ An unexpected problem stopped the drill.")

@@ -43,7 +43,7 @@ from tessera.core.errors import NotFound, TesseraError, TokenError
 from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
-from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.theme import Tone, set_tone
 from tessera.gui.widgets import mono_font, muted
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
@@ -77,10 +77,6 @@ CHOICE_TEXT = {
                          "and records that allow software keys, accept it."),
 }
 
-
-def set_tone(label: QLabel, tone: str) -> None:
-    color = tone_color(tone)
-    label.setStyleSheet(f"color: {color.name()};" if color else "")
 
 
 def describe_recipient(text: str) -> tuple[bool, str]:

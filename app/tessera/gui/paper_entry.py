@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core import slip39
 from tessera.core.errors import InvalidMnemonic
+from tessera.gui.theme import Tone, set_tone
 
 WORDS = slip39.WORDS_PER_SHARE
 COLUMNS = 3
@@ -298,7 +299,7 @@ class PaperEntryDialog(QDialog):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet("color: #b3261e; font-weight: bold" if error else "")
+        set_tone(self.status, Tone.BAD if error else Tone.NORMAL, bold=error)
 
     def _submit(self) -> None:
         if not self.submit_button.isEnabled():

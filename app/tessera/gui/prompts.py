@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tessera.gui.theme import Tone, set_tone
+
 TOUCH_PROMPT_DELAY_MS = 500  # ykman's prompt_timeout: no prompt for a key that answers at once
 _POLL_SECONDS = 0.05
 
@@ -83,7 +85,7 @@ class PinDialog(QDialog):
         self.attempts_label.setObjectName("attemptsLeft")
         self.attempts_label.setVisible(attempts_left is not None)
         if attempts_left is not None and attempts_left <= 3:
-            self.attempts_label.setStyleSheet("color: #b3261e; font-weight: bold")
+            set_tone(self.attempts_label, Tone.BAD, bold=True)
         layout.addWidget(self.attempts_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -136,7 +138,7 @@ class NewPinDialog(QDialog):
             form.addRow(f"{name}:", edit)
         layout.addLayout(form)
         self.mismatch = QLabel("The two PINs differ")
-        self.mismatch.setStyleSheet("color: #b3261e")
+        set_tone(self.mismatch, Tone.BAD)
         self.mismatch.setVisible(False)
         layout.addWidget(self.mismatch)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok

@@ -26,8 +26,7 @@ from tessera.core.review import FindingKind, record_findings
 from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.custody.review import record_view
 from tessera.gui.rows import RecordRow, short_date, short_time
-from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.theme import themed
+from tessera.gui.theme import Tone, set_tone, themed
 from tessera.gui.widgets import fingerprint_label, heading, muted
 from tessera.tokens.base import TokenState
 from tessera.vault import RecordState, Vault
@@ -236,8 +235,7 @@ class RecordDetail(QWidget):
                                              RecordState.ROTATION_REQUIRED) else Tone.NORMAL
         if row.damaged:
             tone = Tone.BAD
-        color = tone_color(tone)
-        self.state.setStyleSheet(f"color: {color.name()}; font-weight: bold;" if color else "")
+        set_tone(self.state, tone, bold=True)
         live = record.state in (RecordState.SEALED, RecordState.RELEASED,
                                 RecordState.ROTATION_REQUIRED) and not row.damaged
         self.release_button.setEnabled(live)

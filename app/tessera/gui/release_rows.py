@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QVBoxLayout
 
 from tessera.custody.release import CustodianSlot
+from tessera.gui.theme import Tone, set_tone
 from tessera.tokens.base import TokenInfo
 
 
@@ -23,13 +24,13 @@ class RowState(enum.StrEnum):
 
 
 _LOOK = {
-    RowState.WAITING: ("waiting", ""),
-    RowState.PIN: ("enter the PIN…", "color: #0b57d0; font-weight: bold"),
-    RowState.TOUCH: ("touch your key", "color: #0b57d0; font-weight: bold"),
-    RowState.WORKING: ("checking…", "color: #0b57d0"),
-    RowState.APPROVED: ("✓ approved", "color: #146c2e; font-weight: bold"),
-    RowState.FAILED: ("✗", "color: #b3261e; font-weight: bold"),
-    RowState.NOT_NEEDED: ("not needed", "color: palette(mid)"),
+    RowState.WAITING: ("waiting", Tone.NORMAL, False),
+    RowState.PIN: ("enter the PIN…", Tone.ACCENT, True),
+    RowState.TOUCH: ("touch your key", Tone.ACCENT, True),
+    RowState.WORKING: ("checking…", Tone.ACCENT, False),
+    RowState.APPROVED: ("✓ approved", Tone.GOOD, True),
+    RowState.FAILED: ("✗", Tone.BAD, True),
+    RowState.NOT_NEEDED: ("not needed", Tone.MUTED, False),
 }
 
 
@@ -100,7 +101,7 @@ class CustodianRow(QFrame):
 
     def set_state(self, state: RowState, reason: str = "") -> None:
         self.state = state
-        text, style = _LOOK[state]
+        text, tone, bold = _LOOK[state]
         if state is RowState.FAILED:
             text = f"✗ {reason}"
         elif state is RowState.APPROVED and len(self.slot.share_keys) > 1:
@@ -108,7 +109,7 @@ class CustodianRow(QFrame):
         elif state is RowState.WAITING and reason:
             text = reason
         self.state_label.setText(text)
-        self.state_label.setStyleSheet(style)
+        set_tone(self.state_label, tone, bold)
         self.state_label.setAccessibleName(f"{self.slot.name}: {text}")
 
     def approved(self) -> None:

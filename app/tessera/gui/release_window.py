@@ -46,6 +46,7 @@ from tessera.gui.prompts import PromptState
 from tessera.gui.release_rows import CustodianRow, RowState
 from tessera.gui.release_scan import ask_scan_path, share_words
 from tessera.gui.reveal import CLIPBOARD_CLEAR_MS, RevealDialog
+from tessera.gui.theme import Tone, set_tone
 from tessera.gui.worker import Job
 from tessera.sheets.scan import scan_file
 
@@ -159,7 +160,7 @@ class ReleaseWindow(QWidget):
             layout.addWidget(extras, 1)
         self.request_status = QLabel("")
         self.request_status.setWordWrap(True)
-        self.request_status.setStyleSheet("color: #b3261e")
+        set_tone(self.request_status, Tone.BAD)
         layout.addWidget(self.request_status)
         layout.addStretch(1)
         buttons = QHBoxLayout()

@@ -33,6 +33,7 @@ from tessera.gui.release_rows import RowState
 from tessera.gui.release_window import ReleaseWindow
 from tessera.gui.sheet_handoff import SheetHandoff
 from tessera.gui.split_editor import SplitEditor
+from tessera.gui.theme import Tone, set_tone
 from tessera.gui.widgets import fingerprint_label, heading, muted
 
 
@@ -59,7 +60,7 @@ class NewVersionPage(QWidget):
         self.state.setAccessibleName("Record state")
         self.state.setWordWrap(True)
         if outcome.state_reason:
-            self.state.setStyleSheet("color: #b26a00; font-weight: bold")
+            set_tone(self.state, Tone.WARN, bold=True)
         layout.addWidget(self.state)
         for warning in outcome.warnings:
             layout.addWidget(muted(f"⚠ {warning.text}"))
@@ -190,7 +191,7 @@ class RevokeWindow(ReshareWindow):
         self.consequence = QLabel()
         self.consequence.setWordWrap(True)
         self.consequence.setAccessibleName("Rotation required")
-        self.consequence.setStyleSheet("color: #b26a00")
+        set_tone(self.consequence, Tone.WARN)
         form.addRow(self.consequence)
         self.custodian_box.currentIndexChanged.connect(self._explain)
         self._explain()

@@ -37,6 +37,7 @@ from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
 from tessera.gui.paper_entry import PaperEntry
 from tessera.gui.prompts import PromptState
+from tessera.gui.theme import Tone, set_tone
 from tessera.gui.widgets import muted
 from tessera.gui.worker import Job
 from tessera.tokens.base import Prompts, TokenInfo, TokenState
@@ -174,7 +175,7 @@ class ProvePage(QWizardPage):
     def initializePage(self) -> None:
         self.result = None
         self.state.setText("")
-        self.state.setStyleSheet("")
+        set_tone(self.state, Tone.NORMAL)
         self.old_token.clear()
         for token in self.old_tokens():
             suffix = f" ({token.state.value})" if token.state is not TokenState.ACTIVE else ""
@@ -273,7 +274,7 @@ class ProvePage(QWizardPage):
             return rewrap_with_token(ctx.vault, ctx.drivers, record_id, old, prompts,
                                      cancel, actor=ctx.actor, new_token_ids=new)
 
-        self.state.setStyleSheet("")
+        set_tone(self.state, Tone.NORMAL)
         self.state.setText("Working…")
         self.job = ctx.worker.submit(work, on_success=self._done, on_failure=self._failed,
                                      parent=self, title="Re-wrap a share",
@@ -290,7 +291,7 @@ class ProvePage(QWizardPage):
         kind = "post-quantum" if result.envelopes == "hybrid" else "classical"
         self.state.setText(f"✓ {result.custodian}'s share of {result.label} now opens with "
                            f"{', '.join(result.added)} ({kind} envelope).{removed}")
-        self.state.setStyleSheet("color: #146c2e")
+        set_tone(self.state, Tone.GOOD)
         self.context.notify_changed()
         self._update_button()
         self.completeChanged.emit()
@@ -303,10 +304,10 @@ class ProvePage(QWizardPage):
             self.paper.mark_suspect(exc.word_index)
             self.state.setText(f"✗ {exc.custodian}'s share does not match this record — check "
                                f"word {exc.word_index}")
-            self.state.setStyleSheet("color: #b3261e")
+            set_tone(self.state, Tone.BAD)
         elif isinstance(exc, TesseraError):
             self.state.setText(f"✗ {message_for(exc)}")
-            self.state.setStyleSheet("color: #b3261e")
+            set_tone(self.state, Tone.BAD)
         else:
             self.state.setText("✗ An unexpected problem stopped the re-wrap.")
             show_error(self, exc)

@@ -32,16 +32,11 @@ from tessera.core.errors import PolicyError
 from tessera.core.policy import Policy, PolicyWarning, SplitPlan, check_split
 from tessera.custody.create import token_kinds
 from tessera.gui.context import AppContext
-from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.theme import Tone, set_tone
 from tessera.tokens.base import TokenState
 
 MAX_GROUPS = 16
 
-
-def set_tone(label: QLabel, tone: str, bold: bool = False) -> None:
-    color = tone_color(tone)
-    style = f"color: {color.name()};" if color else ""
-    label.setStyleSheet(style + (" font-weight: bold;" if bold else ""))
 
 
 def describe_plan(plan: SplitPlan, names: dict[str, str]) -> str:

@@ -20,40 +20,19 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QBrush
+
+from tessera.gui.theme import Tone, tone_color
 
 R = TypeVar("R")
 Index = QModelIndex | QPersistentModelIndex
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row object itself
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts correctly
+__all__ = ["Column", "RowFilterProxy", "RowTableModel", "Tone", "tone_color"]
 _ROOT = QModelIndex()
 
 
-class Tone:
-    """How a cell asks to be coloured (resolved against the current palette)."""
-
-    NORMAL = ""
-    WARN = "warn"
-    BAD = "bad"
-    GOOD = "good"
-    MUTED = "muted"
-
-
-_TONES_LIGHT = {Tone.WARN: "#9a5b00", Tone.BAD: "#b3261e", Tone.GOOD: "#1e7a34"}
-_TONES_DARK = {Tone.WARN: "#f0b35a", Tone.BAD: "#ff8a80", Tone.GOOD: "#7bd88f"}
-
-
-def tone_color(tone: str) -> QColor | None:
-    """The text colour for ``tone`` that reads well on the current palette."""
-    if not tone:
-        return None
-    palette = QApplication.palette()
-    if tone == Tone.MUTED:
-        return palette.color(QPalette.ColorRole.PlaceholderText)
-    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
-    return QColor((_TONES_DARK if dark else _TONES_LIGHT)[tone])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 ICON_SIZES = (16, 20, 24, 32, 48)
 ICON_PROPERTY = "tesseraIcon"  # dynamic property naming a widget's or action's themed icon
@@ -103,13 +103,86 @@ def app_icon() -> QIcon:
     return result
 
 
+# The two palettes' main colours. Every text colour below reads at WCAG AA (4.5:1) on
+# every background it is drawn on; tests/gui/test_theme_contrast.py computes it.
+PALETTES = {
+    False: {"window": "#f4f5f7", "base": "#ffffff", "alt": "#f0f2f5", "text": "#1d2026",
+            "button": "#e9ebef", "highlight": "#2f6fd0", "link": "#1f5fbf", "muted": "#5f6672"},
+    True: {"window": "#202328", "base": "#16181c", "alt": "#262a30", "text": "#e6e8eb",
+           "button": "#2b2f36", "highlight": "#2f6ccc", "link": "#8ab4f8", "muted": "#a3aab4"},
+}
+
+
+class Tone:
+    """How a text asks to be coloured (resolved against the current palette)."""
+
+    NORMAL = ""
+    WARN = "warn"
+    BAD = "bad"
+    GOOD = "good"
+    ACCENT = "accent"  # a key operation under way: "touch your key", "checking…"
+    MUTED = "muted"
+
+
+TONES = {
+    False: {Tone.WARN: "#8a5100", Tone.BAD: "#b3261e", Tone.GOOD: "#1e7a34",
+            Tone.ACCENT: "#0b57d0"},
+    True: {Tone.WARN: "#f0b35a", Tone.BAD: "#ff8a80", Tone.GOOD: "#7bd88f",
+           Tone.ACCENT: "#8ab4f8"},
+}
+TONE_PROPERTY = "tesseraTone"  # dynamic property: "tone" or "tone bold"
+
+
+def relative_luminance(color: QColor) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour."""
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+    return (0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF())
+            + 0.0722 * channel(color.blueF()))
+
+
+def contrast_ratio(foreground: QColor | str, background: QColor | str) -> float:
+    """WCAG contrast ratio (1 to 21) of two colours; AA asks 4.5 for body text."""
+    lighter, darker = sorted((relative_luminance(QColor(foreground)),
+                              relative_luminance(QColor(background))), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def tone_color(tone: str) -> QColor | None:
+    """The text colour for ``tone`` that reads well on the current palette."""
+    if not tone:
+        return None
+    palette = QApplication.palette()
+    if tone == Tone.MUTED:
+        return palette.color(QPalette.ColorRole.PlaceholderText)
+    return QColor(TONES[is_dark()][tone])
+
+
+def _tone_style(tone: str, bold: bool) -> str:
+    color = tone_color(tone)
+    return (f"color: {color.name()};" if color else "") + (" font-weight: bold;" if bold else "")
+
+
+def set_tone(label: QWidget, tone: str, bold: bool = False) -> None:
+    """Colour a label's text by tone; :func:`apply_theme` re-colours it on a theme switch."""
+    label.setProperty(TONE_PROPERTY, f"{tone} bold" if bold else tone)
+    label.setStyleSheet(_tone_style(tone, bold))
+
+
+def retone_all() -> None:
+    """Re-colour every toned label in every open window (after a palette change)."""
+    for top in QApplication.topLevelWidgets():
+        for widget in (top, *top.findChildren(QWidget)):
+            value = widget.property(TONE_PROPERTY)
+            if isinstance(value, str) and value:
+                tone, _, bold = value.partition(" ")
+                widget.setStyleSheet(_tone_style(tone, bool(bold)))
+
+
 def _palette(dark: bool) -> QPalette:
-    if dark:
-        window, base, alt, text = "#202328", "#16181c", "#262a30", "#e6e8eb"
-        button, highlight, link, muted = "#2b2f36", "#3d7bd9", "#8ab4f8", "#8b929c"
-    else:
-        window, base, alt, text = "#f4f5f7", "#ffffff", "#f0f2f5", "#1d2026"
-        button, highlight, link, muted = "#e9ebef", "#2f6fd0", "#1f5fbf", "#6b7280"
+    c = PALETTES[dark]
+    window, base, alt, text = c["window"], c["base"], c["alt"], c["text"]
+    button, highlight, link, muted = c["button"], c["highlight"], c["link"], c["muted"]
     p = QPalette()
     roles = QPalette.ColorRole
     for role, value in ((roles.Window, window), (roles.Base, base), (roles.AlternateBase, alt),
@@ -142,6 +215,7 @@ def apply_theme(app: QApplication, theme: Theme) -> None:
     app.setPalette(_palette(dark))
     _tinted_icon.cache_clear()
     retint_all()
+    retone_all()
 
 
 def is_dark() -> bool:

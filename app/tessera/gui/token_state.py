@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tessera.gui.theme import Tone, set_tone
 from tessera.tokens.base import TokenInfo, TokenState
 from tessera.vault import Record, Vault
 
@@ -67,7 +68,7 @@ class TokenStateDialog(QDialog):
         self.warning.setWordWrap(True)
         self.warning.setAccessibleName("What this means")
         if self.records:
-            self.warning.setStyleSheet("color: #b26a00; font-weight: bold")
+            set_tone(self.warning, Tone.WARN, bold=True)
         layout.addWidget(self.warning)
         caption = QLabel("&Reason (recorded in the audit log):")
         self.reason = QLineEdit()

@@ -22,8 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.theme import themed
+from tessera.gui.theme import Tone, set_tone, themed, tone_color
 from tessera.gui.widgets import muted
 from tessera.tokens.virtual.devices import VirtualDevices, VirtualKey
 
@@ -79,14 +78,13 @@ class KeyRow(QFrame):
         if waiting and present:
             color = tone_color(Tone.WARN)
             self.state.setText("● Blinking — waiting for your touch")
-            self.state.setStyleSheet(f"color: {color.name()}; font-weight: bold;"
-                                     if color else "")
+            set_tone(self.state, Tone.WARN, bold=True)
             self.setStyleSheet("QFrame#virtual-key { border: 2px solid "
                                f"{color.name() if color else 'orange'}; border-radius: 4px; }}")
             self.touch.setDefault(True)
         else:
             self.state.setText("Plugged in" if present else "Pulled out")
-            self.state.setStyleSheet("")
+            set_tone(self.state, Tone.NORMAL)
             self.setStyleSheet("")
             self.touch.setDefault(False)
 

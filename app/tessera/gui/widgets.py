@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QEvent, Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QFrame,
     QHeaderView,
     QLabel,
@@ -74,24 +73,16 @@ def heading(text: str, level: int = 1) -> QLabel:
 
 
 class MutedLabel(QLabel):
-    """Secondary text (hints, explanations) in the palette's muted colour."""
+    """Secondary text (hints, explanations) in the palette's muted colour.
+
+    It takes the colour by role, not by value, so a theme switched at run time
+    re-colours it with the rest of the palette.
+    """
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
         self.setWordWrap(True)
-        self._tint()
-
-    def _tint(self) -> None:
-        palette = self.palette()
-        app_palette = QApplication.palette()
-        palette.setColor(QPalette.ColorRole.WindowText,
-                         app_palette.color(QPalette.ColorRole.PlaceholderText))
-        self.setPalette(palette)
-
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.ApplicationPaletteChange:
-            self._tint()
-        super().changeEvent(event)
+        self.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
 
 def muted(text: str) -> QLabel:
