@@ -3,12 +3,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 .PHONY: run test lint unit typecheck bench screenshots lock clean demo dist offline-kit test-dist
 
+# Without a display it explains what to do and exits cleanly (0): nothing went wrong.
 run: $(VENV)/.tessera-lock
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY$$QT_QPA_PLATFORM" ]; then \
 	  echo "tessera: no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset)."; \
 	  echo "tessera: run this on a desktop, or under a virtual one: xvfb-run -a make run;"; \
-	  echo "tessera: for the command line without a window try: make demo"; exit 3; fi
-	$(VENV)/bin/tessera gui
+	  echo "tessera: for the command line without a window try: make demo"; \
+	else $(VENV)/bin/tessera gui; fi
 
 demo: $(VENV)/.tessera-lock
 	$(VENV)/bin/tessera demo

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera import __version__
+from tessera.custody.demo import DEMO_PIN
 from tessera.custody.enroll import ConnectedDevice
 from tessera.gui.audit_page import AuditPage
 from tessera.gui.context import AppContext
@@ -44,8 +45,8 @@ from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
 PAGE_ICONS = ("records", "custodians", "tokens", "audit", "verify")
-DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys. Nothing here protects a real "
-             "secret.")
+DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys; nothing here protects a real "
+             f"secret. The demo keys' PIN is {DEMO_PIN}.")
 
 
 # Wide enough for the records table's Label … State columns beside the detail pane and
