@@ -79,6 +79,7 @@ _SEVERITY = {
     FindingKind.NOT_POST_QUANTUM: Severity.MEDIUM,
 }
 CLOSED_STATES = ("superseded", "retired")
+ROTATE_NOW_STATES = ("released", "rotation_required")  # rotate at once, not at an age
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,24 @@ class Review:
                      if d.record_id == record_id and d.token_id == token_id), None)
 
     def rotation_due_at(self, record: RecordView) -> str:
+        """When the secret is to be rotated: at once — since the release or revocation —
+        for a record released or flagged, else when it reaches the policy's age."""
+        if record.state in ROTATE_NOW_STATES:
+            return record.state_since
         return format_time(parse_time(record.secret_since)
                            + timedelta(days=record.rotation_days))
+
+    def rotation_due_text(self, record: RecordView) -> str:
+        """The rotation column in words, agreeing with the findings: "now (released
+        2026-12-02)", "overdue since 2027-12-02" or "2027-12-02"."""
+        due = self.rotation_due_at(record)
+        if record.state == "released":
+            return f"now (released {due[:10]})"
+        if record.state in ROTATE_NOW_STATES:
+            return f"now (required since {due[:10]})"
+        if parse_time(due) < parse_time(self.generated_at):
+            return f"overdue since {due[:10]}"
+        return due[:10]
 
     def counts(self) -> dict[Severity, int]:
         return {s: sum(1 for f in self.findings if f.severity is s) for s in Severity}
@@ -313,7 +330,7 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
             add(FindingKind.DRILL_OVERDUE,
                 f"{due.custodian}'s drill of {due.token_label} on {record.label} was due "
                 f"{due.due_at[:10]} (last: {last}).", due.custodian, due.token_label)
-    if record.state in ("released", "rotation_required"):
+    if record.state in ROTATE_NOW_STATES:
         reason = f": {record.state_reason}" if record.state_reason else ""
         add(FindingKind.ROTATION_DUE,
             f"{record.label} is {record.state_display} since {record.state_since[:10]}"

@@ -41,7 +41,7 @@ def overdue_drills(vault: Vault, now: datetime | None = None,
     return sorted(found, key=lambda d: (d.due_at, d.label.casefold(), d.custodian))
 
 
-def _secret_since(vault: Vault, record: Record) -> str:
+def secret_since(vault: Vault, record: Record) -> str:
     """When the current secret was sealed: creation, or the newest rotation."""
     since = record.created_at
     for entry in vault.audit_entries(subject=record.id):
@@ -89,6 +89,6 @@ def record_view(vault: Vault, record: Record) -> RecordView:
         hardware_only=policy.hardware_only and not record.allow_software,
         drill_days=policy.drill_days, rotation_days=policy.rotation_days,
         envelopes_policy=policy.envelopes,
-        version_created_at=data.created_at, secret_since=_secret_since(vault, record),
+        version_created_at=data.created_at, secret_since=secret_since(vault, record),
         last_release_at=record.last_release_at,
         outstanding_sheets=tuple(s.serial for s in sheets_to_destroy(vault, record.id)))

@@ -36,8 +36,6 @@ from tessera.vault import RecordState
 class TablePage(QWidget):
     """A heading, a search field (plus optional filters) and a sorted table."""
 
-    fit_maximum = 320  # widest a column is sized to its contents
-
     def __init__(self, context: AppContext, title: str, hint: str, model: RowTableModel[Any],
                  load: Callable[[], list[Any]], identity: Callable[[Any], str],
                  parent: QWidget | None = None) -> None:
@@ -49,7 +47,6 @@ class TablePage(QWidget):
         self.proxy.setSourceModel(model)
         self._load = load
         self._identity = identity
-        self._fitted = False
 
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(16, 12, 16, 12)
@@ -99,9 +96,8 @@ class TablePage(QWidget):
         current = self.selected_row()
         keep = self._identity(current) if current is not None else None
         self.model.set_rows(self._load())
-        if not self._fitted and self.model.rowCount():
-            fit_columns(self.table, self.fit_maximum)
-            self._fitted = True
+        if self.model.rowCount():
+            fit_columns(self.table)
         if keep is not None:
             self.select_where(lambda r: self._identity(r) == keep)
         self._show_count()
@@ -109,9 +105,6 @@ class TablePage(QWidget):
 
 class RecordsPage(TablePage):
     """The inventory of recovery secrets, with the selected record's details."""
-
-    # Narrower columns (long cells elide) so Label … State show beside the detail pane.
-    fit_maximum = 170
 
     release_requested = Signal(str)
     drill_requested = Signal(str)

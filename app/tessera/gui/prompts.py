@@ -152,9 +152,20 @@ class NewPinDialog(QDialog):
 
     def _check(self) -> None:
         first, second = self.pin_edit.text(), self.confirm_edit.text()
-        self.mismatch.setVisible(bool(second) and first != second)
+        differ = bool(second) and first != second
+        if differ != self.mismatch.isVisibleTo(self):
+            self.mismatch.setVisible(differ)
+            self._fit()
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(bool(first) and first == second)
+
+    def _fit(self) -> None:
+        """Grow (or shrink back) so a shown or hidden line never squeezes the others."""
+        layout = self.layout()
+        layout.activate()
+        height = max(layout.totalHeightForWidth(self.width()), layout.totalMinimumSize().height())
+        if height != self.height():
+            self.resize(self.width(), height)
 
     def take_pin(self) -> str | None:
         if self.result() != QDialog.DialogCode.Accepted:

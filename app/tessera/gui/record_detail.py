@@ -257,9 +257,7 @@ class RecordDetail(QWidget):
         self.last_drill.setText(short_time(record.last_drill_at))
         self.next_drill.setText(("overdue since " if row.drill_overdue else "")
                                 + short_date(row.next_drill))
-        self.rotation.setText("now (the secret was released)"
-                              if record.state is RecordState.RELEASED
-                              else short_date(row.next_rotation))
+        self.rotation.setText(row.rotation_text)
         self._fill_holders(record.id)
         self._fill_sheets(record.id, row.version)
         self._fill_history(record.id)

@@ -116,7 +116,7 @@ class ReviewPage(QWidget):
                         key=lambda s: list(Severity).index(s))
             item = QTreeWidgetItem([
                 record.label, record.k_of_n, record.state_display,
-                short_time(record.last_release_at), review.rotation_due_at(record)[:10],
+                short_time(record.last_release_at), review.rotation_due_text(record),
                 str(len(record.outstanding_sheets)) if record.outstanding_sheets else "—",
                 str(len(found)) if found else "—"])
             item.setData(0, Qt.ItemDataRole.UserRole, record.record_id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tessera.core.errors import TesseraError
+from tessera.custody.review import secret_since
 from tessera.tokens.base import TokenKind, TokenState
 from tessera.vault import AuditEntry, Custodian, Record, RecordState, TokenRecord, Vault
 
@@ -67,12 +68,27 @@ class RecordRow:
             return "—"
         if self.record.state in (RecordState.RELEASED, RecordState.ROTATION_REQUIRED):
             rotate = "rotate now"
+        elif self.rotation_overdue:
+            rotate = f"rotation overdue since {short_date(self.next_rotation)}"
         else:
             rotate = f"rotate {short_date(self.next_rotation)}"
         drill = f"drill {short_date(self.next_drill)}"
         if self.drill_overdue:
             drill = f"drill overdue since {short_date(self.next_drill)}"
         return f"{drill} · {rotate}"
+
+    @property
+    def rotation_text(self) -> str:
+        """When to rotate, in the same words as the access review: "now (released
+        2026-12-02)", "now (required since …)", "overdue since …" or a date."""
+        since = short_date(parse_time(self.record.state_since))
+        if self.record.state is RecordState.RELEASED:
+            return f"now (released {since})"
+        if self.record.state is RecordState.ROTATION_REQUIRED:
+            return f"now (required since {since})"
+        if self.rotation_overdue:
+            return f"overdue since {short_date(self.next_rotation)}"
+        return short_date(self.next_rotation)
 
 
 def record_rows(vault: Vault) -> list[RecordRow]:
@@ -95,7 +111,10 @@ def record_rows(vault: Vault) -> list[RecordRow]:
         last_drill = parse_time(record.last_drill_at)
         drill_base = max(d for d in (created, last_drill) if d is not None) if created else None
         next_drill = drill_base + timedelta(days=policy.drill_days) if drill_base else None
-        next_rotation = created + timedelta(days=policy.rotation_days) if created else None
+        # From when the secret was sealed (a reshare keeps the secret, a rotation not).
+        secret_from = parse_time(secret_since(vault, record))
+        next_rotation = (secret_from + timedelta(days=policy.rotation_days)
+                         if secret_from else None)
         names = tuple(dict.fromkeys(s.custodian for s in manifest.shares))
         rows.append(RecordRow(record, quorum, manifest.describe_quorum(), data.version,
                               data.epoch, data.fingerprint, names, next_drill, next_rotation))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFrame,
     QHeaderView,
     QLabel,
     QLineEdit,
     QTableView,
+    QTreeView,
     QWidget,
 )
 
@@ -41,13 +43,81 @@ def make_table(model: QAbstractItemModel, name: str, parent: QWidget | None = No
     return view
 
 
-def fit_columns(view: QTableView, maximum: int = 320) -> None:
-    """Size columns to their contents once, capped so one long cell cannot take over."""
-    view.resizeColumnsToContents()
-    header = view.horizontalHeader()
-    for column in range(header.count() - 1):
-        if header.sectionSize(column) > maximum:
-            header.resizeSection(column, maximum)
+def share_widths(wanted: list[int], available: int, floor: int = 60) -> list[int]:
+    """Column widths that fit ``available``: all as wanted if they fit, else the widest
+    are trimmed to one common cap (never below ``floor``), so short columns keep their
+    text and only the longest cells elide."""
+    if sum(wanted) <= available or not wanted:
+        return list(wanted)
+    low, high = floor, max(wanted)
+    while low < high:  # the largest cap whose widths still fit
+        cap = (low + high + 1) // 2
+        if sum(min(w, cap) for w in wanted) <= available:
+            low = cap
+        else:
+            high = cap - 1
+    return [min(w, low) for w in wanted]
+
+
+class ColumnFitter(QObject):
+    """Keeps a table's columns sized to their contents within the width it has.
+
+    Columns are refitted when rows change and when the table is resized, so a long
+    name is cut only when there is no room, never while the last column holds empty
+    space. Once the person drags a column edge, their widths are left alone.
+    """
+
+    def __init__(self, view: QTableView | QTreeView, minimum_last: int = 120) -> None:
+        super().__init__(view)
+        self.view = view
+        self.minimum_last = minimum_last
+        self.user_sized = False
+        self._fitting = False
+        header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
+        self.header = header
+        header.sectionResized.connect(self._resized_by_hand)
+        view.viewport().installEventFilter(self)
+
+    def _resized_by_hand(self, _index: int, _old: int, _new: int) -> None:
+        dragging = bool(QApplication.mouseButtons() & Qt.MouseButton.LeftButton)
+        if not self._fitting and dragging:
+            self.user_sized = True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        if self.user_sized or self.view.model() is None:
+            return
+        header = self.header
+        columns = header.count()
+        if columns == 0:
+            return
+        wanted = []
+        for column in range(columns):
+            content = self.view.sizeHintForColumn(column)
+            wanted.append(max(content, header.sectionSizeHint(column)))
+        # The stretched last column never gets narrower than the default section size.
+        last = max(min(wanted[-1], self.minimum_last), header.defaultSectionSize())
+        available = self.view.viewport().width() - last
+        widths = share_widths(wanted[:-1], max(available, 0))
+        self._fitting = True
+        try:
+            for column, width in enumerate(widths):
+                header.resizeSection(column, width)
+        finally:
+            self._fitting = False
+
+
+def fit_columns(view: QTableView | QTreeView) -> ColumnFitter:
+    """Fit ``view``'s columns now and whenever it is resized (see :class:`ColumnFitter`)."""
+    fitter = view.findChild(ColumnFitter)
+    if fitter is None:
+        fitter = ColumnFitter(view)
+    fitter.fit()
+    return fitter
 
 
 def search_field(placeholder: str, name: str) -> QLineEdit:

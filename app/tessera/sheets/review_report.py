@@ -155,7 +155,7 @@ def _paint_record(page: _Page, review: Review, record: RecordView) -> None:
         f"Owner: {record.owner or '—'} · system: {record.system or '—'} · "
         f"environment: {record.environment or '—'}",
         f"Last release: {record.last_release_at or 'never'} · secret sealed "
-        f"{record.secret_since[:10]} · rotation due {review.rotation_due_at(record)[:10]}",
+        f"{record.secret_since[:10]} · rotation due {review.rotation_due_text(record)}",
         f"Policy: {'hardware only' if record.hardware_only else 'software keys allowed'}, "
         f"drill every {record.drill_days} days, rotate every {record.rotation_days} days",
         "Superseded sheets not destroyed: " + (", ".join(record.outstanding_sheets) or "none"),

@@ -1,0 +1,83 @@
+"""Text is not clipped: dialogs grow with their messages, tables show names whole."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from tessera.gui.main_window import PAGES
+from tessera.gui.prompts import NewPinDialog
+from tessera.gui.widgets import share_widths
+
+pytestmark = pytest.mark.usefixtures("no_qt_warnings")
+
+
+def fully_inside(child: QWidget, top: QWidget) -> bool:
+    rect = child.geometry()
+    rect.moveTopLeft(child.mapTo(top, child.rect().topLeft()))
+    return top.rect().contains(rect) and child.height() >= child.minimumSizeHint().height()
+
+
+def cut_with_room_left(table) -> list[str]:
+    """Columns narrower than their contents while the last column holds empty space."""
+    header = table.horizontalHeader()
+    last = header.count() - 1
+    spare = header.sectionSize(last) - max(table.sizeHintForColumn(last),
+                                           header.sectionSizeHint(last),
+                                           header.defaultSectionSize())
+    title = table.model().headerData
+    return [f"{title(c, Qt.Orientation.Horizontal)} cut by "
+            f"{table.sizeHintForColumn(c) - header.sectionSize(c)}px, {spare}px spare"
+            for c in range(last) if table.sizeHintForColumn(c) > header.sectionSize(c)
+            and spare > 8]
+
+
+def test_choose_a_pin_dialog_grows_when_the_pins_differ(qtbot):
+    dialog = NewPinDialog("Dana's security key", "This key has no PIN yet. Choose one of 4 to "
+                          "63 characters; you type it each time the key is used.")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.pin_edit.setText("2468")
+    dialog.confirm_edit.setText("24")
+    assert dialog.mismatch.isVisible()
+    for widget in (dialog.mismatch, dialog.buttons, dialog.pin_edit, dialog.confirm_edit):
+        assert fully_inside(widget, dialog), widget.objectName() or widget.accessibleName()
+    assert dialog.mismatch.height() >= dialog.mismatch.sizeHint().height()
+    assert dialog.buttons.height() >= dialog.buttons.sizeHint().height()
+    dialog.confirm_edit.setText("2468")  # and shrinks back when they agree
+    assert not dialog.mismatch.isVisible()
+    assert dialog.height() <= dialog.layout().totalSizeHint().height() + 2
+
+
+def test_share_widths_trims_only_the_widest_columns():
+    assert share_widths([100, 50, 80], 400) == [100, 50, 80]
+    assert share_widths([300, 50, 80], 300) == [170, 50, 80]
+    assert sum(share_widths([300, 280, 50], 330)) <= 330
+
+
+def test_a_long_name_added_later_is_shown_whole_while_there_is_room(window, context, qtbot):
+    window.resize(1300, 760)
+    window.show_page(PAGES.index("Custodians"))
+    long_name = "Dana Kowalska-Lindqvist-Oyelaran"
+    context.vault.add_custodian(long_name, "dana@example.org", "Incident commander", "t")
+    context.notify_changed()
+    table = window.custodians.table
+    qtbot.waitUntil(lambda: table.model().rowCount() == 4)
+    assert not cut_with_room_left(table)
+
+
+def test_records_table_uses_its_room_before_cutting_a_label(window, context, qtbot):
+    from tessera.core.policy import SplitPlan
+    from tessera.custody.create import create_record
+
+    ids = [c.id for c in context.vault.list_custodians()]
+    create_record(context.vault, b"s3cret", label="Production AWS root account — break-glass", nhi={},
+                  actor="t", plan=SplitPlan.simple(2, ids))
+    context.notify_changed()
+    window.resize(1360, 760)
+    window.show_page(PAGES.index("Records"))
+    table = window.records.table
+    qtbot.waitUntil(lambda: table.model().rowCount() == 2)
+    assert not cut_with_room_left(table)
