@@ -42,7 +42,7 @@ def test_record_row_shows_quorum_state_and_due_dates(context):
     assert cells["Quorum"] == "2 of 3"
     assert cells["State"] == "sealed"
     assert cells["System / account"] == "GitHub Actions / deploy-bot"
-    assert cells["Version"] == "v1 · epoch 1"
+    assert cells["Version"] == "version 1"
     assert cells["Next due"].startswith("drill ")
     assert row.custodians == ("Alice", "Bob", "Carol")
     # the next drill is due one drill period after creation (90 days by default)
@@ -90,5 +90,7 @@ def test_proxy_searches_all_columns_and_sorts_numbers_as_numbers(context):
 def test_audit_summary_leaves_out_ids(context):
     enrol = next(e for e in context.vault.audit_entries() if e.action == "token.enrol")
     summary = audit_summary(enrol)
-    assert summary.startswith("label: Alice's security key")
-    assert "custodian_id" not in summary
+    assert summary.startswith("Key: Alice's security key, Custodian: Alice")
+    assert "security key (FIDO2)" in summary  # the kind in words, not "fido2"
+    assert "custodian_id" not in summary and "Custodian id" not in summary
+    assert "age1" not in summary  # the public key is a technical detail

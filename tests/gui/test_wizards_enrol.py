@@ -109,9 +109,9 @@ def test_enrol_three_custodians_fido2_piv_and_remote(window, context, qtbot, pin
     page = wizard.recipient_page
     qtbot.keyClicks(page.recipient, recipient[:-3])
     assert not wizard.button(QWizard.WizardButton.CommitButton).isEnabled()
-    assert page.verdict.text().startswith("Not a recipient")
+    assert page.verdict.text().startswith("Not a public key")
     qtbot.keyClicks(page.recipient, recipient[-3:])
-    assert page.verdict.text().startswith("✓ An X25519 recipient")
+    assert page.verdict.text().startswith("✓ An age public key (X25519)")
     qtbot.mouseClick(wizard.button(QWizard.WizardButton.CommitButton), Qt.MouseButton.LeftButton)
     assert wizard.currentId() == PAGE_RESULT
     assert wizard.token.remote and not wizard.result_page.test.isEnabled()

@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSplitter,
     QWidget,
 )
 
 from tessera.core.errors import InputError
+from tessera.gui.audit_detail import AuditEntryDetail
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import audit_model
@@ -98,7 +100,17 @@ class AuditPage(TablePage):
         bar.addWidget(self.verdict, 1)
         self.layout_.addLayout(bar)
         self.last_verdict: AuditVerdict | None = None
-        self.finish_layout()
+        self.detail = AuditEntryDetail()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("audit-splitter")
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.detail)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self.detail.show_entry(self.selected_row()))
+        self.finish_layout(splitter)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
 
     def _entries(self) -> list[AuditEntry]:
@@ -129,9 +141,11 @@ class AuditPage(TablePage):
             return None
         self.last_verdict = verdict
         if verdict.ok:
-            text = (f"✓ Chain intact: {verdict.entries} entries; head {verdict.head_seq}:"
-                    f"{verdict.head_hash[:16]}…")
+            # The head in full: it is what a printed transcript is compared against.
+            text = (f"✓ Chain intact: {verdict.entries} entries. Head: entry "
+                    f"{verdict.head_seq}, hash {verdict.head_hash}")
             tone = Tone.GOOD
+            self.select_where(lambda e: e.seq == verdict.head_seq)
         else:
             text = f"✗ Chain broken at entry {verdict.first_bad_seq}: {verdict.problem}"
             tone = Tone.BAD

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import TesseraError, UserCancelled
+from tessera.core.wording import share_label
 from tessera.custody.release import DrillResult, drill
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
@@ -155,7 +156,7 @@ class RunPage(QWizardPage):
         self.job = None
         self.result = result
         self.state.setText(f"✓ {result.token_label} opens {result.custodian}'s share "
-                           f"({result.share_key}); it matches the record.")
+                           f"({share_label(result.share_key)}); it matches the record.")
         set_tone(self.state, Tone.GOOD)
         self.start_button.setText("Run again")
         self.start_button.setEnabled(True)

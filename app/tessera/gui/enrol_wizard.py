@@ -68,7 +68,7 @@ CHOICE_TEXT = {
                       "A key with a PIN that you touch (YubiKey, SoloKey, Nitrokey, Token2…)."),
     KeyChoice.PIV: ("YubiKey (PIV smart card)",
                     "A YubiKey's PIV application: a key made on the card, PIN and touch."),
-    KeyChoice.REMOTE: ("A recipient the custodian sent",
+    KeyChoice.REMOTE: ("A public key the custodian sent",
                        "They enrolled on their own machine and sent you a line starting "
                        "age1pq1…, age1…, age1yubikey1…, age1tag1… or age1tagpq1…; no key "
                        "needs to be here."),
@@ -87,25 +87,25 @@ def describe_recipient(text: str) -> tuple[bool, str]:
     try:
         parsed = age.parse_recipient(text)
     except age.AgeError as exc:
-        return False, f"Not a recipient: {exc}"
+        return False, f"Not a public key (age recipient): {exc}"
     if parsed.to_string() != text:  # type: ignore[attr-defined]
-        return False, "The recipient is not in canonical form (check its letter case)."
+        return False, "The public key is not in canonical form (check its letter case)."
     if isinstance(parsed, age.PivP256Recipient):
-        return True, "✓ A YubiKey PIV recipient (age-plugin-yubikey)."
+        return True, "✓ A YubiKey public key (PIV, age-plugin-yubikey)."
     if isinstance(parsed, age.P256TagRecipient):
-        return True, ("✓ A hardware P-256 recipient (age1tag1…, the age spec's p256tag), "
+        return True, ("✓ A hardware P-256 public key (age1tag1…, the age spec's p256tag), "
                       "enrolled as a remote YubiKey PIV key. Classical: not post-quantum.")
     if isinstance(parsed, age.MlKem768P256TagRecipient):
-        return True, ("✓ A post-quantum hardware recipient (age1tagpq1…, ML-KEM-768 + P-256), "
+        return True, ("✓ A post-quantum hardware public key (age1tagpq1…, ML-KEM-768 + P-256), "
                       "enrolled as a remote YubiKey PIV key.")
     if isinstance(parsed, age.MlKem768X25519Recipient):
-        return True, ("✓ A post-quantum hybrid recipient (age1pq1…). Tessera cannot tell which "
+        return True, ("✓ A post-quantum hybrid public key (age1pq1…). Tessera cannot tell which "
                       "device holds it, so it is enrolled as a remote software key.")
     if isinstance(parsed, age.X25519Recipient):
-        return True, ("✓ An X25519 recipient. Tessera cannot tell which device holds it, so it "
+        return True, ("✓ An age public key (X25519). Tessera cannot tell which device holds it, so it "
                       "is recorded as a remote software key (lower assurance).")
-    return False, ("Only age1pq1…, age1…, age1yubikey1…, age1tag1… and age1tagpq1… recipients "
-                   "can be enrolled.")
+    return False, ("Only public keys starting age1pq1…, age1…, age1yubikey1…, age1tag1… or "
+                   "age1tagpq1… can be enrolled.")
 
 
 def align_labels(*forms: QFormLayout) -> None:
@@ -297,16 +297,16 @@ class RecipientPage(QWizardPage):
     def __init__(self, wizard: EnrolWizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("Paste the custodian's recipient")
-        self.setSubTitle("Shares will be wrapped to it; only the custodian's own key can open "
+        self.setTitle("Paste the custodian's public key")
+        self.setSubTitle("The line starting age1… they sent you. Shares are sealed to it; only the custodian's own key can open "
                          "them. Check it with the custodian by phone or in person.")
         self.recipient = QLineEdit()
-        self.recipient.setAccessibleName("Recipient")
+        self.recipient.setAccessibleName("Public key")
         self.recipient.setFont(mono_font())
         self.recipient.setPlaceholderText("age1pq1…, age1…, age1yubikey1… or age1tag(pq)1…")
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
-        self.verdict.setAccessibleName("Recipient check")
+        self.verdict.setAccessibleName("Public key check")
         layout = QVBoxLayout(self)
         layout.addWidget(self.recipient)
         layout.addWidget(self.verdict)
@@ -372,7 +372,7 @@ class EnrolPage(QWizardPage):
         steps = {
             KeyChoice.FIDO2: f"Plug in {name}'s security key. If it has no PIN yet you will "
                              "choose one. Then touch the key when it blinks — twice: once to "
-                             "create Tessera's credential, once to derive its recipient.",
+                             "register it with Tessera, once to make its public key.",
             KeyChoice.PIV: f"Plug in {name}'s YubiKey. Tessera makes a new key in a free "
                            "PIV slot; a YubiKey still on its factory PIN is given a new PIN "
                            "first. Touch the key when it blinks.",
@@ -481,14 +481,14 @@ class ResultPage(QWizardPage):
         self.recipient = QLineEdit()
         self.recipient.setReadOnly(True)
         self.recipient.setFont(mono_font())
-        self.recipient.setAccessibleName("Recipient")
+        self.recipient.setAccessibleName("Public key")
         self.copy = QPushButton("&Copy")
-        self.copy.setAccessibleName("Copy recipient")
+        self.copy.setAccessibleName("Copy public key")
         self.copy.clicked.connect(
             lambda: QGuiApplication.clipboard().setText(self.recipient.text()))
         self.test = QPushButton("&Test the key")
         self.test.setAccessibleName("Test unwrap")
-        self.test.setToolTip("Wrap a throw-away envelope to the new recipient and open it with "
+        self.test.setToolTip("Seal a throw-away test envelope to the new key and open it with "
                              "the key")
         self.test.clicked.connect(self.run_test)
         self.test_result = QLabel()
@@ -498,7 +498,8 @@ class ResultPage(QWizardPage):
         row.addWidget(self.recipient, 1)
         row.addWidget(self.copy)
         form = QFormLayout()
-        form.addRow("Recipient:", row)
+        form.addRow("Public key:", row)
+        self.recipient.setToolTip("The key's age recipient: shares are sealed to it")
         test_row = QHBoxLayout()
         test_row.addWidget(self.test)
         test_row.addStretch(1)
@@ -517,11 +518,11 @@ class ResultPage(QWizardPage):
         self.recipient.setText(token.recipient)
         self.recipient.setCursorPosition(0)
         where = "sent by the custodian" if token.remote else "made on the key"
-        pq = (" It also has a post-quantum recipient, which new records use by default."
+        pq = (" It also has a post-quantum public key, which new records use by default."
               if token.pq_recipient and token.pq_recipient != token.recipient else "")
         self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
                              f"<b>{token.custodian_name}</b>. New records can wrap shares to "
-                             f"this recipient ({where}); it is public and safe to share.{pq}")
+                             f"this public key ({where}); it is safe to share.{pq}")
         if token.remote:
             self.test.setEnabled(False)
             self.test_result.setText("The key is not here, so it cannot be tested now. Ask "
@@ -583,6 +584,8 @@ class EnrolWizard(QWizard):
             self.setPage(page_id, page)
         self.enrol_page.setCommitPage(True)
         self.recipient_page.setCommitPage(True)
+        for page in (self.enrol_page, self.recipient_page):
+            page.setButtonText(QWizard.WizardButton.CommitButton, "&Enrol")
         self.setStartId(PAGE_PERSON)
 
     def ensure_custodian(self) -> str:

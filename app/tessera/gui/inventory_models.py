@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
+from tessera.core.wording import action_title, version_text
 from tessera.gui.rows import (
     CustodianRow,
     RecordRow,
@@ -51,8 +52,9 @@ RECORD_COLUMNS: list[Column[RecordRow]] = [
                              "can release it"),
     Column("State", lambda r: "damaged" if r.damaged else r.record.state.display,
            tone=_record_state_tone, tooltip=lambda r: r.damaged or r.record.state_reason),
-    Column("Version", lambda r: f"v{r.version} · epoch {r.epoch}",
-           sort_key=lambda r: (r.version, r.epoch)),
+    Column("Version", lambda r: version_text(r.version),
+           sort_key=lambda r: (r.version, r.epoch),
+           tooltip=lambda r: f"Version {r.version}, share set (epoch) {r.epoch}"),
     Column("Created", lambda r: short_time(r.record.created_at),
            sort_key=lambda r: r.record.created_at),
     Column("Last drill", lambda r: short_time(r.record.last_drill_at),
@@ -83,8 +85,8 @@ TOKEN_COLUMNS: list[Column[TokenRow]] = [
            tone=lambda r: Tone.WARN if r.lower_assurance else Tone.NORMAL,
            tooltip=lambda r: "Lower assurance: the key is stored on a computer"
            if r.lower_assurance else ""),
-    Column("Recipient", lambda r: r.token.info.recipient,
-           tooltip=lambda r: r.token.info.recipient),
+    Column("Public key", lambda r: r.token.info.recipient,
+           tooltip=lambda r: f"age recipient — shares are sealed to it:\n{r.token.info.recipient}"),
     Column("Enrolled", lambda r: short_time(r.token.enrolled_at),
            sort_key=lambda r: r.token.enrolled_at),
     Column("Last drill", lambda r: short_time(r.token.last_drill_at),
@@ -98,8 +100,10 @@ AUDIT_COLUMNS: list[Column[AuditEntry]] = [
     Column("Time", lambda e: short_time(e.at), sort_key=lambda e: e.at,
            tooltip=lambda e: e.at),
     Column("Actor", lambda e: e.actor),
-    Column("Action", lambda e: e.action),
-    Column("Details", audit_summary, tooltip=lambda e: f"Subject {e.subject}\nHash {e.hash}"),
+    Column("What happened", lambda e: action_title(e.action),
+           tooltip=lambda e: f"Action code: {e.action}"),
+    Column("Details", audit_summary,
+           tooltip=lambda e: "Select the entry to read it in full below."),
 ]
 
 

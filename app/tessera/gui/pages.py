@@ -197,7 +197,7 @@ class TokensPage(TablePage):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(context, "Tokens",
                          "Every enrolled key. Software keys are lower assurance; remote keys "
-                         "were enrolled from a recipient the custodian sent.",
+                         "were enrolled from a public key the custodian sent.",
                          tokens_model(), lambda: token_rows(context.vault),
                          lambda r: r.token.info.id, parent)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # recipients differ at both ends

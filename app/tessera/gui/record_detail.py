@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from tessera.core.envelopes import EnvelopeKind, envelope_kind
 from tessera.core.errors import TesseraError
 from tessera.core.review import FindingKind, record_findings
+from tessera.core.wording import field_value, share_label, version_text
 from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.custody.review import record_view
 from tessera.gui.rows import RecordRow, short_date, short_time
@@ -45,13 +46,16 @@ def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
     items: list[HistoryItem] = []
     for version in vault.list_versions(record_id):
         items.append(HistoryItem(version.created_at, f"Version {version.version} sealed",
-                                 f"epoch {version.epoch}, {version.fingerprint}"))
+                                 f"fingerprint {version.fingerprint}"))
     for release in vault.list_releases(record_id):
-        outcome = {"open": "open", "released": "released", "aborted": "aborted"}[
-            release.state.value]
+        reshare = release.purpose == "reshare"
+        outcome = ({"open": "Reshare under way", "released": "Reshare approved",
+                    "aborted": "Reshare stopped"} if reshare else
+                   {"open": "Release under way", "released": "Secret released",
+                    "aborted": "Release stopped"})[release.state.value]
         approvers = len(release.approvals)
         ticket = f", ticket {release.ticket}" if release.ticket else ""
-        items.append(HistoryItem(release.requested_at, f"Release {outcome}",
+        items.append(HistoryItem(release.requested_at, outcome,
                                  f"{release.reason}{ticket}; requested by "
                                  f"{release.requested_by}; {approvers} approval"
                                  f"{'s' if approvers != 1 else ''}"))
@@ -59,7 +63,8 @@ def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
     for drill in vault.list_drills(record_id):
         who = names.get(drill.custodian_id, drill.custodian_id)
         items.append(HistoryItem(drill.at, "Drill passed" if drill.ok else "Drill FAILED",
-                                 f"{who} ({drill.method.value}), version {drill.version}"))
+                                 f"{who} ({field_value('method', drill.method.value)}), "
+                                 f"version {drill.version}"))
     items.sort(key=lambda i: i.at, reverse=True)
     return items
 
@@ -250,7 +255,8 @@ class RecordDetail(QWidget):
         destroy.setEnabled(bool(old_sheets))
         self.fingerprint.setText(row.fingerprint or "—")
         self.quorum.setText(f"{row.quorum_text} — {', '.join(row.custodians)}")
-        self.version.setText(f"version {row.version}, epoch {row.epoch}")
+        self.version.setText(version_text(row.version))
+        self.version.setToolTip(f"Version {row.version}, share set (epoch) {row.epoch}")
         self.nhi.setText("\n".join(f"{k.capitalize()}: {v}" for k, v in record.nhi.items())
                          or "—")
         self.created.setText(short_time(record.created_at))
@@ -269,12 +275,15 @@ class RecordDetail(QWidget):
         except TesseraError:
             return
         tokens = self.vault.list_token_records(include_inactive=True)
+        groups = len(data.manifest.groups)
         for share in data.manifest.shares:
             # The envelope's current recipients: a re-wrap changes them, not the manifest.
             mine = [t for t in tokens if t.info.named_in(data.recipients_of(share.key))]
             if not mine:
-                item = QTreeWidgetItem([share.custodian, share.key, "(recipient not enrolled "
-                                        "here)", "—", _envelope_text(data.recipients_of(share.key))])
+                item = QTreeWidgetItem([share.custodian, share_label(share.key, groups),
+                                        "(key not enrolled here)", "—",
+                                        _envelope_text(data.recipients_of(share.key))])
+                item.setToolTip(1, f"Share id {share.key}")
                 self.holders.addTopLevelItem(item)
                 continue
             for i, token in enumerate(mine):
@@ -282,10 +291,11 @@ class RecordDetail(QWidget):
                 if token.info.state is not TokenState.ACTIVE:
                     label += f" ({token.info.state.value})"
                 item = QTreeWidgetItem([share.custodian if i == 0 else "",
-                                        share.key if i == 0 else "", label,
-                                        short_time(token.last_drill_at),
+                                        share_label(share.key, groups) if i == 0 else "",
+                                        label, short_time(token.last_drill_at),
                                         _envelope_text(data.recipients_of(share.key))
                                         if i == 0 else ""])
+                item.setToolTip(1, f"Share id {share.key}")
                 self.holders.addTopLevelItem(item)
         fit_tree_height(self.holders)
         self._fill_envelopes_note(record_id)

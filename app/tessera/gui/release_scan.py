@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from tessera.core.errors import InputError
 from tessera.core.manifest import Manifest
+from tessera.core.wording import share_label
 from tessera.sheets.collect import describe_set
 from tessera.sheets.qr_format import SetId, ShareCode, parse_code
 from tessera.sheets.scan import PageScan
@@ -52,7 +53,7 @@ def share_words(scans: Iterable[PageScan], manifest: Manifest, custodian: str,
                              f"not to the record being released")
         owner = next((e.custodian for e in manifest.shares if e.key == other.share_key), None)
         raise InputError(f"This is {owner or 'another custodian'}'s sheet "
-                         f"(share {other.share_key}), not {custodian}'s")
+                         f"({share_label(other.share_key)}), not {custodian}'s")
     if damaged:
         raise InputError("A QR code was found but could not be read (torn, stained or "
                          "blurred); type the words instead, or scan again more sharply")

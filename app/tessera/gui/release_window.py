@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core.errors import ShareMismatch, TesseraError, UserCancelled
 from tessera.core.quorum import Contribution
+from tessera.core.wording import version_text
 from tessera.custody.release import CustodianSlot, QuorumCeremony, ReleaseCeremony
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
@@ -119,7 +120,7 @@ class ReleaseWindow(QWidget):
         title.setWordWrap(True)
         parent_layout.addWidget(title)
         facts = [f"{k}: {v}" for k, v in self.record.nhi.items()]
-        facts.append(f"version {self.manifest.version}, epoch {self.manifest.epoch}")
+        facts.append(version_text(self.manifest.version))
         facts.append(f"{self.manifest.describe_quorum()} custodians")
         sub = QLabel(" · ".join(facts))
         sub.setWordWrap(True)

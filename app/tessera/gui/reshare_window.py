@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import InputError
+from tessera.core.wording import version_text
 from tessera.custody.lifecycle import NewVersion, current_plan
 from tessera.custody.release import QuorumCeremony
 from tessera.custody.reshare import ReshareCeremony
@@ -47,8 +48,8 @@ class NewVersionPage(QWidget):
         layout = QVBoxLayout(self)
         what = {"rotate": "Rotated", "reshare": "Reshared", "revoke": "Revoked"}[
             outcome.operation]
-        layout.addWidget(heading(f"{what}: {outcome.label} is now version {outcome.version}, "
-                                 f"epoch {outcome.epoch}"))
+        layout.addWidget(heading(f"{what}: {outcome.label} is now "
+                                 f"{version_text(outcome.version)}"))
         self.summary = QLabel(f"{outcome.quorum.capitalize()} custodians can release it. "
                               f"Fingerprint of the new version:")
         self.summary.setWordWrap(True)

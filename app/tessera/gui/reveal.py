@@ -161,8 +161,9 @@ class RevealDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         heading.setFont(font)
         layout.addWidget(heading)
-        state = QLabel("The record is now <b>released — rotation due</b>: rotate this "
-                       "credential once the emergency is over.")
+        state = QLabel("The record is now <b>released — rotation due</b>: change this "
+                       "secret at its system once the emergency is over, then seal the new "
+                       "one with Rotate.")
         state.setWordWrap(True)
         layout.addWidget(state)
         print_ = QLabel(f"Fingerprint {fingerprint}")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core.private_file import write_private
 from tessera.core.review import Review, Severity, review_csv
+from tessera.core.wording import share_label
 from tessera.custody.review import gather_review
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
@@ -131,7 +132,8 @@ class ReviewPage(QWidget):
                 keys = ", ".join(f"{t.label} ({t.kind}{', ' + t.state if t.state != 'active' else ''})"
                                  for t in holder.tokens) or "paper only"
                 drills = [t.last_record_drill_at for t in holder.tokens if t.last_record_drill_at]
-                child = QTreeWidgetItem([holder.name, " ".join(holder.share_keys), keys,
+                child = QTreeWidgetItem([holder.name, ", ".join(share_label(k)
+                                                                for k in holder.share_keys), keys,
                                          short_time(max(drills)) if drills else "never", "", "",
                                          str(len(review.findings_for(record.record_id,
                                                                      holder.name))) or ""])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tessera.core.errors import TesseraError
+from tessera.core.wording import detail_lines
 from tessera.custody.review import secret_since
 from tessera.tokens.base import TokenKind, TokenState
 from tessera.vault import AuditEntry, Custodian, Record, RecordState, TokenRecord, Vault
@@ -183,15 +184,8 @@ def token_rows(vault: Vault, include_inactive: bool = True) -> list[TokenRow]:
 
 
 def audit_summary(entry: AuditEntry) -> str:
-    """The entry's details in one line, names first: "label=…, custodian=…"."""
-    preferred = ("label", "name", "custodian", "kind", "reason", "ticket", "fingerprint",
-                 "quorum", "to")
-    details = dict(entry.details)
-    parts = [f"{k}: {details.pop(k)}" for k in preferred if k in details and details[k] != ""]
-    for key in sorted(details):
-        value = details[key]
-        if isinstance(value, dict | list) or value in ("", None) or key.endswith("_id"):
-            continue
-        parts.append(f"{key}: {value}")
-    text = ", ".join(str(p) for p in parts)
+    """The entry's telling details in one line of words: "Record: …, Custodian: …"."""
+    parts = [f"{line.title}: {line.text}" for line in detail_lines(entry.details, entry.action)
+             if not line.technical and line.text != "—"]
+    text = ", ".join(parts)
     return text if len(text) <= 160 else text[:159] + "…"
