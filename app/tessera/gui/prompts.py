@@ -162,6 +162,8 @@ class NewPinDialog(QDialog):
     def _fit(self) -> None:
         """Grow (or shrink back) so a shown or hidden line never squeezes the others."""
         layout = self.layout()
+        if layout is None:
+            return
         layout.activate()
         height = max(layout.totalHeightForWidth(self.width()), layout.totalMinimumSize().height())
         if height != self.height():
