@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from tessera.core import slip39
 from tessera.core.errors import InvalidMnemonic
 from tessera.gui.theme import Tone, set_tone
+from tessera.gui.widgets import fingerprint_label
 
 WORDS = slip39.WORDS_PER_SHARE
 COLUMNS = 3
@@ -227,7 +228,8 @@ class PaperEntryDialog(QDialog):
     submitted = Signal(str)
 
     def __init__(self, custodian: str, parent: QWidget | None = None, *,
-                 scan: ScanHandler | None = None) -> None:
+                 scan: ScanHandler | None = None, fingerprint: str = "",
+                 purpose: str = "release") -> None:
         super().__init__(parent)
         self.custodian = custodian
         self.setObjectName("paperEntryDialog")
@@ -239,8 +241,16 @@ class PaperEntryDialog(QDialog):
         font.setBold(True)
         heading.setFont(font)
         layout.addWidget(heading)
-        hint = QLabel("The first four letters of each word are enough. Check that the "
-                      "fingerprint on the sheet matches the one in the release window.")
+        # The fingerprint to compare is shown here, not in the window this dialog covers.
+        compare = QLabel(f"First check that the fingerprint printed on your sheet is this "
+                         f"record's; your words approve the {purpose.lower()}:")
+        compare.setWordWrap(True)
+        layout.addWidget(compare)
+        self.fingerprint = fingerprint_label(fingerprint or "—", large=True)
+        self.fingerprint.setAccessibleName("Fingerprint to compare with your sheet")
+        layout.addWidget(self.fingerprint)
+        hint = QLabel("If it differs, stop: the sheet belongs to another record or version. "
+                      "The first four letters of each word are enough.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
         self.entry = PaperEntry(self)

@@ -330,7 +330,8 @@ class ReleaseWindow(QWidget):
         if self.ceremony is None or self.job is not None:
             return
         row = self.rows[custodian_id]
-        dialog = PaperEntryDialog(row.slot.name, self, scan=lambda d: self.scan_sheet(row, d))
+        dialog = PaperEntryDialog(row.slot.name, self, scan=lambda d: self.scan_sheet(row, d),
+                                  fingerprint=self.manifest.fingerprint, purpose=self.verb)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.submitted.connect(lambda words: self._contribute_paper(row, dialog, words))
         dialog.finished.connect(lambda _r: self._paper_closed(dialog))

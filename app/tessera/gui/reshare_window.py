@@ -106,7 +106,7 @@ class ReshareWindow(ReleaseWindow):
         layout.setContentsMargins(0, 8, 0, 0)
         layout.addWidget(heading("The new share set", 2))
         layout.addWidget(muted("The quorum of the current version approves; the same secret "
-                               "is then split afresh among these custodians (new epoch). "
+                               "is then split afresh among these custodians (a new share set). "
                                "Nothing is revealed."))
         self.editor = SplitEditor(self.context,
                                   policy=self.context.vault.record_policy(self.record.id),
