@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import click
 
-from tessera.cli import audit, custodians, lifecycle, records, release, sheets
+from tessera.cli import audit, custodians, lifecycle, organisation, records, release, sheets
 from tessera.cli.context import Context, echo, pass_ctx, warn
 from tessera.core.errors import InputError, TesseraError, UserCancelled
 from tessera.vault import Vault
@@ -79,7 +79,8 @@ def demo(keep: Path | None) -> None:
 
 for _command in (custodians.custodian, custodians.token, records.record, release.release,
                  release.drill_cmd, audit.audit, audit.export_cmd, audit.import_cmd,
-                 sheets.sheet, sheets.transcript, *lifecycle.COMMANDS):
+                 sheets.sheet, sheets.transcript, organisation.organisation,
+                 *lifecycle.COMMANDS):
     cli.add_command(_command)
 
 

@@ -74,7 +74,8 @@ def sheets_at_creation(vault: Vault, sealed: SealedVersion, words: Mapping[str, 
             raise InputError(f"no words for share {key}; were they collected at sealing?")
         sheets.append(build_sheet(sealed.manifest, sealed.manifest_bytes, sealed.ciphertext,
                                   key, None if hand_copy else words[key], serial=new_serial(),
-                                  printed_at=printed_at, data_codes=data))
+                                  printed_at=printed_at, data_codes=data, demo=vault.is_demo,
+                                  organisation=vault.organisation))
     return sheets
 
 
@@ -115,7 +116,8 @@ def sheet_with_token(vault: Vault, drivers: TokenDrivers, record: str, token_id:
         reprint_of=reprint_of, reason=reason)
     return build_sheet(data.manifest, data.manifest_bytes, data.ciphertext, entry.key,
                        None if hand_copy else mnemonic, serial=serial,
-                       printed_at=row.printed_at, reprint_of=reprint_of or "")
+                       printed_at=row.printed_at, reprint_of=reprint_of or "",
+                       demo=vault.is_demo, organisation=vault.organisation)
 
 
 # -- verifying -----------------------------------------------------------------------

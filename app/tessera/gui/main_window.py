@@ -211,6 +211,8 @@ class MainWindow(QMainWindow):
           icon_name="verify", tip="Recompute the audit log's hash chain")
         a("vault-policy", "Vault &policy…", self.vault_policy,
           tip="Minimum threshold, key kinds, drill and rotation periods, reveal time")
+        a("organisation", "&Organisation on sheets…", self.edit_organisation,
+          tip="Name, contact and instructions URL printed on every recovery sheet")
         a("export-audit", "E&xport audit log…", self.export_audit, icon_name="export",
           tip="Save the audit log to a file")
         a("refresh", "Re&fresh", self.context.notify_changed,
@@ -247,6 +249,7 @@ class MainWindow(QMainWindow):
         audit.addAction(act["export-audit"])
         audit.addSeparator()
         audit.addAction(act["vault-policy"])
+        audit.addAction(act["organisation"])
         view = bar.addMenu("&View")
         for name in PAGES:
             view.addAction(act[f"page-{name.lower()}"])
@@ -503,6 +506,13 @@ class MainWindow(QMainWindow):
         from tessera.gui.policy_dialog import PolicyDialog
 
         dialog = PolicyDialog(self.context, None, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._keep(dialog)
+
+    def edit_organisation(self) -> None:
+        from tessera.gui.organisation_dialog import OrganisationDialog
+
+        dialog = OrganisationDialog(self.context, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._keep(dialog)
 

@@ -12,9 +12,10 @@ import base64
 import enum
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tessera.core.manifest import Manifest
+from tessera.core.organisation import Organisation
 from tessera.core.slip39 import WORDS_PER_SHARE, normalize_words
 from tessera.sheets.qr_format import SetId, encode_data, encode_share
 
@@ -41,16 +42,33 @@ def new_serial(rng: Callable[[int], bytes] = os.urandom) -> str:
     return f"SH-{text[:4]}-{text[4:]}"
 
 
+# Steps that hold on paper for years: no path inside a source tree, only names
+# published with Tessera and open standards.
 RECOVERY_STEPS = (
     "Compare the fingerprint above with the one shown by whoever asks for this sheet.",
     "Tessera: Release → add this custodian by paper → type the 33 words or scan this page.",
-    "Without Tessera: any K sheets' words go into any SLIP-39 tool (e.g. `shamir recover`, "
-    "pip install shamir-mnemonic[cli]) → the 64-hex-digit data key.",
+    "Without Tessera: any K sheets' words go into any SLIP-39 tool (e.g. `shamir recover` "
+    "from the Python package shamir-mnemonic) → the 64-hex-digit data key.",
     "The recovery-data QR codes (any one sheet) hold the manifest and encrypted payload; "
-    "`tools/tessera-recover --sheet-codes FILE` decrypts with the words or the data key.",
-    "Format: docs/FORMAT.md (SLIP-39, HKDF-SHA256, AES-256-GCM with the manifest "
-    "SHA-256 as AAD).",
+    "the stand-alone script tessera-recover, published with Tessera, decrypts them with "
+    "the words or the data key.",
+    "The format is published with Tessera as FORMAT.md (SLIP-39, HKDF-SHA256, "
+    "AES-256-GCM with the manifest SHA-256 as AAD).",
 )
+DEMO_MARK = "DEMO — NOT A REAL SECRET"
+
+
+def recovery_steps(organisation: Organisation | None) -> tuple[str, ...]:
+    """The steps printed on a sheet, ending with who to call and where to read more."""
+    if organisation is None or not organisation.is_set:
+        return RECOVERY_STEPS
+    who = " · ".join(x for x in (organisation.name, organisation.contact) if x)
+    last = []
+    if who:
+        last.append(f"In doubt, before you open or hand over anything, call: {who}.")
+    if organisation.instructions_url:
+        last.append(f"Full instructions: {organisation.instructions_url}")
+    return (*RECOVERY_STEPS[:4], " ".join(last))
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,8 @@ class Sheet:
     envelope_no: str = ""
     reprint_of: str = ""
     steps: tuple[str, ...] = RECOVERY_STEPS
+    demo: bool = False  # from a demo vault: every page says so across it
+    organisation: Organisation = field(default_factory=Organisation)
 
     def __repr__(self) -> str:  # keep the words out of tracebacks and logs
         return (f"Sheet(serial={self.serial!r}, record_id={self.record_id!r}, "
@@ -94,7 +114,8 @@ class Sheet:
 def build_sheet(manifest: Manifest, manifest_bytes: bytes, ciphertext: bytes, share_key: str,
                 mnemonic: str | None, *, serial: str, printed_at: str,
                 envelope_no: str = "", reprint_of: str = "",
-                data_codes: tuple[str, ...] | None = None) -> Sheet:
+                data_codes: tuple[str, ...] | None = None, demo: bool = False,
+                organisation: Organisation | None = None) -> Sheet:
     """The sheet of share ``share_key``; ``mnemonic`` None means hand-copy mode.
 
     ``data_codes`` lets a caller printing many sheets encode the recovery data once.
@@ -124,4 +145,5 @@ def build_sheet(manifest: Manifest, manifest_bytes: bytes, ciphertext: bytes, sh
         hand_copy=mnemonic is None, words=words, share_code=share_code,
         data_codes=data_codes if data_codes is not None else
         encode_data(set_id, manifest_bytes, ciphertext),
-        envelope_no=envelope_no, reprint_of=reprint_of)
+        envelope_no=envelope_no, reprint_of=reprint_of, demo=demo,
+        organisation=organisation or Organisation(), steps=recovery_steps(organisation))

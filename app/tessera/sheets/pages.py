@@ -31,10 +31,29 @@ RIGHT = Qt.AlignmentFlag.AlignRight
 CENTER = Qt.AlignmentFlag.AlignHCenter
 WORD_ROW_MM = 6.3
 FOOTER_MM = 5.0
+DEMO_INK = QColor(200, 200, 200)
+ORG_MAX_MM = 9.0  # two lines: the longest name, contact and URL allowed still fit
+
+
+def paint_demo_mark(c: Canvas, g: PageGeometry) -> None:
+    """Across the whole page, under everything: a demo sheet can never pass for real.
+
+    Painted first, so text stays black on top and QR codes keep their white ground."""
+    painter = c.painter
+    painter.save()
+    painter.translate(c.px(g.width / 2), c.px(g.height / 2))
+    painter.rotate(-35)
+    for text, points, dy in (("DEMO", 150, -32.0), ("NOT A REAL SECRET", 40, 30.0)):
+        c.text(-g.height / 2, dy, g.height, text, c.font(points, bold=True), align=CENTER,
+               color=DEMO_INK)
+    painter.restore()
 
 
 def paint_header(c: Canvas, g: PageGeometry, sheet: Sheet, title: str) -> float:
     """The band at the top of every page; returns the y below it."""
+    if sheet.demo:
+        paint_demo_mark(c, g)
+        title = f"Demo · {title}"
     y = g.top
     c.text(g.left, y, g.content_width * 0.7, f"{PRODUCT.upper()}  ·  {title.upper()}",
            c.font(8.5, bold=True, spacing=0.6))
@@ -42,7 +61,15 @@ def paint_header(c: Canvas, g: PageGeometry, sheet: Sheet, title: str) -> float:
            c.font(9.5, bold=True, mono=True), align=RIGHT)
     y += 5.2
     c.line(g.left, y, g.right, y, 0.5)
-    return y + 3.0
+    y += 1.2
+    org = sheet.organisation
+    if org.is_set:  # who this belongs to and who to call, on every page
+        parts = [org.name, f"in doubt call {org.contact}" if org.contact else "",
+                 org.instructions_url]
+        line = "  ·  ".join(p for p in parts if p)
+        font = c.fitted_font(line, 8.5, g.content_width, 4.2, bold=True, floor=7.0)
+        y += c.text(g.left, y, g.content_width, line, font, max_height=ORG_MAX_MM) + 0.6
+    return y + 1.8
 
 
 def paint_footer(c: Canvas, g: PageGeometry, sheet: Sheet, page: int, total: int) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tessera.core import canonical
-from tessera.core.errors import FormatError, IntegrityError
+from tessera.core.errors import FormatError, InputError, IntegrityError
+from tessera.core.organisation import Organisation
 from tessera.core.policy import Policy
 
 from .connection import VaultConnection
@@ -12,6 +13,7 @@ META_VAULT_ID = "vault_id"
 META_DEMO = "demo"
 META_POLICY = "policy"
 META_CREATED_AT = "created_at"
+META_ORGANISATION = "organisation"
 
 
 class SettingsMixin(VaultConnection):
@@ -63,4 +65,36 @@ class SettingsMixin(VaultConnection):
             conn.execute("UPDATE meta SET value = ? WHERE key = ?",
                          (canonical.dumps(new.to_json()).decode("utf-8"), META_POLICY))
             self._audit(actor, "vault.policy", self.vault_id, {"changes": changes})
+        return new
+
+    @property
+    def organisation(self) -> Organisation:
+        """Who to call and where the instructions are (empty until the operator sets it)."""
+        with self.reading() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?",
+                               (META_ORGANISATION,)).fetchone()
+        if row is None:
+            return Organisation()
+        try:
+            return Organisation.from_json(canonical.loads(str(row[0]).encode("utf-8"),
+                                                          what="organisation"))
+        except (FormatError, InputError) as exc:
+            raise IntegrityError(f"the vault is damaged: {exc}") from None
+
+    def set_organisation(self, organisation: Organisation, actor: str) -> Organisation:
+        """Set the name, contact and instructions URL printed on every sheet (audited)."""
+        new = Organisation.checked(organisation.name, organisation.contact,
+                                   organisation.instructions_url)
+        with self.transaction() as conn:
+            old = self.organisation
+            if new == old:
+                return new
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO "
+                         "UPDATE SET value = excluded.value",
+                         (META_ORGANISATION, canonical.dumps(new.to_json()).decode("utf-8")))
+            self._audit(actor, "vault.organisation", self.vault_id, {
+                "organisation": new.name, "contact": new.contact,
+                "instructions_url": new.instructions_url,
+                "changes": {k: {"from": v, "to": new.to_json()[k]}
+                            for k, v in old.to_json().items() if v != new.to_json()[k]}})
         return new
