@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from tessera.core.errors import InputError
 
-MAX_NAME = 120
-MAX_CONTACT = 200
-MAX_URL = 300
+# Together they fit the sheet's header line (at most three lines of small print).
+MAX_NAME = 80
+MAX_CONTACT = 120
+MAX_URL = 160
 _URL = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+[^\s]*", re.I)
 
 

@@ -32,7 +32,7 @@ CENTER = Qt.AlignmentFlag.AlignHCenter
 WORD_ROW_MM = 6.3
 FOOTER_MM = 5.0
 DEMO_INK = QColor(200, 200, 200)
-ORG_MAX_MM = 9.0  # two lines: the longest name, contact and URL allowed still fit
+ORG_MAX_MM = 9.0  # the longest name, contact and URL allowed still fit (three lines)
 
 
 def paint_demo_mark(c: Canvas, g: PageGeometry) -> None:
@@ -67,7 +67,7 @@ def paint_header(c: Canvas, g: PageGeometry, sheet: Sheet, title: str) -> float:
         parts = [org.name, f"in doubt call {org.contact}" if org.contact else "",
                  org.instructions_url]
         line = "  ·  ".join(p for p in parts if p)
-        font = c.fitted_font(line, 8.5, g.content_width, 4.2, bold=True, floor=7.0)
+        font = c.fitted_font(line, 8.5, g.content_width, 4.2, bold=True, floor=6.0)
         y += c.text(g.left, y, g.content_width, line, font, max_height=ORG_MAX_MM) + 0.6
     return y + 1.8
 
