@@ -9,6 +9,7 @@ import click
 
 from tessera.cli.context import Context, echo, find_token, pass_ctx, plug_in_virtual_key, warn
 from tessera.core.errors import InputError
+from tessera.core.wording import share_label
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import drill
 from tessera.tokens.base import TokenKind
@@ -162,7 +163,8 @@ def token_drill(ctx: Context, token_ref: str) -> None:
         for rec in records:
             result = drill(vault, drivers, rec.id, info.id, ctx.prompts, threading.Event(),
                            actor=ctx.actor)
-            echo(f"✓ {rec.label}: {result.token_label} opens share {result.share_key}")
+            echo(f"✓ {rec.label}: {result.token_label} opens "
+                 f"{share_label(result.share_key)} ({result.share_key})")
 
 
 @token.command("export-identity")

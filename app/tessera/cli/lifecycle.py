@@ -213,7 +213,7 @@ def reshare_cmd(ctx: Context, record_ref: str, custodians: tuple[str, ...],
         for w in ceremony.warnings:
             warn(w.text)
         _run_quorum(ctx, vault, ceremony, approvers, paper, sheets_pdf)
-    echo("Reshared: shares of the earlier epoch no longer open this record.")
+    echo("Reshared: sheets and keys of the earlier share set no longer open this record.")
 
 
 @click.command("revoke")

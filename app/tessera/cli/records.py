@@ -92,7 +92,7 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
                 for w in created.warnings:
                     warn(w.text)
                 echo(f"Created record {created.label} ({created.record_id})")
-                echo(f"  {created.sealed.manifest.describe_quorum()} · version 1 · epoch 1")
+                echo(f"  {created.sealed.manifest.describe_quorum()} · version 1")
                 echo(f"  fingerprint {created.fingerprint}")
                 if sheets_dir:
                     write_creation_sheets(vault, created.sealed, keeper, sheets_dir, paper,

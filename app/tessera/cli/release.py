@@ -18,6 +18,7 @@ from tessera.cli.context import (
 )
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
+from tessera.core.wording import share_label
 from tessera.custody.release import ReleaseCeremony, drill
 from tessera.vault import Vault
 
@@ -92,7 +93,8 @@ def drill_cmd(ctx: Context, record_ref: str | None, custodian_name: str | None) 
         for tok in slot.tokens:
             result = drill(vault, drivers, rec.id, tok.id, ctx.prompts, threading.Event(),
                            actor=ctx.actor)
-            echo(f"✓ {result.custodian}: {result.token_label} opens share {result.share_key}")
+            echo(f"✓ {result.custodian}: {result.token_label} opens "
+                 f"{share_label(result.share_key)} ({result.share_key})")
 
 
 def report_hook(ctx: Context, vault: Vault, record_id: str, release_id: str) -> None:

@@ -92,7 +92,7 @@ def test_a_spare_token_opens_the_same_share(vault: Path, tmp_path: Path) -> None
         r = run("--virtual", "--virtual-touch", "immediate", "token", "drill", token,
                 input=f"{PIN}\n")
         assert r.code == 0, r.text
-        assert "opens share g0m0" in r.out
+        assert "opens share 1 (g0m0)" in r.out
     r = run("token", "retire", tokens[0], "--reason", "lost on a train", "--lost")
     assert r.code == 0
     assert "stays in the current envelopes of: R" in r.err
