@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 # age: the stock binary the interop tests compare against.
 # pcscd + vsmartcard-vpcd: the PC/SC daemon and its virtual reader driver, which the
 # end-to-end PIV tests (tests/pcsc/) drive through a private pcscd they start and stop.
-# xvfb, xauth, poppler-utils, imagemagick: screenshots and sheet rendering checks.
+# xvfb, xauth, openbox, poppler-utils, imagemagick: screenshots (a real window manager on
+# a virtual screen) and sheet rendering checks.
 # libegl1, libgl1, libxkbcommon0, libfontconfig1, libdbus-1-3: what Qt needs even offscreen;
 # libxcb-cursor0 and libxkbcommon-x11-0: Qt's xcb platform plugin on an X11 desktop.
 # appstream, desktop-file-utils, binutils, man-db: make test-dist validates the metainfo and
 # the desktop entry, PyInstaller reads ELF headers, and the man page is rendered.
-SYSTEM_PACKAGES=(libpcsclite-dev swig age pcscd vsmartcard-vpcd poppler-utils xvfb xauth imagemagick
+SYSTEM_PACKAGES=(libpcsclite-dev swig age pcscd vsmartcard-vpcd poppler-utils xvfb xauth openbox imagemagick
                  libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
                  libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
                  libfontconfig1 libdbus-1-3 fonts-dejavu-core

@@ -1,300 +1,402 @@
-"""Render every main screen and wizard page of the GUI into ``docs/screenshots/``.
+"""Screenshots of Tessera as it really opens, into ``docs/screenshots/``.
 
-Runs offscreen on a throw-away demo vault (virtual keys that touch themselves, PINs
-answered with the demo PIN), so the pictures show exactly what a new user sees:
+Each screen size gets its own X server (Xvfb) with a window manager (openbox), so
+windows open at the size and place the application chooses on a laptop (1366×768)
+or a desktop (1920×1080) screen, with title bars, and every picture is the whole
+screen. The demo vault's virtual keys wait for their Touch button, as in
+``tessera gui --demo``, so the moments that matter are shown as a custodian meets
+them: a key waiting for a touch, a wrong PIN, a key that is not plugged in.
 
-    .venv/bin/python scripts/screenshots.py                # 100 %, every screen
-    .venv/bin/python scripts/screenshots.py --scale 2      # 200 %, the main screens
+    make screenshots                                    # both screens
+    .venv/bin/python scripts/screenshots.py --screen 1366x768
 
-Each scale runs in its own process (Qt reads ``QT_SCALE_FACTOR`` once, at start).
+Pictures of the 1366×768 screen are named ``<scene>.png``; the other sizes add the
+size, ``<scene>-1920x1080.png``. Needs ``Xvfb`` and ``openbox`` (scripts/bootstrap.sh
+installs them). A scene that cannot be reached is reported and the run fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-SIZE = (1400, 820)
+SCREENS = ("1366x768", "1920x1080")
+PRIMARY = "1366x768"
+WRONG_PIN = "000000"
+RECORD = "Demo: CI deploy key"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNG files")
-    parser.add_argument("--scale", type=float, default=1.0, help="1 for 100 %%, 2 for 200 %%")
-    parser.add_argument("--all-scales", action="store_true",
-                        help="render at 100 %% and, in a second process, at 200 %%")
+    parser.add_argument("--screen", action="append", choices=SCREENS,
+                        help="screen size (repeatable; default: all)")
+    parser.add_argument("--shoot", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args.all_scales:
-        import subprocess
-
-        for scale in ("1", "2"):
-            code = subprocess.call([sys.executable, __file__, "--out", str(args.out),  # noqa: S603
-                                    "--scale", scale])
-            if code:
-                return code
-        return 0
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["QT_SCALE_FACTOR"] = f"{args.scale:g}"
-    sys.path.insert(0, str(ROOT / "app"))
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tessera-shots-") as tmp:
-        return Shooter(args.out, args.scale, Path(tmp)).run()
+    if args.shoot:  # inside the X server started below
+        return shoot(args.out, args.screen[0])
+    missing = [tool for tool in ("Xvfb", "openbox") if shutil.which(tool) is None]
+    if missing:
+        print(f"screenshots: {' and '.join(missing)} not found; install them "
+              "(sudo apt-get install xvfb openbox) or run scripts/bootstrap.sh as root.",
+              file=sys.stderr)
+        return 3
+    failed = 0
+    for screen in args.screen or SCREENS:
+        with tempfile.TemporaryDirectory(prefix="tessera-shots-") as tmp, \
+                x_server(screen) as display:
+            env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb",
+                   "QT_SCALE_FACTOR": "1", "XDG_DATA_HOME": f"{tmp}/data",
+                   "XDG_CONFIG_HOME": f"{tmp}/config", "XDG_CACHE_HOME": f"{tmp}/cache",
+                   "XDG_RUNTIME_DIR": tmp}
+            env.pop("WAYLAND_DISPLAY", None)
+            print(f"Screen {screen} on {display}:")
+            failed |= subprocess.call([sys.executable, __file__, "--shoot",  # noqa: S603
+                                       "--screen", screen, "--out", str(args.out)], env=env)
+    return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def x_server(screen: str) -> Iterator[str]:
+    """A private Xvfb of size ``screen`` with openbox on it; stopped by process id."""
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0",  # noqa: S603,S607
+                             f"{screen}x24", "-nolisten", "tcp", "-noreset"],
+                            pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        xvfb.terminate()
+        raise RuntimeError("Xvfb did not start")
+    display = f":{number}"
+    wm = subprocess.Popen(["openbox", "--sm-disable"],  # noqa: S607
+                          env={**os.environ, "DISPLAY": display},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)  # openbox takes the screen before the first window maps
+    try:
+        yield display
+    finally:
+        for process in (wm, xvfb):
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def shoot(out: Path, screen: str) -> int:
+    sys.path.insert(0, str(ROOT / "app"))
+    shooter = Shooter(out, "" if screen == PRIMARY else f"-{screen}")
+    return shooter.run(full=screen == PRIMARY)
 
 
 class Shooter:
-    """Builds the demo, opens each screen, drives wizards, saves PNGs."""
+    """Opens the demo as ``tessera gui --demo`` does and walks through its scenes."""
 
-    def __init__(self, out: Path, scale: float, tmp: Path) -> None:
-        from PySide6.QtCore import QCoreApplication, QSettings
+    def __init__(self, out: Path, suffix: str) -> None:
         from PySide6.QtWidgets import QApplication
 
         self.out = out
-        self.scale = scale
-        self.tmp = tmp
-        self.suffix = "" if scale == 1 else f"@{scale:g}x"
-        QCoreApplication.setOrganizationName("Tessera screenshots")
-        QCoreApplication.setApplicationName("Tessera screenshots")
-        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp))
+        self.suffix = suffix
         self.app = QApplication.instance() or QApplication(["tessera"])
-        self.saved: list[Path] = []
+        self.failures: list[str] = []
 
     # -- helpers -------------------------------------------------------------------------
-    def settle(self, rounds: int = 5) -> None:
+    def settle(self, seconds: float = 0.4) -> None:
         from PySide6.QtCore import QEventLoop
 
-        for _ in range(rounds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
             self.app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.02)
 
-    def wait_until(self, done: Callable[[], bool], seconds: float = 20.0) -> None:
-        import time
-
+    def wait_until(self, done: Callable[[], object], what: str, seconds: float = 20.0) -> None:
         deadline = time.monotonic() + seconds
         while not done():
             if time.monotonic() > deadline:
-                raise RuntimeError("the screen did not reach the expected state in time")
-            self.settle(1)
+                raise RuntimeError(f"waited {seconds:g} s for {what}")
+            self.settle(0.05)
 
-    def save(self, widget: object, name: str) -> None:
+    def save(self, name: str) -> None:
+        """The whole screen, window manager and all."""
         self.settle()
+        screen = self.app.primaryScreen()
         path = self.out / f"{name}{self.suffix}.png"
-        widget.grab().save(str(path))  # type: ignore[attr-defined]
-        self.saved.append(path)
+        screen.grabWindow(0).save(str(path))
         print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
+    def find(self, kind: type, what: str, seconds: float = 10.0) -> object:
+        """The visible top-level or child widget of type ``kind``."""
+        from PySide6.QtWidgets import QApplication
+
+        def visible() -> object:
+            for top in QApplication.topLevelWidgets():
+                for widget in (top, *top.findChildren(kind)):
+                    if isinstance(widget, kind) and widget.isVisible():
+                        return widget
+            return None
+
+        self.wait_until(visible, what, seconds)
+        return visible()
+
+    def scene(self, name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:  # a scene that fails is reported, the others still run
+            self.failures.append(name)
+            print(f"  ✗ {name}:\n{traceback.format_exc()}", file=sys.stderr)
+            self.close_extras()
+
+    def close_extras(self) -> None:
+        from PySide6.QtWidgets import QApplication, QDialog
+
+        for top in QApplication.topLevelWidgets():
+            if top is not self.window and top.isVisible():
+                if isinstance(top, QDialog):
+                    top.reject()
+                top.close()
+        self.settle()
+
     # -- the run ---------------------------------------------------------------------------
-    def run(self) -> int:
-        from tessera.custody.demo import DEMO_PIN
-        from tessera.gui.app import configure_app, ensure_demo_vault
-        from tessera.gui.context import AppContext
-        from tessera.gui.main_window import MainWindow
-        from tessera.gui.prompts import NewPinDialog, PinDialog
+    def run(self, full: bool) -> int:
+        from tessera.gui.app import configure_app, demo_vault_path, open_window
+        from tessera.gui.release_window import ReleaseWindow
         from tessera.gui.theme import Theme, apply_theme
 
-        def answer(_parent: object, _token: str, _extra: object,
-                   done: Callable[[str | None], None]) -> None:
-            done(DEMO_PIN)
-
-        PinDialog.ask = classmethod(lambda cls, *a: answer(*a))  # type: ignore[method-assign,assignment]
-        NewPinDialog.ask = classmethod(lambda cls, *a: answer(*a))  # type: ignore[method-assign,assignment]
+        ReleaseWindow.confirm_abort = staticmethod(lambda parent: True)  # type: ignore[assignment]
         configure_app(self.app)
         apply_theme(self.app, Theme.LIGHT)
-        path = ensure_demo_vault(self.tmp / "demo-vault.sqlite3")
-        context = AppContext.open(path, touch="immediate")
-        window = MainWindow(context, poll_devices=True)
-        window.resize(*SIZE)
-        window.show()
-        self.wait_until(lambda: "key" in window.devices_label.text())
-        print(f"Screenshots at {self.scale:g}x:")
+        window = open_window(demo_vault_path(), demo=True)  # as `tessera gui --demo`
+        assert window is not None
+        self.window = window
+        self.wait_until(window.isVisible, "the main window")
+        self.settle(1.0)
         try:
-            self.main_screens(window, "main")
-            self.enrol_wizard(window)
-            self.create_wizard(window)
-            self.release_window(window)
-            self.lifecycle_screens(window)
-            window.show_page(0)
-            window.records.select_record(context.vault.get_record("Demo: CI deploy key").id)
-            self.save(window, "main-records-after")
-            apply_theme(self.app, Theme.DARK)
-            window.set_theme(Theme.DARK)
-            self.main_screens(window, "dark", pages=("records", "audit"))
+            self.scene("main", lambda: self.main_screens(window))
+            self.scene("release", lambda: self.release(window))
+            if full:
+                self.scene("enrol", lambda: self.enrol(window))
+                self.scene("create", lambda: self.create(window))
+                self.scene("lifecycle", lambda: self.lifecycle(window))
+                self.scene("organisation", lambda: self.organisation(window))
+                self.scene("dark", lambda: self.dark(window))
         finally:
             window.close()
-            context.close()
+            window.context.close()
+        if self.failures:
+            print(f"screenshots: these scenes failed: {', '.join(self.failures)}",
+                  file=sys.stderr)
+            return 1
         return 0
 
-    def main_screens(self, window: object, prefix: str,
-                     pages: tuple[str, ...] = ("records", "custodians", "tokens", "audit",
-                                              "review")
-                     ) -> None:
+    def main_screens(self, window: object) -> None:
         from tessera.gui.main_window import PAGES
 
-        for name in pages:
-            window.show_page(PAGES.index(name.capitalize()))  # type: ignore[attr-defined]
-            if name == "audit":
-                window.audit.verify()  # type: ignore[attr-defined]
-            self.save(window, f"{prefix}-{name}")
+        w = window  # type: ignore[assignment]
+        w.records.select_record(w.context.vault.get_record(RECORD).id)
+        self.save("main-records")
+        for name in ("custodians", "tokens", "review"):
+            w.show_page(PAGES.index(name.capitalize()))
+            self.save(f"main-{name}")
+        w.show_page(PAGES.index("Audit"))
+        w.audit.verify()
+        self.save("main-audit")
+        w.show_page(PAGES.index("Records"))
 
-    def enrol_wizard(self, window: object) -> None:
-        from PySide6.QtWidgets import QWizard
+    def release(self, window: object) -> None:
+        """Request, a PIN, a wrong PIN, a key waiting for a touch, a missing key, a sheet."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtTest import QTest
 
-        from tessera.core import age
-        from tessera.gui.enrol_wizard import EnrolWizard, KeyChoice
+        from tessera.custody.demo import DEMO_PIN
+        from tessera.gui.paper_entry import PaperEntryDialog
+        from tessera.gui.prompts import PinDialog
+        from tessera.gui.release_window import ReleaseWindow
 
-        if self.scale != 1:
-            return
-        context = window.context  # type: ignore[attr-defined]
-        wizard = EnrolWizard(context, window)  # type: ignore[arg-type]
-        wizard.show()
-        self.save(wizard, "enrol-1-person")
+        w = window  # type: ignore[assignment]
+        w.records.select_record(w.context.vault.get_record(RECORD).id)
+        w.release_selected()
+        release = self.find(ReleaseWindow, "the release window")
+        self.save("release-request")
+        QTest.keyClicks(release.reason_edit, "Deploy key leaked in a CI log; install a new one")
+        QTest.keyClicks(release.ticket_edit, "INC-1042")
+        QTest.mouseClick(release.start_button, Qt.MouseButton.LeftButton)
+        self.wait_until(lambda: release.ceremony is not None, "the ceremony to start")
+        ids = {s.name: s.custodian_id for s in release.ceremony.slots()}
+        rows = release.rows
+
+        def pin_dialog() -> PinDialog:
+            return self.find(PinDialog, "the PIN dialog")  # type: ignore[return-value]
+
+        QTest.mouseClick(rows[ids["Alice"]].key_button, Qt.MouseButton.LeftButton)
+        dialog = pin_dialog()
+        self.save("release-pin")
+        QTest.keyClicks(dialog.pin_edit, WRONG_PIN)
+        QTest.keyClick(dialog.pin_edit, Qt.Key.Key_Return)
+        alice = rows[ids["Alice"]]
+
+        def asked_again() -> PinDialog | None:
+            for top in self.app.topLevelWidgets():
+                for d in (top, *top.findChildren(PinDialog)):
+                    if isinstance(d, PinDialog) and d.isVisible() and d.attempts_label.text():
+                        return d
+            return None
+
+        # The PIN is asked again in place, or the row says it was wrong (then ask again).
+        self.wait_until(lambda: asked_again() or (release.job is None
+                                                  and "PIN" in alice.state_label.text()),
+                        "the wrong PIN to be answered", 15)
+        self.save("release-wrong-pin")
+        if asked_again() is None:
+            QTest.mouseClick(alice.key_button, Qt.MouseButton.LeftButton)
+        dialog = pin_dialog()
+        QTest.keyClicks(dialog.pin_edit, DEMO_PIN)
+        QTest.keyClick(dialog.pin_edit, Qt.Key.Key_Return)
+        alice_key = next(k for k in w.context.virtual.keys if k.name.startswith("Alice"))
+        panel_row = w.keys_panel.rows[alice_key.name]
+        self.wait_until(lambda: panel_row.touch.isDefault(), "Alice's key to blink", 15)
+        self.settle(0.8)  # the "touch your key" prompt shows after 0.5 s
+        self.save("release-touch")
+        QTest.mouseClick(panel_row.touch, Qt.MouseButton.LeftButton)
+        self.wait_until(lambda: release.ceremony.progress().describe() == "1 of 2"
+                        and release.job is None, "Alice's approval", 15)
+        self.save("release-progress")
+
+        # Bob's YubiKey is not plugged in when he steps up.
+        bob_key = next(k for k in w.context.virtual.keys if k.name.startswith("Bob"))
+        bob_row = w.keys_panel.rows[bob_key.name]
+        if bob_key.present:
+            QTest.mouseClick(bob_row.plug, Qt.MouseButton.LeftButton)
+        self.wait_until(lambda: not bob_key.present, "Bob's key pulled out")
+        QTest.mouseClick(rows[ids["Bob"]].key_button, Qt.MouseButton.LeftButton)
+        self.settle(2.0)
+        self.save("release-missing-key")
+        with contextlib.suppress(Exception):
+            for top in self.app.topLevelWidgets():
+                if isinstance(top, PinDialog) and top.isVisible():
+                    top.reject()
+        if release.job is not None:
+            release.job.cancel()
+        self.wait_until(lambda: release.job is None, "the key operation to stop", 15)
+        QTest.mouseClick(bob_row.plug, Qt.MouseButton.LeftButton)  # plug it back in
+
+        # Carol approves with her sheet instead: the words dialog shows the fingerprint.
+        QTest.mouseClick(rows[ids["Carol"]].paper_button, Qt.MouseButton.LeftButton)
+        paper = self.find(PaperEntryDialog, "the sheet-words dialog")
+        for field, word in zip(paper.entry.fields, ("acad", "acid", "acne", "acqu"),
+                               strict=False):
+            QTest.keyClicks(field, word)  # four letters pick the word
+            QTest.keyClick(field, Qt.Key.Key_Space)
+        self.save("release-sheet-words")
+        paper.reject()
+        release.close()
+        self.wait_until(lambda: not release.isVisible(), "the release window to close")
+
+    def enrol(self, window: object) -> None:
+        from tessera.gui.enrol_wizard import EnrolWizard
+
+        w = window  # type: ignore[assignment]
+        w.actions_["enrol"].trigger()
+        wizard = self.find(EnrolWizard, "the enrol wizard")
+        self.save("enrol-1-person")
         wizard.person_page.name.setText("Dana Whitfield")
         wizard.person_page.contact.setText("dana@example.invalid")
         wizard.person_page.role.setText("Database owner")
-        self.save(wizard, "enrol-1-person-filled")
         wizard.next()
-        self.save(wizard, "enrol-2-kind")
+        self.save("enrol-2-kind")
         wizard.next()
-        self.save(wizard, "enrol-3-device")
-        wizard.enrol_page.begin()
-        self.wait_until(lambda: wizard.token is not None and wizard.currentPage()
-                        is wizard.result_page)
-        wizard.result_page.run_test()
-        self.wait_until(lambda: wizard.result_page.test_result.text().startswith(("✓", "✗")))
-        self.save(wizard, "enrol-4-result")
-        wizard.accept()
+        self.save("enrol-3-device")
+        wizard.reject()
 
-        wizard = EnrolWizard(context, window)  # type: ignore[arg-type]
-        wizard.show()
-        wizard.person_page.name.setText("Frank Osei")
-        wizard.person_page.role.setText("On-call lead")
-        wizard.next()
-        wizard.kind_page.buttons[KeyChoice.REMOTE].setChecked(True)
-        wizard.next()
-        wizard.recipient_page.recipient.setText(
-            age.X25519Identity.generate().recipient.to_string())
-        self.save(wizard, "enrol-3-recipient")
-        wizard.button(QWizard.WizardButton.CommitButton).click()
-        self.save(wizard, "enrol-4-result-remote")
-        wizard.accept()
-
-    def create_wizard(self, window: object) -> None:
+    def create(self, window: object) -> None:
         from PySide6.QtCore import Qt
 
-        from tessera.gui import print_sheets
         from tessera.gui.create_wizard import CreateRecordWizard
 
-        if self.scale != 1:
-            return
-        context = window.context  # type: ignore[attr-defined]
-        wizard = CreateRecordWizard(context, window)  # type: ignore[arg-type]
-        wizard.show()
+        w = window  # type: ignore[assignment]
+        w.actions_["new-record"].trigger()
+        wizard = self.find(CreateRecordWizard, "the create wizard")
         facts = wizard.facts_page
         facts.label.setText("Prod AWS root — break-glass")
         facts.system.setText("AWS")
         facts.account.setText("1234-5678-9012")
         facts.owner.setText("Platform")
         facts.environment.setCurrentText("production")
-        self.save(wizard, "create-1-facts")
+        self.save("create-1-facts")
         wizard.next()
         people = wizard.custodians_page
         for i in range(people.people.count()):
             item = people.people.item(i)
             if item.text().split(" — ")[0] in ("Alice", "Bob", "Carol"):
                 item.setCheckState(Qt.CheckState.Checked)
-        people.threshold.setValue(1)
-        self.save(wizard, "create-2-custodians-refused")
         people.threshold.setValue(2)
-        self.save(wizard, "create-2-custodians")
-        people.editor.use_groups.setChecked(True)
-        people.editor.group_threshold.setValue(2)
-        ids = people.editor.chosen()
-        people.editor.set_group(ids[0], 0)
-        people.editor.set_group(ids[1], 1)
-        people.editor.set_group(ids[2], 1)
-        people.editor.group_spins[1].setValue(2)
-        self.save(wizard, "create-2-custodians-groups")
-        people.editor.use_groups.setChecked(False)
+        self.save("create-2-custodians")
         wizard.next()
         secret = wizard.secret_page
         secret.typed.setText("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
         secret.confirm.setText("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-        self.save(wizard, "create-3-secret")
+        self.save("create-3-secret")
         wizard.next()
-        self.save(wizard, "create-4-review")
-        wizard.next()
-        print_sheets.preview_sheets = lambda _p, _s, _paper: True  # type: ignore[assignment]
-        wizard.preview_sheets()
-        envelopes = wizard.done_page.envelopes
-        if envelopes is not None:
-            for row in range(envelopes.table.rowCount()):
-                envelopes.set_envelope(row, f"TE-{4711 + row}")
-            envelopes.witness.setText("Grace Hopper")
-        self.save(wizard, "create-5-sealed")
-        handoff = wizard.done_page.handoff
-        handoff.hand_copy.setChecked(True)
-        dialog = handoff.show_words()
-        if dialog is not None:
-            self.save(dialog, "create-6-hand-copy-ask")
-            dialog.reveal()
-            self.save(dialog, "create-6-hand-copy-words")
-            dialog.reject()
-        wizard.accept()
+        self.save("create-4-review")
+        wizard.reject()
 
-    def lifecycle_screens(self, window: object) -> None:
+    def lifecycle(self, window: object) -> None:
         from tessera.gui.policy_dialog import PolicyDialog
         from tessera.gui.reshare_window import ReshareWindow, RevokeWindow
-        from tessera.gui.rewrap_wizard import RewrapWizard
         from tessera.gui.rotate_wizard import RotateWizard
 
-        if self.scale != 1:
-            return
-        context = window.context  # type: ignore[attr-defined]
-        record = context.vault.get_record("Demo: CI deploy key")
-        for name, widget, size in (
-                ("reshare-request", ReshareWindow(context, record.id), (820, 720)),
-                ("revoke-request", RevokeWindow(context, record.id), (820, 640)),
-                ("rotate-1-reason", RotateWizard(context, record.id), (720, 620)),
-                ("rewrap-1-whose", RewrapWizard(context, record.id), (720, 640)),
-                ("policy-record", PolicyDialog(context, record.id), (520, 380))):
-            widget.resize(*size)
-            widget.show()
-            self.save(widget, name)
-            if name == "rewrap-1-whose":
-                widget.next()  # type: ignore[attr-defined]
-                self.save(widget, "rewrap-2-prove")
-            widget.close()
+        w = window  # type: ignore[assignment]
+        w.records.select_record(w.context.vault.get_record(RECORD).id)
+        for name, kind, action in (("reshare-request", ReshareWindow, "reshare"),
+                                   ("revoke-request", RevokeWindow, "revoke"),
+                                   ("rotate-1-reason", RotateWizard, "rotate"),
+                                   ("policy-record", PolicyDialog, "policy")):
+            button = w.records.detail.lifecycle_buttons[action]
+            button.click()
+            opened = self.find(kind, name)
+            self.save(name)
+            opened.close()
+            self.settle()
 
-    def release_window(self, window: object) -> None:
-        from tessera.gui.release_window import ReleaseWindow
+    def organisation(self, window: object) -> None:
+        from tessera.gui.organisation_dialog import OrganisationDialog
 
-        context = window.context  # type: ignore[attr-defined]
-        record = context.vault.get_record("Demo: CI deploy key")
-        release = ReleaseWindow(context, record.id, None)
-        release.resize(820, 640)
-        release.show()
-        self.save(release, "release-request")
-        # The ceremony under way: Alice has approved with her key, Bob and Carol wait.
-        release.reason_edit.setText("Deploy key leaked in a CI log; install a fresh one")
-        release.ticket_edit.setText("INC-1042")
-        release.start()
-        self.wait_until(lambda: release.ceremony is not None)
-        alice = next(s for s in release.ceremony.slots() if s.name == "Alice")
-        release.contribute_token(alice.custodian_id, alice.tokens[0].id)
-        self.wait_until(lambda: release.ceremony.progress().describe() == "1 of 2"
-                        and release.job is None)
-        self.save(release, "release-progress")
-        release.ceremony.abort()
-        release.close()
+        w = window  # type: ignore[assignment]
+        w.actions_["organisation"].trigger()
+        dialog = self.find(OrganisationDialog, "the organisation dialog")
+        dialog.name.setText("Example Corp — Platform Security")
+        dialog.contact.setText("Security on-call +44 20 7946 0000")
+        dialog.url.setText("https://wiki.example.org/break-glass")
+        self.save("organisation")
+        dialog.reject()
+
+    def dark(self, window: object) -> None:
+        from tessera.gui.main_window import PAGES
+        from tessera.gui.theme import Theme
+
+        w = window  # type: ignore[assignment]
+        w.set_theme(Theme.DARK)  # switched at run time, as a person would
+        w.show_page(PAGES.index("Records"))
+        self.save("dark-records")
+        w.show_page(PAGES.index("Audit"))
+        self.save("dark-audit")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ def test_share_widths_trims_only_the_widest_columns():
     assert share_widths([100, 50, 80], 400) == [100, 50, 80]
     assert share_widths([300, 50, 80], 300) == [170, 50, 80]
     assert sum(share_widths([300, 280, 50], 330)) <= 330
+    # Floors win over fitting: the table then scrolls sideways.
+    assert share_widths([300, 280, 50], 330, [200, 90, 0]) == [200, 90, 40]
+    assert share_widths([300, 280, 50], 200, [200, 90, 0]) == [200, 90, 0]
 
 
 def test_a_long_name_added_later_is_shown_whole_while_there_is_room(window, context, qtbot):

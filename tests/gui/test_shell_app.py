@@ -55,7 +55,7 @@ def test_demo_mode_opens_a_window_with_banner_and_virtual_keys(first_run, tmp_pa
     qtbot.addWidget(window)
     try:
         assert window.context.demo and window.banner is not None
-        assert window.windowTitle() == "Tessera — demo.sqlite3 (demo)"
+        assert window.windowTitle() == "demo.sqlite3 (demo)"  # the title bar adds " — Tessera"
         assert sorted(window.keys_panel.rows) == ["Alice's security key", "Bob's YubiKey",
                                                   "Carol's security key"]
         assert window.records.detail.title.text() == "Demo: CI deploy key"

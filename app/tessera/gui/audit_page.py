@@ -108,6 +108,7 @@ class AuditPage(TablePage):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
+        splitter.setSizes([560, 440])  # proportions: the entry in full needs room too
         self.table.selectionModel().selectionChanged.connect(
             lambda *_: self.detail.show_entry(self.selected_row()))
         self.finish_layout(splitter)

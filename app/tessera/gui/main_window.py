@@ -169,8 +169,9 @@ class MainWindow(QMainWindow):
 
     # -- building --------------------------------------------------------------------
     def _title(self) -> str:
+        # Qt adds " — Tessera" (the application display name) in the title bar.
         name = self.context.vault_path.name
-        return f"Tessera — {name}" + (" (demo)" if self.context.demo else "")
+        return name + (" (demo)" if self.context.demo else "")
 
     def _action(self, key: str, text: str, slot: Callable[[], object], *,
                 shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None, icon_name: str | None = None,

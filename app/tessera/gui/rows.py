@@ -186,6 +186,6 @@ def token_rows(vault: Vault, include_inactive: bool = True) -> list[TokenRow]:
 def audit_summary(entry: AuditEntry) -> str:
     """The entry's telling details in one line of words: "Record: …, Custodian: …"."""
     parts = [f"{line.title}: {line.text}" for line in detail_lines(entry.details, entry.action)
-             if not line.technical and line.text != "—"]
+             if not line.technical and line.text not in ("—", "no")]
     text = ", ".join(parts)
     return text if len(text) <= 160 else text[:159] + "…"

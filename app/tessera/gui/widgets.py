@@ -43,20 +43,26 @@ def make_table(model: QAbstractItemModel, name: str, parent: QWidget | None = No
     return view
 
 
-def share_widths(wanted: list[int], available: int, floor: int = 60) -> list[int]:
+def share_widths(wanted: list[int], available: int,
+                 floors: list[int] | None = None) -> list[int]:
     """Column widths that fit ``available``: all as wanted if they fit, else the widest
-    are trimmed to one common cap (never below ``floor``), so short columns keep their
-    text and only the longest cells elide."""
+    are trimmed to one common cap, never below their floor (then the table scrolls
+    sideways rather than cut a column to nothing)."""
     if sum(wanted) <= available or not wanted:
         return list(wanted)
-    low, high = floor, max(wanted)
+    bottom = [min(w, f) for w, f in zip(wanted, floors or [0] * len(wanted), strict=True)]
+
+    def widths(cap: int) -> list[int]:
+        return [max(b, min(w, cap)) for w, b in zip(wanted, bottom, strict=True)]
+
+    low, high = 0, max(wanted)
     while low < high:  # the largest cap whose widths still fit
         cap = (low + high + 1) // 2
-        if sum(min(w, cap) for w in wanted) <= available:
+        if sum(widths(cap)) <= available:
             low = cap
         else:
             high = cap - 1
-    return [min(w, low) for w in wanted]
+    return widths(low)
 
 
 class ColumnFitter(QObject):
@@ -71,6 +77,7 @@ class ColumnFitter(QObject):
         super().__init__(view)
         self.view = view
         self.minimum_last = minimum_last
+        self.floor = 90
         self.user_sized = False
         self._fitting = False
         header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
@@ -101,8 +108,12 @@ class ColumnFitter(QObject):
             wanted.append(max(content, header.sectionSizeHint(column)))
         # The stretched last column never gets narrower than the default section size.
         last = max(min(wanted[-1], self.minimum_last), header.defaultSectionSize())
-        available = self.view.viewport().width() - last
-        widths = share_widths(wanted[:-1], max(available, 0))
+        available = max(self.view.viewport().width() - last, 0)
+        # The first column names the row (a label, a person): it keeps up to 40 % of the
+        # width; the others keep a readable minimum.
+        floors = [int(available * 0.4)] + [max(header.sectionSizeHint(c), self.floor)
+                                           for c in range(1, columns - 1)]
+        widths = share_widths(wanted[:-1], available, floors)
         self._fitting = True
         try:
             for column, width in enumerate(widths):
