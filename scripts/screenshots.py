@@ -184,7 +184,8 @@ class Shooter:
         configure_app(self.app)
         apply_theme(self.app, Theme.LIGHT)
         window = open_window(demo_vault_path(), demo=True)  # as `tessera gui --demo`
-        assert window is not None
+        if window is None:
+            raise RuntimeError("the demo did not open")
         self.window = window
         self.wait_until(window.isVisible, "the main window")
         self.settle(1.0)
