@@ -307,10 +307,13 @@ class Shooter:
             QTest.keyClick(field, Qt.Key.Key_Space)
         self.save("release-sheet-words")
         paper.reject()
+        self.settle(1.0)  # as a person would, between two clicks
         release.close()
         self.wait_until(lambda: not release.isVisible(), "the release window to close")
 
     def enrol(self, window: object) -> None:
+        from PySide6.QtWidgets import QWizard
+
         from tessera.gui.enrol_wizard import EnrolWizard
 
         w = window  # type: ignore[assignment]
@@ -325,6 +328,24 @@ class Shooter:
         wizard.next()
         self.save("enrol-3-device")
         wizard.reject()
+        # A custodian who enrolled on their own machine sent their public key.
+        from tessera.core import age
+        from tessera.gui.enrol_wizard import KeyChoice
+
+        w.actions_["enrol"].trigger()
+        wizard = self.find(EnrolWizard, "the enrol wizard")
+        wizard.person_page.name.setText("Frank Osei")
+        wizard.person_page.role.setText("On-call lead")
+        wizard.next()
+        wizard.kind_page.buttons[KeyChoice.REMOTE].setChecked(True)
+        wizard.next()
+        wizard.recipient_page.recipient.setText(
+            age.X25519Identity.generate().recipient.to_string())
+        self.save("enrol-3-public-key")
+        wizard.button(QWizard.WizardButton.CommitButton).click()
+        self.wait_until(lambda: wizard.currentPage() is wizard.result_page, "the result page")
+        self.save("enrol-4-result-remote")
+        wizard.accept()
 
     def create(self, window: object) -> None:
         from PySide6.QtCore import Qt
@@ -356,7 +377,10 @@ class Shooter:
         self.save("create-3-secret")
         wizard.next()
         self.save("create-4-review")
-        wizard.reject()
+        wizard.next()  # Seal record: the words exist now, until the sheets are printed
+        self.wait_until(lambda: wizard.currentPage() is wizard.done_page, "the sealed page")
+        self.save("create-5-sealed")
+        wizard.done(0)  # the demo vault keeps the record; nothing is printed here
 
     def lifecycle(self, window: object) -> None:
         from tessera.gui.policy_dialog import PolicyDialog
