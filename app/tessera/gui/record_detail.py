@@ -28,7 +28,7 @@ from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.custody.review import record_view
 from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.theme import Tone, set_tone, themed
-from tessera.gui.widgets import fingerprint_label, heading, muted
+from tessera.gui.widgets import fingerprint_label, fit_columns, heading, muted
 from tessera.tokens.base import TokenState
 from tessera.vault import RecordState, Vault
 from tessera.vault.sheet_registry import SheetRegistry
@@ -71,8 +71,7 @@ def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
 
 def fit_tree_height(tree: QTreeWidget) -> None:
     """Make a short list exactly as tall as its rows (the pane scrolls, not the list)."""
-    for column in range(tree.columnCount() - 1):
-        tree.resizeColumnToContents(column)
+    fit_columns(tree)  # within the pane's width: names first, cut only without room
     rows = tree.topLevelItemCount()
     row_height = tree.sizeHintForRow(0) if rows else 0
     header = tree.header().sizeHint().height()
@@ -330,8 +329,7 @@ class RecordDetail(QWidget):
         for item in record_history(self.vault, record_id):
             self.history.addTopLevelItem(QTreeWidgetItem([short_time(item.at), item.what,
                                                           item.detail]))
-        for column in range(2):
-            self.history.resizeColumnToContents(column)
+        fit_columns(self.history)
 
 
 def _envelope_text(recipients: Sequence[str]) -> str:

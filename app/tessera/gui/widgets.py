@@ -82,6 +82,9 @@ class ColumnFitter(QObject):
         self._fitting = False
         header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
         self.header = header
+        # A stretched last column keeps at least the default section size: keep that
+        # small, so the room goes to the columns with something to show.
+        header.setDefaultSectionSize(min(header.defaultSectionSize(), 60))
         header.sectionResized.connect(self._resized_by_hand)
         view.viewport().installEventFilter(self)
 
