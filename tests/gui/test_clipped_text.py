@@ -24,8 +24,7 @@ def cut_with_room_left(table) -> list[str]:
     header = table.horizontalHeader()
     last = header.count() - 1
     spare = header.sectionSize(last) - max(table.sizeHintForColumn(last),
-                                           header.sectionSizeHint(last),
-                                           header.defaultSectionSize())
+                                           header.sectionSizeHint(last))
     title = table.model().headerData
     return [f"{title(c, Qt.Orientation.Horizontal)} cut by "
             f"{table.sizeHintForColumn(c) - header.sectionSize(c)}px, {spare}px spare"

@@ -82,9 +82,6 @@ class ColumnFitter(QObject):
         self._fitting = False
         header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
         self.header = header
-        # A stretched last column keeps at least the default section size: keep that
-        # small, so the room goes to the columns with something to show.
-        header.setDefaultSectionSize(min(header.defaultSectionSize(), 60))
         header.sectionResized.connect(self._resized_by_hand)
         view.viewport().installEventFilter(self)
 
@@ -109,8 +106,7 @@ class ColumnFitter(QObject):
         for column in range(columns):
             content = self.view.sizeHintForColumn(column)
             wanted.append(max(content, header.sectionSizeHint(column)))
-        # The stretched last column never gets narrower than the default section size.
-        last = max(min(wanted[-1], self.minimum_last), header.defaultSectionSize())
+        last = min(wanted[-1], self.minimum_last)
         available = max(self.view.viewport().width() - last, 0)
         # The first column names the row (a label, a person): it keeps up to 40 % of the
         # width; the others keep a readable minimum.
@@ -121,6 +117,7 @@ class ColumnFitter(QObject):
         try:
             for column, width in enumerate(widths):
                 header.resizeSection(column, width)
+            header.resizeSection(columns - 1, last)  # stretches into what is left
         finally:
             self._fitting = False
 
