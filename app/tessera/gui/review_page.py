@@ -37,6 +37,7 @@ from tessera.gui.rows import short_time
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import heading, muted
 from tessera.sheets.review_report import write_review_pdf
+from tessera.tokens.base import TokenKind
 
 SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
 
@@ -129,7 +130,8 @@ class ReviewPage(QWidget):
             font.setBold(True)
             item.setFont(0, font)
             for holder in record.holders:
-                keys = ", ".join(f"{t.label} ({t.kind}{', ' + t.state if t.state != 'active' else ''})"
+                keys = ", ".join(f"{t.label} ({TokenKind(t.kind).display_name}"
+                                 f"{', ' + t.state if t.state != 'active' else ''})"
                                  for t in holder.tokens) or "paper only"
                 drills = [t.last_record_drill_at for t in holder.tokens if t.last_record_drill_at]
                 child = QTreeWidgetItem([holder.name, ", ".join(share_label(k)
