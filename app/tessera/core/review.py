@@ -55,7 +55,7 @@ class FindingKind(enum.StrEnum):
             "multiple_shares": "One person, several shares",
             "software_on_hardware_only": "Software key on a hardware-only record",
             "drill_overdue": "Drill overdue",
-            "never_drilled": "Token never drilled",
+            "never_drilled": "Key never drilled",
             "rotation_due": "Rotation due",
             "rotation_overdue": "Rotation overdue",
             "custodian_is_owner": "Custodian is the owner",
@@ -321,7 +321,7 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
                     token.label)
             if token.last_drill_at is None:
                 add(FindingKind.NEVER_DRILLED,
-                    f"{holder.name}'s token {token.label} has not been drilled since it was "
+                    f"{token.label} ({holder.name}) has not been drilled since it was "
                     f"enrolled ({token.enrolled_at[:10]}).", holder.name, token.label)
         _post_quantum_finding(record, holder, add)
     for due in drill_schedule(record, now):

@@ -108,7 +108,8 @@ class ReviewPage(QWidget):
             return
         review = self.review
         counts = review.counts()
-        self.counts.setText(f"{len(review.records)} records · findings: "
+        records = len(review.records)
+        self.counts.setText(f"{records} record{'' if records == 1 else 's'} · findings: "
                             f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
                             f"{counts[Severity.LOW]} low")
         self.records.clear()
