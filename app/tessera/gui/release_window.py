@@ -324,7 +324,7 @@ class ReleaseWindow(QWidget):
 
         self._run(lambda prompts, cancel: ceremony.contribute_token(token_id, prompts, cancel),
                   lambda c: self._accepted(row, c), lambda e: self._refused(row, e),
-                  f"{row.slot.name} approves the release", on_state)
+                  f"{row.slot.name} approves the {self.verb.lower()}", on_state)
 
     def open_paper_entry(self, custodian_id: str) -> None:
         if self.ceremony is None or self.job is not None:
@@ -483,7 +483,7 @@ class ReleaseWindow(QWidget):
             ctx.worker.submit(lambda _p, _c: ceremony.abort(),
                               on_success=lambda _v: ctx.notify_changed(),
                               on_failure=lambda exc: show_error(None, exc),
-                              title="Abort the release")
+                              title=f"Stop the {self.verb.lower()}")
         elif self.job is not None:
             self.job.cancel()
         if self.paper_dialog is not None:
