@@ -308,8 +308,7 @@ class RecordDetail(QWidget):
         found = [f for f in record_findings(view, datetime.now(UTC))
                  if f.kind is FindingKind.NOT_POST_QUANTUM]
         self.envelopes_note.setText("\n".join(f"⚠ {f.kind.heading}: {f.text}" for f in found))
-        color = tone_color(Tone.WARN)
-        self.envelopes_note.setStyleSheet(f"color: {color.name()};" if color else "")
+        set_tone(self.envelopes_note, Tone.WARN)
         self.envelopes_note.setVisible(bool(found))
 
     def _fill_sheets(self, record_id: str, version: int) -> None:
