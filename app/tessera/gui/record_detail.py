@@ -71,7 +71,7 @@ def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
 
 def fit_tree_height(tree: QTreeWidget) -> None:
     """Make a short list exactly as tall as its rows (the pane scrolls, not the list)."""
-    fit_columns(tree)  # within the pane's width: names first, cut only without room
+    fit_columns(tree, scroll=False)  # every column within the pane's width
     rows = tree.topLevelItemCount()
     row_height = tree.sizeHintForRow(0) if rows else 0
     header = tree.header().sizeHint().height()
@@ -328,7 +328,7 @@ class RecordDetail(QWidget):
         for item in record_history(self.vault, record_id):
             self.history.addTopLevelItem(QTreeWidgetItem([short_time(item.at), item.what,
                                                           item.detail]))
-        fit_columns(self.history)
+        fit_columns(self.history, scroll=False)
 
 
 def _envelope_text(recipients: Sequence[str]) -> str:

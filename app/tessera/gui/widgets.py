@@ -73,11 +73,12 @@ class ColumnFitter(QObject):
     space. Once the person drags a column edge, their widths are left alone.
     """
 
-    def __init__(self, view: QTableView | QTreeView, minimum_last: int = 120) -> None:
+    def __init__(self, view: QTableView | QTreeView, minimum_last: int = 120,
+                 floor: int | None = 90) -> None:
         super().__init__(view)
         self.view = view
         self.minimum_last = minimum_last
-        self.floor = 90
+        self.floor = floor  # None: every column shares the width, no sideways scrolling
         self.user_sized = False
         self._fitting = False
         header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
@@ -110,8 +111,9 @@ class ColumnFitter(QObject):
         available = max(self.view.viewport().width() - last, 0)
         # The first column names the row (a label, a person): it keeps up to 40 % of the
         # width; the others keep a readable minimum.
-        floors = [int(available * 0.4)] + [max(header.sectionSizeHint(c), self.floor)
-                                           for c in range(1, columns - 1)]
+        floors = None if self.floor is None else (
+            [int(available * 0.4)] + [max(header.sectionSizeHint(c), self.floor)
+                                      for c in range(1, columns - 1)])
         widths = share_widths(wanted[:-1], available, floors)
         self._fitting = True
         try:
@@ -122,11 +124,13 @@ class ColumnFitter(QObject):
             self._fitting = False
 
 
-def fit_columns(view: QTableView | QTreeView) -> ColumnFitter:
-    """Fit ``view``'s columns now and whenever it is resized (see :class:`ColumnFitter`)."""
+def fit_columns(view: QTableView | QTreeView, *, scroll: bool = True) -> ColumnFitter:
+    """Fit ``view``'s columns now and whenever it is resized (see :class:`ColumnFitter`);
+    ``scroll=False`` for a short list that must show every column within its width."""
     fitter = view.findChild(ColumnFitter)
     if fitter is None:
-        fitter = ColumnFitter(view)
+        fitter = ColumnFitter(view, minimum_last=80, floor=None) if not scroll \
+            else ColumnFitter(view)
     fitter.fit()
     return fitter
 
