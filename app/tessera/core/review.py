@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from tessera.core.text import csv_cell, fold
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -228,10 +229,6 @@ def drill_schedule(record: RecordView, now: datetime) -> list[DrillDue]:
 
 # -- findings --------------------------------------------------------------------------
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip().casefold()
-
-
 def _quorum_without(record: RecordView, custodian_id: str) -> bool:
     """Whether the remaining shares can still meet the quorum without this custodian."""
     left = [0] * len(record.groups)
@@ -287,7 +284,7 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
             add(FindingKind.MULTIPLE_SHARES,
                 f"{holder.name} holds {len(holder.share_keys)} shares of {record.label} and "
                 "counts more than once towards the quorum.", holder.name)
-        if record.owner and _fold(record.owner) in {_fold(holder.name), _fold(holder.contact)}:
+        if record.owner and fold(record.owner) in {fold(holder.name), fold(holder.contact)}:
             add(FindingKind.CUSTODIAN_IS_OWNER,
                 f"{holder.name} owns {record.label} and is also one of its custodians: the "
                 "owner should not be able to count towards its own recovery.", holder.name)
@@ -354,10 +351,9 @@ CSV_COLUMNS = (
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ runs as a formula in spreadsheet programs; names and
-    # labels come from people, so such cells get a leading quote.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    # Names and labels come from people (and from vaults written before typed text
+    # was checked): no formulas, no raw controls.
+    return csv_cell("" if value is None else value)
 
 
 def _finding_texts(findings: Iterable[Finding]) -> str:

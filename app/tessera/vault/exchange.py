@@ -20,6 +20,7 @@ from tessera.core.errors import FormatError, InputError, TesseraError
 from tessera.core.manifest import MAX_RECIPIENT, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
+from tessera.core.text import visible
 from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenKind
 
 from .codec import MAX_FACTS, MAX_NAME, b64, clean_text, fold, json_object, unb64
@@ -367,6 +368,11 @@ def _import_custodians(vault: Vault, conn: sqlite3.Connection, parsed: ExportFil
                              (fold(name),)).fetchone()
         if clash is not None:
             raise FormatError(f"this vault has a different custodian named {clash['name']}; "
+                              "rename one of them before importing")
+        similar = vault._lookalike_custodian(conn, name)
+        if similar is not None:
+            raise FormatError(f"the file's custodian {visible(name)!r} looks like this vault's "
+                              f"{visible(similar)!r} but is spelled with different characters; "
                               "rename one of them before importing")
         vault._insert_custodian(conn, cid, name)
         added.append(cid)
