@@ -23,11 +23,20 @@ def custodian() -> None:
 @click.argument("name")
 @click.option("--contact", default="", help="How to reach them (e-mail, phone).")
 @click.option("--role", default="", help="Their role, e.g. 'SRE lead'.")
+@click.option("--allow-lookalike", is_flag=True,
+              help="Add them even though the name looks like an existing custodian's "
+                   "(you checked it is another person; recorded in the audit log).")
 @pass_ctx
-def custodian_add(ctx: Context, name: str, contact: str, role: str) -> None:
+def custodian_add(ctx: Context, name: str, contact: str, role: str,
+                  allow_lookalike: bool) -> None:
     """Add a custodian."""
     with ctx.vault() as vault:
-        c = vault.add_custodian(name, contact=contact, role=role, actor=ctx.actor)
+        c = vault.add_custodian(name, contact=contact, role=role, actor=ctx.actor,
+                                allow_lookalike=allow_lookalike)
+        similar = vault.custodian_lookalike(c.name)
+    if similar is not None:
+        warn(f"{c.name!r} looks like the existing custodian {similar!r}; both are now in "
+             "the vault")
     echo(f"Added custodian {c.name} ({c.id})")
 
 

@@ -173,16 +173,17 @@ def lookalike(name: str, existing: Iterable[str]) -> str | None:
 # -- output ----------------------------------------------------------------------------
 
 def _escape(char: str) -> str:
+    # JSON's spelling (a surrogate pair above U+FFFF), so escaping a JSON export shown
+    # on a terminal still leaves JSON that means the same.
     code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
     if code < 0x10000:
         return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def visible(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` with every refused character spelled out (``\\x1b``, ``\\u202e``), so a
+    """``text`` with every refused character spelled out (``\\u001b``, ``\\u202e``), so a
     terminal or a label shows what is there instead of obeying it. With
     ``keep_newlines``, ``\\n`` and ``\\t`` pass through (for multi-line output we build)."""
     if text.isascii() and text.isprintable():

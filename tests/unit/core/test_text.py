@@ -95,11 +95,12 @@ def test_the_same_name_and_different_names_are_not_lookalikes() -> None:
 def test_visible_spells_out_escapes_instead_of_obeying_them() -> None:
     hostile = "Eve\x1b]0;pwned\x07\x1b[2J\u202egpj.exe\x9b1m"
     shown = text.visible(hostile)
-    assert shown == "Eve\\x1b]0;pwned\\x07\\x1b[2J\\u202egpj.exe\\x9b1m"
+    assert shown == "Eve\\u001b]0;pwned\\u0007\\u001b[2J\\u202egpj.exe\\u009b1m"
     assert all(text.unsafe_kind(c) is None for c in shown)
     assert text.visible("Zoë Márquez") == "Zoë Márquez"
     assert text.visible("a\nb\tc", keep_newlines=True) == "a\nb\tc"
-    assert text.visible("a\nb") == "a\\x0ab"
+    assert text.visible("a\nb") == "a\\u000ab"
+    assert text.visible("tag\U000e0041") == "tag\\udb40\\udc41"
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
@@ -111,6 +112,12 @@ def test_csv_cells_never_start_a_formula(cell: str) -> None:
     assert next(csv.reader(io.StringIO(buffer.getvalue())))[0][0] == "'"
 
 
+def test_escaped_json_is_still_the_same_json() -> None:
+    import json
+    line = json.dumps({"actor": "Eve\x9b\u202e\U000e0041"}, ensure_ascii=False)
+    assert json.loads(text.visible(line)) == json.loads(line)
+
+
 def test_csv_cells_spell_out_controls() -> None:
-    assert text.csv_cell("Bob\x1b[31m\u202e") == "Bob\\x1b[31m\\u202e"
+    assert text.csv_cell("Bob\x1b[31m\u202e") == "Bob\\u001b[31m\\u202e"
     assert text.csv_cell(42) == "42"

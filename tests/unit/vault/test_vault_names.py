@@ -89,14 +89,14 @@ def test_names_already_in_an_old_vault_come_out_escaped(world: World) -> None:
     cells = [c for row in rows for c in row]
     assert not any(c[:1] in "=+-@" for c in cells if c)
     assert not any(ch in c for c in cells for ch in "\x1b\u202e\x9b")
-    assert any("Al\\x1b[2Jice\\u202e" in c for c in cells)
+    assert any("Al\\u001b[2Jice\\u202e" in c for c in cells)
 
     # append_audit refuses such an actor now; write it as an old vault could have.
     conn = raw(world.vault)
     conn.execute("UPDATE audit SET actor = ? WHERE seq = 1", ("=evil\x1b[31m",))
     conn.close()
     exported = world.vault.export_audit("csv")
-    assert "\x1b" not in exported and "'=evil\\x1b[31m" in exported
+    assert "\x1b" not in exported and "'=evil\\u001b[31m" in exported
 
 
 def test_imported_custodian_lookalikes_are_refused(tmp_path: Path, world: World) -> None:
