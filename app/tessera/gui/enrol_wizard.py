@@ -44,6 +44,7 @@ from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.table_model import Tone, tone_color
+from tessera.gui.typed_text import lookalike_problem, typed_text_problem
 from tessera.gui.widgets import mono_font, muted
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
@@ -215,27 +216,42 @@ class PersonPage(QWizardPage):
             index = self.people.findData(custodian_id)
             if index >= 0:
                 self.people.setCurrentIndex(index)
-        for signal in (self.new.toggled, self.name.textChanged):
+        self.lookalike_confirmed = ""  # the look-alike name the operator confirmed
+        for signal in (self.new.toggled, self.name.textChanged, self.contact.textChanged,
+                       self.role.textChanged):
             signal.connect(self._changed)
         self._changed()
+
+    def _typed_problem(self) -> str | None:
+        return typed_text_problem([("custodian name", self.name.text()),
+                                   ("contact", self.contact.text()),
+                                   ("role", self.role.text())])
 
     def _changed(self) -> None:
         self.new_form.setEnabled(self.new.isChecked())
         self.old_form.setEnabled(self.old.isChecked())
-        self.problem.clear()
+        problem = self._typed_problem() if self.new.isChecked() else None
+        self.problem.setText(problem or "")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return bool(self.name.text().strip()) if self.new.isChecked() else \
-            self.people.currentIndex() >= 0
+        if self.old.isChecked():
+            return self.people.currentIndex() >= 0
+        return bool(self.name.text().strip()) and self._typed_problem() is None
 
     def validatePage(self) -> bool:
         if self.old.isChecked():
             return True
+        name = self.name.text().strip()
         try:
-            clash = self.context.vault.get_custodian(self.name.text().strip())
+            clash = self.context.vault.get_custodian(name)
         except NotFound:
-            return True
+            similar = self.context.vault.custodian_lookalike(name)
+            if similar is None or self.lookalike_confirmed == name:
+                return True
+            self.lookalike_confirmed = name
+            self.problem.setText(lookalike_problem("custodian name", name, similar) or "")
+            return False
         self.problem.setText(f"There is already a custodian named {clash.name}. Choose "
                              "“Someone already in this vault” to add a key for them.")
         return False
@@ -597,9 +613,11 @@ class EnrolWizard(QWizard):
         if page.old.isChecked():
             self.custodian_id = str(page.people.currentData())
         else:
+            name = page.name.text().strip()
             person = self.context.vault.add_custodian(
-                page.name.text().strip(), contact=page.contact.text().strip(),
-                role=page.role.text().strip(), actor=self.context.actor)
+                name, contact=page.contact.text().strip(),
+                role=page.role.text().strip(), actor=self.context.actor,
+                allow_lookalike=page.lookalike_confirmed == name)
             self.custodian_id = person.id
             self.context.notify_changed()
         return self.custodian_id
