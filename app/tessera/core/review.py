@@ -48,6 +48,7 @@ class FindingKind(enum.StrEnum):
     SHEETS_OUTSTANDING = "sheets_outstanding"
     PAPER_ONLY = "paper_only"  # a share no active token opens
     NOT_POST_QUANTUM = "not_post_quantum"  # a share envelope with a classical stanza
+    NOT_ACKNOWLEDGED = "not_acknowledged"  # PCI DSS 3.7.8: no recorded acknowledgement
 
     @property
     def heading(self) -> str:
@@ -63,6 +64,7 @@ class FindingKind(enum.StrEnum):
             "sheets_outstanding": "Superseded sheets not destroyed",
             "paper_only": "Share on paper only",
             "not_post_quantum": "Share envelopes not post-quantum",
+            "not_acknowledged": "Responsibilities not acknowledged",
         }[self.value]
 
 
@@ -78,6 +80,7 @@ _SEVERITY = {
     FindingKind.SHEETS_OUTSTANDING: Severity.MEDIUM,
     FindingKind.PAPER_ONLY: Severity.LOW,
     FindingKind.NOT_POST_QUANTUM: Severity.MEDIUM,
+    FindingKind.NOT_ACKNOWLEDGED: Severity.MEDIUM,
 }
 CLOSED_STATES = ("superseded", "retired")
 
@@ -108,6 +111,9 @@ class HolderView:
     share_keys: tuple[str, ...]
     groups: tuple[int, ...]
     tokens: tuple[TokenView, ...]
+    # When they acknowledged the custodian responsibilities in force now (PCI DSS
+    # 3.7.8); None when there is no such acknowledgement.
+    acknowledged_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +294,11 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
             add(FindingKind.CUSTODIAN_IS_OWNER,
                 f"{holder.name} owns {record.label} and is also one of its custodians: the "
                 "owner should not be able to count towards its own recovery.", holder.name)
+        if holder.acknowledged_at is None:
+            add(FindingKind.NOT_ACKNOWLEDGED,
+                f"{holder.name} holds a share of {record.label} but has no recorded "
+                "acknowledgement of the custodian responsibilities (PCI DSS 3.7.8).",
+                holder.name)
         active = [t for t in holder.tokens if t.state == "active"]
         if not active:
             add(FindingKind.PAPER_ONLY,
@@ -346,7 +357,7 @@ CSV_COLUMNS = (
     "record", "record_id", "state", "k_of_n", "quorum", "version", "epoch", "fingerprint",
     "owner", "custodian", "role", "shares", "token", "token_kind", "token_state",
     "enrolled_at", "last_drill", "drill_due", "last_release", "rotation_due",
-    "outstanding_sheets", "findings",
+    "outstanding_sheets", "acknowledged", "findings",
 )
 
 
@@ -374,7 +385,7 @@ def review_csv(review: Review) -> str:
         rows = [(h, t) for h in record.holders for t in (h.tokens or (None,))]
         if not rows:
             writer.writerow([_cell(v) for v in [*base, "", "", "", "", "", "", "", "", "",
-                                                *tail, _finding_texts(record_level)]])
+                                                *tail, "", _finding_texts(record_level)]])
         for holder, token in rows:
             mine = [f for f in review.findings_for(record.record_id, holder.name)
                     if not f.token or token is None or f.token == token.label]
@@ -384,6 +395,6 @@ def review_csv(review: Review) -> str:
                 token.label if token else "", token.kind if token else "",
                 token.state if token else "", token.enrolled_at if token else "",
                 (token.last_record_drill_at or "") if token else "",
-                due.due_at if due else "", *tail,
+                due.due_at if due else "", *tail, holder.acknowledged_at or "no",
                 _finding_texts([*record_level, *mine])]])
     return buffer.getvalue()

@@ -6,6 +6,7 @@ drills, releases, sheets and the audit log's record of rotations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from tessera.core import age
@@ -19,6 +20,7 @@ from tessera.core.review import (
     drill_schedule,
 )
 from tessera.core.text import visible
+from tessera.custody.acknowledge import acknowledged_at
 from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.vault import Record, Vault
 
@@ -26,7 +28,9 @@ from tessera.vault import Record, Vault
 def gather_review(vault: Vault, now: datetime | None = None) -> Review:
     """The review of every record in the vault, as of ``now`` (default: the clock)."""
     moment = now or datetime.now(UTC)
-    return build_review([record_view(vault, r) for r in vault.list_records()], moment)
+    acknowledged = acknowledged_at(vault)
+    return build_review([record_view(vault, r, acknowledged) for r in vault.list_records()],
+                        moment)
 
 
 def overdue_drills(vault: Vault, now: datetime | None = None,
@@ -52,7 +56,8 @@ def _secret_since(vault: Vault, record: Record) -> str:
     return since
 
 
-def record_view(vault: Vault, record: Record) -> RecordView:
+def record_view(vault: Vault, record: Record,
+                acknowledged: Mapping[str, str] | None = None) -> RecordView:
     """The review's view of one record. Text people typed is spelled out
     (:func:`~tessera.core.text.visible`): a vault written before typed text was checked
     cannot reorder or hide parts of the report, the PDF or the GUI's review page."""
@@ -82,7 +87,7 @@ def record_view(vault: Vault, record: Record) -> RecordView:
         holders.append(HolderView(cid, visible(custodian.name), visible(custodian.contact),
                                   visible(custodian.role),
                                   tuple(e.key for e in entries), tuple(e.group for e in entries),
-                                  tuple(tokens)))
+                                  tuple(tokens), (acknowledged or {}).get(cid)))
     return RecordView(
         record_id=record.id, label=visible(record.label), owner=visible(record.owner),
         system=visible(record.system), environment=visible(record.environment),
