@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -39,10 +41,16 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core import age
+from tessera.core.acknowledgement import statement_text
 from tessera.core.errors import NotFound, TesseraError, TokenError
+from tessera.custody.acknowledge import (
+    acknowledged_at,
+    record_witnessed_acknowledgement,
+    sign_acknowledgement,
+)
 from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
-from tessera.gui.errors import show_error
+from tessera.gui.errors import message_for, show_error
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.typed_text import lookalike_problem, typed_text_problem
 from tessera.gui.widgets import mono_font, muted
@@ -528,7 +536,89 @@ class ResultPage(QWizardPage):
         layout.addSpacing(8)
         layout.addLayout(test_row)
         layout.addWidget(self.test_result)
+        layout.addSpacing(8)
+        layout.addWidget(self._acknowledgement_box())
         layout.addStretch(1)
+
+    def _acknowledgement_box(self) -> QGroupBox:
+        """PCI DSS 3.7.8: the custodian accepts their responsibilities, signed by the new
+        key where it can sign here, or on a witnessed paper form for a remote key."""
+        box = QGroupBox("Custodian responsibilities")
+        box.setAccessibleName("Custodian responsibilities")
+        statement = QPlainTextEdit(statement_text())
+        statement.setReadOnly(True)
+        statement.setAccessibleName("Statement")
+        statement.setMinimumHeight(96)
+        self.ack_sign = QPushButton("&Sign the acknowledgement with the key")
+        self.ack_sign.setAccessibleName("Sign acknowledgement")
+        self.ack_sign.clicked.connect(self.sign_acknowledgement)
+        self.ack_witness = QLineEdit()
+        self.ack_witness.setAccessibleName("Witness")
+        self.ack_witness.setPlaceholderText("who saw the custodian sign the paper form")
+        self.ack_reference = QLineEdit()
+        self.ack_reference.setAccessibleName("Form reference")
+        self.ack_reference.setPlaceholderText("where the signed form is kept")
+        self.ack_record = QPushButton("&Record the signed paper form")
+        self.ack_record.setAccessibleName("Record paper acknowledgement")
+        self.ack_record.clicked.connect(self.record_paper_acknowledgement)
+        self.paper_form = QWidget()
+        paper = QFormLayout(self.paper_form)
+        paper.setContentsMargins(0, 0, 0, 0)
+        paper.addRow("&Witness:", self.ack_witness)
+        paper.addRow("&Form:", self.ack_reference)
+        paper.addRow(self.ack_record)
+        self.ack_result = QLabel()
+        self.ack_result.setWordWrap(True)
+        self.ack_result.setAccessibleName("Acknowledgement result")
+        inner = QVBoxLayout(box)
+        inner.addWidget(statement)
+        inner.addWidget(self.ack_sign)
+        inner.addWidget(self.paper_form)
+        inner.addWidget(self.ack_result)
+        return box
+
+    def sign_acknowledgement(self) -> None:
+        token = self.wiz.token
+        if token is None:
+            return
+        context = self.wiz.context
+        self.ack_sign.setEnabled(False)
+        self.ack_result.setText("Signing… touch the key when it blinks.")
+        set_tone(self.ack_result, Tone.NORMAL)
+        context.worker.submit(
+            lambda prompts, cancel: sign_acknowledgement(context.vault, context.drivers, token,
+                                                         prompts, cancel, actor=context.actor),
+            on_success=self._acknowledged, on_failure=self._acknowledge_failed,
+            parent=self.wiz, title="Signing the acknowledgement")
+
+    def record_paper_acknowledgement(self) -> None:
+        token = self.wiz.token
+        if token is None:
+            return
+        try:
+            record_witnessed_acknowledgement(
+                self.wiz.context.vault, token.custodian_id, witness=self.ack_witness.text(),
+                reference=self.ack_reference.text(), actor=self.wiz.context.actor)
+        except TesseraError as exc:
+            self.ack_result.setText(message_for(exc))
+            set_tone(self.ack_result, Tone.BAD)
+            return
+        self._acknowledged(None)
+
+    def _acknowledged(self, _record: object) -> None:
+        token = self.wiz.token
+        name = token.custodian_name if token else "The custodian"
+        self.ack_sign.setEnabled(False)
+        self.paper_form.setEnabled(False)
+        self.ack_result.setText(f"✓ {name}'s acknowledgement is recorded in the audit log.")
+        set_tone(self.ack_result, Tone.GOOD)
+        self.wiz.context.notify_changed()
+
+    def _acknowledge_failed(self, exc: BaseException) -> None:
+        self.ack_sign.setEnabled(True)
+        self.ack_result.setText("✗ The acknowledgement was not signed.")
+        set_tone(self.ack_result, Tone.BAD)
+        show_error(self.wiz, exc)
 
     def initializePage(self) -> None:
         token = self.wiz.token
@@ -542,6 +632,12 @@ class ResultPage(QWizardPage):
         self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
                              f"<b>{token.custodian_name}</b>. New records can wrap shares to "
                              f"this recipient ({where}); it is public and safe to share.{pq}")
+        self.ack_sign.setVisible(not token.remote)
+        self.paper_form.setVisible(token.remote)
+        if token.custodian_id in acknowledged_at(self.wiz.context.vault):
+            self._acknowledged(None)
+            self.ack_result.setText(f"✓ {token.custodian_name} has already acknowledged the "
+                                    "custodian responsibilities.")
         if token.remote:
             self.test.setEnabled(False)
             self.test_result.setText("The key is not here, so it cannot be tested now. Ask "
