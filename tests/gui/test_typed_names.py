@@ -98,3 +98,29 @@ def test_names_already_in_the_vault_are_shown_spelled_out(window, context, qtbot
                     shown.append(value)
     assert any("\\u202e\\u001b[2J" in s for s in shown)
     assert not any("\u202e" in s or "\x1b" in s for s in shown)
+
+
+def test_a_token_label_with_an_escape_is_named_on_the_kind_page(context, qtbot):
+    from gui.test_wizards_enrol import fill_person
+    wizard = open_wizard(context, qtbot)
+    fill_person(wizard, qtbot, "Dana", "SRE")
+    page = wizard.kind_page
+    page.label.setText("blue key\x9b2J")
+    assert "token label" in page.problem.text() and "position 9" in page.problem.text()
+    assert not page.isComplete()
+    page.label.setText("blue key")
+    assert page.problem.text() == "" and page.isComplete()
+
+
+def test_a_release_reason_with_a_direction_override_cannot_start(window, context, qtbot):
+    from tessera.gui.release_window import ReleaseWindow
+    record = context.vault.list_records()[0]
+    release = ReleaseWindow(context, record.id)
+    qtbot.addWidget(release)
+    release.reason_edit.setText("drill \u202erof")
+    release.ticket_edit.setText("INC-7")
+    assert "reason" in release.request_status.text()
+    assert "position 7" in release.request_status.text()
+    assert not release.start_button.isEnabled()
+    release.reason_edit.setText("drill")
+    assert release.request_status.text() == "" and release.start_button.isEnabled()

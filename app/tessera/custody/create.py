@@ -74,6 +74,7 @@ def create_record(
     record's (unless ``allow_lookalike``), before any share exists.
     """
     label = text.clean(label, "record label", MAX_LABEL, required=True)
+    nhi = {key: text.clean(value, key, MAX_LABEL) for key, value in nhi.items()}
     similar = vault.label_lookalike(label)
     if similar is not None and not allow_lookalike:
         raise text.LookalikeName("record label", label, similar)

@@ -298,6 +298,11 @@ class KindPage(QWizardPage):
         self.label.setPlaceholderText("e.g. Alice's blue YubiKey (optional)")
         form.addRow("Key &label:", self.label)
         layout.addLayout(form)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        set_tone(self.problem, Tone.BAD)
+        layout.addWidget(self.problem)
+        self.label.textChanged.connect(self._label_changed)
         self.new_virtual = QCheckBox("Plug in a new &virtual key for this custodian")
         self.new_virtual.setToolTip("Demo vaults use virtual keys; each custodian needs their own")
         self.new_virtual.setChecked(context.virtual is not None)
@@ -306,6 +311,13 @@ class KindPage(QWizardPage):
         layout.addStretch(1)
         self.group.buttonToggled.connect(self._changed)
         self._changed()
+
+    def _label_changed(self) -> None:
+        self.problem.setText(typed_text_problem([("token label", self.label.text())]) or "")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return typed_text_problem([("token label", self.label.text())]) is None
 
     def _changed(self, *_args: object) -> None:
         kind = self.choice().kind

@@ -115,3 +115,18 @@ def test_vault_open_accepts_a_plain_actor(tmp_path: Path) -> None:
     vault = Vault.open(tmp_path / "x.sqlite3", create=True, actor="Zoë Márquez")
     vault.add_custodian("Zoë Márquez", "", "", "Zoë Márquez")
     vault.close()
+
+
+def test_record_facts_are_checked_before_any_share_exists(world: World) -> None:
+    """A hostile label or NHI fact is refused before the split: no words are handed out."""
+    from tessera.core.policy import SplitPlan
+    from tessera.custody.create import create_record
+    handed_out: list[object] = []
+    before = dump(world.vault)
+    for label, nhi in (("Root\u202e", {}), ("Root", {"owner": "ops\x1b[8m"})):
+        with pytest.raises(UnsafeText):
+            create_record(world.vault, b"secret", label=label,
+                          plan=SplitPlan.simple(2, [c.id for c in world.custodians]),
+                          nhi=nhi, actor=ACTOR, allow_software=True,
+                          on_mnemonics=handed_out.append)
+    assert handed_out == [] and dump(world.vault) == before
