@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from fuzzing import clean, fuzz, json_values, mutated, mutated_text
+from fuzzing import clean, fuzz, json_paths, json_values, mutated, mutated_text
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,18 +39,7 @@ def test_a_damaged_manifest_parses_to_itself_or_is_refused(data: bytes) -> None:
         assert result.to_bytes() == data  # canonical: only the exact bytes parse
 
 
-def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _paths(item, (*prefix, index))
-    return found
-
-
-MANIFEST_PATHS = _paths(MANIFEST_JSON)
+MANIFEST_PATHS = json_paths(MANIFEST_JSON)
 
 
 @fuzz(quick=200)

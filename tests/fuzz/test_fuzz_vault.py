@@ -8,7 +8,7 @@ import json
 import sqlite3
 
 import pytest
-from fuzzing import clean, fuzz, json_values, mutated
+from fuzzing import clean, fuzz, json_paths, json_values, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 from vault_fixtures import ACTOR, create, open_vault, populate
@@ -53,24 +53,13 @@ def test_a_damaged_export_is_imported_or_refused_without_a_trace(
     _check(target, data.draw(mutated(exported)))
 
 
-def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _paths(item, (*prefix, index))
-    return found
-
-
 @fuzz(quick=80, long=2000)
 @given(st.data())
 def test_any_field_of_an_export_with_any_value_is_checked(
         setting: tuple[bytes, Vault], data: st.DataObject) -> None:
     exported, target = setting
     document = json.loads(exported)
-    path = data.draw(st.sampled_from(_paths(document)))
+    path = data.draw(st.sampled_from(json_paths(document)))
     value = data.draw(json_values)
     node = document
     for step in path[:-1]:

@@ -17,13 +17,12 @@ One module for every front end and store, so the rules cannot drift apart:
 from __future__ import annotations
 
 import functools
-import os
-import sys
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
 from tessera.core.errors import InputError, PolicyError
+from tessera.core.resources import resource_dir
 
 # Bidirectional controls: embeddings/overrides (U+202A–U+202E), isolates
 # (U+2066–U+2069) and the implicit marks (U+200E, U+200F, U+061C). An override makes
@@ -108,18 +107,8 @@ def fold(text: str) -> str:
 
 # -- confusables (Unicode TR39 section 4) ----------------------------------------------
 
-def _resource_dir() -> Path:
-    configured = os.environ.get("TESSERA_RESOURCES")
-    if configured:
-        return Path(configured)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
-
-
 def confusables_path() -> Path:
-    return _resource_dir() / "unicode" / "confusables.txt"
+    return resource_dir() / "unicode" / "confusables.txt"
 
 
 @functools.cache
