@@ -297,7 +297,8 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
         if holder.acknowledged_at is None:
             add(FindingKind.NOT_ACKNOWLEDGED,
                 f"{holder.name} holds a share of {record.label} but has no recorded "
-                "acknowledgement of the custodian responsibilities (PCI DSS 3.7.8).",
+                "acknowledgement of the custodian responsibilities (PCI DSS 3.7.8); record "
+                "it when enrolling a key, or with `tessera custodian acknowledge`.",
                 holder.name)
         active = [t for t in holder.tokens if t.state == "active"]
         if not active:

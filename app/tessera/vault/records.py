@@ -19,6 +19,7 @@ from tessera.core.manifest import NHI_FIELDS, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
 from tessera.core.text import LookalikeName, lookalike
+from tessera.core.text import check as check_text
 from tessera.core.token_types import TokenInfo, TokenKind
 
 from .codec import MAX_TEXT, clean_text, fold, json_object, record_from_row
@@ -320,6 +321,7 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
 
     def _check_label(self, conn: sqlite3.Connection, label: str, record_id: str,
                      allow_lookalike: bool = False) -> None:
+        check_text(label, "record label")  # the manifest's label, as typed at creation
         clash = conn.execute("SELECT id, label FROM records WHERE label_key = ? AND id != ?",
                              (fold(label), record_id)).fetchone()
         if clash is not None:

@@ -130,3 +130,31 @@ def test_record_facts_are_checked_before_any_share_exists(world: World) -> None:
                           nhi=nhi, actor=ACTOR, allow_software=True,
                           on_mnemonics=handed_out.append)
     assert handed_out == [] and dump(world.vault) == before
+
+
+def test_a_sealed_version_or_import_with_a_hostile_label_is_refused(tmp_path: Path,
+                                                                    world: World) -> None:
+    before = dump(world.vault)
+    with pytest.raises(UnsafeText, match="record label"):
+        create(world, label="Root CA\u202e")
+    assert dump(world.vault) == before
+
+    # A crafted export whose manifest label hides an override (written by a tool that
+    # does not check, since Tessera would not write it).
+    from tessera.vault.exchange import export_version, import_version
+    record = create(world, label="Root CA")
+    exported = export_version(world.vault, record.id, actor=ACTOR)
+    import base64
+    import json
+    doc = json.loads(exported)
+    manifest = json.loads(base64.b64decode(doc["manifest"]))
+    manifest["label"] = "Root CA\u202e"
+    doc["manifest"] = base64.b64encode(json.dumps(
+        manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).decode()
+    crafted = json.dumps(doc, sort_keys=True, separators=(",", ":"),
+                         ensure_ascii=False).encode()
+    other = open_vault(tmp_path / "other.sqlite3")
+    before = dump(other)
+    with pytest.raises(InputError, match="label"):
+        import_version(other, crafted, actor=ACTOR)
+    assert dump(other) == before
