@@ -79,8 +79,16 @@ def unsafe_kind(char: str) -> str | None:
     return "an invisible formatting character"
 
 
+def _plainly_safe(value: str) -> bool:
+    # str.isprintable() is False for every refused category (Cc, Cf, Cs, Zl, Zp); the
+    # one refused character it accepts is U+034F, a combining mark. A fast first look.
+    return value.isprintable() and "\u034f" not in value
+
+
 def check(value: str, what: str) -> None:
     """Raise :class:`UnsafeText` for the first refused character in ``value``."""
+    if _plainly_safe(value):
+        return
     for index, char in enumerate(value):
         kind = unsafe_kind(char)
         if kind is not None:
@@ -128,6 +136,7 @@ def _prototypes() -> dict[int, str]:
     return table
 
 
+@functools.lru_cache(maxsize=4096)
 def skeleton(text: str) -> str:
     """TR39 ``skeleton(X)``: NFD, each character replaced by its prototype, NFD again.
 
@@ -175,7 +184,7 @@ def visible(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every refused character spelled out (``\\u001b``, ``\\u202e``), so a
     terminal or a label shows what is there instead of obeying it. With
     ``keep_newlines``, ``\\n`` and ``\\t`` pass through (for multi-line output we build)."""
-    if text.isascii() and text.isprintable():
+    if _plainly_safe(text.replace("\n", "").replace("\t", "") if keep_newlines else text):
         return text
     out: list[str] = []
     for char in text:

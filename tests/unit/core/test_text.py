@@ -121,3 +121,14 @@ def test_escaped_json_is_still_the_same_json() -> None:
 def test_csv_cells_spell_out_controls() -> None:
     assert text.csv_cell("Bob\x1b[31m\u202e") == "Bob\\u001b[31m\\u202e"
     assert text.csv_cell(42) == "42"
+
+
+def test_the_fast_path_never_lets_a_refused_character_through() -> None:
+    """check() and visible() skip text that str.isprintable() accepts; that is only
+    sound while every refused character is non-printable (U+034F aside, handled)."""
+    leaks = [hex(c) for c in range(0x110000)
+             if text.unsafe_kind(chr(c)) is not None and chr(c).isprintable() and c != 0x034F]
+    assert leaks == []
+    with pytest.raises(text.UnsafeText):
+        text.check("A\u034flice", "name")
+    assert text.visible("A\u034flice") == "A\\u034flice"
