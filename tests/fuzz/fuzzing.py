@@ -4,8 +4,8 @@ and the property every parser must keep.
 ``make test`` runs the quick profile: a fixed, derandomised set of examples per parser
 (a few seconds each), so a failure is reproducible on every machine. ``make fuzz``
 sets ``TESSERA_FUZZ=long``: many more examples, freshly random each run; a failure it
-finds is printed with the failing input (hypothesis' ``@reproduce_failure`` blob) and
-becomes a regression test of its own in ``tests/fuzz/test_regressions.py``.
+finds is printed with the smallest failing input hypothesis could reduce it to, which
+becomes a regression test of its own beside the tests of the code it broke, and a fix.
 """
 
 from __future__ import annotations
