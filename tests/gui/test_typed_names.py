@@ -124,3 +124,21 @@ def test_a_release_reason_with_a_direction_override_cannot_start(window, context
     assert not release.start_button.isEnabled()
     release.reason_edit.setText("drill")
     assert release.request_status.text() == "" and release.start_button.isEnabled()
+
+
+def test_a_name_with_markup_is_shown_not_rendered_after_enrolment(context, qtbot,
+                                                                  shown_errors):
+    from PySide6.QtWidgets import QWizard
+
+    from gui.test_wizards_enrol import fill_person
+    from tessera.core import age
+    from tessera.gui.enrol_wizard import PAGE_RESULT, KeyChoice
+    wizard = open_wizard(context, qtbot)
+    fill_person(wizard, qtbot, "<i>Eve</i>", "SRE")
+    wizard.kind_page.buttons[KeyChoice.REMOTE].click()
+    click_next(wizard, qtbot)
+    wizard.recipient_page.recipient.setText(age.X25519Identity.generate().recipient.to_string())
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.CommitButton), Qt.MouseButton.LeftButton)
+    assert wizard.currentId() == PAGE_RESULT, shown_errors.messages
+    summary = wizard.result_page.summary.text()
+    assert "&lt;i&gt;Eve&lt;/i&gt;" in summary and "<i>Eve" not in summary

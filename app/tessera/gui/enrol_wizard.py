@@ -52,7 +52,7 @@ from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
 from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.typed_text import lookalike_problem, typed_text_problem
+from tessera.gui.typed_text import lookalike_problem, rich, typed_text_problem
 from tessera.gui.widgets import mono_font, muted
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
@@ -641,9 +641,10 @@ class ResultPage(QWizardPage):
         where = "sent by the custodian" if token.remote else "made on the key"
         pq = (" It also has a post-quantum recipient, which new records use by default."
               if token.pq_recipient and token.pq_recipient != token.recipient else "")
-        self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
-                             f"<b>{token.custodian_name}</b>. New records can wrap shares to "
-                             f"this recipient ({where}); it is public and safe to share.{pq}")
+        self.summary.setText(f"<b>{rich(token.label)}</b> ({token.kind.display_name}) is "
+                             f"enrolled for <b>{rich(token.custodian_name)}</b>. New records "
+                             f"can wrap shares to this recipient ({where}); it is public and "
+                             f"safe to share.{pq}")
         self.ack_sign.setVisible(not token.remote)
         self.paper_form.setVisible(token.remote)
         if token.custodian_id in acknowledged_at(self.wiz.context.vault):

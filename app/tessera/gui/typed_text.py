@@ -7,9 +7,10 @@ at once, and a look-alike name is shown before anything is stored.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
-from tessera.core.text import LookalikeName, UnsafeText, check
+from tessera.core.text import LookalikeName, UnsafeText, check, visible
 from tessera.gui.errors import message_for
 
 
@@ -29,3 +30,9 @@ def lookalike_problem(what: str, name: str, existing: str | None) -> str | None:
         return None
     return (f"{message_for(LookalikeName(what, name, existing))} Check that this really is "
             "someone (something) else, then press Next again to go on.")
+
+
+def rich(value: str) -> str:
+    """Stored text for a rich-text label: invisible characters spelled out, then
+    HTML-escaped, so a name like ``<img src=…>`` is shown, never rendered."""
+    return html.escape(visible(value), quote=False)
