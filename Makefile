@@ -1,7 +1,7 @@
 # Tessera — the two commands a newcomer needs: `make run` and `make test`.
 VENV := .venv
 PY := $(VENV)/bin/python
-.PHONY: run test lint unit typecheck bench screenshots lock clean demo dist offline-kit test-dist
+.PHONY: run test lint unit typecheck bench screenshots lock clean demo dist offline-kit test-dist fuzz
 
 # Without a display it explains what to do and exits cleanly (0): nothing went wrong.
 run: $(VENV)/.tessera-lock
@@ -18,6 +18,11 @@ test: $(VENV)/.tessera-lock lint unit
 
 unit: $(VENV)/.tessera-lock
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+
+# The fuzz suite (tests/fuzz/) with many more, freshly random examples than `make test`
+# runs; a failure prints the input that caused it.
+fuzz: $(VENV)/.tessera-lock
+	TESSERA_FUZZ=long QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
 lint: $(VENV)/.tessera-lock
 	$(VENV)/bin/ruff check app tests tools benchmarks packaging

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tessera.cli.context import Context, echo, pass_ctx
+from tessera.cli.context import Context, echo, pass_ctx, secho
 from tessera.core.errors import InputError
 from tessera.core.private_file import write_private
 
@@ -39,10 +39,10 @@ def audit_verify(ctx: Context, head: str | None) -> None:
         echo(f"Audit chain intact: {verdict.entries} entries, head {verdict.head_seq}:"
              f"{verdict.head_hash}")
     else:
-        click.secho(f"Audit chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}",
+        secho(f"Audit chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}",
                     fg="red", err=True)
     for problem in bad:
-        click.secho(f"Approval signature problem: {problem}", fg="red", err=True)
+        secho(f"Approval signature problem: {problem}", fg="red", err=True)
     if not verdict.ok or bad:
         sys.exit(3)
     echo("All approval signatures verify.")

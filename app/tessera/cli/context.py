@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tessera.cli.prompts import TerminalPrompts, read_line
+from tessera.cli.terminal import secho as secho
 from tessera.core.errors import InputError, NotFound, TesseraError, UserCancelled
 from tessera.core.private_file import write_private
+from tessera.core.text import visible
 from tessera.custody.drivers import TokenDrivers
 from tessera.tokens.base import TokenKind
 from tessera.vault import Vault
@@ -79,7 +81,7 @@ def echo(text: str = "") -> None:
 
 
 def warn(text: str) -> None:
-    click.secho(f"warning: {text}", fg="yellow", err=True)
+    secho(f"warning: {text}", fg="yellow", err=True)
 
 
 def plug_in_virtual_key(ctx: Context, vault: Vault, kind: TokenKind, owner: str) -> Any:
@@ -139,7 +141,7 @@ def collect_quorum(ctx: Context, vault: Vault, ceremony: ReleaseCeremony | Resha
         except TesseraError as exc:
             if not interactive:
                 raise
-            click.secho(f"✗ {exc}", fg="red", err=True)
+            secho(f"✗ {exc}", fg="red", err=True)
             continue
         echo(f"  progress {ceremony.progress().describe()}")
 
@@ -170,7 +172,7 @@ def contribute(ctx: Context, vault: Vault, ceremony: ReleaseCeremony | ReshareCe
             if len(slot.tokens) == 1:
                 raise
             last = exc
-            click.secho(f"  {tok.label}: {exc}", fg="yellow", err=True)
+            secho(f"  {tok.label}: {exc}", fg="yellow", err=True)
     raise last or InputError(f"no token of {person.name}'s could approve")
 
 
@@ -180,6 +182,10 @@ def deliver_secret(secret: bytearray, encoding: str, out: Path | None, reveal: b
         warn(f"the secret is in {out}: delete it (shred) once it has been used.")
     if reveal:
         if encoding == "utf-8":
-            click.echo(secret.decode("utf-8"))
+            shown = secret.decode("utf-8")
+            if visible(shown, keep_newlines=True) != shown:
+                warn("the secret holds control or invisible characters; they are shown as "
+                     "\\uXXXX below. Use --out FILE for its exact bytes.")
+            click.echo(shown)
         else:
             click.echo(secret.hex())

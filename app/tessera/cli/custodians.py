@@ -12,7 +12,8 @@ from tessera.core.errors import InputError
 from tessera.core.wording import share_label
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import drill
-from tessera.tokens.base import TokenKind
+from tessera.tokens.base import TokenInfo, TokenKind
+from tessera.vault import Vault
 
 
 @click.group()
@@ -24,11 +25,20 @@ def custodian() -> None:
 @click.argument("name")
 @click.option("--contact", default="", help="How to reach them (e-mail, phone).")
 @click.option("--role", default="", help="Their role, e.g. 'SRE lead'.")
+@click.option("--allow-lookalike", is_flag=True,
+              help="Add them even though the name looks like an existing custodian's "
+                   "(you checked it is another person; recorded in the audit log).")
 @pass_ctx
-def custodian_add(ctx: Context, name: str, contact: str, role: str) -> None:
+def custodian_add(ctx: Context, name: str, contact: str, role: str,
+                  allow_lookalike: bool) -> None:
     """Add a custodian."""
     with ctx.vault() as vault:
-        c = vault.add_custodian(name, contact=contact, role=role, actor=ctx.actor)
+        c = vault.add_custodian(name, contact=contact, role=role, actor=ctx.actor,
+                                allow_lookalike=allow_lookalike)
+        similar = vault.custodian_lookalike(c.name)
+    if similar is not None:
+        warn(f"{c.name!r} looks like the existing custodian {similar!r}; both are now in "
+             "the vault")
     echo(f"Added custodian {c.name} ({c.id})")
 
 
@@ -62,10 +72,14 @@ def token() -> None:
 @click.option("--label", help="A name for the token, e.g. 'blue YubiKey'.")
 @click.option("--serial", type=int, default=None,
               help="With --kind piv: the YubiKey to enrol when several are plugged in.")
+@click.option("--acknowledge", is_flag=True,
+              help="The custodian has read the custodian responsibilities (shown) and signs "
+                   "their acknowledgement with the new key (PCI DSS 3.7.8).")
 @pass_ctx
 def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient: str | None,
-                 label: str | None, serial: int | None) -> None:
+                 label: str | None, serial: int | None, acknowledge: bool) -> None:
     """Enrol a token for a custodian."""
+    from tessera.custody.acknowledge import acknowledged_at
     from tessera.custody.enroll import enroll_device, enroll_remote
 
     with ctx.vault() as vault:
@@ -85,8 +99,74 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
             info = enroll_device(vault, ctx.drivers(vault), person.id, token_kind,
                                  ctx.prompts, threading.Event(), label=label, actor=ctx.actor,
                                  device=device)
-    echo(f"Enrolled {info.label} for {person.name}")
-    echo(f"  recipient: {info.recipient}")
+        echo(f"Enrolled {info.label} for {person.name}")
+        echo(f"  recipient: {info.recipient}")
+        if acknowledge and info.remote:
+            warn("a remotely enrolled key cannot sign here: record the custodian's signed "
+                 f"paper acknowledgement with `tessera custodian acknowledge {person.name!r} "
+                 "--witness NAME --reference FORM`.")
+        elif acknowledge:
+            _sign_acknowledgement(ctx, vault, info)
+        elif person.id not in acknowledged_at(vault):
+            warn(f"no acknowledgement of responsibilities is recorded for {person.name} yet; "
+                 "the access review flags it until `tessera custodian acknowledge` is run.")
+
+
+def _show_statement(name: str) -> None:
+    from tessera.core.acknowledgement import STATEMENT
+
+    echo(f"{name}, read the custodian responsibilities:")
+    for line in STATEMENT:
+        echo(f"  {line}")
+
+
+def _sign_acknowledgement(ctx: Context, vault: Vault, info: TokenInfo) -> None:
+    from tessera.custody.acknowledge import sign_acknowledgement
+
+    _show_statement(info.custodian_name)
+    echo(f"Signing the acknowledgement with {info.label}…")
+    sign_acknowledgement(vault, ctx.drivers(vault), info, ctx.prompts, threading.Event(),
+                         actor=ctx.actor)
+    echo(f"✓ {info.custodian_name} acknowledged the custodian responsibilities "
+         f"(signed by {info.label})")
+
+
+@custodian.command("acknowledge")
+@click.argument("name")
+@click.option("--token", "token_ref", help="The key that signs (default: their only key).")
+@click.option("--witness", help="Record a signed paper form instead, witnessed by this person.")
+@click.option("--reference", help="Where the signed paper form is kept (with --witness).")
+@pass_ctx
+def custodian_acknowledge(ctx: Context, name: str, token_ref: str | None, witness: str | None,
+                          reference: str | None) -> None:
+    """Record that a custodian acknowledged their responsibilities (PCI DSS 3.7.8):
+    signed by their key, or on a witnessed paper form."""
+    from tessera.custody.acknowledge import record_witnessed_acknowledgement
+
+    with ctx.vault() as vault:
+        person = vault.get_custodian(name)
+        if witness is not None or reference is not None:
+            if not witness or not reference:
+                raise InputError("a paper acknowledgement needs both --witness and --reference")
+            if token_ref:
+                raise InputError("give either --token (signed by a key) or --witness, not both")
+            record_witnessed_acknowledgement(vault, person.id, witness=witness,
+                                             reference=reference, actor=ctx.actor)
+            echo(f"Recorded {person.name}'s paper acknowledgement (witness {witness}, "
+                 f"form {reference})")
+            return
+        if token_ref:
+            info = find_token(vault, token_ref)
+            if info.custodian_id != person.id:
+                raise InputError(f"{info.label} is not {person.name}'s key")
+        else:
+            own = [t for t in vault.list_tokens(person.id) if not t.remote]
+            if len(own) != 1:
+                raise InputError(f"{person.name} has {len(own) or 'no'} key(s) that can sign "
+                                 "here: name one with --token, or record a paper form with "
+                                 "--witness and --reference")
+            info = own[0]
+        _sign_acknowledgement(ctx, vault, info)
 
 
 def _yubikey_with_serial(drivers: TokenDrivers, kind: TokenKind, serial: int) -> Any:

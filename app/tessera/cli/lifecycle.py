@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tessera.cli.context import Context, collect_quorum, echo, find_token, warn
+from tessera.cli.context import Context, collect_quorum, echo, find_token, secho, warn
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
 from tessera.core.policy import Policy, SplitPlan
@@ -317,7 +317,7 @@ def review_cmd(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> No
          f"{counts[Severity.LOW]} low")
     for finding in review.findings:
         colour = {"high": "red", "medium": "yellow"}.get(finding.severity.value)
-        click.secho(f"  [{finding.severity.value}] {finding.kind.heading}: {finding.text}",
+        secho(f"  [{finding.severity.value}] {finding.kind.heading}: {finding.text}",
                     fg=colour)
     if csv_path:
         write_private(csv_path, review_csv(review).encode("utf-8"))

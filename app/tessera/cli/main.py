@@ -17,7 +17,9 @@ import click
 
 from tessera.cli import audit, custodians, lifecycle, organisation, records, release, sheets
 from tessera.cli.context import Context, echo, pass_ctx, warn
+from tessera.cli.terminal import secho, visible_output
 from tessera.core.errors import InputError, TesseraError, UserCancelled
+from tessera.core.text import LookalikeName
 from tessera.vault import Vault
 
 log = logging.getLogger("tessera")
@@ -90,13 +92,22 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """The one error handler: every expected error becomes a message and an exit code."""
     logging.basicConfig(level=os.environ.get("TESSERA_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
+    with visible_output():
+        _run(argv)
+
+
+def _run(argv: list[str] | None) -> NoReturn:
     try:
         cli.main(args=argv, prog_name="tessera", standalone_mode=False)
     except UserCancelled:
         click.echo("Cancelled; nothing was changed.", err=True)
         sys.exit(UserCancelled.exit_code)
+    except LookalikeName as exc:
+        secho(f"error: {exc}. If that is intended (another person, another record), run "
+              "the command again with --allow-lookalike.", fg="red", err=True)
+        sys.exit(exc.exit_code)
     except TesseraError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
+        secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Cancelled; nothing was changed.", err=True)
@@ -108,12 +119,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         click.echo("\nCancelled.", err=True)
         sys.exit(UserCancelled.exit_code)
     except OSError as exc:
-        click.secho(f"error: {exc.strerror or exc} ({exc.filename or 'system'})", fg="red",
+        secho(f"error: {exc.strerror or exc} ({exc.filename or 'system'})", fg="red",
                     err=True)
         sys.exit(74)
     except Exception as exc:  # the last line of defence: no traceback, no secret
         log.debug("unexpected error", exc_info=True)
-        click.secho(f"internal error: {type(exc).__name__}. Nothing secret was written. "
+        secho(f"internal error: {type(exc).__name__}. Nothing secret was written. "
                     "Run with TESSERA_LOG=debug for details and report it.", fg="red", err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(0)

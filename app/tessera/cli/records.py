@@ -46,12 +46,15 @@ def record() -> None:
 @click.option("--hand-copy", is_flag=True,
               help="Sheets with empty word boxes; each custodian copies their words by hand "
                    "from the terminal, one custodian at a time.")
+@click.option("--allow-lookalike", is_flag=True,
+              help="Create it even though the label looks like another record's "
+                   "(recorded in the audit log).")
 @pass_ctx
 def record_create(ctx: Context, label: str, custodians: tuple[str, ...], threshold: int,
                   secret_file: Path | None, generate_bytes: int | None, binary: bool,
                   system: str, account: str, owner: str, environment: str,
                   allow_software: bool, sheets_dir: Path | None, paper: str,
-                  hand_copy: bool) -> None:
+                  hand_copy: bool, allow_lookalike: bool) -> None:
     """Split a secret among custodians. The secret comes from stdin unless --secret-file
     or --generate is given."""
     if secret_file and generate_bytes:
@@ -87,7 +90,7 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
                     nhi={"system": system, "account": account, "owner": owner,
                          "environment": environment},
                     actor=ctx.actor, allow_software=allow_software,
-                    encoding="binary" if binary else "utf-8",
+                    allow_lookalike=allow_lookalike, encoding="binary" if binary else "utf-8",
                     on_mnemonics=keeper.collect if sheets_dir else None)
                 for w in created.warnings:
                     warn(w.text)

@@ -15,6 +15,7 @@ from tessera.cli.context import (
     deliver_secret,
     echo,
     pass_ctx,
+    secho,
 )
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
@@ -111,7 +112,7 @@ def report_hook(ctx: Context, vault: Vault, record_id: str, release_id: str) -> 
     if outcome.ok:
         echo(f"✓ {outcome.describe()}")
         return
-    click.secho(f"✗ {outcome.describe()}. Disable the released credential by hand.",
+    secho(f"✗ {outcome.describe()}. Disable the released credential by hand.",
                 fg="red", err=True)
     sys.exit(EXIT_HOOK_FAILED)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from tessera.core.text import csv_cell, fold
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -47,6 +48,7 @@ class FindingKind(enum.StrEnum):
     SHEETS_OUTSTANDING = "sheets_outstanding"
     PAPER_ONLY = "paper_only"  # a share no active token opens
     NOT_POST_QUANTUM = "not_post_quantum"  # a share envelope with a classical stanza
+    NOT_ACKNOWLEDGED = "not_acknowledged"  # PCI DSS 3.7.8: no recorded acknowledgement
 
     @property
     def heading(self) -> str:
@@ -62,6 +64,7 @@ class FindingKind(enum.StrEnum):
             "sheets_outstanding": "Superseded sheets not destroyed",
             "paper_only": "Share on paper only",
             "not_post_quantum": "Share envelopes not post-quantum",
+            "not_acknowledged": "Responsibilities not acknowledged",
         }[self.value]
 
 
@@ -77,6 +80,7 @@ _SEVERITY = {
     FindingKind.SHEETS_OUTSTANDING: Severity.MEDIUM,
     FindingKind.PAPER_ONLY: Severity.LOW,
     FindingKind.NOT_POST_QUANTUM: Severity.MEDIUM,
+    FindingKind.NOT_ACKNOWLEDGED: Severity.MEDIUM,
 }
 CLOSED_STATES = ("superseded", "retired")
 ROTATE_NOW_STATES = ("released", "rotation_required")  # rotate at once, not at an age
@@ -108,6 +112,9 @@ class HolderView:
     share_keys: tuple[str, ...]
     groups: tuple[int, ...]
     tokens: tuple[TokenView, ...]
+    # When they acknowledged the custodian responsibilities in force now (PCI DSS
+    # 3.7.8); None when there is no such acknowledgement.
+    acknowledged_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,10 +252,6 @@ def drill_schedule(record: RecordView, now: datetime) -> list[DrillDue]:
 
 # -- findings --------------------------------------------------------------------------
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip().casefold()
-
-
 def _quorum_without(record: RecordView, custodian_id: str) -> bool:
     """Whether the remaining shares can still meet the quorum without this custodian."""
     left = [0] * len(record.groups)
@@ -304,10 +307,16 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
             add(FindingKind.MULTIPLE_SHARES,
                 f"{holder.name} holds {len(holder.share_keys)} shares of {record.label} and "
                 "counts more than once towards the quorum.", holder.name)
-        if record.owner and _fold(record.owner) in {_fold(holder.name), _fold(holder.contact)}:
+        if record.owner and fold(record.owner) in {fold(holder.name), fold(holder.contact)}:
             add(FindingKind.CUSTODIAN_IS_OWNER,
                 f"{holder.name} owns {record.label} and is also one of its custodians: the "
                 "owner should not be able to count towards its own recovery.", holder.name)
+        if holder.acknowledged_at is None:
+            add(FindingKind.NOT_ACKNOWLEDGED,
+                f"{holder.name} holds a share of {record.label} but has no recorded "
+                "acknowledgement of the custodian responsibilities (PCI DSS 3.7.8); record "
+                "it when enrolling a key, or with `tessera custodian acknowledge`.",
+                holder.name)
         active = [t for t in holder.tokens if t.state == "active"]
         if not active:
             add(FindingKind.PAPER_ONLY,
@@ -366,15 +375,14 @@ CSV_COLUMNS = (
     "record", "record_id", "state", "k_of_n", "quorum", "version", "epoch", "fingerprint",
     "owner", "custodian", "role", "shares", "token", "token_kind", "token_state",
     "enrolled_at", "last_drill", "drill_due", "last_release", "rotation_due",
-    "outstanding_sheets", "findings",
+    "outstanding_sheets", "acknowledged", "findings",
 )
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ runs as a formula in spreadsheet programs; names and
-    # labels come from people, so such cells get a leading quote.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    # Names and labels come from people (and from vaults written before typed text
+    # was checked): no formulas, no raw controls.
+    return csv_cell("" if value is None else value)
 
 
 def _finding_texts(findings: Iterable[Finding]) -> str:
@@ -395,7 +403,7 @@ def review_csv(review: Review) -> str:
         rows = [(h, t) for h in record.holders for t in (h.tokens or (None,))]
         if not rows:
             writer.writerow([_cell(v) for v in [*base, "", "", "", "", "", "", "", "", "",
-                                                *tail, _finding_texts(record_level)]])
+                                                *tail, "", _finding_texts(record_level)]])
         for holder, token in rows:
             mine = [f for f in review.findings_for(record.record_id, holder.name)
                     if not f.token or token is None or f.token == token.label]
@@ -405,6 +413,6 @@ def review_csv(review: Review) -> str:
                 token.label if token else "", token.kind if token else "",
                 token.state if token else "", token.enrolled_at if token else "",
                 (token.last_record_drill_at or "") if token else "",
-                due.due_at if due else "", *tail,
+                due.due_at if due else "", *tail, holder.acknowledged_at or "no",
                 _finding_texts([*record_level, *mine])]])
     return buffer.getvalue()

@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tessera.core import text
 from tessera.core.envelopes import EnvelopeKind, share_recipients
-from tessera.core.manifest import new_record_id
+from tessera.core.manifest import MAX_LABEL, new_record_id
 from tessera.core.policy import PolicyWarning, SplitPlan, check_split
 from tessera.core.sealing import RecordFacts, SealedVersion, ShareHolder, seal_version
 from tessera.tokens.base import TokenState
@@ -61,14 +62,22 @@ def create_record(
     nhi: Mapping[str, str],
     actor: str,
     allow_software: bool = False,
+    allow_lookalike: bool = False,
     policy_overrides: Mapping[str, Any] | None = None,
     encoding: str = "utf-8",
     on_mnemonics: Callable[[Mapping[str, str]], None] | None = None,
 ) -> Created:
     """Split ``secret`` among the plan's custodians and store the record.
 
-    Raises PolicyError before anything is written when the plan breaks the policy.
+    Raises PolicyError before anything is written when the plan breaks the policy,
+    and :class:`~tessera.core.text.LookalikeName` when the label looks like another
+    record's (unless ``allow_lookalike``), before any share exists.
     """
+    label = text.clean(label, "record label", MAX_LABEL, required=True)
+    nhi = {key: text.clean(value, key, MAX_LABEL) for key, value in nhi.items()}
+    similar = vault.label_lookalike(label)
+    if similar is not None and not allow_lookalike:
+        raise text.LookalikeName("record label", label, similar)
     plan = resolve_plan(vault, plan)
     ids = [cid for _, members in plan.groups for cid in members]
     policy = vault.policy.with_overrides(policy_overrides or {})
@@ -76,7 +85,7 @@ def create_record(
                            allow_software=allow_software)
     holders = holders_for(vault, ids, policy.envelopes)
     sealed = seal_version(
-        secret, RecordFacts(label.strip(), dict(nhi)), plan.group_threshold,
+        secret, RecordFacts(label, dict(nhi)), plan.group_threshold,
         [(t, [holders[c] for c in members]) for t, members in plan.groups],
         record_id=new_record_id(), version=1, epoch=1, created_by=actor, encoding=encoding,
         on_mnemonics=on_mnemonics)
@@ -84,6 +93,6 @@ def create_record(
         sealed, system=nhi.get("system", ""), account=nhi.get("account", ""),
         owner=nhi.get("owner", ""), environment=nhi.get("environment", ""),
         policy_overrides=dict(policy_overrides or {}), allow_software=allow_software,
-        actor=actor)
+        allow_lookalike=allow_lookalike, actor=actor)
     return Created(sealed.record_id, sealed.manifest.label, sealed.fingerprint, sealed,
                    tuple(warnings))

@@ -2,7 +2,8 @@
 
 The audit chain proves the log was not edited; these checks prove each approval was
 made by the enrolled token, over exactly the request recorded for that release,
-reshare (stored with the releases, purpose "reshare"), drill or re-wrap. Used by ``tessera audit verify`` and the GUI's Verify button.
+reshare (stored with the releases, purpose "reshare"), drill or re-wrap, and each signed
+custodian acknowledgement was made by that custodian's token. Used by ``tessera audit verify`` and the GUI's Verify button.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 
 from tessera.core.errors import FormatError, NotFound, TesseraError
 from tessera.core.request import Request
+from tessera.custody.acknowledge import acknowledgement_problems
 from tessera.custody.drivers import TokenDrivers
 from tessera.tokens.base import ApprovalMethod, Evidence
 from tessera.vault import Vault
@@ -68,6 +70,7 @@ def verify_approvals(vault: Vault, drivers: TokenDrivers) -> list[str]:
         if problem:
             problems.append(f"{where}: {problem}")
     problems.extend(_rewrap_problems(vault, drivers, names))
+    problems.extend(acknowledgement_problems(vault, drivers))
     return problems
 
 

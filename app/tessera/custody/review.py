@@ -6,6 +6,7 @@ drills, releases, sheets and the audit log's record of rotations.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from tessera.core import age
@@ -18,6 +19,8 @@ from tessera.core.review import (
     build_review,
     drill_schedule,
 )
+from tessera.core.text import visible
+from tessera.custody.acknowledge import acknowledged_at
 from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.vault import Record, Vault
 
@@ -25,7 +28,9 @@ from tessera.vault import Record, Vault
 def gather_review(vault: Vault, now: datetime | None = None) -> Review:
     """The review of every record in the vault, as of ``now`` (default: the clock)."""
     moment = now or datetime.now(UTC)
-    return build_review([record_view(vault, r) for r in vault.list_records()], moment)
+    acknowledged = acknowledged_at(vault)
+    return build_review([record_view(vault, r, acknowledged) for r in vault.list_records()],
+                        moment)
 
 
 def overdue_drills(vault: Vault, now: datetime | None = None,
@@ -51,7 +56,11 @@ def secret_since(vault: Vault, record: Record) -> str:
     return since
 
 
-def record_view(vault: Vault, record: Record) -> RecordView:
+def record_view(vault: Vault, record: Record,
+                acknowledged: Mapping[str, str] | None = None) -> RecordView:
+    """The review's view of one record. Text people typed is spelled out
+    (:func:`~tessera.core.text.visible`): a vault written before typed text was checked
+    cannot reorder or hide parts of the report, the PDF or the GUI's review page."""
     data = vault.get_version(record.id)
     manifest = data.manifest
     policy = vault.record_policy(record.id)
@@ -70,17 +79,20 @@ def record_view(vault: Vault, record: Record) -> RecordView:
             if info is None or any(t.token_id == info.id for t in tokens):
                 continue
             row = vault.get_token_record(info.id)
-            tokens.append(TokenView(info.id, info.label, info.kind.value, info.state.value,
-                                    row.enrolled_at, row.last_drill_at, drilled.get(info.id),
+            tokens.append(TokenView(info.id, visible(info.label), info.kind.value,
+                                    info.state.value, row.enrolled_at, row.last_drill_at,
+                                    drilled.get(info.id),
                                     post_quantum=age.is_post_quantum(recipient),
                                     hybrid_capable=info.pq_recipient is not None))
-        holders.append(HolderView(cid, custodian.name, custodian.contact, custodian.role,
+        holders.append(HolderView(cid, visible(custodian.name), visible(custodian.contact),
+                                  visible(custodian.role),
                                   tuple(e.key for e in entries), tuple(e.group for e in entries),
-                                  tuple(tokens)))
+                                  tuple(tokens), (acknowledged or {}).get(cid)))
     return RecordView(
-        record_id=record.id, label=record.label, owner=record.owner, system=record.system,
-        environment=record.environment, state=record.state.value,
-        state_display=record.state.display, state_reason=record.state_reason,
+        record_id=record.id, label=visible(record.label), owner=visible(record.owner),
+        system=visible(record.system), environment=visible(record.environment),
+        state=record.state.value, state_display=record.state.display,
+        state_reason=visible(record.state_reason),
         state_since=record.state_since, version=data.version, epoch=data.epoch,
         fingerprint=data.fingerprint, quorum=manifest.describe_quorum(),
         group_threshold=manifest.group_threshold,

@@ -47,6 +47,7 @@ from tessera.gui.errors import show_error
 from tessera.gui.sheet_handoff import SheetHandoff
 from tessera.gui.split_editor import SplitEditor
 from tessera.gui.theme import Tone, set_tone
+from tessera.gui.typed_text import lookalike_problem, typed_text_problem
 from tessera.gui.widgets import fingerprint_label, muted
 from tessera.sheets.model import Paper
 
@@ -97,20 +98,36 @@ class FactsPage(QWizardPage):
         self.problem.setWordWrap(True)
         set_tone(self.problem, Tone.BAD)
         form.addRow(self.problem)
-        self.label.textChanged.connect(self._changed)
+        self.lookalike_confirmed = ""  # the look-alike label the operator confirmed
+        for edit in (self.label, self.system, self.account, self.owner):
+            edit.textChanged.connect(self._changed)
+        self.environment.currentTextChanged.connect(self._changed)
+
+    def _typed_problem(self) -> str | None:
+        return typed_text_problem([("record label", self.label.text()),
+                                   ("system", self.system.text()),
+                                   ("account", self.account.text()),
+                                   ("owner", self.owner.text()),
+                                   ("environment", self.environment.currentText())])
 
     def _changed(self) -> None:
-        self.problem.clear()
+        self.problem.setText(self._typed_problem() or "")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return bool(self.label.text().strip())
+        return bool(self.label.text().strip()) and self._typed_problem() is None
 
     def validatePage(self) -> bool:
+        label = self.label.text().strip()
         try:
-            clash = self.context.vault.get_record(self.label.text().strip())
+            clash = self.context.vault.get_record(label)
         except NotFound:
-            return True
+            similar = self.context.vault.label_lookalike(label)
+            if similar is None or self.lookalike_confirmed == label:
+                return True
+            self.lookalike_confirmed = label
+            self.problem.setText(lookalike_problem("record label", label, similar) or "")
+            return False
         self.problem.setText(f"There is already a record labelled “{clash.label}”.")
         return False
 
@@ -476,11 +493,13 @@ class CreateRecordWizard(QWizard):
         except TesseraError as exc:
             show_error(self, exc)
             return False
+        label = self.facts_page.label.text().strip()
         try:
             self.created = create_record(
-                self.context.vault, secret, label=self.facts_page.label.text().strip(),
+                self.context.vault, secret, label=label,
                 plan=people.plan(), nhi=self.facts_page.nhi(), actor=self.context.actor,
-                allow_software=people.allow_software.isChecked(), encoding=encoding,
+                allow_software=people.allow_software.isChecked(),
+                allow_lookalike=self.facts_page.lookalike_confirmed == label, encoding=encoding,
                 on_mnemonics=self._keep_mnemonics)
         except Exception as exc:
             show_error(self, exc)

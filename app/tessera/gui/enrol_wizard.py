@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -39,11 +41,18 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core import age
+from tessera.core.acknowledgement import statement_text
 from tessera.core.errors import NotFound, TesseraError, TokenError
+from tessera.custody.acknowledge import (
+    acknowledged_at,
+    record_witnessed_acknowledgement,
+    sign_acknowledgement,
+)
 from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
-from tessera.gui.errors import show_error
+from tessera.gui.errors import message_for, show_error
 from tessera.gui.theme import Tone, set_tone
+from tessera.gui.typed_text import lookalike_problem, rich, typed_text_problem
 from tessera.gui.widgets import mono_font, muted
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
@@ -211,27 +220,42 @@ class PersonPage(QWizardPage):
             index = self.people.findData(custodian_id)
             if index >= 0:
                 self.people.setCurrentIndex(index)
-        for signal in (self.new.toggled, self.name.textChanged):
+        self.lookalike_confirmed = ""  # the look-alike name the operator confirmed
+        for signal in (self.new.toggled, self.name.textChanged, self.contact.textChanged,
+                       self.role.textChanged):
             signal.connect(self._changed)
         self._changed()
+
+    def _typed_problem(self) -> str | None:
+        return typed_text_problem([("custodian name", self.name.text()),
+                                   ("contact", self.contact.text()),
+                                   ("role", self.role.text())])
 
     def _changed(self) -> None:
         self.new_form.setEnabled(self.new.isChecked())
         self.old_form.setEnabled(self.old.isChecked())
-        self.problem.clear()
+        problem = self._typed_problem() if self.new.isChecked() else None
+        self.problem.setText(problem or "")
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return bool(self.name.text().strip()) if self.new.isChecked() else \
-            self.people.currentIndex() >= 0
+        if self.old.isChecked():
+            return self.people.currentIndex() >= 0
+        return bool(self.name.text().strip()) and self._typed_problem() is None
 
     def validatePage(self) -> bool:
         if self.old.isChecked():
             return True
+        name = self.name.text().strip()
         try:
-            clash = self.context.vault.get_custodian(self.name.text().strip())
+            clash = self.context.vault.get_custodian(name)
         except NotFound:
-            return True
+            similar = self.context.vault.custodian_lookalike(name)
+            if similar is None or self.lookalike_confirmed == name:
+                return True
+            self.lookalike_confirmed = name
+            self.problem.setText(lookalike_problem("custodian name", name, similar) or "")
+            return False
         self.problem.setText(f"There is already a custodian named {clash.name}. Choose "
                              "“Someone already in this vault” to add a key for them.")
         return False
@@ -270,6 +294,11 @@ class KindPage(QWizardPage):
         self.label.setPlaceholderText("e.g. Alice's blue YubiKey (optional)")
         form.addRow("Key &label:", self.label)
         layout.addLayout(form)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        set_tone(self.problem, Tone.BAD)
+        layout.addWidget(self.problem)
+        self.label.textChanged.connect(self._label_changed)
         self.new_virtual = QCheckBox("Plug in a new &virtual key for this custodian")
         self.new_virtual.setToolTip("Demo vaults use virtual keys; each custodian needs their own")
         self.new_virtual.setChecked(context.virtual is not None)
@@ -278,6 +307,13 @@ class KindPage(QWizardPage):
         layout.addStretch(1)
         self.group.buttonToggled.connect(self._changed)
         self._changed()
+
+    def _label_changed(self) -> None:
+        self.problem.setText(typed_text_problem([("token label", self.label.text())]) or "")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:
+        return typed_text_problem([("token label", self.label.text())]) is None
 
     def _changed(self, *_args: object) -> None:
         kind = self.choice().kind
@@ -509,7 +545,89 @@ class ResultPage(QWizardPage):
         layout.addSpacing(8)
         layout.addLayout(test_row)
         layout.addWidget(self.test_result)
+        layout.addSpacing(8)
+        layout.addWidget(self._acknowledgement_box())
         layout.addStretch(1)
+
+    def _acknowledgement_box(self) -> QGroupBox:
+        """PCI DSS 3.7.8: the custodian accepts their responsibilities, signed by the new
+        key where it can sign here, or on a witnessed paper form for a remote key."""
+        box = QGroupBox("Custodian responsibilities")
+        box.setAccessibleName("Custodian responsibilities")
+        statement = QPlainTextEdit(statement_text())
+        statement.setReadOnly(True)
+        statement.setAccessibleName("Statement")
+        statement.setMinimumHeight(96)
+        self.ack_sign = QPushButton("&Sign the acknowledgement with the key")
+        self.ack_sign.setAccessibleName("Sign acknowledgement")
+        self.ack_sign.clicked.connect(self.sign_acknowledgement)
+        self.ack_witness = QLineEdit()
+        self.ack_witness.setAccessibleName("Witness")
+        self.ack_witness.setPlaceholderText("who saw the custodian sign the paper form")
+        self.ack_reference = QLineEdit()
+        self.ack_reference.setAccessibleName("Form reference")
+        self.ack_reference.setPlaceholderText("where the signed form is kept")
+        self.ack_record = QPushButton("&Record the signed paper form")
+        self.ack_record.setAccessibleName("Record paper acknowledgement")
+        self.ack_record.clicked.connect(self.record_paper_acknowledgement)
+        self.paper_form = QWidget()
+        paper = QFormLayout(self.paper_form)
+        paper.setContentsMargins(0, 0, 0, 0)
+        paper.addRow("&Witness:", self.ack_witness)
+        paper.addRow("&Form:", self.ack_reference)
+        paper.addRow(self.ack_record)
+        self.ack_result = QLabel()
+        self.ack_result.setWordWrap(True)
+        self.ack_result.setAccessibleName("Acknowledgement result")
+        inner = QVBoxLayout(box)
+        inner.addWidget(statement)
+        inner.addWidget(self.ack_sign)
+        inner.addWidget(self.paper_form)
+        inner.addWidget(self.ack_result)
+        return box
+
+    def sign_acknowledgement(self) -> None:
+        token = self.wiz.token
+        if token is None:
+            return
+        context = self.wiz.context
+        self.ack_sign.setEnabled(False)
+        self.ack_result.setText("Signing… touch the key when it blinks.")
+        set_tone(self.ack_result, Tone.NORMAL)
+        context.worker.submit(
+            lambda prompts, cancel: sign_acknowledgement(context.vault, context.drivers, token,
+                                                         prompts, cancel, actor=context.actor),
+            on_success=self._acknowledged, on_failure=self._acknowledge_failed,
+            parent=self.wiz, title="Signing the acknowledgement")
+
+    def record_paper_acknowledgement(self) -> None:
+        token = self.wiz.token
+        if token is None:
+            return
+        try:
+            record_witnessed_acknowledgement(
+                self.wiz.context.vault, token.custodian_id, witness=self.ack_witness.text(),
+                reference=self.ack_reference.text(), actor=self.wiz.context.actor)
+        except TesseraError as exc:
+            self.ack_result.setText(message_for(exc))
+            set_tone(self.ack_result, Tone.BAD)
+            return
+        self._acknowledged(None)
+
+    def _acknowledged(self, _record: object) -> None:
+        token = self.wiz.token
+        name = token.custodian_name if token else "The custodian"
+        self.ack_sign.setEnabled(False)
+        self.paper_form.setEnabled(False)
+        self.ack_result.setText(f"✓ {name}'s acknowledgement is recorded in the audit log.")
+        set_tone(self.ack_result, Tone.GOOD)
+        self.wiz.context.notify_changed()
+
+    def _acknowledge_failed(self, exc: BaseException) -> None:
+        self.ack_sign.setEnabled(True)
+        self.ack_result.setText("✗ The acknowledgement was not signed.")
+        set_tone(self.ack_result, Tone.BAD)
+        show_error(self.wiz, exc)
 
     def initializePage(self) -> None:
         token = self.wiz.token
@@ -520,9 +638,16 @@ class ResultPage(QWizardPage):
         where = "sent by the custodian" if token.remote else "made on the key"
         pq = (" It also has a post-quantum public key, which new records use by default."
               if token.pq_recipient and token.pq_recipient != token.recipient else "")
-        self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
-                             f"<b>{token.custodian_name}</b>. New records can wrap shares to "
-                             f"this public key ({where}); it is safe to share.{pq}")
+        self.summary.setText(f"<b>{rich(token.label)}</b> ({token.kind.display_name}) is "
+                             f"enrolled for <b>{rich(token.custodian_name)}</b>. New records "
+                             f"can wrap shares to this public key ({where}); it is safe to "
+                             f"share.{pq}")
+        self.ack_sign.setVisible(not token.remote)
+        self.paper_form.setVisible(token.remote)
+        if token.custodian_id in acknowledged_at(self.wiz.context.vault):
+            self._acknowledged(None)
+            self.ack_result.setText(f"✓ {token.custodian_name} has already acknowledged the "
+                                    "custodian responsibilities.")
         if token.remote:
             self.test.setEnabled(False)
             self.test_result.setText("The key is not here, so it cannot be tested now. Ask "
@@ -596,9 +721,11 @@ class EnrolWizard(QWizard):
         if page.old.isChecked():
             self.custodian_id = str(page.people.currentData())
         else:
+            name = page.name.text().strip()
             person = self.context.vault.add_custodian(
-                page.name.text().strip(), contact=page.contact.text().strip(),
-                role=page.role.text().strip(), actor=self.context.actor)
+                name, contact=page.contact.text().strip(),
+                role=page.role.text().strip(), actor=self.context.actor,
+                allow_lookalike=page.lookalike_confirmed == name)
             self.custodian_id = person.id
             self.context.notify_changed()
         return self.custodian_id

@@ -48,6 +48,7 @@ from tessera.gui.release_rows import CustodianRow, RowState
 from tessera.gui.release_scan import ask_scan_path, share_words
 from tessera.gui.reveal import CLIPBOARD_CLEAR_MS, RevealDialog
 from tessera.gui.theme import Tone, set_tone
+from tessera.gui.typed_text import typed_text_problem
 from tessera.gui.worker import Job
 from tessera.sheets.scan import scan_file
 
@@ -195,8 +196,15 @@ class ReleaseWindow(QWidget):
                                ticket=ticket, requested_by=ctx.actor)
 
     def _update_start(self) -> None:
+        problem = typed_text_problem([("reason", self.reason_edit.text()),
+                                      ("ticket reference", self.ticket_edit.text())])
+        # Name a refused character inline; clear only what this check itself showed.
+        if problem is not None or getattr(self, "_typed_problem", None):
+            self.request_status.setText(problem or "")
+        self._typed_problem = problem
         ready = bool(self.reason_edit.text().strip() and self.ticket_edit.text().strip())
-        self.start_button.setEnabled(ready and self.job is None and self.request_ready())
+        self.start_button.setEnabled(ready and problem is None and self.job is None
+                                     and self.request_ready())
 
     def start(self) -> None:
         """Record the release request (on the worker) and go to the custodians page."""

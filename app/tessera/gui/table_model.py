@@ -22,6 +22,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush
 
+from tessera.core.text import visible
 from tessera.gui.theme import Tone, tone_color
 
 R = TypeVar("R")
@@ -85,13 +86,15 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         row = self._rows[index.row()]
         column = self._columns[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return column.text(row)
+            # Stored names may predate the checks on typed text: show, never obey.
+            return visible(column.text(row))
         if role == SORT_ROLE:
             return column.sort_key(row) if column.sort_key else column.text(row).casefold()
         if role == ROW_ROLE:
             return row
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(row) or None
+            tip = column.tooltip(row)
+            return visible(tip) if tip else None
         if role == Qt.ItemDataRole.ForegroundRole and column.tone is not None:
             color = tone_color(column.tone(row))
             return QBrush(color) if color is not None else None

@@ -8,8 +8,6 @@ The chosen theme (system, light or dark) is a UI preference kept in ``QSettings`
 from __future__ import annotations
 
 import enum
-import os
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -17,6 +15,8 @@ from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QWidget
+
+from tessera.core.resources import resource_dir
 
 ICON_SIZES = (16, 20, 24, 32, 48)
 ICON_PROPERTY = "tesseraIcon"  # dynamic property naming a widget's or action's themed icon
@@ -26,20 +26,6 @@ class Theme(enum.StrEnum):
     SYSTEM = "system"
     LIGHT = "light"
     DARK = "dark"
-
-
-def resource_dir() -> Path:
-    """``resources/`` beside the source tree, in a PyInstaller bundle, installed, or as configured."""
-    configured = os.environ.get("TESSERA_RESOURCES")
-    if configured:
-        return Path(configured)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    source_tree = Path(__file__).resolve().parents[3] / "resources"
-    # An installed wheel puts them in <prefix>/share/tessera/resources (pyproject data-files).
-    installed = Path(sys.prefix) / "share" / "tessera" / "resources"
-    return installed if installed.is_dir() and not source_tree.is_dir() else source_tree
 
 
 def icon_path(name: str) -> Path:

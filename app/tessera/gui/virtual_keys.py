@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.gui.theme import Tone, set_tone, themed, tone_color
+from tessera.gui.typed_text import rich
 from tessera.gui.widgets import muted
 from tessera.tokens.virtual.devices import VirtualDevices, VirtualKey
 
@@ -42,7 +43,7 @@ class KeyRow(QFrame):
         self.setAccessibleName(f"Virtual key {key.name}")
         grid = QGridLayout(self)
         grid.setContentsMargins(8, 6, 8, 6)
-        self.name = QLabel(f"<b>{key.name}</b>")
+        self.name = QLabel(f"<b>{rich(key.name)}</b>")
         self.name.setTextFormat(Qt.TextFormat.RichText)
         self.kind = muted(key.kind.display_name)
         self.state = QLabel()

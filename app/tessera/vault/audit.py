@@ -22,6 +22,8 @@ from typing import Any
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError
+from tessera.core.text import check as check_text
+from tessera.core.text import csv_cell
 
 from .errors import AuditDetailRefused
 from .models import AuditEntry, AuditVerdict
@@ -121,6 +123,8 @@ def append(conn: sqlite3.Connection, *, at: str, actor: str, action: str, subjec
         raise ValueError(f"audit action {action!r} must be dotted lowercase words")
     if not isinstance(actor, str) or not actor.strip() or len(actor) > MAX_ACTOR:
         raise AuditDetailRefused(f"an actor (1 to {MAX_ACTOR} characters) is required")
+    # The actor comes from --actor, TESSERA_ACTOR or the login name: typed text.
+    check_text(actor, "actor")
     if not isinstance(subject, str) or len(subject) > MAX_SUBJECT:
         raise AuditDetailRefused(f"the audit subject must be text of at most {MAX_SUBJECT} characters")
     text = details_text(details)
@@ -242,12 +246,6 @@ def _iter_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
                               " hash FROM audit ORDER BY seq")
 
 
-def _spreadsheet_safe(value: str) -> str:
-    # A cell starting with = + - @ (or a tab/CR) runs as a formula in spreadsheet
-    # programs; names and reasons come from people, so such cells get a quote.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def export(conn: sqlite3.Connection, fmt: str = "jsonl") -> str:
     """The whole log as JSON lines (verifiable: each line is the canonical entry plus
     ``prev_hash`` and ``hash``) or CSV (for reading; cells are spreadsheet-safe)."""
@@ -265,6 +263,6 @@ def export(conn: sqlite3.Connection, fmt: str = "jsonl") -> str:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(_COLUMNS)
         for row in _iter_rows(conn):
-            writer.writerow([row[0], *(_spreadsheet_safe(str(v)) for v in row[1:])])
+            writer.writerow([row[0], *(csv_cell(v) for v in row[1:])])
         return buffer.getvalue()
     raise ValueError(f"unknown audit export format {fmt!r} (use 'jsonl' or 'csv')")

@@ -11,13 +11,13 @@ import base64
 import binascii
 import enum
 import sqlite3
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from tessera.core import canonical
+from tessera.core import canonical, text
 from tessera.core.errors import FormatError, InputError, IntegrityError
+from tessera.core.text import fold as fold  # re-exported for the vault modules
 from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo, TokenKind, TokenState
 
 from .models import Custodian, CustodianState, Record, RecordState, TokenRecord
@@ -36,22 +36,8 @@ def utc_text(moment: datetime) -> str:
 
 
 def clean_text(value: str, what: str, limit: int = MAX_TEXT, *, required: bool = False) -> str:
-    """NFC-normalised, trimmed text without control characters, or InputError."""
-    if not isinstance(value, str):
-        raise InputError(f"the {what} must be text")
-    text = unicodedata.normalize("NFC", value).strip()
-    if required and not text:
-        raise InputError(f"a {what} is required")
-    if len(text) > limit:
-        raise InputError(f"the {what} is longer than {limit} characters")
-    if any(unicodedata.category(c) == "Cc" for c in text):
-        raise InputError(f"the {what} contains control characters")
-    return text
-
-
-def fold(name: str) -> str:
-    """The comparison key of a name or label: NFC, trimmed, case-folded."""
-    return unicodedata.normalize("NFC", name).strip().casefold()
+    """NFC-normalised, trimmed text a reader can trust (see :mod:`tessera.core.text`)."""
+    return text.clean(value, what, limit, required=required)
 
 
 def b64(data: bytes) -> str:

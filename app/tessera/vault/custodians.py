@@ -9,6 +9,7 @@ from typing import Any
 
 from tessera.core import age
 from tessera.core.errors import FormatError, InputError, NotFound, PolicyError
+from tessera.core.text import LookalikeName, lookalike
 from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenInfo, TokenKind, TokenState
 
 from .codec import (
@@ -80,7 +81,11 @@ class CustodiansMixin(VaultConnection):
     """Custodians (people) and the tokens their shares are wrapped to."""
 
     # -- custodians ----------------------------------------------------------------
-    def add_custodian(self, name: str, contact: str, role: str, actor: str) -> Custodian:
+    def add_custodian(self, name: str, contact: str, role: str, actor: str, *,
+                      allow_lookalike: bool = False) -> Custodian:
+        """Add a custodian. A name that looks like an existing one ("Аlice" with a
+        Cyrillic А against "Alice") is refused with :class:`LookalikeName` unless
+        ``allow_lookalike`` says the operator checked it is another person."""
         clean = clean_text(name, "custodian name", MAX_NAME, required=True)
         contact = clean_text(contact, "contact")
         role = clean_text(role, "role", MAX_NAME)
@@ -89,15 +94,29 @@ class CustodiansMixin(VaultConnection):
                                  (fold(clean),)).fetchone()
             if clash is not None:
                 raise Conflict(f"there is already a custodian named {clash['name']}")
+            similar = self._lookalike_custodian(conn, clean)
+            if similar is not None and not allow_lookalike:
+                raise LookalikeName("custodian name", clean, similar)
             custodian = Custodian(str(uuid.uuid4()), clean, contact, role, self.now(),
                                   CustodianState.ACTIVE)
             conn.execute("INSERT INTO custodians (id, name, name_key, contact, role, created_at,"
                          " state) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (custodian.id, clean, fold(clean), contact, role,
                           custodian.created_at, custodian.state.value))
-            self._audit(actor, "custodian.add", custodian.id,
-                        {"name": clean, "role": role})
+            details = {"name": clean, "role": role}
+            if similar is not None:
+                details["looks_like"] = similar
+            self._audit(actor, "custodian.add", custodian.id, details)
         return custodian
+
+    def _lookalike_custodian(self, conn: sqlite3.Connection, name: str) -> str | None:
+        names = [str(r["name"]) for r in conn.execute("SELECT name FROM custodians")]
+        return lookalike(name, names)
+
+    def custodian_lookalike(self, name: str) -> str | None:
+        """The existing custodian name ``name`` could be mistaken for, if any."""
+        with self.reading() as conn:
+            return self._lookalike_custodian(conn, name)
 
     def _insert_custodian(self, conn: sqlite3.Connection, custodian_id: str, name: str) -> None:
         """Insert a custodian known by id from elsewhere (an import); caller audits."""

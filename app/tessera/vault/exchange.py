@@ -20,6 +20,8 @@ from tessera.core.errors import FormatError, InputError, TesseraError
 from tessera.core.manifest import MAX_RECIPIENT, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
+from tessera.core.text import UnsafeText, visible
+from tessera.core.text import check as check_text
 from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenKind
 
 from .codec import MAX_FACTS, MAX_NAME, b64, clean_text, fold, json_object, unb64
@@ -112,6 +114,19 @@ def _text(value: Any, what: str, limit: int = MAX_NAME) -> str:
     if cleaned != value:
         raise FormatError(f"{what} has surrounding spaces or is not normalised")
     return cleaned
+
+
+def _check_manifest_text(manifest: Manifest) -> None:
+    """The manifest's words for people (label, facts, custodian names) hold nothing a
+    reader cannot see or that reorders what they see."""
+    fields = [("the manifest's label", manifest.label),
+              *((f"the manifest's {key}", value) for key, value in manifest.nhi.items()),
+              *((f"the custodian name of share {s.key}", s.custodian) for s in manifest.shares)]
+    for what, value in fields:
+        try:
+            check_text(value, what)
+        except UnsafeText as exc:
+            raise FormatError(str(exc)) from None
 
 
 def _check_envelope_stanzas(manifest: Manifest, envelopes: Mapping[str, bytes],
@@ -238,6 +253,7 @@ def parse_export(data: bytes) -> ExportFile:
         raise FormatError(f"unknown export format {doc['format']!r} (expected {EXPORT_FORMAT})")
     manifest_bytes = unb64(doc["manifest"], "the manifest")
     manifest = Manifest.from_bytes(manifest_bytes)
+    _check_manifest_text(manifest)
     ciphertext = unb64(doc["ciphertext"], "the payload ciphertext")
     if not isinstance(doc["envelopes"], dict):
         raise FormatError("envelopes must be an object")
@@ -367,6 +383,11 @@ def _import_custodians(vault: Vault, conn: sqlite3.Connection, parsed: ExportFil
                              (fold(name),)).fetchone()
         if clash is not None:
             raise FormatError(f"this vault has a different custodian named {clash['name']}; "
+                              "rename one of them before importing")
+        similar = vault._lookalike_custodian(conn, name)
+        if similar is not None:
+            raise FormatError(f"the file's custodian {visible(name)!r} looks like this vault's "
+                              f"{visible(similar)!r} but is spelled with different characters; "
                               "rename one of them before importing")
         vault._insert_custodian(conn, cid, name)
         added.append(cid)

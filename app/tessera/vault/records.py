@@ -18,6 +18,8 @@ from tessera.core.errors import FormatError, InputError, IntegrityError, NotFoun
 from tessera.core.manifest import NHI_FIELDS, Manifest
 from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
+from tessera.core.text import LookalikeName, lookalike
+from tessera.core.text import check as check_text
 from tessera.core.token_types import TokenInfo, TokenKind
 
 from .codec import MAX_TEXT, clean_text, fold, json_object, record_from_row
@@ -214,7 +216,7 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
                       system: str | None = None, account: str | None = None,
                       owner: str | None = None, environment: str | None = None,
                       policy_overrides: Mapping[str, Any] | None = None,
-                      allow_software: bool = False) -> Record:
+                      allow_software: bool = False, allow_lookalike: bool = False) -> Record:
         """Store version 1 of a new record (record, version, envelopes, audit: one step).
 
         The label comes from the manifest; NHI facts default to the manifest's and
@@ -228,7 +230,8 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
         overrides = dict(policy_overrides or {})
         with self.transaction() as conn:
             self._check_overrides(overrides)
-            self._insert_record(conn, manifest, nhi, overrides, allow_software)
+            self._insert_record(conn, manifest, nhi, overrides, allow_software,
+                                allow_lookalike=allow_lookalike)
             self._insert_version(conn, manifest, sealed.ciphertext, sealed.envelopes)
             self._check_token_kinds(manifest, overrides, allow_software)
             self._audit(actor, "record.create", manifest.record_id, {
@@ -316,11 +319,27 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
         json_object(overrides, "policy overrides", MAX_POLICY_OVERRIDES)
         self.policy.with_overrides(overrides)
 
-    def _check_label(self, conn: sqlite3.Connection, label: str, record_id: str) -> None:
+    def _check_label(self, conn: sqlite3.Connection, label: str, record_id: str,
+                     allow_lookalike: bool = False) -> None:
+        check_text(label, "record label")  # the manifest's label, as typed at creation
         clash = conn.execute("SELECT id, label FROM records WHERE label_key = ? AND id != ?",
                              (fold(label), record_id)).fetchone()
         if clash is not None:
             raise Conflict(f"another record is already labelled {clash['label']!r}")
+        similar = self._lookalike_label(conn, label, record_id)
+        if similar is not None and not allow_lookalike:
+            raise LookalikeName("record label", label, similar)
+
+    @staticmethod
+    def _lookalike_label(conn: sqlite3.Connection, label: str, record_id: str) -> str | None:
+        others = [str(r["label"]) for r in
+                  conn.execute("SELECT label FROM records WHERE id != ?", (record_id,))]
+        return lookalike(label, others)
+
+    def label_lookalike(self, label: str, record_id: str = "") -> str | None:
+        """The label of another record that ``label`` could be mistaken for, if any."""
+        with self.reading() as conn:
+            return self._lookalike_label(conn, label, record_id)
 
     def _check_custodians(self, conn: sqlite3.Connection, manifest: Manifest) -> None:
         for custodian_id, name in manifest.custodian_names.items():
@@ -344,11 +363,11 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
 
     def _insert_record(self, conn: sqlite3.Connection, manifest: Manifest,
                        nhi: Mapping[str, str], overrides: Mapping[str, Any],
-                       allow_software: bool) -> None:
+                       allow_software: bool, *, allow_lookalike: bool = False) -> None:
         if conn.execute("SELECT 1 FROM records WHERE id = ?",
                         (manifest.record_id,)).fetchone() is not None:
             raise Conflict(f"record {manifest.record_id} already exists in this vault")
-        self._check_label(conn, manifest.label, manifest.record_id)
+        self._check_label(conn, manifest.label, manifest.record_id, allow_lookalike)
         now = self.now()
         conn.execute(
             "INSERT INTO records (id, label, label_key, system, account, owner, environment,"
