@@ -13,8 +13,8 @@ import functools
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -49,14 +49,49 @@ DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys. Nothing here p
 
 
 # Wide enough for the records table's Label … State columns beside the detail pane and
-# the demo's virtual-keys panel.
+# the demo's virtual-keys panel — on a screen that has room for it; smaller screens get
+# the window fitted to what they have (see :func:`fit_to_screen`).
 DEFAULT_SIZE = (1400, 820)
+SCREEN_MARGIN = 0.94  # leave the window manager's frame and a taskbar room
 
 FALLBACK_SHORTCUTS = {
     QKeySequence.StandardKey.New: "Ctrl+N",
     QKeySequence.StandardKey.Refresh: "F5",
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
 }
+
+
+def available_room(window: QWidget) -> QRect | None:
+    """The part of the window's screen not taken by panels and taskbars."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry() if screen is not None else None
+
+
+def fit_to_screen(window: QWidget, wanted: tuple[int, int] = DEFAULT_SIZE) -> None:
+    """Size ``window`` to ``wanted`` or, on a smaller screen, to the room the screen has,
+    and keep it (frame included) inside the screen's available area."""
+    room = available_room(window)
+    if room is None:
+        window.resize(*wanted)
+        return
+    width = min(wanted[0], int(room.width() * SCREEN_MARGIN))
+    height = min(wanted[1], int(room.height() * SCREEN_MARGIN))
+    window.resize(max(width, window.minimumWidth()), max(height, window.minimumHeight()))
+    frame = window.frameGeometry()
+    frame.moveCenter(room.center())
+    window.move(max(room.left(), frame.left()), max(room.top(), frame.top()))
+
+
+def keep_on_screen(window: QWidget) -> None:
+    """A restored geometry from a bigger screen (a docked laptop) is fitted to this one."""
+    room = available_room(window)
+    if room is None:
+        return
+    frame = window.frameGeometry()
+    if room.contains(frame):
+        return
+    fit_to_screen(window, (min(window.width(), room.width()),
+                           min(window.height(), room.height())))
 
 
 class DemoBanner(QLabel):
@@ -67,6 +102,7 @@ class DemoBanner(QLabel):
         self.setObjectName("demo-banner")
         self.setAccessibleName("Demo vault banner")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)  # a narrow screen wraps it instead of widening the window
         self.setStyleSheet("QLabel#demo-banner { background: #f5b82e; color: #1d1600; "
                            "font-weight: bold; padding: 6px; }")
 
@@ -302,10 +338,11 @@ class MainWindow(QMainWindow):
     # -- state -------------------------------------------------------------------------
     def restore_state(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() \
+                and self.restoreGeometry(geometry):
+            keep_on_screen(self)
         else:
-            self.resize(*DEFAULT_SIZE)
+            fit_to_screen(self)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)

@@ -1,0 +1,79 @@
+"""What a custodian trips over on a laptop: window sizes, focus, lost words, waiting keys.
+
+Each test drives the widgets the way a person would (keyboard first) and checks what
+they would notice.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QRect
+
+import pytest
+
+from tessera.gui import main_window
+from tessera.gui.main_window import MainWindow
+
+LAPTOP = QRect(0, 0, 1366, 768 - 32)  # a 1366×768 screen less a taskbar
+
+
+@pytest.fixture
+def laptop(monkeypatch):
+    """The screen's free area is a laptop's (the offscreen screen is fixed at 800×800)."""
+    monkeypatch.setattr(main_window, "available_room", lambda _w: QRect(LAPTOP))
+    return LAPTOP
+
+
+def inside(room: QRect, widget) -> bool:
+    return room.contains(widget.frameGeometry())
+
+
+@pytest.mark.parametrize("room", [QRect(0, 0, 1366, 736), QRect(0, 0, 1280, 1024)])
+def test_main_window_fits_the_screen_it_opens_on(context, settings, qtbot, monkeypatch, room):
+    monkeypatch.setattr(main_window, "available_room", lambda _w: QRect(room))
+    window = MainWindow(context, settings=settings, poll_devices=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert inside(room, window), (window.frameGeometry(), room)
+    # the keys panel and the status bar are on screen, not past its right or bottom edge
+    dock = window.keys_dock
+    assert dock is not None and dock.isVisible()
+    right = dock.mapTo(window, dock.rect().bottomRight()).x() + window.geometry().x()
+    assert right <= room.right()
+    bar = window.statusBar()
+    bottom = bar.mapTo(window, bar.rect().bottomLeft()).y() + window.geometry().y()
+    assert bar.isVisible() and bottom <= room.bottom()
+    window.close()
+
+
+def test_a_size_saved_on_a_bigger_screen_is_fitted_to_this_one(context, settings, qtbot,
+                                                                laptop):
+    first = MainWindow(context, settings=settings, poll_devices=False)
+    qtbot.addWidget(first)
+    first.show()
+    first.setGeometry(0, 0, 2400, 1300)  # as if saved on a 2560×1440 monitor
+    first.close()
+    saved = settings.value("window/geometry")
+    assert isinstance(saved, QByteArray)
+    second = MainWindow(context, settings=settings, poll_devices=False)
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitExposed(second)
+    assert inside(laptop, second)
+    second.close()
+
+
+def test_the_users_own_size_is_remembered(context, settings, qtbot, laptop):
+    first = MainWindow(context, settings=settings, poll_devices=False)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first)
+    first.resize(1100, 600)
+    first.close()
+    second = MainWindow(context, settings=settings, poll_devices=False)
+    qtbot.addWidget(second)
+    second.show()
+    # (Qt clamps a restored width to the real offscreen screen, 800 wide; the height
+    # shows the person's size was kept rather than refitted.)
+    assert second.height() == 600
+    second.close()
