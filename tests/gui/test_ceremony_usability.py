@@ -9,6 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QRect
 
 import pytest
+import shiboken6
+from PySide6.QtCore import Qt
 
 from tessera.gui import main_window
 from tessera.gui.main_window import MainWindow
@@ -77,3 +79,62 @@ def test_the_users_own_size_is_remembered(context, settings, qtbot, laptop):
     # shows the person's size was kept rather than refitted.)
     assert second.height() == 600
     second.close()
+
+
+# -- 1. demo enrolment: the new virtual key gets its Touch button at once ----------------
+
+def test_a_new_demo_custodians_key_can_be_touched_during_enrolment(window, context, qtbot,
+                                                                   monkeypatch):
+    from tessera.custody.demo import DEMO_PIN
+    from tessera.gui.enrol_wizard import PAGE_RESULT, EnrolWizard
+    from tessera.gui.prompts import NewPinDialog, PinDialog
+
+    context.virtual.set_touch_mode("manual")  # a person presses Touch, as in the demo
+    for dialog in (PinDialog, NewPinDialog):
+        monkeypatch.setattr(dialog, "ask", lambda _p, _t, _x, done: done(DEMO_PIN))
+    wizard = EnrolWizard(context, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.keyClicks(wizard.person_page.name, "Dana")
+    wizard.next()
+    wizard.next()
+    qtbot.mouseClick(wizard.enrol_page.start, Qt.MouseButton.LeftButton)
+    name = "Dana's security key"
+    panel = window.keys_panel
+    for _touch in range(2):  # create the credential, then derive the recipient
+        qtbot.waitUntil(lambda: name in panel.rows
+                        and "waiting for your touch" in panel.rows[name].state.text(),
+                        timeout=10000)
+        qtbot.mouseClick(panel.rows[name].touch, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "waiting" not in panel.rows[name].state.text()
+                        or wizard.currentId() == PAGE_RESULT, timeout=10000)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=10000)
+    assert wizard.token is not None and wizard.token.custodian_name == "Dana"
+
+
+def test_cancelled_enrolment_leaves_no_stray_pin_notice(window, context, qtbot, monkeypatch,
+                                                       shown_errors):
+    from tessera.custody.demo import DEMO_PIN
+    from tessera.gui.enrol_wizard import EnrolWizard
+    from tessera.gui.prompts import NewPinDialog, PinDialog
+
+    context.virtual.set_touch_mode("manual")
+    for dialog in (PinDialog, NewPinDialog):
+        monkeypatch.setattr(dialog, "ask", lambda _p, _t, _x, done: done(DEMO_PIN))
+    wizard = EnrolWizard(context, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.keyClicks(wizard.person_page.name, "Dana")
+    wizard.next()
+    wizard.next()
+    page = wizard.enrol_page
+    qtbot.mouseClick(page.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.job is not None and page.job.prompts.touch_prompt is not None,
+                    timeout=10000)
+    notices = list(page.job.prompts.notices)
+    assert any("PIN is now set" in box.text() for box in notices)
+    qtbot.mouseClick(page.job.prompts.touch_prompt.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.running, timeout=10000)
+    assert not any(shiboken6.isValid(b) and b.isVisible() for b in notices)
+    assert shown_errors.messages == []  # a cancel is nobody's error: no "No touch detected"
+    assert "not enrolled" in page.status.text()

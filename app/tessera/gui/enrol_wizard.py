@@ -20,6 +20,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -45,6 +46,7 @@ from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import mono_font, muted
+from tessera.gui.worker import Job
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
 TEST_CONTEXT = b"tessera/enrol-test/v1"  # the test challenge can never equal a release's
@@ -369,6 +371,7 @@ class EnrolPage(QWizardPage):
         layout.addWidget(self.status)
         layout.addStretch(1)
         self.running = False
+        self.job: Job[TokenInfo] | None = None
 
     def initializePage(self) -> None:
         choice = self.wiz.kind_page.choice()
@@ -421,8 +424,9 @@ class EnrolPage(QWizardPage):
         self.start.setEnabled(False)
         self.status.setText("Waiting for the key… follow the prompts.")
         set_tone(self.status, Tone.NORMAL)
-        wiz.context.worker.submit(work, on_success=self._done, on_failure=self._failed,
-                                  parent=self.wiz, title="Enrolling a key")
+        self.job = wiz.context.worker.submit(work, on_success=self._done,
+                                             on_failure=self._failed, parent=self.wiz,
+                                             title="Enrolling a key")
 
     def _done(self, token: TokenInfo) -> None:
         self.running = False
@@ -434,6 +438,10 @@ class EnrolPage(QWizardPage):
 
     def _failed(self, exc: BaseException) -> None:
         self.running = False
+        if self.job is not None:  # "A PIN is now set…" belongs to an enrolment that ended
+            for box in self.job.prompts.notices:
+                if shiboken6.isValid(box):
+                    box.close()
         self.start.setEnabled(True)
         self.start.setText("&Try again")
         self.status.setText("The key was not enrolled. Check the key and try again."
@@ -460,6 +468,7 @@ def plug_in_virtual_key(context: AppContext, kind: TokenKind, name: str) -> obje
         key = virtual.get(name)
     except TesseraError:
         key = virtual.add(kind, name)
+        context.virtual_key_added.emit()  # queued to the GUI thread: its Touch button
     if kind is TokenKind.PIV:
         from tessera.tokens.piv import PivDriver
         from tessera.tokens.virtual.piv_device import VirtualYubiKey

@@ -171,6 +171,8 @@ class MainWindow(QMainWindow):
                                        | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.keys_dock)
             context.vault_changed.connect(self.keys_panel.refresh)
+            context.virtual_key_added.connect(self.keys_panel.refresh,
+                                              Qt.ConnectionType.QueuedConnection)
             self.keys_panel.plugged.connect(self._poll_soon)
 
         self._build_actions()
