@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -401,7 +402,17 @@ class DonePage(QWizardPage):
         self.handoff = SheetHandoff(wizard.context)
         self.print_button = self.handoff.print_button
         self.pdf_button = self.handoff.pdf_button
-        layout = QVBoxLayout(self)
+        # Fingerprint, sheets, confirmations and envelopes are more than a laptop screen
+        # holds at once: the page scrolls rather than squeezing rows to nothing.
+        content = QWidget()
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+        layout = QVBoxLayout(content)
         layout.addWidget(self.intro)
         layout.addSpacing(6)
         layout.addWidget(self.fingerprint)
@@ -428,6 +439,8 @@ class DonePage(QWizardPage):
         if self.envelopes is None:
             self.envelopes = EnvelopeForm(self.wiz.context, created.record_id,
                                           created.sealed.manifest.version)
+            self.envelopes.table.setMinimumHeight(
+                self.envelopes.table.verticalHeader().defaultSectionSize() * 4)
             self._layout.addWidget(self.envelopes, 1)
             self.wiz.context.vault_changed.connect(self.envelopes.refresh)
         self.sheets_note.setText(
@@ -511,9 +524,16 @@ class CreateRecordWizard(QWizard):
         self.done_page.handoff.forget_words()
 
     def done(self, result: int) -> None:
+        # Finish, Enter, Escape and the window's close button all end here: the words
+        # stay until every share is on paper or the operator knowingly discards them.
+        if self.created is not None and not self.done_page.handoff.confirm_leave(self):
+            return
         self.forget_words()
         super().done(result)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.created is not None and not self.done_page.handoff.confirm_leave(self):
+            event.ignore()
+            return
         self.forget_words()
         super().closeEvent(event)

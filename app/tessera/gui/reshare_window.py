@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -144,10 +145,15 @@ class ReshareWindow(ReleaseWindow):
         self.result_page = NewVersionPage(self.context, outcome, self.words)
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(self.result_page, 1)
+        scroll = QScrollArea()  # new fingerprint, sheets, confirmations: more than fits
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.result_page)
+        layout.addWidget(scroll, 1)
         row = QHBoxLayout()
         row.addStretch(1)
         close = QPushButton("Close")
+        close.setAutoDefault(False)  # Enter must not close a window holding share words
         close.clicked.connect(self.close)
         row.addWidget(close)
         layout.addLayout(row)
@@ -160,6 +166,10 @@ class ReshareWindow(ReleaseWindow):
             self.result_page.handoff.forget_words()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        page = self.result_page
+        if page is not None and not page.handoff.confirm_leave(self):
+            event.ignore()  # the new words stay until they are on paper or discarded
+            return
         super().closeEvent(event)
         if event.isAccepted():
             self.forget_words()
