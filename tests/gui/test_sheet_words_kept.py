@@ -117,6 +117,9 @@ def test_each_custodian_confirms_their_sheet_by_three_words(window, context, qtb
     entry = context.vault.audit_entries(action="sheet.confirm")[-1]
     assert entry.details["custodian_id"] == context.vault.get_custodian("Bob").id
     assert all(w not in str(entry.details) for w in words)  # positions only, never words
+    window.records.select_record(record.id)
+    assert window.records.detail.backups.text().startswith("⚠ Sheets not confirmed by "
+                                                           "Alice, Carol")
 
     # Sealing envelopes before a witness confirms the others' sheets
     envelopes = wizard.done_page.envelopes
@@ -126,3 +129,5 @@ def test_each_custodian_confirms_their_sheet_by_three_words(window, context, qtb
     qtbot.mouseClick(envelopes.save, Qt.MouseButton.LeftButton)
     assert "all 3 sheets confirmed" in confirm.summary.text().lower()
     assert backup_status(context.vault, record.id).confirmed
+    window.records.select_record(record.id)
+    assert window.records.detail.backups.text() == "✓ Every custodian confirmed their sheet."
