@@ -6,11 +6,9 @@ they would notice.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QRect
-
 import pytest
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, QRect, Qt
 
 from tessera.gui import main_window
 from tessera.gui.main_window import MainWindow

@@ -92,7 +92,7 @@ def test_each_custodian_confirms_their_sheet_by_three_words(window, context, qtb
 
     words = wizard.mnemonics[share_of["Bob"]].split()
     button = confirm.rows[share_of["Bob"]][2]
-    wizard.done_page.scroll.ensureWidgetVisible(button)
+    wizard.done_page.scroller.ensureWidgetVisible(button)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     dialog = confirm.dialog
     assert dialog is not None and "Bob" in dialog.windowTitle()

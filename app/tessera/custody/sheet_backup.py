@@ -126,6 +126,23 @@ def confirm_sheet_words(vault: Vault, manifest: Manifest, share_key: str, words:
     return SheetRegistry(vault).mark_confirmed(sheet.serial, how=how, actor=actor)
 
 
+def confirm_sheet_checked(vault: Vault, record: str, custodian: str, words: str, *,
+                          actor: str) -> SheetRecord:
+    """Confirm a custodian's sheet later, when the words on screen are long gone: all
+    33 typed words are checked against the record's commitment (nothing is rebuilt)."""
+    from tessera.custody.sheets import verify_words
+
+    check = verify_words(vault, record, custodian, words)
+    status = backup_status(vault, record)
+    share = next(s for s in status.shares if s.share_key == check.share_key)
+    sheet = share.sheet_to_confirm()
+    if sheet is None:
+        raise InputError(f"no printed sheet of {check.custodian}'s share is on record; print "
+                         "one with `tessera sheet print`")
+    return SheetRegistry(vault).mark_confirmed(
+        sheet.serial, how="all 33 words checked against the record", actor=actor)
+
+
 def log_discarded(vault: Vault, manifest: Manifest, share_keys: Iterable[str], *,
                   actor: str) -> None:
     """The operator closed the words' window with these shares on no sheet."""

@@ -405,13 +405,13 @@ class DonePage(QWizardPage):
         # Fingerprint, sheets, confirmations and envelopes are more than a laptop screen
         # holds at once: the page scrolls rather than squeezing rows to nothing.
         content = QWidget()
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setWidget(content)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroller.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.scroll)
+        outer.addWidget(self.scroller)
         layout = QVBoxLayout(content)
         layout.addWidget(self.intro)
         layout.addSpacing(6)

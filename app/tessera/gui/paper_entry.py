@@ -280,9 +280,10 @@ class PaperEntryDialog(QDialog):
         # Enter in a word field is the grid's (next word, or submit when whole); it must
         # never fall through to a default button — least of all Cancel, which would
         # throw the typed words away.
-        for button in self.box.buttons() + [self.scan_button]:
-            button.setAutoDefault(False)
-            button.setDefault(False)
+        for button in [*self.box.buttons(), self.scan_button]:
+            if isinstance(button, QPushButton):
+                button.setAutoDefault(False)
+                button.setDefault(False)
         cancel = self.box.button(QDialogButtonBox.StandardButton.Cancel)
         # After word 33, one Tab reaches the button that submits.
         QWidget.setTabOrder(self.entry.fields[-1], self.submit_button)
