@@ -136,3 +136,33 @@ def test_cancelled_enrolment_leaves_no_stray_pin_notice(window, context, qtbot, 
     assert not any(shiboken6.isValid(b) and b.isVisible() for b in notices)
     assert shown_errors.messages == []  # a cancel is nobody's error: no "No touch detected"
     assert "not enrolled" in page.status.text()
+
+
+# -- 4. ceremony windows belong to the main window and open clear of the Touch buttons ---
+
+@pytest.mark.parametrize("action", ["release", "revoke", "reshare", "drill"])
+def test_ceremony_windows_are_parented_placed_and_clear_of_the_keys(window, context, qtbot,
+                                                                    laptop, action):
+    from tessera.custody.demo import DEMO_RECORD
+
+    window.setGeometry(QRect(laptop.left(), laptop.top() + 30, laptop.width(),
+                             laptop.height() - 30))
+    record_id = context.vault.get_record(DEMO_RECORD).id
+    window.records.select_record(record_id)
+    before = set(window.open_windows)
+    if action in ("release", "drill"):
+        window.actions_[action].trigger()
+    else:
+        window.open_lifecycle(action, record_id)
+    opened = [w for w in window.open_windows if w not in before][-1]
+    qtbot.waitExposed(opened)
+    # a child of the main window, so the window manager keeps it in front of it
+    assert opened.parentWidget() is window and opened.isWindow()
+    assert opened.windowHandle().transientParent() is window.windowHandle()
+    frame = opened.frameGeometry()
+    assert laptop.contains(frame), (frame, laptop)
+    assert frame.topLeft() != laptop.topLeft()  # not flung into the screen's corner
+    dock = window.keys_dock
+    dock_rect = QRect(dock.mapToGlobal(dock.rect().topLeft()), dock.size())
+    assert not frame.intersects(dock_rect), (frame, dock_rect)
+    opened.close()

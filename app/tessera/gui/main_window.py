@@ -428,9 +428,38 @@ class MainWindow(QMainWindow):
     def _keep(self, window: QWidget) -> None:
         self._live_windows()
         self.open_windows.append(window)
+        self.place(window)
         window.show()
         window.raise_()
         window.activateWindow()
+
+    def place(self, window: QWidget) -> None:
+        """Put a ceremony window over this one, clear of the virtual keys' Touch buttons.
+
+        The window is a child of the main window (transient for it), so the window
+        manager keeps it in front when a Touch button is pressed; it opens over the
+        records, not at the screen's corner and not on top of the keys panel.
+        """
+        room = available_room(self)
+        area = self.frameGeometry()
+        if self.keys_dock is not None and self.keys_dock.isVisible() \
+                and not self.keys_dock.isFloating():
+            dock_left = self.keys_dock.mapToGlobal(self.keys_dock.rect().topLeft()).x()
+            area.setRight(dock_left - 1)
+        if room is not None:
+            area = area.intersected(room) if area.intersects(room) else QRect(room)
+        hint = window.sizeHint().expandedTo(window.minimumSize()).expandedTo(window.size())
+        width = min(hint.width(), max(area.width() - 16, window.minimumWidth()))
+        height = min(hint.height(), max(area.height() - 16, window.minimumHeight()))
+        if room is not None:
+            width, height = min(width, room.width()), min(height, room.height())
+        window.resize(width, height)
+        x = area.left() + max(0, (area.width() - width) // 2)
+        y = area.top() + max(0, (area.height() - height) // 2)
+        if room is not None:
+            x = max(room.left(), min(x, room.right() - width))
+            y = max(room.top(), min(y, room.bottom() - height))
+        window.move(x, y)
 
     def release_selected(self) -> None:
         record_id = self._selected_record()
@@ -446,7 +475,7 @@ class MainWindow(QMainWindow):
         from tessera.gui.release_window import ReleaseWindow
 
         try:
-            window = ReleaseWindow(self.context, record_id, None)
+            window = ReleaseWindow(self.context, record_id, self)
         except Exception as exc:
             show_error(self, exc)
             return
@@ -473,8 +502,8 @@ class MainWindow(QMainWindow):
 
         factories: dict[str, Callable[[], QWidget]] = {
             "rotate": lambda: RotateWizard(self.context, record_id, parent=self),
-            "reshare": lambda: ReshareWindow(self.context, record_id),
-            "revoke": lambda: RevokeWindow(self.context, record_id),
+            "reshare": lambda: ReshareWindow(self.context, record_id, self),
+            "revoke": lambda: RevokeWindow(self.context, record_id, parent=self),
             "destroy": lambda: DestroySheetsDialog(self.context, record_id, parent=self),
             "policy": lambda: PolicyDialog(self.context, record_id, parent=self),
         }
