@@ -166,3 +166,112 @@ def test_ceremony_windows_are_parented_placed_and_clear_of_the_keys(window, cont
     dock_rect = QRect(dock.mapToGlobal(dock.rect().topLeft()), dock.size())
     assert not frame.intersects(dock_rect), (frame, dock_rect)
     opened.close()
+
+
+# -- 6. focus goes to the next sensible action ----------------------------------------------
+
+def test_after_an_approval_or_a_wrong_pin_focus_is_on_a_custodian_not_on_abort(
+        window, context, qtbot, monkeypatch):
+    from tessera.custody.demo import DEMO_PIN, DEMO_RECORD
+    from tessera.gui.prompts import PinDialog
+    from tessera.gui.release_window import ReleaseWindow
+
+    monkeypatch.setattr(ReleaseWindow, "confirm_abort", staticmethod(lambda _p: True))
+    answers = iter(["000000", DEMO_PIN])  # a slip of the finger, then the right PIN
+    monkeypatch.setattr(PinDialog, "ask", lambda _p, _t, _a, done: done(next(answers)))
+    window.records.select_record(context.vault.get_record(DEMO_RECORD).id)
+    window.actions_["release"].trigger()
+    release = [w for w in window.open_windows if isinstance(w, ReleaseWindow)][-1]
+    qtbot.waitExposed(release)
+    release.activateWindow()
+    qtbot.keyClicks(release.reason_edit, "deploy key lost")
+    qtbot.keyClicks(release.ticket_edit, "INC-7")
+    qtbot.keyClick(release.ticket_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: release.pages.currentIndex() == 1, timeout=5000)
+    rows = list(release.rows.values())
+    assert release.focusWidget() is rows[0].key_button  # the first custodian's turn
+    qtbot.keyClick(rows[0].key_button, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: rows[0].approvals == 1 or rows[0].state.value == "failed",
+                    timeout=10000)
+    qtbot.waitUntil(lambda: release.job is None, timeout=10000)
+    assert release.focusWidget() is not release.close_button
+    assert rows[0].approvals == 1  # the wrong PIN was asked again in place, then approved
+    assert release.focusWidget() is rows[1].key_button
+    assert not release.close_button.autoDefault()
+
+
+def test_the_first_pages_open_with_the_cursor_where_you_type(window, context, qtbot):
+    from tessera.gui.create_wizard import PAGE_SECRET, CreateRecordWizard
+    from tessera.gui.enrol_wizard import EnrolWizard
+
+    enrol = EnrolWizard(context, window)
+    qtbot.addWidget(enrol)
+    enrol.show()
+    qtbot.waitExposed(enrol)
+    qtbot.waitUntil(lambda: enrol.focusWidget() is enrol.person_page.name)
+    enrol.close()
+    create = CreateRecordWizard(context, window)
+    qtbot.addWidget(create)
+    create.show()
+    create.setStartId(PAGE_SECRET)
+    create.restart()
+    qtbot.waitUntil(lambda: create.focusWidget() is create.secret_page.typed)
+    create.close()
+
+
+def test_the_drill_cannot_be_finished_before_it_ran(window, context, qtbot):
+    from PySide6.QtWidgets import QWizard
+
+    from tessera.custody.demo import DEMO_RECORD
+    from tessera.gui.drill_wizard import DrillWizard
+
+    wizard = DrillWizard(context, context.vault.get_record(DEMO_RECORD).id, parent=window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    finish = wizard.button(QWizard.WizardButton.FinishButton)
+    assert not finish.isEnabled()
+    qtbot.waitUntil(lambda: wizard.focusWidget() is wizard.run_page.start_button)
+
+
+def test_the_view_menu_access_keys_are_unique(window):
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    keys = []
+    for action in view.actions():
+        text = action.text()
+        if "&" in text:
+            keys.append(text[text.index("&") + 1].lower())
+    assert len(keys) == len(set(keys)), keys
+
+
+# -- 8. a wrong PIN is asked again in place, in enrolment as in a release ----------------------
+
+def test_a_wrong_pin_while_testing_a_new_key_asks_again_in_place(window, context, qtbot,
+                                                                 monkeypatch, shown_errors):
+    from tessera.custody.demo import DEMO_PIN
+    from tessera.gui.enrol_wizard import PAGE_RESULT, EnrolWizard
+    from tessera.gui.prompts import NewPinDialog, PinDialog
+
+    monkeypatch.setattr(NewPinDialog, "ask", lambda _p, _t, _r, done: done(DEMO_PIN))
+    asked: list[int | None] = []
+    answers = iter(["000000", DEMO_PIN])  # (enrolment used the PIN just set) a slip, right
+
+    def ask(_parent, _token, attempts_left, done):
+        asked.append(attempts_left)
+        done(next(answers))
+
+    monkeypatch.setattr(PinDialog, "ask", ask)
+    wizard = EnrolWizard(context, window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.keyClicks(wizard.person_page.name, "Dana")
+    wizard.next()
+    wizard.next()
+    qtbot.mouseClick(wizard.enrol_page.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=10000)
+    result = wizard.result_page
+    qtbot.mouseClick(result.test, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.test_outcome is not None, timeout=10000)
+    assert result.test_result.text().startswith("✓")
+    assert shown_errors.messages == []  # no "Wrong PIN" box, no "Try again"
+    assert len(asked) == 2 and asked[0] is None and isinstance(asked[1], int)

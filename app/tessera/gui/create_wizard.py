@@ -48,7 +48,7 @@ from tessera.gui.errors import show_error
 from tessera.gui.sheet_handoff import SheetHandoff
 from tessera.gui.split_editor import SplitEditor
 from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.widgets import fingerprint_label, muted
+from tessera.gui.widgets import fingerprint_label, focus_when_shown, muted
 from tessera.sheets.model import Paper
 
 MAX_SECRET_BYTES = 64 * 1024
@@ -240,6 +240,10 @@ class SecretPage(QWizardPage):
         self.show_typed.toggled.connect(self._show_toggled)
         self.file_button.clicked.connect(self.choose_file)
         self._changed()
+
+    def initializePage(self) -> None:
+        if self.source() is SecretSource.TYPED:
+            focus_when_shown(self.typed)
 
     def source(self) -> SecretSource:
         return next(s for s, b in self.radios.items() if b.isChecked())

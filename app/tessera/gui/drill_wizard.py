@@ -24,7 +24,8 @@ from tessera.core.errors import TesseraError, UserCancelled
 from tessera.custody.release import DrillResult, drill
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
-from tessera.gui.prompts import PromptState
+from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
+from tessera.gui.widgets import focus_when_shown
 from tessera.gui.worker import Job
 from tessera.tokens.base import TokenInfo, TokenState
 from tessera.vault import RecordState
@@ -105,6 +106,7 @@ class RunPage(QWizardPage):
         self.context = context
         self.choose = choose
         self.result: DrillResult | None = None
+        self.ran = False  # a drill ran to an outcome (a pass, or a recorded failure)
         self.job: Job[DrillResult] | None = None
         self.setTitle("Run the drill")
         layout = QVBoxLayout(self)
@@ -126,10 +128,12 @@ class RunPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.result = None
+        self.ran = False
         self.state.setText("")
         self.state.setStyleSheet("")
         self.start_button.setEnabled(True)
         self.start_button.setText("Start drill")
+        focus_when_shown(self.start_button)
         self.what.setText(f"Record: <b>{_escape(self.choose.record_box.currentText())}</b><br>"
                           f"Key: <b>{_escape(self.choose.token_box.currentText())}</b><br><br>"
                           "Plug in the key, press Start, enter its PIN and touch it when "
@@ -144,8 +148,9 @@ class RunPage(QWizardPage):
         self.state.setStyleSheet("")
         self.state.setText("Starting…")
         self.job = ctx.worker.submit(
-            lambda prompts, cancel: drill(ctx.vault, ctx.drivers, record_id, token_id, prompts,
-                                          cancel, actor=ctx.actor),
+            ask_again_on_wrong_pin(
+                lambda prompts, cancel: drill(ctx.vault, ctx.drivers, record_id, token_id,
+                                              prompts, cancel, actor=ctx.actor)),
             on_success=self._passed, on_failure=self._failed, parent=self,
             title="Drill", on_state=lambda s: self.state.setText(_STATE_TEXT[s]))
         self.completeChanged.emit()
@@ -153,6 +158,7 @@ class RunPage(QWizardPage):
     def _passed(self, result: DrillResult) -> None:
         self.job = None
         self.result = result
+        self.ran = True
         self.state.setText(f"✓ {result.token_label} opens {result.custodian}'s share "
                            f"({result.share_key}); it matches the record.")
         self.state.setStyleSheet("color: #146c2e")
@@ -168,6 +174,7 @@ class RunPage(QWizardPage):
         if isinstance(exc, UserCancelled):
             self.state.setText("Cancelled.")
         elif isinstance(exc, TesseraError):
+            self.ran = True
             self.state.setText(f"✗ {message_for(exc)}")
             self.state.setStyleSheet("color: #b3261e")
             self.context.notify_changed()  # a failed drill is recorded too
@@ -177,7 +184,8 @@ class RunPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return self.job is None
+        """Finish once a drill ran (passed or recorded as failed); Cancel leaves before."""
+        return self.job is None and self.ran
 
     def cancel_running(self) -> None:
         if self.job is not None:

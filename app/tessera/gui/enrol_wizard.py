@@ -44,8 +44,9 @@ from tessera.core.errors import NotFound, TesseraError, TokenError
 from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
+from tessera.gui.prompts import ask_again_on_wrong_pin
 from tessera.gui.table_model import Tone, tone_color
-from tessera.gui.widgets import mono_font, muted
+from tessera.gui.widgets import focus_when_shown, mono_font, muted
 from tessera.gui.worker import Job
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
@@ -220,6 +221,9 @@ class PersonPage(QWizardPage):
         for signal in (self.new.toggled, self.name.textChanged):
             signal.connect(self._changed)
         self._changed()
+
+    def initializePage(self) -> None:
+        focus_when_shown(self.name if self.new.isChecked() else self.people)
 
     def _changed(self) -> None:
         self.new_form.setEnabled(self.new.isChecked())
@@ -424,7 +428,7 @@ class EnrolPage(QWizardPage):
         self.start.setEnabled(False)
         self.status.setText("Waiting for the key… follow the prompts.")
         set_tone(self.status, Tone.NORMAL)
-        self.job = wiz.context.worker.submit(work, on_success=self._done,
+        self.job = wiz.context.worker.submit(ask_again_on_wrong_pin(work), on_success=self._done,
                                              on_failure=self._failed, parent=self.wiz,
                                              title="Enrolling a key")
 
@@ -550,7 +554,9 @@ class ResultPage(QWizardPage):
         self.test.setEnabled(False)
         self.test_result.setText("Testing… touch the key when it blinks.")
         set_tone(self.test_result, Tone.NORMAL)
-        context.worker.submit(lambda prompts, cancel: test_unwrap(context, token, prompts, cancel),
+        context.worker.submit(ask_again_on_wrong_pin(
+                                  lambda prompts, cancel: test_unwrap(context, token, prompts,
+                                                                      cancel)),
                               on_success=self._tested, on_failure=self._test_failed,
                               parent=self.wiz, title="Testing the new key")
 

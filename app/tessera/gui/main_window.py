@@ -43,6 +43,9 @@ from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon,
 from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
+# The View menu's access keys, one letter each: "Review" and "Theme" must not share
+# R and T with "Records" and "Tokens" (one key press would open neither reliably).
+PAGE_MENU_TEXT = ("&Records", "&Custodians", "&Tokens", "&Audit", "R&eview")
 PAGE_ICONS = ("records", "custodians", "tokens", "audit", "verify")
 DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys. Nothing here protects a real "
              "secret.")
@@ -256,7 +259,7 @@ class MainWindow(QMainWindow):
         a("quit", "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
         a("about", "&About Tessera", self.about)
         for i, name in enumerate(PAGES):
-            a(f"page-{name.lower()}", f"&{name}", functools.partial(self.show_page, i),
+            a(f"page-{name.lower()}", PAGE_MENU_TEXT[i], functools.partial(self.show_page, i),
               shortcut=f"Ctrl+{i + 1}", icon_name=PAGE_ICONS[i])
         self.theme_group = QActionGroup(self)
         for theme in Theme:
@@ -289,7 +292,7 @@ class MainWindow(QMainWindow):
             view.addAction(act[f"page-{name.lower()}"])
         view.addSeparator()
         view.addAction(act["refresh"])
-        themes = view.addMenu("&Theme")
+        themes = view.addMenu("T&heme")
         for theme in Theme:
             themes.addAction(act[f"theme-{theme.value}"])
         if self.keys_dock is not None:

@@ -17,6 +17,7 @@ import enum
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
@@ -34,6 +35,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from tessera.core.errors import PinInvalid
+
+T = TypeVar("T")
 
 TOUCH_PROMPT_DELAY_MS = 500  # ykman's prompt_timeout: no prompt for a key that answers at once
 _POLL_SECONDS = 0.05
@@ -62,6 +67,37 @@ def attempts_text(attempts_left: int | None) -> str:
     return f"{attempts_left} attempts left"
 
 
+def attempts_to_show(attempts_left: int | None, after_wrong_pin: bool) -> int | None:
+    """What the PIN prompt says about attempts: nothing on a first ask (a fresh key's
+    "3 attempts left" in red only alarms), unless a single attempt is left; after a wrong
+    PIN, always."""
+    if after_wrong_pin or attempts_left == 1:
+        return attempts_left
+    return None
+
+
+def ask_again_on_wrong_pin(fn: Callable[[Any, threading.Event], T]
+                           ) -> Callable[[Any, threading.Event], T]:
+    """Wrap a token operation so that a wrong PIN asks for the PIN again, in place.
+
+    The step does not end in an error box and a "Try again" button: the same PIN
+    dialog comes back saying "Wrong PIN" and how many attempts are left. A wrong PIN
+    changes nothing (the key refused before anything was opened), so the operation
+    simply runs again. It ends when the PIN is right, the person cancels, or the key
+    blocks (:class:`~tessera.core.errors.PinBlocked`).
+    """
+    def run(prompts: Any, cancel: threading.Event) -> T:
+        while True:
+            try:
+                return fn(prompts, cancel)
+            except PinInvalid as exc:
+                note = getattr(prompts, "pin_was_wrong", None)
+                if cancel.is_set() or note is None or exc.attempts_left == 0:
+                    raise
+                note(exc.attempts_left)
+    return run
+
+
 class PinDialog(QDialog):
     """Ask for a token's PIN; shows how many attempts are left."""
 
@@ -81,8 +117,9 @@ class PinDialog(QDialog):
         layout.addWidget(self.pin_edit)
         self.attempts_label = QLabel(attempts_text(attempts_left))
         self.attempts_label.setObjectName("attemptsLeft")
+        self.attempts_label.setWordWrap(True)
         self.attempts_label.setVisible(attempts_left is not None)
-        if attempts_left is not None and attempts_left <= 3:
+        if attempts_left == 1:
             self.attempts_label.setStyleSheet("color: #b3261e; font-weight: bold")
         layout.addWidget(self.attempts_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -93,6 +130,14 @@ class PinDialog(QDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(False)
         self.pin_edit.textChanged.connect(lambda text: ok.setEnabled(bool(text)))
+
+    def show_wrong(self, attempts_left: int | None) -> None:
+        """This is a second ask: the PIN typed before was wrong."""
+        left = attempts_text(attempts_left)
+        self.attempts_label.setText("Wrong PIN — try again." + (f" {left}." if left else ""))
+        self.attempts_label.setStyleSheet("color: #b3261e; font-weight: bold")
+        self.attempts_label.setVisible(True)
+        self.adjustSize()
 
     def take_pin(self) -> str | None:
         """The PIN typed (once); the field is emptied so the widget keeps no copy."""
@@ -274,8 +319,12 @@ class GuiPrompts:
         self._touch_timer.setSingleShot(True)
         self._touch_timer.timeout.connect(self._show_touch_prompt)
         self._touch_token = ""
+        self._wrong_pin = False  # the PIN typed last was wrong: the next ask says so
 
     # -- Prompts (any thread) ------------------------------------------------------------
+    def pin_was_wrong(self, attempts_left: int | None) -> None:
+        """Called (on the worker) by :func:`ask_again_on_wrong_pin` before asking again."""
+        self._wrong_pin = True
     def request_pin(self, token: str, attempts_left: int | None) -> str | None:
         return self._wait_for(_Question("pin", token, attempts_left=attempts_left))
 
@@ -340,7 +389,11 @@ class GuiPrompts:
         self._state(PromptState.PIN)
         parent = _live(self.parent)
         if question.kind == "pin":
-            self.pin_dialog = PinDialog.ask(parent, question.token, question.attempts_left, done)
+            wrong, self._wrong_pin = self._wrong_pin, False
+            attempts = attempts_to_show(question.attempts_left, wrong)
+            self.pin_dialog = PinDialog.ask(parent, question.token, attempts, done)
+            if wrong and isinstance(self.pin_dialog, PinDialog):
+                self.pin_dialog.show_wrong(attempts)
         else:
             self.pin_dialog = NewPinDialog.ask(parent, question.token, question.reason, done)
 

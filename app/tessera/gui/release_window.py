@@ -42,7 +42,7 @@ from tessera.custody.release import CustodianSlot, QuorumCeremony, ReleaseCeremo
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
 from tessera.gui.paper_entry import PaperEntryDialog
-from tessera.gui.prompts import PromptState
+from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.release_rows import CustodianRow, RowState
 from tessera.gui.release_scan import ask_scan_path, share_words
 from tessera.gui.reveal import CLIPBOARD_CLEAR_MS, RevealDialog
@@ -219,6 +219,18 @@ class ReleaseWindow(QWidget):
         self.pages.setCurrentIndex(1)
         self.context.notify_changed()
         self._refresh()
+        self._focus_next()
+
+    def _focus_next(self, prefer: CustodianRow | None = None) -> None:
+        """Give the cursor to the next sensible step: this custodian again (a retry) or
+        the next one who can still approve — never "Abort", where Space would ask to
+        throw the approvals away."""
+        rows = ([prefer] if prefer is not None else []) + list(self.rows.values())
+        for row in rows:
+            for button in (row.key_button, row.paper_button):
+                if button.isVisibleTo(row) and button.isEnabled():
+                    button.setFocus(Qt.FocusReason.OtherFocusReason)
+                    return
 
     # -- page 2: the custodians ---------------------------------------------------------
     def _ceremony_page(self, ceremony: QuorumCeremony) -> QWidget:
@@ -275,6 +287,7 @@ class ReleaseWindow(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.close_button = QPushButton(f"Abort {self.verb.lower()}")
+        self.close_button.setAutoDefault(False)
         self.close_button.clicked.connect(self.close)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
@@ -320,7 +333,9 @@ class ReleaseWindow(QWidget):
         def on_state(state: PromptState) -> None:
             row.set_state(_ROW_FOR_PROMPT[state])
 
-        self._run(lambda prompts, cancel: ceremony.contribute_token(token_id, prompts, cancel),
+        self._run(ask_again_on_wrong_pin(
+                      lambda prompts, cancel: ceremony.contribute_token(token_id, prompts,
+                                                                        cancel)),
                   lambda c: self._accepted(row, c), lambda e: self._refused(row, e),
                   f"{row.slot.name} approves the release", on_state)
 
@@ -397,6 +412,8 @@ class ReleaseWindow(QWidget):
         else:
             self.status.setText(f"{contribution.custodian} approved. Next custodian, please.")
         self._refresh()
+        if self.job is None:
+            self._focus_next()
 
     def _refused(self, row: CustodianRow, exc: BaseException) -> None:
         if isinstance(exc, UserCancelled):
@@ -411,6 +428,7 @@ class ReleaseWindow(QWidget):
             row.set_state(RowState.FAILED, "unexpected problem (see the report)")
             show_error(self, exc)
         self._refresh()
+        self._focus_next(prefer=row)
 
     # -- completion ------------------------------------------------------------------------
     def _finish(self) -> None:
