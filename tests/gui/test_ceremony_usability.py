@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import shiboken6
 from PySide6.QtCore import QByteArray, QRect, Qt
+from PySide6.QtWidgets import QLabel
 
 from tessera.gui import main_window
 from tessera.gui.main_window import MainWindow
@@ -275,3 +276,90 @@ def test_a_wrong_pin_while_testing_a_new_key_asks_again_in_place(window, context
     assert result.test_result.text().startswith("✓")
     assert shown_errors.messages == []  # no "Wrong PIN" box, no "Try again"
     assert len(asked) == 2 and asked[0] is None and isinstance(asked[1], int)
+
+
+# -- 7 and "key prompts that wait for the key" ----------------------------------------------
+
+def insert_prompts():
+    from PySide6.QtWidgets import QApplication
+
+    from tessera.gui.key_prompts import InsertKeyPrompt
+
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, InsertKeyPrompt) and w.isVisible()]
+
+
+@pytest.mark.parametrize("name", ["Carol", "Bob"])  # a FIDO2 key and a YubiKey (PIV)
+def test_a_drill_with_the_key_pulled_out_asks_for_it_and_carries_on(window, context, qtbot,
+                                                                    monkeypatch, name):
+    from tessera.custody.demo import DEMO_PIN, DEMO_RECORD
+    from tessera.gui.drill_wizard import DrillWizard
+    from tessera.gui.prompts import PinDialog
+
+    monkeypatch.setattr(PinDialog, "ask", lambda _p, _t, _a, done: done(DEMO_PIN))
+    token = next(t for t in context.vault.list_tokens() if t.custodian_name == name)
+    row = window.keys_panel.rows[token.label]
+    qtbot.mouseClick(row.plug, Qt.MouseButton.LeftButton)  # pulled out
+    wizard = DrillWizard(context, context.vault.get_record(DEMO_RECORD).id, token.id,
+                         parent=window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    run = wizard.run_page
+    qtbot.mouseClick(run.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(insert_prompts()), timeout=5000)
+    prompt = insert_prompts()[0]
+    assert prompt.findChild(QLabel, "insertKeyTitle").text() == f"Insert {token.label}"
+    assert run.state.text() == "Plug in your key…"
+    assert "not " + name not in run.state.text()  # never "This is not Carol's key"
+    qtbot.mouseClick(row.plug, Qt.MouseButton.LeftButton)  # plugged in again
+    qtbot.waitUntil(lambda: run.result is not None, timeout=10000)
+    assert run.state.text().startswith("✓") and not insert_prompts()
+
+
+def test_cancelling_the_wait_for_a_key_is_a_cancel_not_an_error(window, context, qtbot,
+                                                                shown_errors):
+    from tessera.custody.demo import DEMO_RECORD
+    from tessera.gui.drill_wizard import DrillWizard
+
+    token = next(t for t in context.vault.list_tokens() if t.custodian_name == "Carol")
+    next(k for k in context.virtual.keys if k.name == token.label).pull_out()
+    wizard = DrillWizard(context, context.vault.get_record(DEMO_RECORD).id, token.id,
+                         parent=window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    qtbot.mouseClick(wizard.run_page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(insert_prompts()), timeout=5000)
+    qtbot.mouseClick(insert_prompts()[0].cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.run_page.job is None, timeout=5000)
+    assert wizard.run_page.state.text() == "Cancelled."
+    assert shown_errors.messages == [] and not insert_prompts()
+    assert context.vault.list_drills(context.vault.get_record(DEMO_RECORD).id) == []
+
+
+def test_a_touch_timeout_racing_a_cancel_is_reported_as_the_cancel(qtbot, context):
+    from tessera.core.errors import TouchTimeout, UserCancelled
+
+    failures: list[BaseException] = []
+
+    def fn(_prompts, cancel):
+        cancel.set()  # the person pressed Cancel…
+        raise TouchTimeout()  # …just as the key gave up waiting
+
+    context.worker.submit(fn, on_success=lambda _v: None, on_failure=failures.append)
+    qtbot.waitUntil(lambda: bool(failures), timeout=5000)
+    assert isinstance(failures[0], UserCancelled)
+
+
+def test_the_touch_prompt_shows_a_blinking_key(qtbot):
+    from tessera.gui.key_prompts import BlinkingKey
+    from tessera.gui.prompts import TouchPrompt
+
+    prompt = TouchPrompt("Carol's security key", lambda: None)
+    qtbot.addWidget(prompt)
+    prompt.show()
+    key = prompt.findChild(BlinkingKey)
+    assert key is not None and key.isVisible()
+    lit = key.lit
+    qtbot.waitUntil(lambda: key.lit != lit, timeout=2000)  # it blinks

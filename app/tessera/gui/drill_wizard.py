@@ -7,6 +7,8 @@ drill is recorded in the vault and its audit log either way.
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -24,15 +26,17 @@ from tessera.core.errors import TesseraError, UserCancelled
 from tessera.custody.release import DrillResult, drill
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
+from tessera.gui.key_prompts import wait_for_key
 from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.widgets import focus_when_shown
 from tessera.gui.worker import Job
-from tessera.tokens.base import TokenInfo, TokenState
+from tessera.tokens.base import Prompts, TokenInfo, TokenState
 from tessera.vault import RecordState
 
 _DRILLABLE = (RecordState.SEALED, RecordState.RELEASED, RecordState.ROTATION_REQUIRED)
 _STATE_TEXT = {PromptState.PIN: "Enter the PIN of your key…",
                PromptState.TOUCH: "Touch your key now.",
+               PromptState.INSERT: "Plug in your key…",
                PromptState.WORKING: "Checking your share…"}
 
 
@@ -144,13 +148,18 @@ class RunPage(QWizardPage):
         if record_id is None or token_id is None or self.job is not None:
             return
         ctx = self.context
+        token = ctx.vault.get_token(token_id)
         self.start_button.setEnabled(False)
         self.state.setStyleSheet("")
         self.state.setText("Starting…")
+
+        def run_drill(prompts: Prompts, cancel: threading.Event) -> DrillResult:
+            wait_for_key(ctx.drivers, token, prompts, cancel)  # "Insert Carol's key"
+            return drill(ctx.vault, ctx.drivers, record_id, token_id, prompts, cancel,
+                         actor=ctx.actor)
+
         self.job = ctx.worker.submit(
-            ask_again_on_wrong_pin(
-                lambda prompts, cancel: drill(ctx.vault, ctx.drivers, record_id, token_id,
-                                              prompts, cancel, actor=ctx.actor)),
+            ask_again_on_wrong_pin(run_drill),
             on_success=self._passed, on_failure=self._failed, parent=self,
             title="Drill", on_state=lambda s: self.state.setText(_STATE_TEXT[s]))
         self.completeChanged.emit()

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import PinInvalid
+from tessera.gui.key_prompts import BlinkingKey, InsertKeyPrompt
 
 T = TypeVar("T")
 
@@ -49,6 +50,7 @@ class PromptState(enum.StrEnum):
 
     PIN = "pin"
     TOUCH = "touch"
+    INSERT = "insert"  # the key is not plugged in
     WORKING = "working"
 
 
@@ -234,6 +236,8 @@ class TouchPrompt(QDialog):
         font.setBold(True)
         title.setFont(font)
         layout.addWidget(title)
+        self.picture = BlinkingKey(self)
+        layout.addWidget(self.picture, alignment=Qt.AlignmentFlag.AlignLeft)
         self.token_label = QLabel(f"{token} is waiting for a touch. Touch its gold "
                                   "contact or button now.")
         self.token_label.setWordWrap(True)
@@ -290,6 +294,7 @@ class _Bridge(QObject):
 
     ask = Signal(object)  # _Question
     touch = Signal(str, bool)  # token, waiting
+    insert = Signal(str, bool)  # which key, missing
     notice = Signal(str)
     close = Signal()
 
@@ -308,11 +313,13 @@ class GuiPrompts:
         self.title = title
         self.pin_dialog: QDialog | None = None
         self.touch_prompt: TouchPrompt | None = None
+        self.insert_prompt: InsertKeyPrompt | None = None
         self.notices: list[QMessageBox] = []
         self._bridge = _Bridge()
         queued = Qt.ConnectionType.QueuedConnection
         self._bridge.ask.connect(self._ask, queued)
         self._bridge.touch.connect(self._touch, queued)
+        self._bridge.insert.connect(self._insert, queued)
         self._bridge.notice.connect(self._notice, queued)
         self._bridge.close.connect(self._close, queued)
         self._touch_timer = QTimer(self._bridge)
@@ -339,6 +346,13 @@ class GuiPrompts:
 
     def notice(self, message: str) -> None:
         self._emit("notice", message)
+
+    def key_missing(self, which: str) -> None:
+        """ "Insert Carol's key" until :meth:`key_arrived` (see ``wait_for_key``)."""
+        self._emit("insert", which, True)
+
+    def key_arrived(self) -> None:
+        self._emit("insert", "", False)
 
     def close(self) -> None:
         """Hide every prompt this job opened (the worker calls it when the job ends)."""
@@ -406,6 +420,20 @@ class GuiPrompts:
         self._hide_touch_prompt()
         self._state(PromptState.WORKING)
 
+    def _insert(self, which: str, missing: bool) -> None:
+        prompt, self.insert_prompt = self.insert_prompt, None
+        if prompt is not None and shiboken6.isValid(prompt):
+            prompt.dismiss()
+        if not missing:
+            self._state(PromptState.WORKING)
+            return
+        if self.cancel.is_set():
+            return
+        self._state(PromptState.INSERT)
+        self.insert_prompt = InsertKeyPrompt(which, self.cancel.set, _live(self.parent))
+        self.insert_prompt.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.insert_prompt.show()
+
     def _show_touch_prompt(self) -> None:
         if self.cancel.is_set():
             return
@@ -431,6 +459,9 @@ class GuiPrompts:
     def _close(self) -> None:
         self._touch_timer.stop()
         self._hide_touch_prompt()
+        prompt, self.insert_prompt = self.insert_prompt, None
+        if prompt is not None and shiboken6.isValid(prompt):
+            prompt.dismiss()
         dialog, self.pin_dialog = self.pin_dialog, None
         if dialog is not None and shiboken6.isValid(dialog):
             dialog.reject()

@@ -16,6 +16,7 @@ class RowState(enum.StrEnum):
     WAITING = "waiting"
     PIN = "pin"
     TOUCH = "touch"
+    INSERT = "insert"
     WORKING = "working"
     APPROVED = "approved"
     FAILED = "failed"
@@ -26,6 +27,7 @@ _LOOK = {
     RowState.WAITING: ("waiting", ""),
     RowState.PIN: ("enter the PIN…", "color: #0b57d0; font-weight: bold"),
     RowState.TOUCH: ("touch your key", "color: #0b57d0; font-weight: bold"),
+    RowState.INSERT: ("plug in your key…", "color: #0b57d0; font-weight: bold"),
     RowState.WORKING: ("checking…", "color: #0b57d0"),
     RowState.APPROVED: ("✓ approved", "color: #146c2e; font-weight: bold"),
     RowState.FAILED: ("✗", "color: #b3261e; font-weight: bold"),

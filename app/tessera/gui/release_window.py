@@ -15,6 +15,7 @@ and the GUI thread never waits on a device or on key derivation.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from tessera.core.quorum import Contribution
 from tessera.custody.release import CustodianSlot, QuorumCeremony, ReleaseCeremony
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
+from tessera.gui.key_prompts import wait_for_key
 from tessera.gui.paper_entry import PaperEntryDialog
 from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.release_rows import CustodianRow, RowState
@@ -48,11 +50,12 @@ from tessera.gui.release_scan import ask_scan_path, share_words
 from tessera.gui.reveal import CLIPBOARD_CLEAR_MS, RevealDialog
 from tessera.gui.worker import Job
 from tessera.sheets.scan import scan_file
+from tessera.tokens.base import Prompts
 
 log = logging.getLogger(__name__)
 
 _ROW_FOR_PROMPT = {PromptState.PIN: RowState.PIN, PromptState.TOUCH: RowState.TOUCH,
-                   PromptState.WORKING: RowState.WORKING}
+                   PromptState.INSERT: RowState.INSERT, PromptState.WORKING: RowState.WORKING}
 
 
 def fingerprint_font(scale: float) -> QFont:
@@ -333,9 +336,14 @@ class ReleaseWindow(QWidget):
         def on_state(state: PromptState) -> None:
             row.set_state(_ROW_FOR_PROMPT[state])
 
-        self._run(ask_again_on_wrong_pin(
-                      lambda prompts, cancel: ceremony.contribute_token(token_id, prompts,
-                                                                        cancel)),
+        token = next(t for t in row.slot.tokens if t.id == token_id)
+        drivers = self.context.drivers
+
+        def contribute(prompts: Prompts, cancel: threading.Event) -> Contribution:
+            wait_for_key(drivers, token, prompts, cancel)  # "Insert Carol's key"
+            return ceremony.contribute_token(token_id, prompts, cancel)
+
+        self._run(ask_again_on_wrong_pin(contribute),
                   lambda c: self._accepted(row, c), lambda e: self._refused(row, e),
                   f"{row.slot.name} approves the release", on_state)
 
