@@ -107,7 +107,7 @@ class CustodianRow(QFrame):
             text = f"✗ {reason}"
         elif state is RowState.APPROVED and len(self.slot.share_keys) > 1:
             text = f"✓ approved ({self.approvals} of {len(self.slot.share_keys)} shares)"
-        elif state is RowState.WAITING and reason:
+        elif state in (RowState.WAITING, RowState.NOT_NEEDED) and reason:
             text = reason
         self.state_label.setText(text)
         self.state_label.setStyleSheet(style)

@@ -85,6 +85,7 @@ class ReleaseWindow(QWidget):
     """
 
     verb = "Release"
+    reason_hint = "Why is the secret needed now?"
 
     released = Signal(str)  # record id, once the record is released
     confirm_abort: Callable[[QWidget], bool] = staticmethod(confirm_abort)
@@ -145,7 +146,7 @@ class ReleaseWindow(QWidget):
         layout.addSpacing(12)
         form = QFormLayout()
         self.reason_edit = QLineEdit()
-        self.reason_edit.setPlaceholderText("Why is the secret needed now?")
+        self.reason_edit.setPlaceholderText(self.reason_hint)
         self.reason_edit.setAccessibleName("Reason")
         self.ticket_edit = QLineEdit()
         self.ticket_edit.setPlaceholderText("Incident or change ticket, e.g. INC-1042")
@@ -183,6 +184,10 @@ class ReleaseWindow(QWidget):
 
     def request_extras(self) -> QWidget | None:
         """More choices on the request page (a reshare's new custodian set)."""
+        return None
+
+    def ceremony_banner(self) -> QWidget | None:
+        """What this quorum is for, above the custodians (a revoke names who goes)."""
         return None
 
     def request_ready(self) -> bool:
@@ -245,6 +250,9 @@ class ReleaseWindow(QWidget):
         request.setWordWrap(True)
         request.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(request)
+        banner = self.ceremony_banner()
+        if banner is not None:
+            layout.addWidget(banner)
         progress_row = QHBoxLayout()
         self.progress_label = QLabel()
         self.progress_label.setObjectName("progress")
