@@ -103,11 +103,11 @@ def test_a_new_demo_custodians_key_can_be_touched_during_enrolment(window, conte
     for _touch in range(2):  # create the credential, then derive the recipient
         qtbot.waitUntil(lambda: name in panel.rows
                         and "waiting for your touch" in panel.rows[name].state.text(),
-                        timeout=10000)
+                        timeout=20000)
         qtbot.mouseClick(panel.rows[name].touch, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: "waiting" not in panel.rows[name].state.text()
-                        or wizard.currentId() == PAGE_RESULT, timeout=10000)
-    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=10000)
+                        or wizard.currentId() == PAGE_RESULT, timeout=20000)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=20000)
     assert wizard.token is not None and wizard.token.custodian_name == "Dana"
 
 
@@ -129,11 +129,11 @@ def test_cancelled_enrolment_leaves_no_stray_pin_notice(window, context, qtbot, 
     page = wizard.enrol_page
     qtbot.mouseClick(page.start, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.job is not None and page.job.prompts.touch_prompt is not None,
-                    timeout=10000)
+                    timeout=20000)
     notices = list(page.job.prompts.notices)
     assert any("PIN is now set" in box.text() for box in notices)
     qtbot.mouseClick(page.job.prompts.touch_prompt.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not page.running, timeout=10000)
+    qtbot.waitUntil(lambda: not page.running, timeout=20000)
     assert not any(shiboken6.isValid(b) and b.isVisible() for b in notices)
     assert shown_errors.messages == []  # a cancel is nobody's error: no "No touch detected"
     assert "not enrolled" in page.status.text()
@@ -193,8 +193,8 @@ def test_after_an_approval_or_a_wrong_pin_focus_is_on_a_custodian_not_on_abort(
     assert release.focusWidget() is rows[0].key_button  # the first custodian's turn
     qtbot.keyClick(rows[0].key_button, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: rows[0].approvals == 1 or rows[0].state.value == "failed",
-                    timeout=10000)
-    qtbot.waitUntil(lambda: release.job is None, timeout=10000)
+                    timeout=20000)
+    qtbot.waitUntil(lambda: release.job is None, timeout=20000)
     assert release.focusWidget() is not release.close_button
     assert rows[0].approvals == 1  # the wrong PIN was asked again in place, then approved
     assert release.focusWidget() is rows[1].key_button
@@ -269,10 +269,10 @@ def test_a_wrong_pin_while_testing_a_new_key_asks_again_in_place(window, context
     wizard.next()
     wizard.next()
     qtbot.mouseClick(wizard.enrol_page.start, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=10000)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=20000)
     result = wizard.result_page
     qtbot.mouseClick(result.test, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: wizard.test_outcome is not None, timeout=10000)
+    qtbot.waitUntil(lambda: wizard.test_outcome is not None, timeout=20000)
     assert result.test_result.text().startswith("✓")
     assert shown_errors.messages == []  # no "Wrong PIN" box, no "Try again"
     assert len(asked) == 2 and asked[0] is None and isinstance(asked[1], int)
@@ -313,7 +313,7 @@ def test_a_drill_with_the_key_pulled_out_asks_for_it_and_carries_on(window, cont
     assert run.state.text() == "Plug in your key…"
     assert "not " + name not in run.state.text()  # never "This is not Carol's key"
     qtbot.mouseClick(row.plug, Qt.MouseButton.LeftButton)  # plugged in again
-    qtbot.waitUntil(lambda: run.result is not None, timeout=10000)
+    qtbot.waitUntil(lambda: run.result is not None, timeout=20000)
     assert run.state.text().startswith("✓") and not insert_prompts()
 
 
