@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import shiboken6
 from PySide6.QtCore import QByteArray, QRect, Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
 from tessera.gui import main_window
 from tessera.gui.main_window import MainWindow
@@ -109,6 +109,10 @@ def test_a_new_demo_custodians_key_can_be_touched_during_enrolment(window, conte
                         or wizard.currentId() == PAGE_RESULT, timeout=20000)
     qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=20000)
     assert wizard.token is not None and wizard.token.custodian_name == "Dana"
+    # "A PIN is now set" is said on the result page, not left behind in a box
+    assert "A PIN is now set" in wizard.result_page.summary.text()
+    assert not any(b.isVisible() for b in QApplication.topLevelWidgets()
+                   if b.objectName() == "tokenNotice")
 
 
 def test_cancelled_enrolment_leaves_no_stray_pin_notice(window, context, qtbot, monkeypatch,

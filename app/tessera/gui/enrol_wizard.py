@@ -433,8 +433,20 @@ class EnrolPage(QWizardPage):
                                              on_failure=self._failed, parent=self.wiz,
                                              title="Enrolling a key")
 
+    def _take_notices(self) -> list[str]:
+        """Close the key's notices ("A PIN is now set…"); their text, to show here."""
+        texts: list[str] = []
+        if self.job is not None:
+            for box in self.job.prompts.notices:
+                if shiboken6.isValid(box):
+                    texts.append(box.text())
+                    box.close()
+        return texts
+
     def _done(self, token: TokenInfo) -> None:
         self.running = False
+        notes = self._take_notices()  # kept with the result, not as boxes left behind
+        self.wiz.notes = notes
         self.status.setText(f"✓ {token.label} is enrolled for {token.custodian_name}.")
         set_tone(self.status, Tone.GOOD)
         self.wiz.enrolled(token)
@@ -443,10 +455,7 @@ class EnrolPage(QWizardPage):
 
     def _failed(self, exc: BaseException) -> None:
         self.running = False
-        if self.job is not None:  # "A PIN is now set…" belongs to an enrolment that ended
-            for box in self.job.prompts.notices:
-                if shiboken6.isValid(box):
-                    box.close()
+        self._take_notices()  # "A PIN is now set…" belongs to an enrolment that ended
         self.start.setEnabled(True)
         self.start.setText("&Try again")
         self.status.setText("The key was not enrolled. Check the key and try again."
@@ -458,6 +467,10 @@ class EnrolPage(QWizardPage):
 
     def nextId(self) -> int:
         return PAGE_RESULT
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def plug_in_virtual_key(context: AppContext, kind: TokenKind, name: str) -> object:
@@ -537,9 +550,11 @@ class ResultPage(QWizardPage):
         where = "sent by the custodian" if token.remote else "made on the key"
         pq = (" It also has a post-quantum recipient, which new records use by default."
               if token.pq_recipient and token.pq_recipient != token.recipient else "")
+        notes = "".join(f"<p>{_html(n)}</p>" for n in self.wiz.notes)
         self.summary.setText(f"<b>{token.label}</b> ({token.kind.display_name}) is enrolled for "
                              f"<b>{token.custodian_name}</b>. New records can wrap shares to "
-                             f"this recipient ({where}); it is public and safe to share.{pq}")
+                             f"this recipient ({where}); it is public and safe to share.{pq}"
+                             + notes)
         if token.remote:
             self.test.setEnabled(False)
             self.test_result.setText("The key is not here, so it cannot be tested now. Ask "
@@ -593,6 +608,7 @@ class EnrolWizard(QWizard):
         self.setMinimumSize(620, 460)
         self.token: TokenInfo | None = None
         self.test_outcome: TestUnwrap | None = None
+        self.notes: list[str] = []  # what the key said on the way ("A PIN is now set…")
         self.custodian_id: str | None = None
         self.person_page = PersonPage(context, existing, custodian_id)
         self.kind_page = KindPage(context)

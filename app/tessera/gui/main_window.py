@@ -105,7 +105,10 @@ class DemoBanner(QLabel):
         self.setObjectName("demo-banner")
         self.setAccessibleName("Demo vault banner")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setWordWrap(True)  # a narrow screen wraps it instead of widening the window
+        # A narrow screen clips the line rather than widening the window past the screen
+        # (word wrap inside a toolbar would reserve two lines' height on every screen).
+        self.setMinimumWidth(0)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setStyleSheet("QLabel#demo-banner { background: #f5b82e; color: #1d1600; "
                            "font-weight: bold; padding: 6px; }")
 
@@ -184,7 +187,7 @@ class MainWindow(QMainWindow):
         self.banner: DemoBanner | None = None
         if context.demo:
             self.banner = DemoBanner()
-            self.banner.setSizePolicy(QSizePolicy.Policy.Expanding,
+            self.banner.setSizePolicy(QSizePolicy.Policy.Ignored,
                                       QSizePolicy.Policy.Preferred)
             strip = QToolBar("Demo banner")
             strip.setObjectName("demo-banner-bar")
