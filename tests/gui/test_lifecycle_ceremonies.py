@@ -211,8 +211,8 @@ def test_revoke_names_no_one_by_default_and_the_revoked_cannot_approve(qtbot, de
     kept: list[list[str]] = []
     monkeypatch.setattr(SheetHandoff, "ask_discard",
                         staticmethod(lambda _p, names: kept.append(list(names)) or False))
-    close = [b for b in window.pages.currentWidget().findChildren(type(window.start_button))
-             if b.text() == "Close"][0]
+    close = next(b for b in window.pages.currentWidget().findChildren(type(window.start_button))
+             if b.text() == "Close")
     close.setFocus()
     qtbot.keyClick(close, Qt.Key.Key_Return)
     qtbot.keyClick(close, Qt.Key.Key_Space)
