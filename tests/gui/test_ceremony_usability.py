@@ -44,6 +44,10 @@ def test_main_window_fits_the_screen_it_opens_on(context, settings, qtbot, monke
     bar = window.statusBar()
     bottom = bar.mapTo(window, bar.rect().bottomLeft()).y() + window.geometry().y()
     assert bar.isVisible() and bottom <= room.bottom()
+    banner = window.banner  # the DEMO line is whole, on one line
+    assert banner is not None and banner.isVisible()
+    assert banner.width() >= banner.sizeHint().width()
+    assert banner.height() < 2 * banner.sizeHint().height()
     window.close()
 
 

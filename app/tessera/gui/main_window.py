@@ -107,8 +107,7 @@ class DemoBanner(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         # A narrow screen clips the line rather than widening the window past the screen
         # (word wrap inside a toolbar would reserve two lines' height on every screen).
-        self.setMinimumWidth(0)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
         self.setStyleSheet("QLabel#demo-banner { background: #f5b82e; color: #1d1600; "
                            "font-weight: bold; padding: 6px; }")
 
@@ -187,7 +186,7 @@ class MainWindow(QMainWindow):
         self.banner: DemoBanner | None = None
         if context.demo:
             self.banner = DemoBanner()
-            self.banner.setSizePolicy(QSizePolicy.Policy.Ignored,
+            self.banner.setSizePolicy(QSizePolicy.Policy.Expanding,
                                       QSizePolicy.Policy.Preferred)
             strip = QToolBar("Demo banner")
             strip.setObjectName("demo-banner-bar")

@@ -54,6 +54,7 @@ class ConfirmWordsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("confirmWordsDialog")
         self.setWindowTitle(f"{custodian}: confirm your sheet")
+        self.custodian = custodian
         self.positions = positions
         self._check = check
         layout = QVBoxLayout(self)
@@ -73,12 +74,14 @@ class ConfirmWordsDialog(QDialog):
             field.textChanged.connect(self._changed)
             field.advance.connect(self._next)
             field.entered.connect(self._entered)
-            form.addRow(f"Word &{position}:", field)
+            form.addRow(f"Word {position}:", field)
             self.fields[position] = field
         layout.addLayout(form)
         self.status = QLabel("")
         self.status.setObjectName("confirmStatus")
         self.status.setWordWrap(True)
+        # room for the longest message, so the fields never shrink when it appears
+        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 3)
         layout.addWidget(self.status)
         self.buttons = QDialogButtonBox()
         self.ok = self.buttons.addButton("&Confirm", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -122,7 +125,10 @@ class ConfirmWordsDialog(QDialog):
         except ShareMismatch as exc:
             if exc.word_index in self.fields:
                 self.fields[exc.word_index].set_state(WordState.SUSPECT)
-            self.status.setText(message_for(exc))
+            self.status.setText(f"Word {exc.word_index} is not the word on {self.custodian}'s "
+                                "new sheet. Is this their sheet, and the newest one (same "
+                                "fingerprint)?" if exc.word_index is not None
+                                else message_for(exc))
             _tone(self.status, Tone.BAD, bold=True)
             return
         except TesseraError as exc:
