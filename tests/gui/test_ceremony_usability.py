@@ -371,3 +371,32 @@ def test_the_touch_prompt_shows_a_blinking_key(qtbot):
     assert key is not None and key.isVisible()
     lit = key.lit
     qtbot.waitUntil(lambda: key.lit != lit, timeout=2000)  # it blinks
+
+
+def test_pressing_touch_brings_the_ceremony_back_in_front(window, context, qtbot,
+                                                          monkeypatch):
+    from tessera.custody.demo import DEMO_RECORD
+    from tessera.gui.release_window import ReleaseWindow
+
+    window.records.select_record(context.vault.get_record(DEMO_RECORD).id)
+    window.actions_["release"].trigger()
+    release = [w for w in window.open_windows if isinstance(w, ReleaseWindow)][-1]
+    # a dialog-type child: window managers keep it above the main window
+    assert release.windowType() == Qt.WindowType.Dialog
+    raised: list[object] = []
+    monkeypatch.setattr(release, "raise_", lambda: raised.append(release))
+    row = next(iter(window.keys_panel.rows.values()))
+    qtbot.mouseClick(row.touch, Qt.MouseButton.LeftButton)
+    assert raised == [release]
+
+
+def test_a_blinking_key_does_not_move_the_touch_buttons(window, context, qtbot):
+    panel = window.keys_panel
+    row = next(iter(panel.rows.values()))
+    before = (panel.sizeHint().width(), row.touch.mapTo(panel, row.touch.rect().topLeft()))
+    row.show_waiting(True)
+    qtbot.wait(50)
+    after = (panel.sizeHint().width(), row.touch.mapTo(panel, row.touch.rect().topLeft()))
+    assert "Blinking" in row.state.text()
+    # the panel keeps its width; the button stays put (the highlight border is 1 px thicker)
+    assert after[0] <= before[0] and abs(after[1].x() - before[1].x()) <= 2

@@ -179,6 +179,9 @@ class MainWindow(QMainWindow):
             context.virtual_key_added.connect(self.keys_panel.refresh,
                                               Qt.ConnectionType.QueuedConnection)
             self.keys_panel.plugged.connect(self._poll_soon)
+            # Pressing Touch activates this window; the ceremony that asked for the touch
+            # comes back to the front (whatever the window manager did on the click).
+            self.keys_panel.touched.connect(self.raise_ceremonies)
 
         self._build_actions()
         self._build_menus()
@@ -465,6 +468,11 @@ class MainWindow(QMainWindow):
             x = max(room.left(), min(x, room.right() - width))
             y = max(room.top(), min(y, room.bottom() - height))
         window.move(x, y)
+
+    def raise_ceremonies(self) -> None:
+        """Bring the open ceremony windows back in front of this one."""
+        for window in self._live_windows():
+            window.raise_()
 
     def release_selected(self) -> None:
         record_id = self._selected_record()

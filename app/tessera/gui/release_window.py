@@ -94,7 +94,12 @@ class ReleaseWindow(QWidget):
     def __init__(self, context: AppContext, record_id: str, parent: QWidget | None = None, *,
                  clipboard_clear_ms: int = CLIPBOARD_CLEAR_MS) -> None:
         super().__init__(parent)
-        self.setWindowFlag(Qt.WindowType.Window)
+        # A dialog-type window of the main window: window managers keep it in front of
+        # its parent, so pressing a Touch button in the keys panel cannot bury it.
+        self.setWindowFlags(Qt.WindowType.Dialog | Qt.WindowType.WindowTitleHint
+                            | Qt.WindowType.WindowSystemMenuHint
+                            | Qt.WindowType.WindowMinMaxButtonsHint
+                            | Qt.WindowType.WindowCloseButtonHint)
         self.setObjectName("releaseWindow")
         self.context = context
         self.record = context.vault.get_record(record_id)
