@@ -384,10 +384,11 @@ def test_pressing_touch_brings_the_ceremony_back_in_front(window, context, qtbot
     # a dialog-type child: window managers keep it above the main window
     assert release.windowType() == Qt.WindowType.Dialog
     raised: list[object] = []
-    monkeypatch.setattr(release, "raise_", lambda: raised.append(release))
+    monkeypatch.setattr(release, "raise_", lambda: raised.append("raised"))
+    monkeypatch.setattr(release, "activateWindow", lambda: raised.append("activated"))
     row = next(iter(window.keys_panel.rows.values()))
     qtbot.mouseClick(row.touch, Qt.MouseButton.LeftButton)
-    assert raised == [release]
+    assert raised == ["raised", "activated"]  # in front, and the keyboard goes back to it
 
 
 def test_a_blinking_key_does_not_move_the_touch_buttons(window, context, qtbot):

@@ -470,9 +470,13 @@ class MainWindow(QMainWindow):
         window.move(x, y)
 
     def raise_ceremonies(self) -> None:
-        """Bring the open ceremony windows back in front of this one."""
-        for window in self._live_windows():
+        """Bring the open ceremony windows back in front of this one, and the keyboard
+        back to the newest (the one whose key was just touched, as a rule)."""
+        windows = self._live_windows()
+        for window in windows:
             window.raise_()
+        if windows:
+            windows[-1].activateWindow()
 
     def release_selected(self) -> None:
         record_id = self._selected_record()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase
+from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -116,6 +116,8 @@ class ReleaseWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
         self.resize(760, 560)
+        # Escape closes like any dialog (an open quorum still asks before aborting)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Cancel), self, self.close)
 
     # -- page 1: the request ------------------------------------------------------------
     def _header(self, parent_layout: QVBoxLayout, scale: float) -> None:
