@@ -33,7 +33,7 @@ class BlinkingKey(QWidget):
         self.setObjectName("blinkingKey")
         self.setAccessibleName("A security key, its touch contact blinking")
         self.setFixedSize(150, 56)
-        self.lit = True
+        self.lit = blinking  # a key that is not asking for a touch shows a dark contact
         self.timer = QTimer(self)
         self.timer.setInterval(BLINK_MS)
         self.timer.timeout.connect(self._blink)
