@@ -21,6 +21,7 @@ from gui.test_wizards_create import (
     type_secret,
 )
 from tessera.custody.sheet_backup import backup_status
+from tessera.gui.rows import record_rows
 from tessera.gui.sheet_handoff import SheetHandoff
 
 pytestmark = pytest.mark.usefixtures("no_qt_warnings")
@@ -120,6 +121,8 @@ def test_each_custodian_confirms_their_sheet_by_three_words(window, context, qtb
     window.records.select_record(record.id)
     assert window.records.detail.backups.text().startswith("⚠ Sheets not confirmed by "
                                                            "Alice, Carol")
+    row = next(r for r in record_rows(context.vault) if r.record.id == record.id)
+    assert row.next_due_text.startswith("sheets to confirm: Alice, Carol · ")
 
     # Sealing envelopes before a witness confirms the others' sheets
     envelopes = wizard.done_page.envelopes
@@ -131,3 +134,5 @@ def test_each_custodian_confirms_their_sheet_by_three_words(window, context, qtb
     assert backup_status(context.vault, record.id).confirmed
     window.records.select_record(record.id)
     assert window.records.detail.backups.text() == "✓ Every custodian confirmed their sheet."
+    row = next(r for r in record_rows(context.vault) if r.record.id == record.id)
+    assert "sheets to confirm" not in row.next_due_text

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tessera.core.errors import TesseraError
+from tessera.custody.sheet_backup import backup_status
 from tessera.tokens.base import TokenKind, TokenState
 from tessera.vault import AuditEntry, Custodian, Record, RecordState, TokenRecord, Vault
 
@@ -49,6 +50,7 @@ class RecordRow:
     next_drill: datetime | None
     next_rotation: datetime | None
     damaged: str = ""  # why the current version could not be read, if it could not
+    unconfirmed: tuple[str, ...] = ()  # custodians whose sheet of this version is unconfirmed
 
     @property
     def drill_overdue(self) -> bool:
@@ -72,7 +74,10 @@ class RecordRow:
         drill = f"drill {short_date(self.next_drill)}"
         if self.drill_overdue:
             drill = f"drill overdue since {short_date(self.next_drill)}"
-        return f"{drill} · {rotate}"
+        due = f"{drill} · {rotate}"
+        if self.unconfirmed:  # the paper backups are not proven yet: said first
+            due = f"sheets to confirm: {', '.join(self.unconfirmed)} · {due}"
+        return due
 
 
 def record_rows(vault: Vault) -> list[RecordRow]:
@@ -97,8 +102,10 @@ def record_rows(vault: Vault) -> list[RecordRow]:
         next_drill = drill_base + timedelta(days=policy.drill_days) if drill_base else None
         next_rotation = created + timedelta(days=policy.rotation_days) if created else None
         names = tuple(dict.fromkeys(s.custodian for s in manifest.shares))
+        unconfirmed = tuple(backup_status(vault, record.id).unconfirmed_names())
         rows.append(RecordRow(record, quorum, manifest.describe_quorum(), data.version,
-                              data.epoch, data.fingerprint, names, next_drill, next_rotation))
+                              data.epoch, data.fingerprint, names, next_drill, next_rotation,
+                              unconfirmed=unconfirmed))
     return rows
 
 
