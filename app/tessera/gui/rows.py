@@ -51,6 +51,7 @@ class RecordRow:
     next_rotation: datetime | None
     damaged: str = ""  # why the current version could not be read, if it could not
     unconfirmed: tuple[str, ...] = ()  # custodians whose sheet of this version is unconfirmed
+    sheets_printed: bool = True  # any sheet of this version was printed
 
     @property
     def drill_overdue(self) -> bool:
@@ -75,7 +76,9 @@ class RecordRow:
         if self.drill_overdue:
             drill = f"drill overdue since {short_date(self.next_drill)}"
         due = f"{drill} · {rotate}"
-        if self.unconfirmed:  # the paper backups are not proven yet: said first
+        if not self.sheets_printed:
+            due = f"no sheets printed · {due}"
+        elif self.unconfirmed:  # the paper backups are not proven yet: said first
             due = f"sheets to confirm: {', '.join(self.unconfirmed)} · {due}"
         return due
 
@@ -102,10 +105,11 @@ def record_rows(vault: Vault) -> list[RecordRow]:
         next_drill = drill_base + timedelta(days=policy.drill_days) if drill_base else None
         next_rotation = created + timedelta(days=policy.rotation_days) if created else None
         names = tuple(dict.fromkeys(s.custodian for s in manifest.shares))
-        unconfirmed = tuple(backup_status(vault, record.id).unconfirmed_names())
+        backups = backup_status(vault, record.id)
         rows.append(RecordRow(record, quorum, manifest.describe_quorum(), data.version,
                               data.epoch, data.fingerprint, names, next_drill, next_rotation,
-                              unconfirmed=unconfirmed))
+                              unconfirmed=tuple(backups.unconfirmed_names()),
+                              sheets_printed=any(s.printed for s in backups.shares)))
     return rows
 
 
