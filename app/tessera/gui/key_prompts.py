@@ -3,25 +3,23 @@
 As Yubico Authenticator and Trezor Suite do, a step that needs a custodian's key which
 is not plugged in does not fail with "this is not Carol's key": it says which key to
 insert and carries on by itself once the key is there (or stops when cancelled).
-:func:`wait_for_key` runs on the token worker before the device call; the prompt is
-shown on the GUI thread through :class:`~tessera.gui.prompts.GuiPrompts`.
+:func:`~tessera.custody.key_wait.wait_for_key` runs on the token worker before the
+device call; the prompt is shown on the GUI thread through
+:class:`~tessera.gui.prompts.GuiPrompts`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from tessera.core.errors import UserCancelled
-from tessera.custody.drivers import TokenDrivers
-from tessera.tokens.base import TokenInfo
+from tessera.custody.key_wait import key_name, wait_for_key
 
-POLL_SECONDS = 0.3  # how often a missing key is looked for (a silent probe, no touch)
+__all__ = ["BlinkingKey", "InsertKeyPrompt", "key_name", "wait_for_key"]
+
 BLINK_MS = 500
 
 
@@ -116,35 +114,3 @@ class InsertKeyPrompt(QDialog):
             super().reject()
         else:
             self._on_cancel()
-
-
-def key_name(token: TokenInfo) -> str:
-    """ "Carol's key (Carol's security key)", or just the label when it names her."""
-    if token.custodian_name.lower() in token.label.lower():
-        return token.label
-    return f"{token.custodian_name}'s key ({token.label})"
-
-
-def wait_for_key(drivers: TokenDrivers, token: TokenInfo, prompts: Any,
-                 cancel: threading.Event) -> None:
-    """Return once ``token``'s key is plugged in, asking for it meanwhile (worker thread).
-
-    When the driver cannot tell (``present`` gives ``None``) the operation goes ahead
-    and the device call says what is wrong. Raises :class:`UserCancelled` on cancel.
-    """
-    driver = drivers.for_token(token)
-    present: Callable[[TokenInfo], bool | None] | None = getattr(driver, "present", None)
-    if present is None or present(token) is not False:
-        return
-    missing = getattr(prompts, "key_missing", None)
-    arrived = getattr(prompts, "key_arrived", None)
-    if missing is not None:
-        missing(key_name(token))
-    try:
-        while not cancel.wait(POLL_SECONDS):
-            if present(token) is not False:
-                return
-        raise UserCancelled()
-    finally:
-        if arrived is not None:
-            arrived()
