@@ -8,6 +8,7 @@ assembles them under the root group and holds the one error handler.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import threading
@@ -22,7 +23,7 @@ from tessera.cli.prompts import TerminalPrompts, read_line
 from tessera.core.errors import InputError, NotFound, TesseraError, UserCancelled
 from tessera.core.private_file import write_private
 from tessera.custody.drivers import TokenDrivers
-from tessera.custody.key_wait import wait_for_key
+from tessera.custody.key_wait import run_with_key
 from tessera.tokens.base import TokenKind
 from tessera.vault import Vault
 
@@ -162,11 +163,15 @@ def contribute(ctx: Context, vault: Vault, ceremony: ReleaseCeremony | ReshareCe
     if not slot.tokens:
         raise InputError(f"{person.name} has no active token for this record; use --paper")
     last: TesseraError | None = None
-    if len(slot.tokens) == 1:  # one key to wait for: "Insert Carol's key", then on
-        wait_for_key(ceremony.drivers, slot.tokens[0], ctx.prompts, threading.Event())
     for tok in slot.tokens:
         try:
-            ceremony.contribute_token(tok.id, ctx.prompts, threading.Event())
+            if len(slot.tokens) == 1:  # one key to wait for: "Insert Carol's key", then on
+                cancel = threading.Event()
+                run_with_key(ceremony.drivers, tok, ctx.prompts, cancel,
+                             functools.partial(ceremony.contribute_token, tok.id,
+                                               ctx.prompts, cancel))
+            else:
+                ceremony.contribute_token(tok.id, ctx.prompts, threading.Event())
             echo(f"✓ {person.name}: approved with {tok.label}")
             return
         except TesseraError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from tessera.cli.context import (
 )
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
-from tessera.custody.key_wait import wait_for_key
+from tessera.custody.key_wait import run_with_key
 from tessera.custody.release import ReleaseCeremony, drill
 from tessera.vault import Vault
 
@@ -91,9 +92,11 @@ def drill_cmd(ctx: Context, record_ref: str | None, custodian_name: str | None) 
             raise InputError(f"{person.name} has no active token for {rec.label}")
         drivers = ctx.drivers(vault)
         for tok in slot.tokens:
-            wait_for_key(drivers, tok, ctx.prompts, threading.Event())  # "Insert …'s key"
-            result = drill(vault, drivers, rec.id, tok.id, ctx.prompts, threading.Event(),
-                           actor=ctx.actor)
+            cancel = threading.Event()
+            result = run_with_key(  # a missing key: "Insert Carol's key", then on
+                drivers, tok, ctx.prompts, cancel,
+                functools.partial(drill, vault, drivers, rec.id, tok.id, ctx.prompts, cancel,
+                                  actor=ctx.actor))
             echo(f"✓ {result.custodian}: {result.token_label} opens share {result.share_key}")
 
 

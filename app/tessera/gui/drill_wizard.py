@@ -26,7 +26,7 @@ from tessera.core.errors import TesseraError, UserCancelled
 from tessera.custody.release import DrillResult, drill
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
-from tessera.gui.key_prompts import wait_for_key
+from tessera.gui.key_prompts import run_with_key
 from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.widgets import focus_when_shown
 from tessera.gui.worker import Job
@@ -154,9 +154,10 @@ class RunPage(QWizardPage):
         self.state.setText("Starting…")
 
         def run_drill(prompts: Prompts, cancel: threading.Event) -> DrillResult:
-            wait_for_key(ctx.drivers, token, prompts, cancel)  # "Insert Carol's key"
-            return drill(ctx.vault, ctx.drivers, record_id, token_id, prompts, cancel,
-                         actor=ctx.actor)
+            return run_with_key(  # a missing key: "Insert Carol's key", then on
+                ctx.drivers, token, prompts, cancel,
+                lambda: drill(ctx.vault, ctx.drivers, record_id, token_id, prompts, cancel,
+                              actor=ctx.actor))
 
         self.job = ctx.worker.submit(
             ask_again_on_wrong_pin(run_drill),

@@ -44,7 +44,7 @@ from tessera.core.errors import NotFound, TesseraError, TokenError
 from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
-from tessera.gui.key_prompts import wait_for_key
+from tessera.gui.key_prompts import run_with_key
 from tessera.gui.prompts import ask_again_on_wrong_pin
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import focus_when_shown, mono_font, muted
@@ -570,9 +570,10 @@ class ResultPage(QWizardPage):
         self.test.setEnabled(False)
         self.test_result.setText("Testing… touch the key when it blinks.")
         set_tone(self.test_result, Tone.NORMAL)
+
         def test(prompts: Prompts, cancel: threading.Event) -> TestUnwrap:
-            wait_for_key(context.drivers, token, prompts, cancel)
-            return test_unwrap(context, token, prompts, cancel)
+            return run_with_key(context.drivers, token, prompts, cancel,
+                                lambda: test_unwrap(context, token, prompts, cancel))
 
         context.worker.submit(ask_again_on_wrong_pin(test),
                               on_success=self._tested, on_failure=self._test_failed,

@@ -3,7 +3,7 @@
 As Yubico Authenticator and Trezor Suite do, a step that needs a custodian's key which
 is not plugged in does not fail with "this is not Carol's key": it says which key to
 insert and carries on by itself once the key is there (or stops when cancelled).
-:func:`~tessera.custody.key_wait.wait_for_key` runs on the token worker before the
+:func:`~tessera.custody.key_wait.run_with_key` runs on the token worker around the
 device call; the prompt is shown on the GUI thread through
 :class:`~tessera.gui.prompts.GuiPrompts`.
 """
@@ -16,9 +16,9 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from tessera.custody.key_wait import key_name, wait_for_key
+from tessera.custody.key_wait import key_name, run_with_key, wait_for_key
 
-__all__ = ["BlinkingKey", "InsertKeyPrompt", "key_name", "wait_for_key"]
+__all__ = ["BlinkingKey", "InsertKeyPrompt", "key_name", "run_with_key", "wait_for_key"]
 
 BLINK_MS = 500
 

@@ -42,7 +42,7 @@ from tessera.core.quorum import Contribution
 from tessera.custody.release import CustodianSlot, QuorumCeremony, ReleaseCeremony
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
-from tessera.gui.key_prompts import wait_for_key
+from tessera.gui.key_prompts import run_with_key
 from tessera.gui.paper_entry import PaperEntryDialog
 from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.release_rows import CustodianRow, RowState
@@ -355,8 +355,9 @@ class ReleaseWindow(QWidget):
         drivers = self.context.drivers
 
         def contribute(prompts: Prompts, cancel: threading.Event) -> Contribution:
-            wait_for_key(drivers, token, prompts, cancel)  # "Insert Carol's key"
-            return ceremony.contribute_token(token_id, prompts, cancel)
+            return run_with_key(  # a missing key: "Insert Carol's key", then on
+                drivers, token, prompts, cancel,
+                lambda: ceremony.contribute_token(token_id, prompts, cancel))
 
         self._run(ask_again_on_wrong_pin(contribute),
                   lambda c: self._accepted(row, c), lambda e: self._refused(row, e),

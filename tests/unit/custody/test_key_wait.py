@@ -1,4 +1,5 @@
-"""Waiting for a custodian's key: asked for by name, carried on by itself, cancellable."""
+"""Waiting for a custodian's key: asked for by name, carried on by itself, cancellable;
+looked for only after a step failed the way a missing key makes it fail."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import threading
 
 import pytest
 
-from tessera.core.errors import UserCancelled
+from tessera.core.errors import PinInvalid, UserCancelled, WrongToken
 from tessera.custody import key_wait
-from tessera.custody.key_wait import key_name, wait_for_key
+from tessera.custody.key_wait import key_name, run_with_key, wait_for_key
 from tessera.tokens.base import TokenInfo, TokenKind
 
 CAROL = TokenInfo(id="t-carol", custodian_id="c-carol", custodian_name="Carol",
@@ -50,17 +51,18 @@ class Prompts:
 @pytest.fixture(autouse=True)
 def quick(monkeypatch):
     monkeypatch.setattr(key_wait, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(key_wait, "SETTLE_SECONDS", 0.0)
 
 
 def test_a_plugged_in_key_is_not_asked_for():
     prompts = Prompts()
-    wait_for_key(Drivers(Driver([True])), CAROL, prompts, threading.Event())  # type: ignore[arg-type]
+    assert not wait_for_key(Drivers(Driver([True])), CAROL, prompts, threading.Event())  # type: ignore[arg-type]
     assert prompts.said == []
 
 
 def test_a_missing_key_is_asked_for_by_name_and_the_step_carries_on_when_it_comes():
     driver, prompts = Driver([False, False, False]), Prompts()
-    wait_for_key(Drivers(driver), CAROL, prompts, threading.Event())  # type: ignore[arg-type]
+    assert wait_for_key(Drivers(driver), CAROL, prompts, threading.Event())  # type: ignore[arg-type]
     assert prompts.said == ["insert Carol's security key", "arrived"]
     assert driver.looks == 4
 
@@ -84,3 +86,44 @@ def test_the_key_is_named_as_the_custodian_knows_it():
     other = TokenInfo(id="t", custodian_id="c", custodian_name="Dana", kind=TokenKind.PIV,
                       label="blue YubiKey", recipient="age1x", facts={})
     assert key_name(other) == "Dana's key (blue YubiKey)"
+
+
+class Step:
+    """A device step that fails as a missing key does until the key is back."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+        self.runs = 0
+
+    def __call__(self) -> str:
+        self.runs += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "approved"
+
+
+def test_a_step_that_works_looks_for_nothing():
+    driver, prompts, step = Driver([False]), Prompts(), Step([])
+    assert run_with_key(Drivers(driver), CAROL, prompts, threading.Event(), step) == "approved"  # type: ignore[arg-type]
+    assert driver.looks == 0 and prompts.said == []
+
+
+def test_a_step_failing_for_a_missing_key_asks_for_it_and_runs_again():
+    driver, prompts = Driver([False, False]), Prompts()
+    step = Step([WrongToken("Carol", "none of the plugged-in keys holds this credential")])
+    assert run_with_key(Drivers(driver), CAROL, prompts, threading.Event(), step) == "approved"  # type: ignore[arg-type]
+    assert step.runs == 2 and prompts.said == ["insert Carol's security key", "arrived"]
+
+
+def test_the_wrong_key_plugged_in_is_still_the_wrong_key():
+    prompts, step = Prompts(), Step([WrongToken("Carol")])
+    with pytest.raises(WrongToken):
+        run_with_key(Drivers(Driver([True])), CAROL, prompts, threading.Event(), step)  # type: ignore[arg-type]
+    assert step.runs == 1 and prompts.said == []
+
+
+def test_other_failures_are_not_a_missing_key():
+    driver, step = Driver([False]), Step([PinInvalid(7)])
+    with pytest.raises(PinInvalid):
+        run_with_key(Drivers(driver), CAROL, Prompts(), threading.Event(), step)  # type: ignore[arg-type]
+    assert driver.looks == 0
