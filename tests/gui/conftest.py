@@ -110,3 +110,22 @@ def no_qt_warnings(qtlog) -> Iterator[None]:
            if r.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
            and not any(h in r.message for h in HARMLESS_QT_MESSAGES)]
     assert not bad, f"unexpected Qt warnings: {bad}"
+
+
+@pytest.fixture(autouse=True)
+def discard_unprinted_words(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Answer "discard" when a window holding unprinted share words closes.
+
+    The real question is a modal box; a test that is about that question replaces this
+    answer itself. The list records who was asked about.
+    """
+    from tessera.gui.sheet_handoff import SheetHandoff
+
+    asked: list[list[str]] = []
+
+    def ask(_parent: QWidget, names: list[str]) -> bool:
+        asked.append(list(names))
+        return True
+
+    monkeypatch.setattr(SheetHandoff, "ask_discard", staticmethod(ask))
+    return asked

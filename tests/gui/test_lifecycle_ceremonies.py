@@ -176,3 +176,49 @@ def test_policy_dialog_overrides_one_setting_of_a_record(qtbot, demo):
     assert demo.vault.policy.rotation_days == 180
     assert [e.action for e in demo.vault.audit_entries()][-2:] == ["record.policy",
                                                                    "vault.policy"]
+
+
+def test_revoke_names_no_one_by_default_and_the_revoked_cannot_approve(qtbot, demo,
+                                                                      monkeypatch):
+    from tessera.gui.sheet_handoff import SheetHandoff
+
+    window = RevokeWindow(demo.context, demo.record_id)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.custodian_box.currentIndex() == -1  # nobody chosen for the operator
+    assert window.reason_edit.placeholderText() != "Why is the secret needed now?"
+    qtbot.keyClicks(window.reason_edit, "Bob changed team")
+    qtbot.keyClicks(window.ticket_edit, "HR-7")
+    assert not window.start_button.isEnabled()
+    window.custodian_box.setCurrentIndex(window.custodian_box.findText("Bob"))
+    assert window.start_button.isEnabled() and "Bob" in window.consequence.text()
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.pages.currentIndex() == 1, timeout=5000)
+
+    # The ceremony page still says who is being revoked, and Bob has nothing to press
+    banner = window.findChild(type(window.consequence), "revokeBanner")
+    assert banner is not None and "Revoking <b>Bob</b>" in banner.text()
+    assert "Bob" in window.windowTitle()
+    bob = row(window, demo, "Bob")
+    assert not bob.key_button.isVisibleTo(window) and not bob.paper_button.isVisibleTo(window)
+    assert "being revoked" in bob.state_label.text()
+
+    approve_by_key(qtbot, window, demo, "Alice")
+    approve_by_key(qtbot, window, demo, "Carol")
+    qtbot.waitUntil(lambda: window.outcome is not None, timeout=10000)
+
+    # The new words are on screen: Enter on Close (or closing) must not throw them away
+    kept: list[list[str]] = []
+    monkeypatch.setattr(SheetHandoff, "ask_discard",
+                        staticmethod(lambda _p, names: kept.append(list(names)) or False))
+    close = next(b for b in window.pages.currentWidget().findChildren(type(window.start_button))
+             if b.text() == "Close")
+    close.setFocus()
+    qtbot.keyClick(close, Qt.Key.Key_Return)
+    qtbot.keyClick(close, Qt.Key.Key_Space)
+    window.close()
+    assert window.isVisible() and kept == [["Alice", "Carol"]] * 2
+    assert window.result_page.handoff.words  # still there to print
+    monkeypatch.setattr(SheetHandoff, "ask_discard", staticmethod(lambda _p, _n: True))
+    window.close()
+    assert demo.vault.audit_entries(action="sheet.discard")

@@ -89,6 +89,7 @@ def test_hand_copy_shows_one_custodian_at_a_time_and_prints_boxes(
     qtbot.mouseClick(handoff.print_button, Qt.MouseButton.LeftButton)
     assert len(seen) == 3 and all(s.words is None and s.share_code is None and s.hand_copy
                                   for s in seen)
+    assert handoff.missing_names() == ["Alice", "Bob", "Carol"]  # boxes are not words
     details = [e.details for e in context.vault.audit_entries() if e.action == "sheet.print"]
     assert [d["hand_copy"] for d in details] == [True] * 3
 
@@ -105,3 +106,6 @@ def test_hand_copy_shows_one_custodian_at_a_time_and_prints_boxes(
         assert dialog.grid.labels == []  # cleared before the next custodian
     assert dialog.copied == [e.custodian for e in manifest.shares]
     assert "Alice" in handoff.status.text()
+    # Empty boxes held no words; now that every custodian copied theirs, the words are
+    # on paper and the window may close without asking
+    assert handoff.words_safe and handoff.missing_names() == []

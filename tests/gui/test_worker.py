@@ -18,7 +18,13 @@ from gui.ceremony_fixtures import (  # noqa: F401  (fixtures)
 )
 from tessera.core.errors import PinInvalid, UserCancelled
 from tessera.custody.release import drill
-from tessera.gui.prompts import GuiPrompts, PinDialog, PromptState, TouchPrompt
+from tessera.gui.prompts import (
+    GuiPrompts,
+    PinDialog,
+    PromptState,
+    TouchPrompt,
+    ask_again_on_wrong_pin,
+)
 
 pytestmark = pytest.mark.usefixtures("fail_on_qt_warnings")
 
@@ -106,32 +112,38 @@ def test_a_key_that_answers_at_once_never_shows_the_touch_prompt(qtbot, demo, mo
     assert touch_prompts() == []
 
 
-def test_the_pin_is_typed_into_a_dialog_and_a_wrong_one_shows_attempts_left(qtbot, demo):
+def test_the_pin_is_typed_into_a_dialog_and_a_wrong_one_is_asked_again_in_place(qtbot, demo):
     def pin_dialog() -> PinDialog | None:
         found = [w for w in QApplication.topLevelWidgets()
                  if isinstance(w, PinDialog) and w.isVisible()]
         return found[0] if found else None
 
-    _job, out = submit_drill(demo, "Carol")
+    ctx, token = demo.context, demo.tokens["Carol"]
+    out = Outcome()
+    ctx.worker.submit(
+        ask_again_on_wrong_pin(
+            lambda prompts, cancel: drill(ctx.vault, ctx.drivers, demo.record_id, token.id,
+                                          prompts, cancel, actor=ctx.actor)),
+        on_success=out.values.append, on_failure=out.errors.append, title="Drill for Carol")
     qtbot.waitUntil(lambda: pin_dialog() is not None, timeout=5000)
     dialog = pin_dialog()
-    assert not dialog.attempts_label.text() or "attempts left" in dialog.attempts_label.text()
+    # A first ask says nothing about attempts (a fresh key's count only alarms)
+    assert not dialog.attempts_label.isVisibleTo(dialog)
     qtbot.keyClicks(dialog.pin_edit, "999999")
     qtbot.keyClick(dialog.pin_edit, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: out.done, timeout=5000)
-    assert isinstance(out.errors[0], PinInvalid)
-    left = out.errors[0].attempts_left
-    assert left is not None
 
-    _job, out = submit_drill(demo, "Carol")
-    qtbot.waitUntil(lambda: pin_dialog() is not None, timeout=5000)
-    dialog = pin_dialog()
-    assert dialog.attempts_label.isVisibleTo(dialog)
-    assert dialog.attempts_label.text() == f"{left} attempts left"
-    qtbot.keyClicks(dialog.pin_edit, DEMO_PIN)
-    qtbot.mouseClick(dialog.buttons.buttons()[0], Qt.MouseButton.LeftButton)
+    # The same prompt comes back, saying the PIN was wrong and what is left
+    qtbot.waitUntil(lambda: pin_dialog() is not None and pin_dialog() is not dialog,
+                    timeout=5000)
+    again = pin_dialog()
+    assert again.attempts_label.isVisibleTo(again)
+    assert again.attempts_label.text().startswith("Wrong PIN — try again.")
+    assert "attempts left" in again.attempts_label.text()
+    assert not out.done  # the step did not end in an error
+    qtbot.keyClicks(again.pin_edit, DEMO_PIN)
+    qtbot.mouseClick(again.buttons.buttons()[0], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: out.done, timeout=5000)
-    assert out.values and out.values[0].ok
+    assert out.values and out.values[0].ok and not out.errors
 
 
 def test_cancelling_the_pin_dialog_cancels_the_operation(qtbot, demo, monkeypatch):

@@ -8,6 +8,7 @@ assembles them under the root group and holds the one error handler.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import threading
@@ -24,6 +25,7 @@ from tessera.core.errors import InputError, NotFound, TesseraError, UserCancelle
 from tessera.core.private_file import write_private
 from tessera.core.text import visible
 from tessera.custody.drivers import TokenDrivers
+from tessera.custody.key_wait import run_with_key
 from tessera.tokens.base import TokenKind
 from tessera.vault import Vault
 
@@ -165,7 +167,13 @@ def contribute(ctx: Context, vault: Vault, ceremony: ReleaseCeremony | ReshareCe
     last: TesseraError | None = None
     for tok in slot.tokens:
         try:
-            ceremony.contribute_token(tok.id, ctx.prompts, threading.Event())
+            if len(slot.tokens) == 1:  # one key to wait for: "Insert Carol's key", then on
+                cancel = threading.Event()
+                run_with_key(ceremony.drivers, tok, ctx.prompts, cancel,
+                             functools.partial(ceremony.contribute_token, tok.id,
+                                               ctx.prompts, cancel))
+            else:
+                ceremony.contribute_token(tok.id, ctx.prompts, threading.Event())
             echo(f"✓ {person.name}: approved with {tok.label}")
             return
         except TesseraError as exc:

@@ -62,3 +62,11 @@ class TerminalPrompts:
     def notice(self, message: str) -> None:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
+
+    def key_missing(self, which: str) -> None:
+        """The key is not plugged in: say which, and that Tessera carries on by itself."""
+        sys.stderr.write(f"Insert {which}: waiting for it… (Ctrl+C stops)\n")
+        sys.stderr.flush()
+
+    def key_arrived(self) -> None:
+        pass

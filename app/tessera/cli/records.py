@@ -130,6 +130,8 @@ def write_creation_sheets(vault: Vault, sealed: Any, keeper: Any, folder: Path, 
         warn(f"the PDFs in {folder} each hold a share: print them, then delete the files.")
     echo("Seal each sheet in its envelope, then record it: "
          "tessera sheet seal SERIAL --envelope NO --sealed-by NAME --witness NAME")
+    echo("Or each custodian confirms their sheet by typing its words: "
+         "tessera sheet confirm RECORD --custodian NAME")
 
 
 def show_words_for_copying(who: str, words: str) -> None:
@@ -166,6 +168,7 @@ def record_list(ctx: Context) -> None:
 def record_show(ctx: Context, record_ref: str) -> None:
     """Show a record: facts, quorum, custodians and tokens."""
     from tessera.custody.release import custodian_slots
+    from tessera.custody.sheet_backup import backup_status
 
     with ctx.vault() as vault:
         r = vault.get_record(record_ref)
@@ -181,6 +184,7 @@ def record_show(ctx: Context, record_ref: str) -> None:
              f"{m.created_by}")
         echo(f"  quorum       {m.describe_quorum()}")
         echo(f"  fingerprint  {m.fingerprint}")
+        echo(f"  sheets       {backup_status(vault, r.id).describe()}")
         echo("  custodians:")
         for slot in custodian_slots(vault, data):
             tokens = ", ".join(f"{t.label} ({t.kind.value})" for t in slot.tokens) or \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from tessera.cli.context import (
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
 from tessera.core.wording import share_label
+from tessera.custody.key_wait import run_with_key
 from tessera.custody.release import ReleaseCeremony, drill
 from tessera.vault import Vault
 
@@ -92,8 +94,11 @@ def drill_cmd(ctx: Context, record_ref: str | None, custodian_name: str | None) 
             raise InputError(f"{person.name} has no active token for {rec.label}")
         drivers = ctx.drivers(vault)
         for tok in slot.tokens:
-            result = drill(vault, drivers, rec.id, tok.id, ctx.prompts, threading.Event(),
-                           actor=ctx.actor)
+            cancel = threading.Event()
+            result = run_with_key(  # a missing key: "Insert Carol's key", then on
+                drivers, tok, ctx.prompts, cancel,
+                functools.partial(drill, vault, drivers, rec.id, tok.id, ctx.prompts, cancel,
+                                  actor=ctx.actor))
             echo(f"✓ {result.custodian}: {result.token_label} opens "
                  f"{share_label(result.share_key)} ({result.share_key})")
 

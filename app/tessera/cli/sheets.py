@@ -142,6 +142,7 @@ def sheet_list(ctx: Context, record_ref: str | None, show_all: bool) -> None:
         for row in rows:
             who = vault.get_custodian(row.custodian_id).name
             extra = f" reprint of {row.reprint_of}" if row.reprint_of else ""
+            extra += "  confirmed" if row.confirmed else "  NOT CONFIRMED"
             echo(f"{row.serial}  v{row.version} {row.share_key:<5} {who:<16} "
                  f"{row.state.value:<9} envelope {row.envelope_no or '—'}{extra}")
 
@@ -196,6 +197,30 @@ def sheet_scan(images: tuple[Path, ...], dpi: int, recover_to: Path | None,
         echo(f"Recovered {data.manifest.label} from {len(recovered.contributions)} sheets "
              f"({', '.join(c.custodian for c in recovered.contributions)}).")
         warn(f"the secret is in {recover_to}: delete it (shred) once it has been used.")
+
+
+@sheet.command("confirm")
+@click.argument("record_ref")
+@click.option("--custodian", "custodian_name", required=True, help="Whose sheet.")
+@click.pass_obj
+def sheet_confirm(ctx: Context, record_ref: str, custodian_name: str) -> None:
+    """The custodian confirms their new sheet: its 33 words are checked against the record.
+
+    A version's paper backups count once each custodian has confirmed theirs (or their
+    envelope is recorded as sealed before a witness).
+    """
+    from tessera.cli.prompts import read_line
+    from tessera.core.errors import UserCancelled
+    from tessera.custody.sheet_backup import backup_status, confirm_sheet_checked
+
+    typed = read_line(f"{custodian_name}, type the 33 words of your sheet: ", secret=True)
+    if typed is None:
+        raise UserCancelled()
+    with ctx.vault() as vault:
+        row = confirm_sheet_checked(vault, record_ref, custodian_name, typed, actor=ctx.actor)
+        status = backup_status(vault, row.record_id)
+    echo(f"✓ Sheet {row.serial} confirmed: it holds {custodian_name}'s share. "
+         f"{status.describe()[:1].upper()}{status.describe()[1:]}.")
 
 
 @sheet.command("verify")

@@ -32,6 +32,9 @@ class AppContext(QObject):
     """The open vault and its helpers (owned by the main window)."""
 
     vault_changed = Signal()
+    # A virtual key was plugged in (by an enrolment, on the token worker): the demo's
+    # keys panel adds its Touch button at once, before the key waits for a touch.
+    virtual_key_added = Signal()
 
     def __init__(self, vault: Vault, vault_path: Path, drivers: TokenDrivers, *,
                  actor: str, demo: bool, virtual: VirtualDevices | None = None,

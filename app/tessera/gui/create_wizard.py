@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -48,7 +49,7 @@ from tessera.gui.sheet_handoff import SheetHandoff
 from tessera.gui.split_editor import SplitEditor
 from tessera.gui.theme import Tone, set_tone
 from tessera.gui.typed_text import lookalike_problem, typed_text_problem
-from tessera.gui.widgets import fingerprint_label, muted
+from tessera.gui.widgets import fingerprint_label, focus_when_shown, muted
 from tessera.sheets.model import Paper
 
 MAX_SECRET_BYTES = 64 * 1024
@@ -252,6 +253,10 @@ class SecretPage(QWizardPage):
         self.file_button.clicked.connect(self.choose_file)
         self._changed()
 
+    def initializePage(self) -> None:
+        if self.source() is SecretSource.TYPED:
+            focus_when_shown(self.typed)
+
     def source(self) -> SecretSource:
         return next(s for s, b in self.radios.items() if b.isChecked())
 
@@ -413,7 +418,17 @@ class DonePage(QWizardPage):
         self.handoff = SheetHandoff(wizard.context)
         self.print_button = self.handoff.print_button
         self.pdf_button = self.handoff.pdf_button
-        layout = QVBoxLayout(self)
+        # Fingerprint, sheets, confirmations and envelopes are more than a laptop screen
+        # holds at once: the page scrolls rather than squeezing rows to nothing.
+        content = QWidget()
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroller.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroller)
+        layout = QVBoxLayout(content)
         layout.addWidget(self.intro)
         layout.addSpacing(6)
         layout.addWidget(self.fingerprint)
@@ -440,6 +455,8 @@ class DonePage(QWizardPage):
         if self.envelopes is None:
             self.envelopes = EnvelopeForm(self.wiz.context, created.record_id,
                                           created.sealed.manifest.version)
+            self.envelopes.table.setMinimumHeight(
+                self.envelopes.table.verticalHeader().defaultSectionSize() * 4)
             self._layout.addWidget(self.envelopes, 1)
             self.wiz.context.vault_changed.connect(self.envelopes.refresh)
         self.sheets_note.setText(
@@ -525,9 +542,16 @@ class CreateRecordWizard(QWizard):
         self.done_page.handoff.forget_words()
 
     def done(self, result: int) -> None:
+        # Finish, Enter, Escape and the window's close button all end here: the words
+        # stay until every share is on paper or the operator knowingly discards them.
+        if self.created is not None and not self.done_page.handoff.confirm_leave(self):
+            return
         self.forget_words()
         super().done(result)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.created is not None and not self.done_page.handoff.confirm_leave(self):
+            event.ignore()
+            return
         self.forget_words()
         super().closeEvent(event)

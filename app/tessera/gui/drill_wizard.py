@@ -7,6 +7,8 @@ drill is recorded in the vault and its audit log either way.
 
 from __future__ import annotations
 
+import threading
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -25,15 +27,18 @@ from tessera.core.wording import share_label
 from tessera.custody.release import DrillResult, drill
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
-from tessera.gui.prompts import PromptState
+from tessera.gui.key_prompts import run_with_key
+from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.theme import Tone, set_tone
+from tessera.gui.widgets import focus_when_shown
 from tessera.gui.worker import Job
-from tessera.tokens.base import TokenInfo, TokenState
+from tessera.tokens.base import Prompts, TokenInfo, TokenState
 from tessera.vault import RecordState
 
 _DRILLABLE = (RecordState.SEALED, RecordState.RELEASED, RecordState.ROTATION_REQUIRED)
 _STATE_TEXT = {PromptState.PIN: "Enter the PIN of your key…",
                PromptState.TOUCH: "Touch your key now.",
+               PromptState.INSERT: "Plug in your key…",
                PromptState.WORKING: "Checking your share…"}
 
 
@@ -107,6 +112,7 @@ class RunPage(QWizardPage):
         self.context = context
         self.choose = choose
         self.result: DrillResult | None = None
+        self.ran = False  # a drill ran to an outcome (a pass, or a recorded failure)
         self.job: Job[DrillResult] | None = None
         self.setTitle("Run the drill")
         layout = QVBoxLayout(self)
@@ -128,10 +134,12 @@ class RunPage(QWizardPage):
 
     def initializePage(self) -> None:
         self.result = None
+        self.ran = False
         self.state.setText("")
         self.state.setStyleSheet("")
         self.start_button.setEnabled(True)
         self.start_button.setText("Start drill")
+        focus_when_shown(self.start_button)
         self.what.setText(f"Record: <b>{_escape(self.choose.record_box.currentText())}</b><br>"
                           f"Key: <b>{_escape(self.choose.token_box.currentText())}</b><br><br>"
                           "Plug in the key, press Start, enter its PIN and touch it when "
@@ -142,12 +150,19 @@ class RunPage(QWizardPage):
         if record_id is None or token_id is None or self.job is not None:
             return
         ctx = self.context
+        token = ctx.vault.get_token(token_id)
         self.start_button.setEnabled(False)
         self.state.setStyleSheet("")
         self.state.setText("Starting…")
+
+        def run_drill(prompts: Prompts, cancel: threading.Event) -> DrillResult:
+            return run_with_key(  # a missing key: "Insert Carol's key", then on
+                ctx.drivers, token, prompts, cancel,
+                lambda: drill(ctx.vault, ctx.drivers, record_id, token_id, prompts, cancel,
+                              actor=ctx.actor))
+
         self.job = ctx.worker.submit(
-            lambda prompts, cancel: drill(ctx.vault, ctx.drivers, record_id, token_id, prompts,
-                                          cancel, actor=ctx.actor),
+            ask_again_on_wrong_pin(run_drill),
             on_success=self._passed, on_failure=self._failed, parent=self,
             title="Drill", on_state=lambda s: self.state.setText(_STATE_TEXT[s]))
         self.completeChanged.emit()
@@ -155,6 +170,7 @@ class RunPage(QWizardPage):
     def _passed(self, result: DrillResult) -> None:
         self.job = None
         self.result = result
+        self.ran = True
         self.state.setText(f"✓ {result.token_label} opens {result.custodian}'s share "
                            f"({share_label(result.share_key)}); it matches the record.")
         set_tone(self.state, Tone.GOOD)
@@ -170,6 +186,7 @@ class RunPage(QWizardPage):
         if isinstance(exc, UserCancelled):
             self.state.setText("Cancelled.")
         elif isinstance(exc, TesseraError):
+            self.ran = True
             self.state.setText(f"✗ {message_for(exc)}")
             set_tone(self.state, Tone.BAD)
             self.context.notify_changed()  # a failed drill is recorded too
@@ -179,7 +196,8 @@ class RunPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:
-        return self.job is None
+        """Finish once a drill ran (passed or recorded as failed); Cancel leaves before."""
+        return self.job is None and self.ran
 
     def cancel_running(self) -> None:
         if self.job is not None:

@@ -20,6 +20,7 @@ import os
 import threading
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -51,9 +52,12 @@ from tessera.custody.acknowledge import (
 from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
+from tessera.gui.key_prompts import run_with_key
+from tessera.gui.prompts import ask_again_on_wrong_pin
 from tessera.gui.theme import Tone, set_tone
 from tessera.gui.typed_text import lookalike_problem, rich, typed_text_problem
-from tessera.gui.widgets import mono_font, muted
+from tessera.gui.widgets import focus_when_shown, mono_font, muted
+from tessera.gui.worker import Job
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind
 
 TEST_CONTEXT = b"tessera/enrol-test/v1"  # the test challenge can never equal a release's
@@ -231,6 +235,9 @@ class PersonPage(QWizardPage):
                                    ("contact", self.contact.text()),
                                    ("role", self.role.text())])
 
+    def initializePage(self) -> None:
+        focus_when_shown(self.name if self.new.isChecked() else self.people)
+
     def _changed(self) -> None:
         self.new_form.setEnabled(self.new.isChecked())
         self.old_form.setEnabled(self.old.isChecked())
@@ -401,6 +408,7 @@ class EnrolPage(QWizardPage):
         layout.addWidget(self.status)
         layout.addStretch(1)
         self.running = False
+        self.job: Job[TokenInfo] | None = None
 
     def initializePage(self) -> None:
         choice = self.wiz.kind_page.choice()
@@ -453,11 +461,24 @@ class EnrolPage(QWizardPage):
         self.start.setEnabled(False)
         self.status.setText("Waiting for the key… follow the prompts.")
         set_tone(self.status, Tone.NORMAL)
-        wiz.context.worker.submit(work, on_success=self._done, on_failure=self._failed,
-                                  parent=self.wiz, title="Enrolling a key")
+        self.job = wiz.context.worker.submit(ask_again_on_wrong_pin(work), on_success=self._done,
+                                             on_failure=self._failed, parent=self.wiz,
+                                             title="Enrolling a key")
+
+    def _take_notices(self) -> list[str]:
+        """Close the key's notices ("A PIN is now set…"); their text, to show here."""
+        texts: list[str] = []
+        if self.job is not None:
+            for box in self.job.prompts.notices:
+                if shiboken6.isValid(box):
+                    texts.append(box.text())
+                    box.close()
+        return texts
 
     def _done(self, token: TokenInfo) -> None:
         self.running = False
+        notes = self._take_notices()  # kept with the result, not as boxes left behind
+        self.wiz.notes = notes
         self.status.setText(f"✓ {token.label} is enrolled for {token.custodian_name}.")
         set_tone(self.status, Tone.GOOD)
         self.wiz.enrolled(token)
@@ -466,6 +487,7 @@ class EnrolPage(QWizardPage):
 
     def _failed(self, exc: BaseException) -> None:
         self.running = False
+        self._take_notices()  # "A PIN is now set…" belongs to an enrolment that ended
         self.start.setEnabled(True)
         self.start.setText("&Try again")
         self.status.setText("The key was not enrolled. Check the key and try again."
@@ -477,6 +499,10 @@ class EnrolPage(QWizardPage):
 
     def nextId(self) -> int:
         return PAGE_RESULT
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def plug_in_virtual_key(context: AppContext, kind: TokenKind, name: str) -> object:
@@ -492,6 +518,7 @@ def plug_in_virtual_key(context: AppContext, kind: TokenKind, name: str) -> obje
         key = virtual.get(name)
     except TesseraError:
         key = virtual.add(kind, name)
+        context.virtual_key_added.emit()  # queued to the GUI thread: its Touch button
     if kind is TokenKind.PIV:
         from tessera.tokens.piv import PivDriver
         from tessera.tokens.virtual.piv_device import VirtualYubiKey
@@ -638,10 +665,11 @@ class ResultPage(QWizardPage):
         where = "sent by the custodian" if token.remote else "made on the key"
         pq = (" It also has a post-quantum public key, which new records use by default."
               if token.pq_recipient and token.pq_recipient != token.recipient else "")
+        notes = "".join(f"<p>{_html(n)}</p>" for n in self.wiz.notes)
         self.summary.setText(f"<b>{rich(token.label)}</b> ({token.kind.display_name}) is "
                              f"enrolled for <b>{rich(token.custodian_name)}</b>. New records "
                              f"can wrap shares to this public key ({where}); it is safe to "
-                             f"share.{pq}")
+                             f"share.{pq}" + notes)
         self.ack_sign.setVisible(not token.remote)
         self.paper_form.setVisible(token.remote)
         if token.custodian_id in acknowledged_at(self.wiz.context.vault):
@@ -663,7 +691,12 @@ class ResultPage(QWizardPage):
         self.test.setEnabled(False)
         self.test_result.setText("Testing… touch the key when it blinks.")
         set_tone(self.test_result, Tone.NORMAL)
-        context.worker.submit(lambda prompts, cancel: test_unwrap(context, token, prompts, cancel),
+
+        def test(prompts: Prompts, cancel: threading.Event) -> TestUnwrap:
+            return run_with_key(context.drivers, token, prompts, cancel,
+                                lambda: test_unwrap(context, token, prompts, cancel))
+
+        context.worker.submit(ask_again_on_wrong_pin(test),
                               on_success=self._tested, on_failure=self._test_failed,
                               parent=self.wiz, title="Testing the new key")
 
@@ -697,6 +730,7 @@ class EnrolWizard(QWizard):
         self.setMinimumSize(620, 460)
         self.token: TokenInfo | None = None
         self.test_outcome: TestUnwrap | None = None
+        self.notes: list[str] = []  # what the key said on the way ("A PIN is now set…")
         self.custodian_id: str | None = None
         self.person_page = PersonPage(context, existing, custodian_id)
         self.kind_page = KindPage(context)

@@ -13,8 +13,8 @@ import functools
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -44,20 +44,58 @@ from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon,
 from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
+# The View menu's access keys, one letter each: "Review" and "Theme" must not share
+# R and T with "Records" and "Tokens" (one key press would open neither reliably).
+PAGE_MENU_TEXT = ("&Records", "&Custodians", "&Tokens", "&Audit", "R&eview")
 PAGE_ICONS = ("records", "custodians", "tokens", "audit", "verify")
 DEMO_TEXT = ("DEMO VAULT — invented custodians on virtual keys; nothing here protects a real "
              f"secret. The demo keys' PIN is {DEMO_PIN}.")
 
 
 # Wide enough for the records table's Label … State columns beside the detail pane and
-# the demo's virtual-keys panel.
+# the demo's virtual-keys panel — on a screen that has room for it; smaller screens get
+# the window fitted to what they have (see :func:`fit_to_screen`).
 DEFAULT_SIZE = (1400, 820)
+SCREEN_MARGIN = 0.94  # leave the window manager's frame and a taskbar room
 
 FALLBACK_SHORTCUTS = {
     QKeySequence.StandardKey.New: "Ctrl+N",
     QKeySequence.StandardKey.Refresh: "F5",
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
 }
+
+
+def available_room(window: QWidget) -> QRect | None:
+    """The part of the window's screen not taken by panels and taskbars."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry() if screen is not None else None
+
+
+def fit_to_screen(window: QWidget, wanted: tuple[int, int] = DEFAULT_SIZE) -> None:
+    """Size ``window`` to ``wanted`` or, on a smaller screen, to the room the screen has,
+    and keep it (frame included) inside the screen's available area."""
+    room = available_room(window)
+    if room is None:
+        window.resize(*wanted)
+        return
+    width = min(wanted[0], int(room.width() * SCREEN_MARGIN))
+    height = min(wanted[1], int(room.height() * SCREEN_MARGIN))
+    window.resize(max(width, window.minimumWidth()), max(height, window.minimumHeight()))
+    frame = window.frameGeometry()
+    frame.moveCenter(room.center())
+    window.move(max(room.left(), frame.left()), max(room.top(), frame.top()))
+
+
+def keep_on_screen(window: QWidget) -> None:
+    """A restored geometry from a bigger screen (a docked laptop) is fitted to this one."""
+    room = available_room(window)
+    if room is None:
+        return
+    frame = window.frameGeometry()
+    if room.contains(frame):
+        return
+    fit_to_screen(window, (min(window.width(), room.width()),
+                           min(window.height(), room.height())))
 
 
 class DemoBanner(QLabel):
@@ -68,6 +106,9 @@ class DemoBanner(QLabel):
         self.setObjectName("demo-banner")
         self.setAccessibleName("Demo vault banner")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # A narrow screen clips the line rather than widening the window past the screen
+        # (word wrap inside a toolbar would reserve two lines' height on every screen).
+        self.setMinimumWidth(1)
         self.setStyleSheet("QLabel#demo-banner { background: #f5b82e; color: #1d1600; "
                            "font-weight: bold; padding: 6px; }")
 
@@ -136,7 +177,12 @@ class MainWindow(QMainWindow):
                                        | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.keys_dock)
             context.vault_changed.connect(self.keys_panel.refresh)
+            context.virtual_key_added.connect(self.keys_panel.refresh,
+                                              Qt.ConnectionType.QueuedConnection)
             self.keys_panel.plugged.connect(self._poll_soon)
+            # Pressing Touch activates this window; the ceremony that asked for the touch
+            # comes back to the front (whatever the window manager did on the click).
+            self.keys_panel.touched.connect(self.raise_ceremonies)
 
         self._build_actions()
         self._build_menus()
@@ -222,7 +268,7 @@ class MainWindow(QMainWindow):
         a("quit", "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
         a("about", "&About Tessera", self.about)
         for i, name in enumerate(PAGES):
-            a(f"page-{name.lower()}", f"&{name}", functools.partial(self.show_page, i),
+            a(f"page-{name.lower()}", PAGE_MENU_TEXT[i], functools.partial(self.show_page, i),
               shortcut=f"Ctrl+{i + 1}", icon_name=PAGE_ICONS[i])
         self.theme_group = QActionGroup(self)
         for theme in Theme:
@@ -256,7 +302,7 @@ class MainWindow(QMainWindow):
             view.addAction(act[f"page-{name.lower()}"])
         view.addSeparator()
         view.addAction(act["refresh"])
-        themes = view.addMenu("&Theme")
+        themes = view.addMenu("T&heme")
         for theme in Theme:
             themes.addAction(act[f"theme-{theme.value}"])
         if self.keys_dock is not None:
@@ -307,10 +353,11 @@ class MainWindow(QMainWindow):
     # -- state -------------------------------------------------------------------------
     def restore_state(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() \
+                and self.restoreGeometry(geometry):
+            keep_on_screen(self)
         else:
-            self.resize(*DEFAULT_SIZE)
+            fit_to_screen(self)
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
@@ -394,9 +441,47 @@ class MainWindow(QMainWindow):
     def _keep(self, window: QWidget) -> None:
         self._live_windows()
         self.open_windows.append(window)
+        self.place(window)
         window.show()
         window.raise_()
         window.activateWindow()
+
+    def place(self, window: QWidget) -> None:
+        """Put a ceremony window over this one, clear of the virtual keys' Touch buttons.
+
+        The window is a child of the main window (transient for it), so the window
+        manager keeps it in front when a Touch button is pressed; it opens over the
+        records, not at the screen's corner and not on top of the keys panel.
+        """
+        room = available_room(self)
+        area = self.frameGeometry()
+        if self.keys_dock is not None and self.keys_dock.isVisible() \
+                and not self.keys_dock.isFloating():
+            dock_left = self.keys_dock.mapToGlobal(self.keys_dock.rect().topLeft()).x()
+            area.setRight(dock_left - 1)
+        if room is not None:
+            area = area.intersected(room) if area.intersects(room) else QRect(room)
+        hint = window.sizeHint().expandedTo(window.minimumSize()).expandedTo(window.size())
+        width = min(hint.width(), max(area.width() - 16, window.minimumWidth()))
+        height = min(hint.height(), max(area.height() - 16, window.minimumHeight()))
+        if room is not None:
+            width, height = min(width, room.width()), min(height, room.height())
+        window.resize(width, height)
+        x = area.left() + max(0, (area.width() - width) // 2)
+        y = area.top() + max(0, (area.height() - height) // 2)
+        if room is not None:
+            x = max(room.left(), min(x, room.right() - width))
+            y = max(room.top(), min(y, room.bottom() - height))
+        window.move(x, y)
+
+    def raise_ceremonies(self) -> None:
+        """Bring the open ceremony windows back in front of this one, and the keyboard
+        back to the newest (the one whose key was just touched, as a rule)."""
+        windows = self._live_windows()
+        for window in windows:
+            window.raise_()
+        if windows:
+            windows[-1].activateWindow()
 
     def release_selected(self) -> None:
         record_id = self._selected_record()
@@ -412,7 +497,7 @@ class MainWindow(QMainWindow):
         from tessera.gui.release_window import ReleaseWindow
 
         try:
-            window = ReleaseWindow(self.context, record_id, None)
+            window = ReleaseWindow(self.context, record_id, self)
         except Exception as exc:
             show_error(self, exc)
             return
@@ -439,8 +524,8 @@ class MainWindow(QMainWindow):
 
         factories: dict[str, Callable[[], QWidget]] = {
             "rotate": lambda: RotateWizard(self.context, record_id, parent=self),
-            "reshare": lambda: ReshareWindow(self.context, record_id),
-            "revoke": lambda: RevokeWindow(self.context, record_id),
+            "reshare": lambda: ReshareWindow(self.context, record_id, self),
+            "revoke": lambda: RevokeWindow(self.context, record_id, parent=self),
             "destroy": lambda: DestroySheetsDialog(self.context, record_id, parent=self),
             "policy": lambda: PolicyDialog(self.context, record_id, parent=self),
         }

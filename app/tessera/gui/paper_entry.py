@@ -54,7 +54,8 @@ class WordField(QLineEdit):
     """One numbered word; completion from the SLIP-39 list; a pasted share spreads out."""
 
     pasted_words = Signal(int, list)  # position (0-based), words
-    advance = Signal(int)  # a word was completed with Space or Enter: go to the next field
+    advance = Signal(int)  # a word was completed with Space: go to the next field
+    entered = Signal(int)  # Enter on a complete word: next field, or submit a whole grid
 
     def __init__(self, index: int, completer: QCompleter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,19 +77,20 @@ class WordField(QLineEdit):
         return slip39.resolve_word(self.text())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        # Space (or Enter when no completion is highlighted) after a unique prefix
-        # completes the word and moves on; a space never belongs inside a word.
-        completer = self.completer()
-        popup = completer.popup() if completer is not None else None
-        popup_open = popup is not None and popup.isVisible()
-        if event.key() == Qt.Key.Key_Space or (
-                event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not popup_open):
+        # Space or Enter after a unique prefix completes the word (the completion list,
+        # if open, can only be showing that one word). Space moves on; Enter moves on or
+        # — once the grid is whole and valid — submits. A space never belongs in a word.
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if event.key() == Qt.Key.Key_Space or enter:
             word = self.word()
             if word is not None:
+                completer = self.completer()
+                popup = completer.popup() if completer is not None else None
                 if popup is not None:
                     popup.hide()
-                self.setText(word)
-                self.advance.emit(self.index)
+                if self.text() != word:
+                    self.setText(word)
+                (self.entered if enter else self.advance).emit(self.index)
                 return
             if event.key() == Qt.Key.Key_Space:
                 return
@@ -104,6 +106,7 @@ class PaperEntry(QWidget):
     """The 33-word grid and its checks (usable on its own, e.g. in a re-wrap wizard)."""
 
     changed = Signal()
+    submit_requested = Signal()  # Enter in a field while all 33 words are filled in
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +135,7 @@ class PaperEntry(QWidget):
             field.textChanged.connect(lambda _t, f=field: self._word_changed(f))
             field.pasted_words.connect(self._spread)
             field.advance.connect(self._advance)
+            field.entered.connect(self._entered)
             grid.addWidget(number, row, column * 2)
             grid.addWidget(field, row, column * 2 + 1)
             self.fields.append(field)
@@ -171,16 +175,18 @@ class PaperEntry(QWidget):
             field.setText(word.lower())
 
     def mark_suspect(self, position: int | None) -> None:
-        """Highlight the likely wrong word (1-based) and put the cursor in it."""
+        """Highlight the likely wrong word (1-based).
+
+        The cursor stays where the person is typing: moving it under their fingers made
+        the next keystrokes land in the wrong word. The highlight (and the status line
+        naming the word) shows where to look; they click or Tab there themselves.
+        """
         for field in self.fields:
             if field.state is WordState.SUSPECT:
                 field.set_state(WordState.OK)
         if position is None or not 1 <= position <= WORDS:
             return
-        field = self.fields[position - 1]
-        field.set_state(WordState.SUSPECT)
-        field.setFocus(Qt.FocusReason.OtherFocusReason)
-        field.selectAll()
+        self.fields[position - 1].set_state(WordState.SUSPECT)
 
     def clear_words(self) -> None:
         for field in self.fields:
@@ -203,6 +209,12 @@ class PaperEntry(QWidget):
     def _advance(self, index: int) -> None:
         if index + 1 < WORDS:
             self.fields[index + 1].setFocus(Qt.FocusReason.TabFocusReason)
+
+    def _entered(self, index: int) -> None:
+        if self.complete:
+            self.submit_requested.emit()
+        else:
+            self._advance(index)
 
     def _spread(self, start: int, words: list[str]) -> None:
         # A whole share pasted (perhaps with "1." numbering): fill from the first field.
@@ -276,6 +288,19 @@ class PaperEntryDialog(QDialog):
         self.box.rejected.connect(self.reject)
         buttons.addWidget(self.box)
         layout.addLayout(buttons)
+        # Enter in a word field is the grid's (next word, or submit when whole); it must
+        # never fall through to a default button — least of all Cancel, which would
+        # throw the typed words away.
+        for button in [*self.box.buttons(), self.scan_button]:
+            if isinstance(button, QPushButton):
+                button.setAutoDefault(False)
+                button.setDefault(False)
+        cancel = self.box.button(QDialogButtonBox.StandardButton.Cancel)
+        # After word 33, one Tab reaches the button that submits.
+        QWidget.setTabOrder(self.entry.fields[-1], self.submit_button)
+        QWidget.setTabOrder(self.submit_button, cancel)
+        QWidget.setTabOrder(cancel, self.scan_button)
+        self.entry.submit_requested.connect(self._submit)
         self.entry.changed.connect(self._update)
         self._busy = False
         self._valid = False

@@ -17,6 +17,7 @@ import enum
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
@@ -35,7 +36,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tessera.core.errors import PinInvalid
+from tessera.gui.key_prompts import BlinkingKey, InsertKeyPrompt
 from tessera.gui.theme import Tone, set_tone
+
+T = TypeVar("T")
 
 TOUCH_PROMPT_DELAY_MS = 500  # ykman's prompt_timeout: no prompt for a key that answers at once
 _POLL_SECONDS = 0.05
@@ -46,6 +51,7 @@ class PromptState(enum.StrEnum):
 
     PIN = "pin"
     TOUCH = "touch"
+    INSERT = "insert"  # the key is not plugged in
     WORKING = "working"
 
 
@@ -62,6 +68,37 @@ def attempts_text(attempts_left: int | None) -> str:
     if attempts_left == 1:
         return "1 attempt left — one more wrong PIN blocks the key"
     return f"{attempts_left} attempts left"
+
+
+def attempts_to_show(attempts_left: int | None, after_wrong_pin: bool) -> int | None:
+    """What the PIN prompt says about attempts: nothing on a first ask (a fresh key's
+    "3 attempts left" in red only alarms), unless a single attempt is left; after a wrong
+    PIN, always."""
+    if after_wrong_pin or attempts_left == 1:
+        return attempts_left
+    return None
+
+
+def ask_again_on_wrong_pin(fn: Callable[[Any, threading.Event], T]
+                           ) -> Callable[[Any, threading.Event], T]:
+    """Wrap a token operation so that a wrong PIN asks for the PIN again, in place.
+
+    The step does not end in an error box and a "Try again" button: the same PIN
+    dialog comes back saying "Wrong PIN" and how many attempts are left. A wrong PIN
+    changes nothing (the key refused before anything was opened), so the operation
+    simply runs again. It ends when the PIN is right, the person cancels, or the key
+    blocks (:class:`~tessera.core.errors.PinBlocked`).
+    """
+    def run(prompts: Any, cancel: threading.Event) -> T:
+        while True:
+            try:
+                return fn(prompts, cancel)
+            except PinInvalid as exc:
+                note = getattr(prompts, "pin_was_wrong", None)
+                if cancel.is_set() or note is None or exc.attempts_left == 0:
+                    raise
+                note(exc.attempts_left)
+    return run
 
 
 class PinDialog(QDialog):
@@ -83,8 +120,9 @@ class PinDialog(QDialog):
         layout.addWidget(self.pin_edit)
         self.attempts_label = QLabel(attempts_text(attempts_left))
         self.attempts_label.setObjectName("attemptsLeft")
+        self.attempts_label.setWordWrap(True)
         self.attempts_label.setVisible(attempts_left is not None)
-        if attempts_left is not None and attempts_left <= 3:
+        if attempts_left == 1:
             set_tone(self.attempts_label, Tone.BAD, bold=True)
         layout.addWidget(self.attempts_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
@@ -95,6 +133,14 @@ class PinDialog(QDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(False)
         self.pin_edit.textChanged.connect(lambda text: ok.setEnabled(bool(text)))
+
+    def show_wrong(self, attempts_left: int | None) -> None:
+        """This is a second ask: the PIN typed before was wrong."""
+        left = attempts_text(attempts_left)
+        self.attempts_label.setText("Wrong PIN — try again." + (f" {left}." if left else ""))
+        set_tone(self.attempts_label, Tone.BAD, bold=True)
+        self.attempts_label.setVisible(True)
+        self.adjustSize()
 
     def take_pin(self) -> str | None:
         """The PIN typed (once); the field is emptied so the widget keeps no copy."""
@@ -204,6 +250,8 @@ class TouchPrompt(QDialog):
         font.setBold(True)
         title.setFont(font)
         layout.addWidget(title)
+        self.picture = BlinkingKey(self)
+        layout.addWidget(self.picture, alignment=Qt.AlignmentFlag.AlignLeft)
         self.token_label = QLabel(f"{token} is waiting for a touch. Touch its gold "
                                   "contact or button now.")
         self.token_label.setWordWrap(True)
@@ -260,6 +308,7 @@ class _Bridge(QObject):
 
     ask = Signal(object)  # _Question
     touch = Signal(str, bool)  # token, waiting
+    insert = Signal(str, bool)  # which key, missing
     notice = Signal(str)
     close = Signal()
 
@@ -278,19 +327,25 @@ class GuiPrompts:
         self.title = title
         self.pin_dialog: QDialog | None = None
         self.touch_prompt: TouchPrompt | None = None
+        self.insert_prompt: InsertKeyPrompt | None = None
         self.notices: list[QMessageBox] = []
         self._bridge = _Bridge()
         queued = Qt.ConnectionType.QueuedConnection
         self._bridge.ask.connect(self._ask, queued)
         self._bridge.touch.connect(self._touch, queued)
+        self._bridge.insert.connect(self._insert, queued)
         self._bridge.notice.connect(self._notice, queued)
         self._bridge.close.connect(self._close, queued)
         self._touch_timer = QTimer(self._bridge)
         self._touch_timer.setSingleShot(True)
         self._touch_timer.timeout.connect(self._show_touch_prompt)
         self._touch_token = ""
+        self._wrong_pin = False  # the PIN typed last was wrong: the next ask says so
 
     # -- Prompts (any thread) ------------------------------------------------------------
+    def pin_was_wrong(self, attempts_left: int | None) -> None:
+        """Called (on the worker) by :func:`ask_again_on_wrong_pin` before asking again."""
+        self._wrong_pin = True
     def request_pin(self, token: str, attempts_left: int | None) -> str | None:
         return self._wait_for(_Question("pin", token, attempts_left=attempts_left))
 
@@ -305,6 +360,13 @@ class GuiPrompts:
 
     def notice(self, message: str) -> None:
         self._emit("notice", message)
+
+    def key_missing(self, which: str) -> None:
+        """ "Insert Carol's key" until :meth:`key_arrived` (see ``wait_for_key``)."""
+        self._emit("insert", which, True)
+
+    def key_arrived(self) -> None:
+        self._emit("insert", "", False)
 
     def close(self) -> None:
         """Hide every prompt this job opened (the worker calls it when the job ends)."""
@@ -355,7 +417,11 @@ class GuiPrompts:
         self._state(PromptState.PIN)
         parent = _live(self.parent)
         if question.kind == "pin":
-            self.pin_dialog = PinDialog.ask(parent, question.token, question.attempts_left, done)
+            wrong, self._wrong_pin = self._wrong_pin, False
+            attempts = attempts_to_show(question.attempts_left, wrong)
+            self.pin_dialog = PinDialog.ask(parent, question.token, attempts, done)
+            if wrong and isinstance(self.pin_dialog, PinDialog):
+                self.pin_dialog.show_wrong(attempts)
         else:
             self.pin_dialog = NewPinDialog.ask(parent, question.token, question.reason, done)
 
@@ -367,6 +433,20 @@ class GuiPrompts:
         self._touch_timer.stop()
         self._hide_touch_prompt()
         self._state(PromptState.WORKING)
+
+    def _insert(self, which: str, missing: bool) -> None:
+        prompt, self.insert_prompt = self.insert_prompt, None
+        if prompt is not None and shiboken6.isValid(prompt):
+            prompt.dismiss()
+        if not missing:
+            self._state(PromptState.WORKING)
+            return
+        if self.cancel.is_set():
+            return
+        self._state(PromptState.INSERT)
+        self.insert_prompt = InsertKeyPrompt(which, self.cancel.set, _live(self.parent))
+        self.insert_prompt.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.insert_prompt.show()
 
     def _show_touch_prompt(self) -> None:
         if self.cancel.is_set():
@@ -393,6 +473,9 @@ class GuiPrompts:
     def _close(self) -> None:
         self._touch_timer.stop()
         self._hide_touch_prompt()
+        prompt, self.insert_prompt = self.insert_prompt, None
+        if prompt is not None and shiboken6.isValid(prompt):
+            prompt.dismiss()
         dialog, self.pin_dialog = self.pin_dialog, None
         if dialog is not None and shiboken6.isValid(dialog):
             dialog.reject()

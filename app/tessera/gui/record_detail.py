@@ -26,6 +26,7 @@ from tessera.core.review import FindingKind, record_findings
 from tessera.core.wording import field_value, share_label, version_text
 from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.custody.review import record_view
+from tessera.custody.sheet_backup import backup_status
 from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.theme import Tone, set_tone, themed
 from tessera.gui.widgets import fingerprint_label, fit_columns, heading, muted
@@ -183,8 +184,12 @@ class RecordDetail(QWidget):
         self.sheets.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sheets.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.no_sheets = muted("No sheets printed for this version.")
+        self.backups = QLabel("")
+        self.backups.setAccessibleName("Sheets confirmed")
+        self.backups.setWordWrap(True)
         layout.addWidget(self.sheets)
         layout.addWidget(self.no_sheets)
+        layout.addWidget(self.backups)
 
         layout.addWidget(heading("History", 2))
         self.history = QTreeWidget()
@@ -316,11 +321,21 @@ class RecordDetail(QWidget):
         names = {c.id: c.name for c in self.vault.list_custodians(include_retired=True)}
         sheets = SheetRegistry(self.vault).sheets(record_id, version)
         for sheet in sheets:
+            state = sheet.state.value + (" · confirmed" if sheet.confirmed_at else "")
             self.sheets.addTopLevelItem(QTreeWidgetItem([
                 names.get(sheet.custodian_id, sheet.custodian_id), sheet.serial,
-                sheet.envelope_no or "—", sheet.state.value]))
+                sheet.envelope_no or "—", state]))
         self.sheets.setVisible(bool(sheets))
         self.no_sheets.setVisible(not sheets)
+        status = backup_status(self.vault, record_id, version)
+        if status.confirmed:
+            self.backups.setText("✓ Every custodian confirmed their sheet.")
+            set_tone(self.backups, Tone.NORMAL)
+        else:
+            self.backups.setText("⚠ Sheets not confirmed by " + ", ".join(
+                status.unconfirmed_names()) + ": until they are, this version's paper "
+                "backups are unproven.")
+            set_tone(self.backups, Tone.WARN)
         fit_tree_height(self.sheets)
 
     def _fill_history(self, record_id: str) -> None:

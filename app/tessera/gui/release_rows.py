@@ -17,6 +17,7 @@ class RowState(enum.StrEnum):
     WAITING = "waiting"
     PIN = "pin"
     TOUCH = "touch"
+    INSERT = "insert"
     WORKING = "working"
     APPROVED = "approved"
     FAILED = "failed"
@@ -27,6 +28,7 @@ _LOOK = {
     RowState.WAITING: ("waiting", Tone.NORMAL, False),
     RowState.PIN: ("enter the PIN…", Tone.ACCENT, True),
     RowState.TOUCH: ("touch your key", Tone.ACCENT, True),
+    RowState.INSERT: ("plug in your key…", Tone.ACCENT, True),
     RowState.WORKING: ("checking…", Tone.ACCENT, False),
     RowState.APPROVED: ("✓ approved", Tone.GOOD, True),
     RowState.FAILED: ("✗", Tone.BAD, True),
@@ -106,7 +108,7 @@ class CustodianRow(QFrame):
             text = f"✗ {reason}"
         elif state is RowState.APPROVED and len(self.slot.share_keys) > 1:
             text = f"✓ approved ({self.approvals} of {len(self.slot.share_keys)} shares)"
-        elif state is RowState.WAITING and reason:
+        elif state in (RowState.WAITING, RowState.NOT_NEEDED) and reason:
             text = reason
         self.state_label.setText(text)
         set_tone(self.state_label, tone, bold)

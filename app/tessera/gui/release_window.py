@@ -15,12 +15,13 @@ and the GUI thread never waits on a device or on key derivation.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase
+from PySide6.QtGui import QCloseEvent, QFont, QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -42,8 +43,9 @@ from tessera.core.wording import version_text
 from tessera.custody.release import CustodianSlot, QuorumCeremony, ReleaseCeremony
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
+from tessera.gui.key_prompts import run_with_key
 from tessera.gui.paper_entry import PaperEntryDialog
-from tessera.gui.prompts import PromptState
+from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.release_rows import CustodianRow, RowState
 from tessera.gui.release_scan import ask_scan_path, share_words
 from tessera.gui.reveal import CLIPBOARD_CLEAR_MS, RevealDialog
@@ -51,11 +53,12 @@ from tessera.gui.theme import Tone, set_tone
 from tessera.gui.typed_text import typed_text_problem
 from tessera.gui.worker import Job
 from tessera.sheets.scan import scan_file
+from tessera.tokens.base import Prompts
 
 log = logging.getLogger(__name__)
 
 _ROW_FOR_PROMPT = {PromptState.PIN: RowState.PIN, PromptState.TOUCH: RowState.TOUCH,
-                   PromptState.WORKING: RowState.WORKING}
+                   PromptState.INSERT: RowState.INSERT, PromptState.WORKING: RowState.WORKING}
 
 
 def fingerprint_font(scale: float) -> QFont:
@@ -85,6 +88,7 @@ class ReleaseWindow(QWidget):
     """
 
     verb = "Release"
+    reason_hint = "Why is the secret needed now?"
 
     released = Signal(str)  # record id, once the record is released
     confirm_abort: Callable[[QWidget], bool] = staticmethod(confirm_abort)
@@ -93,7 +97,12 @@ class ReleaseWindow(QWidget):
     def __init__(self, context: AppContext, record_id: str, parent: QWidget | None = None, *,
                  clipboard_clear_ms: int = CLIPBOARD_CLEAR_MS) -> None:
         super().__init__(parent)
-        self.setWindowFlag(Qt.WindowType.Window)
+        # A dialog-type window of the main window: window managers keep it in front of
+        # its parent, so pressing a Touch button in the keys panel cannot bury it.
+        self.setWindowFlags(Qt.WindowType.Dialog | Qt.WindowType.WindowTitleHint
+                            | Qt.WindowType.WindowSystemMenuHint
+                            | Qt.WindowType.WindowMinMaxButtonsHint
+                            | Qt.WindowType.WindowCloseButtonHint)
         self.setObjectName("releaseWindow")
         self.context = context
         self.record = context.vault.get_record(record_id)
@@ -110,6 +119,8 @@ class ReleaseWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
         self.resize(760, 560)
+        # Escape closes like any dialog (an open quorum still asks before aborting)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Cancel), self, self.close)
 
     # -- page 1: the request ------------------------------------------------------------
     def _header(self, parent_layout: QVBoxLayout, scale: float) -> None:
@@ -145,7 +156,7 @@ class ReleaseWindow(QWidget):
         layout.addSpacing(12)
         form = QFormLayout()
         self.reason_edit = QLineEdit()
-        self.reason_edit.setPlaceholderText("Why is the secret needed now?")
+        self.reason_edit.setPlaceholderText(self.reason_hint)
         self.reason_edit.setAccessibleName("Reason")
         self.ticket_edit = QLineEdit()
         self.ticket_edit.setPlaceholderText("Incident or change ticket, e.g. INC-1042")
@@ -183,6 +194,10 @@ class ReleaseWindow(QWidget):
 
     def request_extras(self) -> QWidget | None:
         """More choices on the request page (a reshare's new custodian set)."""
+        return None
+
+    def ceremony_banner(self) -> QWidget | None:
+        """What this quorum is for, above the custodians (a revoke names who goes)."""
         return None
 
     def request_ready(self) -> bool:
@@ -229,6 +244,18 @@ class ReleaseWindow(QWidget):
         self.pages.setCurrentIndex(1)
         self.context.notify_changed()
         self._refresh()
+        self._focus_next()
+
+    def _focus_next(self, prefer: CustodianRow | None = None) -> None:
+        """Give the cursor to the next sensible step: this custodian again (a retry) or
+        the next one who can still approve — never "Abort", where Space would ask to
+        throw the approvals away."""
+        rows = ([prefer] if prefer is not None else []) + list(self.rows.values())
+        for row in rows:
+            for button in (row.key_button, row.paper_button):
+                if button.isVisibleTo(row) and button.isEnabled():
+                    button.setFocus(Qt.FocusReason.OtherFocusReason)
+                    return
 
     # -- page 2: the custodians ---------------------------------------------------------
     def _ceremony_page(self, ceremony: QuorumCeremony) -> QWidget:
@@ -240,6 +267,9 @@ class ReleaseWindow(QWidget):
         request.setWordWrap(True)
         request.setTextFormat(Qt.TextFormat.PlainText)
         layout.addWidget(request)
+        banner = self.ceremony_banner()
+        if banner is not None:
+            layout.addWidget(banner)
         progress_row = QHBoxLayout()
         self.progress_label = QLabel()
         self.progress_label.setObjectName("progress")
@@ -285,6 +315,7 @@ class ReleaseWindow(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.close_button = QPushButton(f"Abort {self.verb.lower()}")
+        self.close_button.setAutoDefault(False)
         self.close_button.clicked.connect(self.close)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
@@ -330,7 +361,15 @@ class ReleaseWindow(QWidget):
         def on_state(state: PromptState) -> None:
             row.set_state(_ROW_FOR_PROMPT[state])
 
-        self._run(lambda prompts, cancel: ceremony.contribute_token(token_id, prompts, cancel),
+        token = next(t for t in row.slot.tokens if t.id == token_id)
+        drivers = self.context.drivers
+
+        def contribute(prompts: Prompts, cancel: threading.Event) -> Contribution:
+            return run_with_key(  # a missing key: "Insert Carol's key", then on
+                drivers, token, prompts, cancel,
+                lambda: ceremony.contribute_token(token_id, prompts, cancel))
+
+        self._run(ask_again_on_wrong_pin(contribute),
                   lambda c: self._accepted(row, c), lambda e: self._refused(row, e),
                   f"{row.slot.name} approves the {self.verb.lower()}", on_state)
 
@@ -408,6 +447,8 @@ class ReleaseWindow(QWidget):
         else:
             self.status.setText(f"{contribution.custodian} approved. Next custodian, please.")
         self._refresh()
+        if self.job is None:
+            self._focus_next()
 
     def _refused(self, row: CustodianRow, exc: BaseException) -> None:
         if isinstance(exc, UserCancelled):
@@ -422,6 +463,7 @@ class ReleaseWindow(QWidget):
             row.set_state(RowState.FAILED, "unexpected problem (see the report)")
             show_error(self, exc)
         self._refresh()
+        self._focus_next(prefer=row)
 
     # -- completion ------------------------------------------------------------------------
     def _finish(self) -> None:

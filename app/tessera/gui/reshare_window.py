@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -26,11 +27,11 @@ from PySide6.QtWidgets import (
 from tessera.core.errors import InputError
 from tessera.core.wording import version_text
 from tessera.custody.lifecycle import NewVersion, current_plan
-from tessera.custody.release import QuorumCeremony
+from tessera.custody.release import CustodianSlot, QuorumCeremony
 from tessera.custody.reshare import ReshareCeremony
 from tessera.custody.revoke import rotation_reason, start_revoke
 from tessera.gui.context import AppContext
-from tessera.gui.release_rows import RowState
+from tessera.gui.release_rows import CustodianRow, RowState
 from tessera.gui.release_window import ReleaseWindow
 from tessera.gui.sheet_handoff import SheetHandoff
 from tessera.gui.split_editor import SplitEditor
@@ -92,6 +93,7 @@ class ReshareWindow(ReleaseWindow):
     """Reshare (regenerate) one record: quorum, then a new share set."""
 
     verb = "Reshare"
+    reason_hint = "Why reshare now? e.g. a custodian changed role"
 
     def __init__(self, context: AppContext, record_id: str,
                  parent: QWidget | None = None) -> None:
@@ -134,7 +136,7 @@ class ReshareWindow(ReleaseWindow):
         if not isinstance(ceremony, ReshareCeremony):
             return
         for row in self.rows.values():
-            if row.approvals == 0:
+            if row.approvals == 0 and row.state is not RowState.NOT_NEEDED:
                 row.set_state(RowState.NOT_NEEDED)
         self.status.setText("Quorum met — sealing the new share set…")
         self._run(lambda _p, _c: ceremony.finish(on_mnemonics=self._keep_words),
@@ -146,10 +148,15 @@ class ReshareWindow(ReleaseWindow):
         self.result_page = NewVersionPage(self.context, outcome, self.words)
         page = QWidget()
         layout = QVBoxLayout(page)
-        layout.addWidget(self.result_page, 1)
+        scroll = QScrollArea()  # new fingerprint, sheets, confirmations: more than fits
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.result_page)
+        layout.addWidget(scroll, 1)
         row = QHBoxLayout()
         row.addStretch(1)
         close = QPushButton("Close")
+        close.setAutoDefault(False)  # Enter must not close a window holding share words
         close.clicked.connect(self.close)
         row.addWidget(close)
         layout.addLayout(row)
@@ -162,6 +169,10 @@ class ReshareWindow(ReleaseWindow):
             self.result_page.handoff.forget_words()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        page = self.result_page
+        if page is not None and not page.handoff.confirm_leave(self):
+            event.ignore()  # the new words stay until they are on paper or discarded
+            return
         super().closeEvent(event)
         if event.isAccepted():
             self.forget_words()
@@ -171,10 +182,13 @@ class RevokeWindow(ReshareWindow):
     """Reshare without one custodian; the record then requires rotation."""
 
     verb = "Revoke"
+    reason_hint = "Why is this custodian's access being removed?"
 
     def __init__(self, context: AppContext, record_id: str, custodian_id: str | None = None,
                  parent: QWidget | None = None) -> None:
         self.wanted = custodian_id
+        self.revoked_id: str | None = None
+        self.revoked_name = ""
         super().__init__(context, record_id, parent)
 
     def request_extras(self) -> QWidget | None:
@@ -183,11 +197,14 @@ class RevokeWindow(ReshareWindow):
         form.setContentsMargins(0, 8, 0, 0)
         self.custodian_box = QComboBox()
         self.custodian_box.setAccessibleName("Custodian to revoke")
+        # No one is chosen for the operator: revoking the first name in a list by
+        # accident would cost everyone a ceremony and the record a rotation.
+        self.custodian_box.setPlaceholderText("Choose who loses their share…")
         for entry in self.manifest.shares:
             if self.custodian_box.findData(entry.custodian_id) < 0:
                 self.custodian_box.addItem(entry.custodian, entry.custodian_id)
-        if self.wanted is not None:
-            self.custodian_box.setCurrentIndex(max(0, self.custodian_box.findData(self.wanted)))
+        self.custodian_box.setCurrentIndex(
+            self.custodian_box.findData(self.wanted) if self.wanted is not None else -1)
         form.addRow("&Revoke:", self.custodian_box)
         self.consequence = QLabel()
         self.consequence.setWordWrap(True)
@@ -199,19 +216,49 @@ class RevokeWindow(ReshareWindow):
         return box
 
     def _explain(self, *_args: object) -> None:
+        if self.custodian_box.currentIndex() < 0:
+            self.consequence.setText("")
+            self._update_start()
+            return
         name = self.custodian_box.currentText()
         self.consequence.setText(
             f"The others reshare without {name}, and the record is then flagged "
             "ROTATION REQUIRED: " + rotation_reason(name, self.manifest.version + 1))
+        self._update_start()
 
     def request_ready(self) -> bool:
         return getattr(self, "custodian_box", None) is not None \
+            and self.custodian_box.currentIndex() >= 0 \
             and self.custodian_box.currentData() is not None
+
+    def _update_start(self) -> None:
+        if hasattr(self, "start_button"):
+            super()._update_start()
 
     def make_ceremony(self, reason: str, ticket: str) -> QuorumCeremony:
         ctx = self.context
         custodian = self.custodian_box.currentData()
         if not isinstance(custodian, str):
             raise InputError("choose the custodian to revoke")
+        self.revoked_id, self.revoked_name = custodian, self.custodian_box.currentText()
         return start_revoke(ctx.vault, ctx.drivers, self.record.id, custodian, reason=reason,
                             ticket=ticket, requested_by=ctx.actor)
+
+    def ceremony_banner(self) -> QWidget | None:
+        name = self.revoked_name
+        self.setWindowTitle(f"Revoke {name} — {self.record.label}")
+        banner = QLabel(f"Revoking <b>{name}</b>: the other custodians approve; {name} "
+                        "does not take part and holds no share of the new version.")
+        banner.setObjectName("revokeBanner")
+        banner.setAccessibleName(f"Revoking {name}")
+        banner.setWordWrap(True)
+        banner.setStyleSheet("color: #b26a00")
+        return banner
+
+    def _row(self, slot: CustodianSlot, paper: bool) -> CustodianRow:
+        row = super()._row(slot, paper)
+        if slot.custodian_id == self.revoked_id:  # the person being removed approves nothing
+            row.set_state(RowState.NOT_NEEDED, "being revoked")
+            row.key_button.setVisible(False)
+            row.paper_button.setVisible(False)
+        return row

@@ -45,6 +45,7 @@ from tessera.vault import RecordState
 
 _STATE_TEXT = {PromptState.PIN: "Enter the PIN of your old key…",
                PromptState.TOUCH: "Touch your old key…",
+               PromptState.INSERT: "Plug in your old key…",
                PromptState.WORKING: "Opening your share…"}
 OPEN_STATES = (RecordState.SEALED, RecordState.RELEASED, RecordState.ROTATION_REQUIRED)
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -124,7 +125,11 @@ class RotateWizard(QWizard):
         finally:
             wipe(secret)
         self.done_page.result = NewVersionPage(self.context, self.outcome, self.words)
-        self.done_page.layout_.addWidget(self.done_page.result)
+        scroll = QScrollArea()  # new fingerprint, sheets, confirmations: more than fits
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.done_page.result)
+        self.done_page.layout_.addWidget(scroll)
         self.context.notify_changed()
         return True
 
@@ -134,5 +139,8 @@ class RotateWizard(QWizard):
             self.done_page.result.handoff.forget_words()
 
     def done(self, result: int) -> None:
+        page = self.done_page.result
+        if page is not None and not page.handoff.confirm_leave(self):
+            return  # the words stay until they are on paper or knowingly discarded
         self.forget_words()
         super().done(result)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from tessera.core.errors import TesseraError
 from tessera.core.wording import detail_lines
 from tessera.custody.review import secret_since
+from tessera.custody.sheet_backup import backup_status
 from tessera.tokens.base import TokenKind, TokenState
 from tessera.vault import AuditEntry, Custodian, Record, RecordState, TokenRecord, Vault
 
@@ -51,6 +52,8 @@ class RecordRow:
     next_drill: datetime | None
     next_rotation: datetime | None
     damaged: str = ""  # why the current version could not be read, if it could not
+    unconfirmed: tuple[str, ...] = ()  # custodians whose sheet of this version is unconfirmed
+    sheets_printed: bool = True  # any sheet of this version was printed
 
     @property
     def drill_overdue(self) -> bool:
@@ -76,7 +79,12 @@ class RecordRow:
         drill = f"drill {short_date(self.next_drill)}"
         if self.drill_overdue:
             drill = f"drill overdue since {short_date(self.next_drill)}"
-        return f"{drill} · {rotate}"
+        due = f"{drill} · {rotate}"
+        if not self.sheets_printed:
+            due = f"no sheets printed · {due}"
+        elif self.unconfirmed:  # the paper backups are not proven yet: said first
+            due = f"sheets to confirm: {', '.join(self.unconfirmed)} · {due}"
+        return due
 
     @property
     def rotation_text(self) -> str:
@@ -117,8 +125,11 @@ def record_rows(vault: Vault) -> list[RecordRow]:
         next_rotation = (secret_from + timedelta(days=policy.rotation_days)
                          if secret_from else None)
         names = tuple(dict.fromkeys(s.custodian for s in manifest.shares))
+        backups = backup_status(vault, record.id)
         rows.append(RecordRow(record, quorum, manifest.describe_quorum(), data.version,
-                              data.epoch, data.fingerprint, names, next_drill, next_rotation))
+                              data.epoch, data.fingerprint, names, next_drill, next_rotation,
+                              unconfirmed=tuple(backups.unconfirmed_names()),
+                              sheets_printed=any(s.printed for s in backups.shares)))
     return rows
 
 

@@ -10,6 +10,10 @@ Revoke. Three rules meet here:
   are shown on screen, one custodian at a time, after that custodian asks for them,
   and cleared before the next — so no printer, spooler or PDF ever sees the words.
 * The words live in this object only until :meth:`SheetHandoff.forget_words`.
+* Words shown once must not be lost by a keystroke: the window holding them asks
+  :meth:`SheetHandoff.confirm_leave` before it closes. It closes freely once every
+  share is on paper (printed, saved as PDF, or copied by hand); otherwise the operator
+  must choose "discard, I will reprint", which is logged (``sheet.discard``).
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ from PySide6.QtWidgets import (
 
 from tessera.core.errors import InputError
 from tessera.core.sealing import SealedVersion
+from tessera.custody.sheet_backup import log_discarded
 from tessera.custody.sheets import log_printed, sheets_at_creation
 from tessera.gui import print_sheets
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
+from tessera.gui.sheet_confirm import SheetConfirmations
 from tessera.gui.widgets import muted
 from tessera.sheets.model import Paper, Sheet
 from tessera.sheets.render import write_pdf
@@ -183,6 +189,7 @@ class HandCopyDialog(QDialog):
         self.pages.addWidget(shown)
         layout.addWidget(self.pages, 1)
         self.copied: list[str] = []  # custodian names who saw and copied their words
+        self.copied_keys: list[str] = []  # their share keys
         self._ask()
 
     def current_name(self) -> str:
@@ -212,6 +219,7 @@ class HandCopyDialog(QDialog):
     def advance(self) -> None:
         self.grid.clear_words()
         self.copied.append(self.current_name())
+        self.copied_keys.append(self.entries[self.index].key)
         if self.index + 1 < len(self.entries):
             self.index += 1
             self._ask()
@@ -222,6 +230,24 @@ class HandCopyDialog(QDialog):
         self.grid.clear_words()
         self._words.clear()
         super().done(result)
+
+
+def ask_discard(parent: QWidget, names: Sequence[str]) -> bool:
+    """Before the words' window closes with shares on no paper: keep it open or discard."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "The share words will be lost",
+                      "No sheet holds the share of " + ", ".join(names) + " yet. Once this "
+                      "window closes the words are gone for good; each of them would have to "
+                      "print a new sheet later with their own key.",
+                      QMessageBox.StandardButton.NoButton, parent)
+    keep = box.addButton("Keep the window open", QMessageBox.ButtonRole.RejectRole)
+    discard = box.addButton("Discard the words — we will reprint",
+                            QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    chosen = box.clickedButton()
+    box.deleteLater()
+    return chosen is discard
 
 
 def preview_sheets(parent: QWidget | None, sheets: Sequence[Sheet], paper: Paper) -> bool:
@@ -236,6 +262,7 @@ class SheetHandoff(QWidget):
     preview: Callable[[QWidget | None, Sequence[Sheet], Paper], bool] = staticmethod(
         preview_sheets)
     ask_pdf_path: Callable[[QWidget, bool], Path | None] = staticmethod(ask_pdf_path)
+    ask_discard: Callable[[QWidget, Sequence[str]], bool] = staticmethod(ask_discard)
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,6 +270,8 @@ class SheetHandoff(QWidget):
         self.setAccessibleName("Recovery sheets")
         self.sealed: SealedVersion | None = None
         self.words: dict[str, str] = {}
+        self.on_paper: set[str] = set()  # share keys whose words are on a sheet now
+        self.discarded = False
         self.hand_copy_dialog: HandCopyDialog | None = None
         self.paper_combo = QComboBox()
         self.paper_combo.setAccessibleName("Paper size")
@@ -279,6 +308,8 @@ class SheetHandoff(QWidget):
         layout.addWidget(self.hand_copy)
         layout.addLayout(row)
         layout.addWidget(self.status)
+        self.confirmations = SheetConfirmations(context)
+        layout.addWidget(self.confirmations)
         self.print_button.clicked.connect(self.print_preview)
         self.pdf_button.clicked.connect(self.save_pdf)
         self.words_button.clicked.connect(self.show_words)
@@ -288,7 +319,40 @@ class SheetHandoff(QWidget):
     def set_version(self, sealed: SealedVersion, words: Mapping[str, str]) -> None:
         self.sealed = sealed
         self.words = dict(words)
+        self.on_paper = set()
         self._mode_changed()
+        self.confirmations.set_version(sealed, self.words)
+
+    # -- the words must not be lost by a keystroke ------------------------------------
+    def missing_names(self) -> list[str]:
+        """Custodians whose share is still on no paper while its words exist."""
+        if self.sealed is None or not self.words:
+            return []
+        return list(dict.fromkeys(e.custodian for e in self.sealed.manifest.shares
+                                  if e.key in self.words and e.key not in self.on_paper))
+
+    @property
+    def words_safe(self) -> bool:
+        return self.discarded or not self.missing_names()
+
+    def confirm_leave(self, parent: QWidget | None = None) -> bool:
+        """Whether the window holding the words may close (asks when a share is on no
+        paper; "discard" is logged before the words go)."""
+        names = self.missing_names()
+        if self.discarded or not names or self.sealed is None:
+            return True
+        if not type(self).ask_discard(parent or self, names):
+            return False
+        keys = [k for k in self.words if k not in self.on_paper]
+        try:
+            log_discarded(self.context.vault, self.sealed.manifest, keys,
+                          actor=self.context.actor)
+        except Exception as exc:
+            show_error(self, exc)
+            return False
+        self.discarded = True
+        self.context.notify_changed()
+        return True
 
     def paper(self) -> Paper:
         return Paper(str(self.paper_combo.currentData()))
@@ -339,6 +403,8 @@ class SheetHandoff(QWidget):
         return target
 
     def _logged(self, batch: PendingSheets, how: str) -> None:
+        if not batch.hand_copy:  # empty boxes hold no words: only hand-copying counts then
+            self.on_paper.update(s.share_key for s in batch.sheets)
         boxes = " with empty word boxes" if batch.hand_copy else ""
         self.status.setText(f"{len(batch.sheets)} sheets {how}{boxes} and logged: "
                             + ", ".join(s.serial for s in batch.sheets))
@@ -356,6 +422,8 @@ class SheetHandoff(QWidget):
         return dialog
 
     def _hand_copy_closed(self, dialog: HandCopyDialog) -> None:
+        self.on_paper.update(dialog.copied_keys)
+        self.printed.emit()
         if dialog.copied:
             self.status.setText("Words shown for hand-copying to: " + ", ".join(dialog.copied))
         if self.hand_copy_dialog is dialog:

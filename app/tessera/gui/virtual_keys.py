@@ -34,6 +34,7 @@ class KeyRow(QFrame):
     """One virtual key: name, state and its buttons."""
 
     plugged = Signal()  # the key was pulled out or plugged in
+    touched = Signal()  # its Touch button was pressed
 
     def __init__(self, key: VirtualKey, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,11 +49,13 @@ class KeyRow(QFrame):
         self.kind = muted(key.kind.display_name)
         self.state = QLabel()
         self.state.setAccessibleName(f"{key.name} state")
+        self.state.setWordWrap(True)  # "Blinking…" must not widen the panel and move Touch
         self.touch = QPushButton("Touch")
         themed(self.touch, "touch")
         self.touch.setAccessibleName(f"Touch {key.name}")
         self.touch.setToolTip(f"Touch {key.name}, as you would touch a real key when it blinks")
         self.touch.clicked.connect(key.touch.press)
+        self.touch.clicked.connect(self.touched)
         self.plug = QPushButton()
         self.plug.setAccessibleName(f"Plug in or pull out {key.name}")
         self.plug.clicked.connect(self._toggle_plug)
@@ -95,6 +98,7 @@ class VirtualKeysPanel(QWidget):
 
     waiting_changed = Signal(str, bool)  # key name, waiting — emitted from device threads
     plugged = Signal()  # a key was pulled out or plugged in
+    touched = Signal()  # a Touch button was pressed
 
     def __init__(self, devices: VirtualDevices, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,6 +132,7 @@ class VirtualKeysPanel(QWidget):
                 continue
             row = KeyRow(key)
             row.plugged.connect(self.plugged)
+            row.touched.connect(self.touched)
             self.rows[key.name] = row
             self._list.addWidget(row)
             key.touch.on_waiting = lambda waiting, name=key.name: self._relay(name, waiting)

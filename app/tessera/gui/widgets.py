@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -197,3 +197,13 @@ def separator() -> QFrame:
     line.setFrameShape(QFrame.Shape.HLine)
     line.setFrameShadow(QFrame.Shadow.Sunken)
     return line
+
+
+def focus_when_shown(widget: QWidget) -> None:
+    """Put the cursor in ``widget`` once the page showing it has settled.
+
+    A QWizard gives the focus to a page's first focusable child *after*
+    ``initializePage`` (on a form that starts with radio buttons, a radio button), so
+    the wanted field is focused on the next turn of the event loop instead.
+    """
+    QTimer.singleShot(0, widget, lambda: widget.setFocus(Qt.FocusReason.OtherFocusReason))

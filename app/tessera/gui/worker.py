@@ -23,7 +23,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from tessera.core.errors import UserCancelled
+from tessera.core.errors import TouchTimeout, UserCancelled
 from tessera.gui.prompts import GuiPrompts, PromptState
 from tessera.tokens.base import Prompts
 
@@ -201,8 +201,11 @@ class TokenWorker(QObject):
                 value = job.fn(prompts, job.event)
             job.state = JobState.SUCCEEDED
         except BaseException as exc:  # every failure goes to on_failure, on the GUI thread
-            error = exc
-            job.state = JobState.CANCELLED if isinstance(exc, UserCancelled) else JobState.FAILED
+            # A key that gives up waiting for a touch just as the person cancels reports
+            # a timeout; the person cancelled, and a cancel is shown to nobody.
+            error = UserCancelled() if job.cancelled and isinstance(exc, TouchTimeout) else exc
+            job.state = JobState.CANCELLED if isinstance(error, UserCancelled) \
+                else JobState.FAILED
         finally:
             prompts.close()
             with self._lock:

@@ -223,6 +223,24 @@ class Fido2Driver:
             raise UserCancelled()
         raise NoKeyFound()
 
+    def present(self, token: TokenInfo) -> bool | None:
+        """Whether a plugged-in key holds ``token``'s credential, asked silently (no PIN,
+        no touch); ``None`` when that cannot be told (the Windows client, a key that
+        wants its PIN before it answers). Lets a front end say "insert Carol's key"."""
+        if self._platform_client is not None:
+            return None
+        descriptor = {"type": "public-key", "id": Fido2Facts.from_json(token.facts).credential_id}
+        unsure = False
+        for device in list(self._devices()):
+            try:
+                Ctap2(device).get_assertion(RP_ID, b"\0" * 32, [descriptor], options={"up": False})
+                return True
+            except CtapError as e:
+                unsure = unsure or e.code != CtapError.ERR.NO_CREDENTIALS
+            except (OSError, ValueError):
+                continue  # unplugged meanwhile, or not a CTAP2 key
+        return None if unsure else False
+
     def _device_holding(
         self,
         facts: Fido2Facts,

@@ -148,6 +148,17 @@ class PivDriver:
                 return device
         return None
 
+    def present(self, token: TokenInfo) -> bool | None:
+        """Whether the YubiKey holding ``token`` is plugged in (by serial; no PIN, no
+        touch); ``None`` when smart cards cannot be listed at all."""
+        try:
+            serial = int(token.facts["serial"])
+            return self.find_device(serial) is not None
+        except (KeyError, ValueError, TypeError):
+            return None
+        except TokenError:  # no PC/SC service: nothing can be told
+            return None
+
     # -- enrolment -------------------------------------------------------------------
 
     def enroll(

@@ -182,6 +182,10 @@ class SoftwareDriver:
     def __init__(self, store: SoftwareKeyStore) -> None:
         self.store = store
 
+    def present(self, token: TokenInfo) -> bool | None:
+        """A software key lives on this computer: there is nothing to plug in."""
+        return True
+
     def _load(self, token: TokenInfo, prompts: Prompts) -> SoftwareKeys:
         key_id = str(token.facts.get("key_id", ""))
         where = str(token.facts.get("store", "file"))

@@ -239,7 +239,20 @@ def _v2_lifecycle(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle]
+_V_SHEET_CONFIRM = """
+ALTER TABLE sheets ADD COLUMN confirmed_at  TEXT;  -- the custodian re-entered words of it
+ALTER TABLE sheets ADD COLUMN confirmed_how TEXT;  -- e.g. 'words 4, 17, 29'
+"""
+
+
+def _v3_sheet_confirmations(conn: sqlite3.Connection) -> None:
+    """A custodian confirms their new sheet (words re-entered while they still exist on
+    screen), so a version's backups count only once each share is known to be on paper."""
+    for statement in _split(_V_SHEET_CONFIRM):
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_sheet_confirmations]
 
 
 def schema_version() -> int:

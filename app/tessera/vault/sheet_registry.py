@@ -48,6 +48,17 @@ class SheetRecord:
     reprint_of: str | None
     destroyed_by: str | None
     destroyed_witness: str | None
+    confirmed_at: str | None = None
+    confirmed_how: str | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """The custodian's share is known to be on this paper: they re-entered words of
+        it while the words still existed, or it was sealed in an envelope before a
+        witness."""
+        return self.state is not SheetState.DESTROYED and (
+            self.confirmed_at is not None or self.state in (SheetState.SEALED,
+                                                             SheetState.OPENED))
 
 
 def _row(row: sqlite3.Row) -> SheetRecord:
@@ -57,7 +68,8 @@ def _row(row: sqlite3.Row) -> SheetRecord:
         envelope_no=row["envelope_no"], printed_at=row["printed_at"],
         sealed_by=row["sealed_by"], witness=row["witness"], state=SheetState(row["state"]),
         state_since=row["state_since"], reprint_of=row["reprint_of"],
-        destroyed_by=row["destroyed_by"], destroyed_witness=row["destroyed_witness"])
+        destroyed_by=row["destroyed_by"], destroyed_witness=row["destroyed_witness"],
+        confirmed_at=row["confirmed_at"], confirmed_how=row["confirmed_how"])
 
 
 class SheetRegistry:
@@ -161,6 +173,22 @@ class SheetRegistry:
                 "record_id": sheet.record_id, "version": sheet.version,
                 "share_key": sheet.share_key, "envelope_no": envelope_no,
                 "sealed_by": sealed_by, "witness": witness})
+        return self.get(sheet.serial)
+
+    def mark_confirmed(self, serial: str, *, how: str, actor: str) -> SheetRecord:
+        """The custodian confirmed this sheet holds their share (``how``: which words
+        they re-entered; never the words themselves)."""
+        how = clean_text(how, "how the sheet was confirmed", 200, required=True)
+        with self.vault.transaction() as conn:
+            sheet = self._in_state(serial, (SheetState.PRINTED, SheetState.SEALED),
+                                   "confirmed")
+            now = self.vault.now()
+            conn.execute("UPDATE sheets SET confirmed_at = ?, confirmed_how = ?"
+                         " WHERE serial = ?", (now, how, sheet.serial))
+            self.vault.append_audit(actor, "sheet.confirm", sheet.serial, {
+                "record_id": sheet.record_id, "version": sheet.version,
+                "custodian_id": sheet.custodian_id, "share_key": sheet.share_key,
+                "how": how})
         return self.get(sheet.serial)
 
     def mark_opened(self, serial: str, *, reason: str, actor: str) -> SheetRecord:

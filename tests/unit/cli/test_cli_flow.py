@@ -240,3 +240,31 @@ def test_sheets_printed_at_creation_recover_without_the_vault(vault_path: Path,
             str(out))
     assert r.code == 0, r.text
     assert out.read_text() == SECRET
+
+
+def test_each_custodian_confirms_their_sheet_and_show_says_who_has_not(
+        vault_path: Path, tmp_path: Path) -> None:
+    setup_custodians()
+    r = run("record", "create", "--label", "AWS root", "--custodian", "Alice", "--custodian",
+            "Bob", "--custodian", "Carol", "--threshold", "2", "--sheets",
+            str(tmp_path / "sheets"), input=SECRET + "\n")
+    assert r.code == 0, r.text
+    assert "tessera sheet confirm" in r.out
+    assert "0 of 3 sheets confirmed; waiting for Alice, Bob, Carol" in \
+        run("record", "show", "AWS root").out
+    assert run("sheet", "list").out.count("NOT CONFIRMED") == 3
+
+    # Bob types Alice's words: refused, nothing recorded
+    wrong = run("sheet", "confirm", "AWS root", "--custodian", "Bob",
+                input=words_of(vault_path, "Alice") + "\n")
+    assert wrong.code != 0 and "Bob" in wrong.err
+    assert "sheet.confirm" not in run("audit", "export").out
+
+    ok = run("sheet", "confirm", "AWS root", "--custodian", "Bob",
+             input=words_of(vault_path, "Bob") + "\n")
+    assert ok.code == 0, ok.text
+    assert "1 of 3 sheets confirmed; waiting for Alice, Carol" in ok.out
+    assert "waiting for Alice, Carol" in run("record", "show", "AWS root").out
+    exported = run("audit", "export").out
+    assert "sheet.confirm" in exported
+    assert words_of(vault_path, "Bob").split()[5] not in exported

@@ -301,3 +301,15 @@ def test_persisted_key_still_opens_old_envelopes(tmp_path: Path):
         token, envelope, os.urandom(32), RecordingPrompts(), threading.Event()
     )
     assert bytes(unlocked.share) == b"share words"
+
+
+def test_present_finds_the_key_holding_the_credential_without_pin_or_touch():
+    device = VirtualAuthenticator()
+    token = enrolled_token(device)
+    device.touch.set_mode("never")  # a touch would never come: the probe needs none
+    stranger = VirtualAuthenticator()
+    enrolled_token(stranger, "Mallory")
+    assert driver_for(stranger, device).present(token) is True
+    device.pull_out()
+    assert driver_for(stranger).present(token) is False  # only someone else's key
+    assert driver_for().present(token) is False  # no key at all

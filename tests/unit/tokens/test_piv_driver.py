@@ -348,3 +348,13 @@ def test_enrolled_key_survives_a_restart(tmp_path):
     assert bytes(unlocked.share) == SHARE
     assert isinstance(restarted.keys[0].open_connection(SmartCardConnection), VirtualPivCard)
     assert PivSession(restarted.card).get_slot_metadata(SLOT.RETIRED1).key_type == KEY_TYPE.ECCP256
+
+
+def test_present_tells_a_plugged_in_yubikey_from_a_missing_one_without_pin_or_touch(rig: Rig):
+    token = rig.token(rig.enroll())
+    rig.card.touch.set_mode("never")  # a touch would never come: present() needs none
+    assert rig.driver.present(token) is True
+    rig.card.pull_out()
+    assert rig.driver.present(token) is False
+    other = Rig([card(serial=5550099)])  # only somebody else's YubiKey is plugged in
+    assert other.driver.present(token) is False
