@@ -161,10 +161,19 @@ class Vault(LifecycleMixin):
         with self.reading() as conn:
             return audit.head(conn)
 
-    def verify_audit(self, expected_head: tuple[int, str] | None = None) -> AuditVerdict:
-        """Recompute the chain; with a transcript's head, also detect removed entries."""
+    def verify_audit(self, expected_head: tuple[int, str] | None = None, *,
+                     verified_before: tuple[int, str] | None = None,
+                     only_new: bool = False) -> AuditVerdict:
+        """Recompute the chain; with a transcript's head, also detect removed entries;
+        with the head verified before (and ``only_new``), check it and what follows."""
         with self.reading() as conn:
-            return audit.verify(conn, expected_head)
+            return audit.verify(conn, expected_head, verified_before=verified_before,
+                                only_new=only_new)
+
+    def audit_hash(self, seq: int) -> str | None:
+        """The stored hash of entry ``seq`` (entry 1's names the log: its genesis)."""
+        with self.reading() as conn:
+            return audit.entry_hash(conn, seq)
 
     def audit_entries(self, *, action: str | None = None, actor: str | None = None,
                       subject: str | None = None, since: str | None = None,
