@@ -8,6 +8,7 @@ layout is documented byte for byte in ``docs/FORMAT.md``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import uuid
@@ -21,6 +22,7 @@ from tessera.core.errors import FormatError
 FORMAT_ID = "tessera/manifest/v1"
 PAYLOAD_ALG = "AES-256-GCM/HKDF-SHA256"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 NHI_FIELDS = ("system", "account", "owner", "environment")
 MAX_LABEL = 200
@@ -115,6 +117,12 @@ class Manifest:
         }
 
     def to_bytes(self) -> bytes:
+        return self._canonical_bytes
+
+    @functools.cached_property
+    def _canonical_bytes(self) -> bytes:
+        # Computed once per (immutable) manifest: the digest, the fingerprint and the
+        # vault's integrity checks all ask for it.
         return canonical.dumps(self.to_json())
 
     @property
@@ -159,8 +167,9 @@ class Manifest:
         """Parse and validate canonical manifest bytes (strict; raises FormatError)."""
         obj = canonical.loads(data, what="manifest")
         manifest = cls.from_json(obj)
-        if manifest.to_bytes() != data:
+        if not canonical.matches(manifest.to_json(), data):
             raise FormatError("the manifest is not in canonical form")
+        manifest.__dict__["_canonical_bytes"] = bytes(data)  # equal to what dumps would give
         return manifest
 
     @classmethod
@@ -306,7 +315,7 @@ class _Reader:
             raise FormatError(f"{self.where}.{key} is longer than {limit} characters")
         if required and not value.strip():
             raise FormatError(f"{self.where}.{key} is empty")
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if _CONTROL.search(value):
             raise FormatError(f"{self.where}.{key} contains control characters")
         return value
 

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import json.encoder
-import json.scanner
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
@@ -97,26 +96,6 @@ def details_text(details: Mapping[str, Any]) -> str:
 _jstr: Callable[[str], str] = json.encoder.encode_basestring
 
 
-def _refuse(text: Any) -> Any:
-    raise FormatError(f"{text!r} is not allowed in canonical JSON")
-
-
-def _safe_int(text: str) -> int:
-    value = int(text)
-    if abs(value) >= 2**53:
-        raise FormatError("integer out of the safe range")
-    return value
-
-
-# The C scanner and encoder, built once (json.loads and json.dumps rebuild them on every
-# call, which costs more than the work on a short details object). Refuses what
-# canonical.loads refuses: floats, NaN, unsafe integers; re-encoding must give the
-# text back, which refuses whitespace, escapes, key order and duplicate keys.
-_SCAN: Any = getattr(json.scanner, "c_make_scanner", None)
-_SCAN = _SCAN and _SCAN(json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse,
-                                         parse_int=_safe_int))
-_C_ENCODE: Any = getattr(json.encoder, "c_make_encoder", None)
-_C_ENCODE = _C_ENCODE and _C_ENCODE(None, _refuse, _jstr, None, ":", ",", True, False, False)
 
 
 def entry_bytes(seq: int, at: str, actor: str, action: str, subject: str,
@@ -166,14 +145,12 @@ def append(conn: sqlite3.Connection, *, at: str, actor: str, action: str, subjec
 
 def _canonical_details(text: Any) -> bool:
     """Whether ``text`` is a canonical JSON object (as ``canonical.loads`` decides)."""
-    if _SCAN is None or _C_ENCODE is None or type(text) is not str:
-        return isinstance(text, str) and _canonical_object(text)
-    try:
-        value, end = _SCAN(text, 0)
-        return (end == len(text) and type(value) is dict
-                and "".join(_C_ENCODE(value, 0)) == text)
-    except (FormatError, ValueError, TypeError, RecursionError, StopIteration):
+    if type(text) is not str:
         return False
+    if not canonical.FAST:
+        return _canonical_object(text)
+    ok, value = canonical.fast_text(text)
+    return ok and type(value) is dict
 
 
 def _row_problem(row: tuple[Any, ...], expected_seq: int, prev: str) -> tuple[int, str] | None:
