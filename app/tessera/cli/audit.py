@@ -66,12 +66,13 @@ def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
 def audit_export(ctx: Context, fmt: str, out: Path | None) -> None:
     """Export the audit log."""
     with ctx.vault() as vault:
-        text = vault.export_audit(fmt)
+        if out:
+            with out.open("w", encoding="utf-8", newline="") as stream:
+                vault.write_audit(stream.write, fmt)
+        else:
+            vault.write_audit(lambda chunk: click.echo(chunk, nl=False), fmt)
     if out:
-        out.write_text(text, encoding="utf-8")
         echo(f"Wrote {out}")
-    else:
-        click.echo(text, nl=False)
 
 
 @click.command("export")

@@ -322,23 +322,32 @@ def _iter_rows(conn: sqlite3.Connection, after: int = 0) -> Iterator[tuple[Any, 
     yield from cursor.execute(_SELECT_AFTER, (after,))
 
 
-def export(conn: sqlite3.Connection, fmt: str = "jsonl") -> str:
+def export_chunks(conn: sqlite3.Connection, fmt: str = "jsonl") -> Iterator[str]:
     """The whole log as JSON lines (verifiable: each line is the canonical entry plus
-    ``prev_hash`` and ``hash``) or CSV (for reading; cells are spreadsheet-safe)."""
-    if fmt == "jsonl":
-        lines: list[str] = []
-        for row in _iter_rows(conn):
-            seq, at, actor, action, subject, details, prev_hash, digest = row
-            lines.append(f'{{"action":{_jstr(action)},"actor":{_jstr(actor)},"at":{_jstr(at)},'
-                    f'"details":{details},"hash":{_jstr(digest)},'
-                    f'"prev_hash":{_jstr(prev_hash)},"seq":{seq},'
-                         f'"subject":{_jstr(subject)}}}\n')
-        return "".join(lines)
+    ``prev_hash`` and ``hash``) or CSV (for reading; cells are spreadsheet-safe), in
+    chunks of a few hundred lines, so a million entries never sit in memory at once."""
+    if fmt not in ("jsonl", "csv"):
+        raise ValueError(f"unknown audit export format {fmt!r} (use 'jsonl' or 'csv')")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(_COLUMNS)
-        for row in _iter_rows(conn):
+    for n, row in enumerate(_iter_rows(conn), 1):
+        if fmt == "jsonl":
+            seq, at, actor, action, subject, details, prev_hash, digest = row
+            buffer.write(f'{{"action":{_jstr(action)},"actor":{_jstr(actor)},"at":{_jstr(at)},'
+                         f'"details":{details},"hash":{_jstr(digest)},'
+                         f'"prev_hash":{_jstr(prev_hash)},"seq":{seq},'
+                         f'"subject":{_jstr(subject)}}}\n')
+        else:
             writer.writerow([row[0], *(csv_cell(v) for v in row[1:])])
-        return buffer.getvalue()
-    raise ValueError(f"unknown audit export format {fmt!r} (use 'jsonl' or 'csv')")
+        if n % 512 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def export(conn: sqlite3.Connection, fmt: str = "jsonl") -> str:
+    """The whole log as one text (see :func:`export_chunks`)."""
+    return "".join(export_chunks(conn, fmt))

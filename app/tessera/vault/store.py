@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import sqlite3
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -187,4 +188,10 @@ class Vault(LifecycleMixin):
         """The log as JSON lines (verifiable) or CSV (spreadsheet-safe cells)."""
         with self.reading() as conn:
             return audit.export(conn, fmt)
+
+    def write_audit(self, write: Callable[[str], object], fmt: str = "jsonl") -> None:
+        """Hand the log to ``write`` in chunks as it is read (memory stays flat)."""
+        with self.reading() as conn:
+            for chunk in audit.export_chunks(conn, fmt):
+                write(chunk)
 
