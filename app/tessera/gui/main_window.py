@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt
@@ -41,7 +42,9 @@ from tessera.gui.errors import show_error
 from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
 from tessera.gui.review_page import ReviewPage
 from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon, retint_all
-from tessera.gui.virtual_keys import VirtualKeysPanel
+
+if TYPE_CHECKING:
+    from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
 PAGE_ICONS = ("records", "custodians", "tokens", "audit", "verify")
@@ -127,6 +130,8 @@ class MainWindow(QMainWindow):
         self.keys_panel: VirtualKeysPanel | None = None
         self.keys_dock: QDockWidget | None = None
         if context.virtual is not None:
+            from tessera.gui.virtual_keys import VirtualKeysPanel  # demo vaults only
+
             self.keys_panel = VirtualKeysPanel(context.virtual)
             self.keys_dock = QDockWidget("Virtual keys", self)
             self.keys_dock.setObjectName("virtual-keys-dock")

@@ -36,7 +36,6 @@ from tessera.gui.errors import show_error
 from tessera.gui.rows import short_time
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import heading, muted
-from tessera.sheets.review_report import write_review_pdf
 from tessera.tokens.base import TokenKind
 
 SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
@@ -176,6 +175,8 @@ class ReviewPage(QWidget):
             if kind == "csv":
                 write_private(target, review_csv(self.review).encode("utf-8"))
             else:
+                from tessera.sheets.review_report import write_review_pdf  # only when asked
+
                 write_review_pdf(self.review, target, vault_name=self.context.vault_path.name)
         except Exception as exc:
             show_error(self, exc)
