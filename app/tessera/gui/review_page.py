@@ -34,6 +34,7 @@ from tessera.custody.review import gather_review
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.rows import short_time
+from tessera.gui.stale_pages import RefreshWhenShown
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import heading, muted
 from tessera.tokens.base import TokenKind
@@ -50,7 +51,7 @@ def ask_export_path(parent: QWidget, kind: str) -> Path | None:
     return Path(name) if name else None
 
 
-class ReviewPage(QWidget):
+class ReviewPage(RefreshWhenShown, QWidget):
     """Sidebar page: the access review of the open vault."""
 
     ask_export_path: Callable[[QWidget, str], Path | None] = staticmethod(ask_export_path)
@@ -96,7 +97,7 @@ class ReviewPage(QWidget):
         layout.addWidget(self.status)
         self.csv_button.clicked.connect(lambda: self.export("csv"))
         self.pdf_button.clicked.connect(lambda: self.export("pdf"))
-        context.vault_changed.connect(self.refresh)
+        context.vault_changed.connect(self.vault_changed)
         self.refresh()
 
     def refresh(self) -> None:
