@@ -46,3 +46,22 @@ def test_a_hidden_page_refreshes_when_shown_a_visible_one_at_once(window, contex
     context.notify_changed()
     assert "Erin" in names(custodians)  # visible: re-read at once
     assert reads == [1, 1]
+
+
+def test_the_audit_page_lists_the_newest_entries_that_match(window, context, monkeypatch,
+                                                              qtbot) -> None:
+    from tessera.gui import audit_page
+
+    monkeypatch.setattr(audit_page, "PAGE", 5)
+    for i in range(7):
+        context.vault.append_audit("Zed", "sheet.print", f"sheet-{i}", {"serial": i})
+    window.show_page(PAGES.index("Audit"))
+    page = window.audit
+    page.refresh()
+    head = context.vault.audit_head()[0]
+    seqs = [page.model.row_at(r).seq for r in range(page.model.rowCount())]
+    assert sorted(seqs) == list(range(head - 4, head + 1))
+    assert f"the newest 5 matching entries of {head}" in page.count.text()
+    page.action_filter.setCurrentIndex(page.action_filter.findData("custodian."))
+    shown = [page.model.row_at(r) for r in range(page.model.rowCount())]
+    assert shown and {e.action for e in shown} == {"custodian.add"}  # older, found by SQL

@@ -288,9 +288,11 @@ def _entry(row: sqlite3.Row | tuple[Any, ...]) -> AuditEntry:
 
 def entries(conn: sqlite3.Connection, *, action: str | None = None, actor: str | None = None,
             subject: str | None = None, since: str | None = None, until: str | None = None,
-            after_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
+            after_seq: int = 0, limit: int | None = None,
+            newest: int | None = None) -> list[AuditEntry]:
     """Entries in order, filtered. ``action`` matches exactly or, ending in ".", as a
-    prefix ("release."); ``since``/``until`` compare ISO times (inclusive)."""
+    prefix ("release."); ``since``/``until`` compare ISO times (inclusive); ``newest``
+    keeps only the last that many matching entries (still in order)."""
     clauses = ["seq > ?"]
     args: list[Any] = [after_seq]
     if action is not None:
@@ -308,6 +310,10 @@ def entries(conn: sqlite3.Connection, *, action: str | None = None, actor: str |
     # Only fixed fragments are joined; every value is a bound parameter.
     sql = ("SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit"  # noqa: S608
            " WHERE " + " AND ".join(clauses) + " ORDER BY seq")
+    if newest is not None:
+        sql = sql.replace(" ORDER BY seq", " ORDER BY seq DESC LIMIT ?")
+        args.append(int(newest))
+        return [_entry(row) for row in reversed(conn.execute(sql, args).fetchall())]
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))

@@ -179,10 +179,11 @@ class Vault(LifecycleMixin):
     def audit_entries(self, *, action: str | None = None, actor: str | None = None,
                       subject: str | None = None, since: str | None = None,
                       until: str | None = None, after_seq: int = 0,
-                      limit: int | None = None) -> list[AuditEntry]:
+                      limit: int | None = None, newest: int | None = None) -> list[AuditEntry]:
         with self.reading() as conn:
             return audit.entries(conn, action=action, actor=actor, subject=subject,
-                                 since=since, until=until, after_seq=after_seq, limit=limit)
+                                 since=since, until=until, after_seq=after_seq, limit=limit,
+                                 newest=newest)
 
     def export_audit(self, fmt: str = "jsonl") -> str:
         """The log as JSON lines (verifiable) or CSV (spreadsheet-safe cells)."""
