@@ -125,12 +125,12 @@ class Manifest:
         # vault's integrity checks all ask for it.
         return canonical.dumps(self.to_json())
 
-    @property
+    @functools.cached_property
     def digest(self) -> bytes:
         """SHA-256 of the canonical bytes: the payload AAD and the fingerprint."""
         return hashlib.sha256(self.to_bytes()).digest()
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         return format_fingerprint(self.digest)
 
@@ -164,7 +164,17 @@ class Manifest:
     # -- decoding -----------------------------------------------------------------
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
-        """Parse and validate canonical manifest bytes (strict; raises FormatError)."""
+        """Parse and validate canonical manifest bytes (strict; raises FormatError).
+
+        Manifests are immutable, so a parsed one is kept (a few thousand, by their
+        bytes): a window that re-reads every record after each change parses only the
+        manifests it has not seen."""
+        if cls is not Manifest:
+            return cls._parse(bytes(data))
+        return _parsed_manifest(bytes(data))
+
+    @classmethod
+    def _parse(cls, data: bytes) -> Manifest:
         obj = canonical.loads(data, what="manifest")
         manifest = cls.from_json(obj)
         if not canonical.matches(manifest.to_json(), data):
@@ -343,3 +353,8 @@ class _Reader:
 
     def sub(self, key: str) -> _Reader:
         return _Reader(self._get(key), f"{self.where}.{key}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_manifest(data: bytes) -> Manifest:
+    return Manifest._parse(data)
