@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z", re.ASCII)
 
 
+@functools.lru_cache(maxsize=65536)  # the same few times recur across thousands of records
 def parse_time(text: str) -> datetime:
     """A vault time (``2026-01-31T12:00:00Z``) as an aware UTC datetime.
 
@@ -37,6 +39,7 @@ def parse_time(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=65536)
 def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
