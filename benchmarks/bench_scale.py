@@ -10,7 +10,8 @@ scale_vaults.py) it prints, measured on a fresh copy:
 - whole-process wall time of ``record list``, ``review``, ``audit verify --full``,
   ``audit verify`` (incremental: only what is new since this computer verified it),
   ``audit export`` and one release (two virtual keys, PINs, no touch delay);
-- in-process ``audit verify`` × a read-and-SHA-256 loop over the same rows (yardstick);
+- in-process ``audit verify`` × a read-and-SHA-256 loop over the same rows (yardstick),
+  and the in-process access review (no interpreter start-up in it);
 - peak memory (largest resident set of any of those commands).
 
 Then one verdict per column and series: constant, linear or worse, from how the figure
@@ -131,6 +132,21 @@ def verify_in_process(path: Path) -> float:
     return elapsed
 
 
+def review_in_process(path: Path) -> float:
+    from tessera.core import manifest
+    from tessera.custody.review import gather_review
+    from tessera.vault import Vault
+
+    manifest._parsed_manifest.cache_clear()  # as cold as a fresh `tessera review`
+    vault = Vault.open(path)
+    try:
+        start = time.perf_counter()
+        gather_review(vault)
+        return time.perf_counter() - start
+    finally:
+        vault.close()
+
+
 def gui_start(script: str, env: dict[str, str], *args: str, timeout: float) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
@@ -195,12 +211,14 @@ def measure(size: Size, *, gui: bool, repeat: int, timeout: float) -> Row:
             "--approve", "Alice", "--approve", "Bob", "--out", str(work / "secret.txt"),
             stdin=f"{PIN}\n{PIN}\n", timeout=timeout)
         cli(row, "verify incr", vault, env, "audit", "verify", timeout=timeout)
-        yard, verify = [], []
+        yard, verify, review = [], [], []
         for _ in range(repeat):
             yard.append(read_and_hash(vault)[0])
             verify.append(verify_in_process(vault))
+            review.append(review_in_process(vault))
         row.figures["hash loop"] = min(yard)
         row.figures["verify in-proc"] = min(verify)
+        row.figures["review in-proc"] = min(review)
     return row
 
 
@@ -231,7 +249,7 @@ def report(rows: list[Row], bare: float | None) -> None:
     print()
     if bare is not None:
         print(f"yardstick: bare PySide6 window shown in {fmt(bare)}")
-    head = ["size", *COLUMNS, "verify ×hash", "peak MB"]
+    head = ["size", *COLUMNS, "review in-proc", "verify ×hash", "peak MB"]
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for row in rows:
@@ -246,6 +264,7 @@ def report(rows: list[Row], bare: float | None) -> None:
             if row.notes.get(column, "").startswith("exit"):
                 text += f" [{row.notes[column]}]"
             cells.append(text)
+        cells.append(fmt(row.figures["review in-proc"]))
         ratio = row.figures["verify in-proc"] / row.figures["hash loop"]
         cells.append(f"×{ratio:.2f} ({fmt(row.figures['verify in-proc'])} vs "
                      f"{fmt(row.figures['hash loop'])})")
@@ -258,7 +277,7 @@ def report(rows: list[Row], bare: float | None) -> None:
             continue
         key = (lambda r: r.size.records) if name == "records" else (lambda r: r.size.log)
         print(f"growth with {name}:")
-        for column in (*COLUMNS, "verify in-proc", "hash loop"):
+        for column in (*COLUMNS, "review in-proc", "verify in-proc", "hash loop"):
             points = [(key(r), r.figures[column]) for r in series if column in r.figures]
             if points:
                 print(f"  {column:15} {verdict(points)}")

@@ -210,12 +210,28 @@ class Review:
     drills: tuple[DrillDue, ...]
 
     def findings_for(self, record_id: str, custodian: str | None = None) -> list[Finding]:
-        return [f for f in self.findings if f.record_id == record_id
-                and (custodian is None or f.custodian == custodian)]
+        found = self._findings_by_record.get(record_id, [])
+        return list(found) if custodian is None else [f for f in found
+                                                      if f.custodian == custodian]
 
     def drill_for(self, record_id: str, token_id: str) -> DrillDue | None:
-        return next((d for d in self.drills
-                     if d.record_id == record_id and d.token_id == token_id), None)
+        return self._drills_by_token.get((record_id, token_id))
+
+    # Indexes built once: the review page asks per record and per holder, which was a
+    # scan of every finding each time (quadratic in the number of records).
+    @functools.cached_property
+    def _findings_by_record(self) -> dict[str, list[Finding]]:
+        index: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            index.setdefault(finding.record_id, []).append(finding)
+        return index
+
+    @functools.cached_property
+    def _drills_by_token(self) -> dict[tuple[str, str], DrillDue]:
+        index: dict[tuple[str, str], DrillDue] = {}
+        for drill in self.drills:
+            index.setdefault((drill.record_id, drill.token_id), drill)
+        return index
 
     def rotation_due_at(self, record: RecordView) -> str:
         """When the secret is to be rotated: at once — since the release or revocation —

@@ -39,6 +39,7 @@ from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import heading, muted
 from tessera.tokens.base import TokenKind
 
+SEVERITY_ORDER = {severity: n for n, severity in enumerate(Severity)}
 SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
 
 
@@ -116,7 +117,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
         for record in review.records:
             found = review.findings_for(record.record_id)
             worst = min((f.severity for f in found), default=None,
-                        key=lambda s: list(Severity).index(s))
+                        key=lambda s: SEVERITY_ORDER[s])
             item = QTreeWidgetItem([
                 record.label, record.k_of_n, record.state_display,
                 short_time(record.last_release_at), review.rotation_due_text(record),
