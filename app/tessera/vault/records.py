@@ -170,12 +170,12 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
         creation or of its newest rotation, as the audit log records them (read through
         the sealing index, not the whole log)."""
         with self.reading() as conn:
+            # One record: NULL matches every subject, so one fixed statement serves both.
             rows = conn.execute(
                 "SELECT subject, action, details, at FROM audit"
                 " WHERE action IN ('record.create', 'record.version')"
-                + ("" if record_id is None else " AND subject = ?")
-                + " ORDER BY subject, seq", () if record_id is None else (record_id,)
-            ).fetchall()
+                " AND (? IS NULL OR subject = ?) ORDER BY subject, seq",
+                (record_id, record_id)).fetchall()
         sealed: dict[str, str] = {}
         for row in rows:
             if row["action"] == "record.create" or _is_rotation(row["details"]):
