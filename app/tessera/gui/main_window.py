@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera import __version__
-from tessera.custody.demo import DEMO_PIN
+from tessera.custody.demo_facts import DEMO_PIN
 from tessera.custody.enroll import ConnectedDevice
 from tessera.gui.audit_page import AuditPage
 from tessera.gui.context import AppContext
