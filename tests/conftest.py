@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never touch the developer's real keyring or vault.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 os.environ.pop("TESSERA_VAULT", None)
+# …nor the developer's config (the audit heads this computer verified live there).
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="tessera-test-config-")
 sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest

@@ -86,6 +86,8 @@ def test_names_already_in_the_vault_are_shown_spelled_out(window, context, qtbot
     from PySide6.QtWidgets import QWidget
 
     from tessera.gui.table_model import RowTableModel
+    for page in (window.custodians, window.tokens, window.audit):  # built when first used
+        page.ensure_fresh()
     models = [w.model for w in window.findChildren(QWidget)
               if isinstance(getattr(w, "model", None), RowTableModel)]
     assert models

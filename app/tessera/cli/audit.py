@@ -21,23 +21,32 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--head", help="The head printed on a transcript, as SEQ:HASH, to detect "
               "truncation.")
+@click.option("--full", is_flag=True, help="Recompute the whole chain, not only the entries "
+              "written since this computer last verified it.")
 @pass_ctx
-def audit_verify(ctx: Context, head: str | None) -> None:
-    """Check the audit hash chain (and approval signatures)."""
+def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
+    """Check the audit hash chain (and approval signatures).
+
+    Only the entries written since this computer last verified the log are recomputed
+    (the entry verified then must still be there, unchanged); --full recomputes all."""
     expected = None
     if head:
         seq, _, digest = head.partition(":")
         if not seq.isdigit() or len(digest) != 64:
             raise InputError("--head takes SEQ:HASH, e.g. 42:3f1a…(64 hex digits)")
         expected = (int(seq), digest.lower())
+    from tessera.custody.evidence import verify_approvals
+    from tessera.custody.log_check import check_log
+    from tessera.vault.head_pins import HeadPinStore
+
     with ctx.vault() as vault:
-        verdict = vault.verify_audit(expected_head=expected)
-        from tessera.custody.evidence import verify_approvals
+        verdict = check_log(vault, HeadPinStore(), full=full, expected_head=expected)
 
         bad = verify_approvals(vault, ctx.drivers(vault))
     if verdict.ok:
-        echo(f"Audit chain intact: {verdict.entries} entries, head {verdict.head_seq}:"
-             f"{verdict.head_hash}")
+        scope = (f"{verdict.entries} new entries after entry {verdict.from_seq}, which this "
+                 "computer verified before" if verdict.from_seq else f"{verdict.entries} entries")
+        echo(f"Audit chain intact: {scope}; head {verdict.head_seq}:{verdict.head_hash}")
     else:
         secho(f"Audit chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}",
                     fg="red", err=True)
@@ -57,12 +66,13 @@ def audit_verify(ctx: Context, head: str | None) -> None:
 def audit_export(ctx: Context, fmt: str, out: Path | None) -> None:
     """Export the audit log."""
     with ctx.vault() as vault:
-        text = vault.export_audit(fmt)
+        if out:
+            with out.open("w", encoding="utf-8", newline="") as stream:
+                vault.write_audit(stream.write, fmt)
+        else:
+            vault.write_audit(lambda chunk: click.echo(chunk, nl=False), fmt)
     if out:
-        out.write_text(text, encoding="utf-8")
         echo(f"Wrote {out}")
-    else:
-        click.echo(text, nl=False)
 
 
 @click.command("export")

@@ -8,6 +8,7 @@ layout is documented byte for byte in ``docs/FORMAT.md``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import uuid
@@ -21,6 +22,7 @@ from tessera.core.errors import FormatError
 FORMAT_ID = "tessera/manifest/v1"
 PAYLOAD_ALG = "AES-256-GCM/HKDF-SHA256"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 _ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 NHI_FIELDS = ("system", "account", "owner", "environment")
 MAX_LABEL = 200
@@ -115,14 +117,20 @@ class Manifest:
         }
 
     def to_bytes(self) -> bytes:
+        return self._canonical_bytes
+
+    @functools.cached_property
+    def _canonical_bytes(self) -> bytes:
+        # Computed once per (immutable) manifest: the digest, the fingerprint and the
+        # vault's integrity checks all ask for it.
         return canonical.dumps(self.to_json())
 
-    @property
+    @functools.cached_property
     def digest(self) -> bytes:
         """SHA-256 of the canonical bytes: the payload AAD and the fingerprint."""
         return hashlib.sha256(self.to_bytes()).digest()
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         return format_fingerprint(self.digest)
 
@@ -156,11 +164,22 @@ class Manifest:
     # -- decoding -----------------------------------------------------------------
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
-        """Parse and validate canonical manifest bytes (strict; raises FormatError)."""
+        """Parse and validate canonical manifest bytes (strict; raises FormatError).
+
+        Manifests are immutable, so a parsed one is kept (a few thousand, by their
+        bytes): a window that re-reads every record after each change parses only the
+        manifests it has not seen."""
+        if cls is not Manifest:
+            return cls._parse(bytes(data))
+        return _parsed_manifest(bytes(data))
+
+    @classmethod
+    def _parse(cls, data: bytes) -> Manifest:
         obj = canonical.loads(data, what="manifest")
         manifest = cls.from_json(obj)
-        if manifest.to_bytes() != data:
+        if not canonical.matches(manifest.to_json(), data):
             raise FormatError("the manifest is not in canonical form")
+        manifest.__dict__["_canonical_bytes"] = bytes(data)  # equal to what dumps would give
         return manifest
 
     @classmethod
@@ -306,7 +325,7 @@ class _Reader:
             raise FormatError(f"{self.where}.{key} is longer than {limit} characters")
         if required and not value.strip():
             raise FormatError(f"{self.where}.{key} is empty")
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if _CONTROL.search(value):
             raise FormatError(f"{self.where}.{key} contains control characters")
         return value
 
@@ -334,3 +353,8 @@ class _Reader:
 
     def sub(self, key: str) -> _Reader:
         return _Reader(self._get(key), f"{self.where}.{key}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed_manifest(data: bytes) -> Manifest:
+    return Manifest._parse(data)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
 import io
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,11 +23,23 @@ from tessera.core.text import csv_cell, fold
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z", re.ASCII)
+
+
+@functools.lru_cache(maxsize=65536)  # the same few times recur across thousands of records
 def parse_time(text: str) -> datetime:
-    """A vault time (``2026-01-31T12:00:00Z``) as an aware UTC datetime."""
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    """A vault time (``2026-01-31T12:00:00Z``) as an aware UTC datetime.
+
+    Read by a pattern rather than strptime, which costs more than the rest of a record's
+    review; a malformed time raises ValueError as strptime would."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"time data {text!r} does not match format {TIME_FORMAT!r}")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=65536)
 def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
@@ -196,12 +210,28 @@ class Review:
     drills: tuple[DrillDue, ...]
 
     def findings_for(self, record_id: str, custodian: str | None = None) -> list[Finding]:
-        return [f for f in self.findings if f.record_id == record_id
-                and (custodian is None or f.custodian == custodian)]
+        found = self._findings_by_record.get(record_id, [])
+        return list(found) if custodian is None else [f for f in found
+                                                      if f.custodian == custodian]
 
     def drill_for(self, record_id: str, token_id: str) -> DrillDue | None:
-        return next((d for d in self.drills
-                     if d.record_id == record_id and d.token_id == token_id), None)
+        return self._drills_by_token.get((record_id, token_id))
+
+    # Indexes built once: the review page asks per record and per holder, which was a
+    # scan of every finding each time (quadratic in the number of records).
+    @functools.cached_property
+    def _findings_by_record(self) -> dict[str, list[Finding]]:
+        index: dict[str, list[Finding]] = {}
+        for finding in self.findings:
+            index.setdefault(finding.record_id, []).append(finding)
+        return index
+
+    @functools.cached_property
+    def _drills_by_token(self) -> dict[tuple[str, str], DrillDue]:
+        index: dict[tuple[str, str], DrillDue] = {}
+        for drill in self.drills:
+            index.setdefault((drill.record_id, drill.token_id), drill)
+        return index
 
     def rotation_due_at(self, record: RecordView) -> str:
         """When the secret is to be rotated: at once — since the release or revocation —

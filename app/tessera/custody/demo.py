@@ -19,6 +19,7 @@ from tessera.core.errors import ShareMismatch
 from tessera.core.memory import wipe
 from tessera.core.policy import SplitPlan
 from tessera.custody.create import create_record
+from tessera.custody.demo_facts import DEMO_PIN
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.enroll import enroll_device
 from tessera.custody.release import ReleaseCeremony, drill
@@ -27,7 +28,6 @@ from tessera.tokens.virtual.devices import VirtualDevices
 from tessera.tokens.virtual.piv_device import VirtualYubiKey
 from tessera.vault import Vault
 
-DEMO_PIN = "314159"  # every virtual key in the demo gets this PIN (FIDO2 and PIV both accept it)
 DEMO_RECORD = "Demo: CI deploy key"
 DEMO_CUSTODIANS = (
     ("Alice", "SRE lead", TokenKind.FIDO2, "Alice's security key"),

@@ -19,7 +19,6 @@ import platformdirs
 from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from tessera.custody.demo import build_demo_vault
 from tessera.gui.context import AppContext
 from tessera.gui.errors import install_excepthook, show_error
 from tessera.gui.main_window import MainWindow
@@ -80,6 +79,8 @@ def ensure_demo_vault(path: Path) -> Path:
         return path
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     log.info("Building the demo vault")
+    from tessera.custody.demo import build_demo_vault  # only when a demo is made
+
     build_demo_vault(path, touch="immediate")
     return path
 

@@ -18,13 +18,15 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import InputError
+from tessera.custody.log_check import check_log
 from tessera.gui.audit_detail import AuditEntryDetail
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import audit_model
 from tessera.gui.pages import TablePage
 from tessera.gui.theme import Tone, set_tone, themed
-from tessera.vault import AuditEntry, AuditVerdict
+from tessera.vault import AuditEntry, AuditVerdict, Vault
+from tessera.vault.head_pins import HeadPinStore
 
 ACTION_GROUPS = (
     ("All actions", None),
@@ -36,15 +38,17 @@ ACTION_GROUPS = (
     ("Sheets", "sheet."),
     ("Vault", "vault."),
 )
+PAGE = 2000  # entries the page lists at most (the newest that match the filters)
 EXPORT_FILTERS = {"JSON lines, verifiable (*.jsonl)": "jsonl", "CSV for spreadsheets (*.csv)": "csv"}
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, then move it."""
+def write_log(path: Path, vault: Vault, fmt: str) -> None:
+    """Write the log to ``path`` as it is read, via a temporary file in the same folder
+    moved into place at the end (a failed export leaves no half file)."""
     fd, tmp = tempfile.mkstemp(prefix=".tessera-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+            vault.write_audit(f.write, fmt)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -115,7 +119,12 @@ class AuditPage(TablePage):
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
 
     def _entries(self) -> list[AuditEntry]:
-        entries = self.context.vault.audit_entries()
+        # The newest PAGE entries that pass the filters, chosen by SQL: a log of a million
+        # entries is never read whole onto the GUI thread (search works within them).
+        vault = self.context.vault
+        entries = vault.audit_entries(action=self.action_filter.currentData(),
+                                      actor=self.actor_filter.currentData(), newest=PAGE)
+        self.total = vault.audit_head()[0]
         actors = sorted({e.actor for e in entries})
         known = {self.actor_filter.itemData(i) for i in range(self.actor_filter.count())}
         for actor in actors:
@@ -123,20 +132,20 @@ class AuditPage(TablePage):
                 self.actor_filter.addItem(actor, actor)
         return entries
 
+    def _show_count(self, *_args: object) -> None:
+        super()._show_count()
+        total = getattr(self, "total", 0)
+        if self.model.rowCount() >= PAGE and total > PAGE:
+            self.count.setText(f"{self.count.text()} — the newest {PAGE:,} matching entries "
+                               f"of {total:,}; export the log to read all of it")
+
     def _filter(self) -> None:
-        prefix = self.action_filter.currentData()
-        actor = self.actor_filter.currentData()
-
-        def keep(entry: AuditEntry) -> bool:
-            return ((prefix is None or entry.action.startswith(prefix))
-                    and (actor is None or entry.actor == actor))
-
-        self.proxy.set_predicate(None if prefix is None and actor is None else keep)
+        self.refresh()
 
     def verify(self) -> AuditVerdict | None:
         """Recompute the chain and say the result; select the first bad entry if any."""
         try:
-            verdict = self.context.vault.verify_audit()
+            verdict = check_log(self.context.vault, HeadPinStore(), full=True)
         except Exception as exc:
             show_error(self, exc)
             return None
@@ -165,7 +174,7 @@ class AuditPage(TablePage):
             return None
         path, fmt = choice
         try:
-            write_private(path, self.context.vault.export_audit(fmt))
+            write_log(path, self.context.vault, fmt)
         except OSError as exc:
             show_error(self, InputError(f"could not write {path}: {exc.strerror or exc}"))
             return None
@@ -173,5 +182,5 @@ class AuditPage(TablePage):
             show_error(self, exc)
             return None
         set_tone(self.verdict, Tone.NORMAL)
-        self.verdict.setText(f"Exported {self.model.rowCount()} entries to {path}")
+        self.verdict.setText(f"Exported {self.context.vault.audit_head()[0]} entries to {path}")
         return path

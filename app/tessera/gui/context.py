@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from tessera.custody.drivers import TokenDrivers
 from tessera.gui.worker import TokenWorker
-from tessera.tokens.virtual.devices import VirtualDevices
 from tessera.vault import Vault
+
+if TYPE_CHECKING:
+    from tessera.tokens.virtual.devices import VirtualDevices
 
 DEMO_ACTOR = "demo operator"
 
@@ -60,7 +63,11 @@ class AppContext(QObject):
         vault = Vault.open(vault_path, create=create, demo=demo)
         try:
             is_demo = vault.is_demo
-            virtual = VirtualDevices.for_vault(vault_path, touch=touch) if is_demo else None
+            virtual: VirtualDevices | None = None
+            if is_demo:  # the virtual keys are imported only for a demo vault
+                from tessera.tokens.virtual.devices import VirtualDevices
+
+                virtual = VirtualDevices.for_vault(vault_path, touch=touch)
             providers = virtual.providers() if virtual is not None else {}
             drivers = TokenDrivers.for_vault(vault_path, demo=is_demo, **providers)
         except BaseException:

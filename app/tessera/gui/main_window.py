@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import shiboken6
 from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera import __version__
-from tessera.custody.demo import DEMO_PIN
+from tessera.custody.demo_facts import DEMO_PIN
 from tessera.custody.enroll import ConnectedDevice
 from tessera.gui.audit_page import AuditPage
 from tessera.gui.context import AppContext
@@ -41,7 +42,9 @@ from tessera.gui.errors import show_error
 from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
 from tessera.gui.review_page import ReviewPage
 from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon, retint_all
-from tessera.gui.virtual_keys import VirtualKeysPanel
+
+if TYPE_CHECKING:
+    from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
 # The View menu's access keys, one letter each: "Review" and "Theme" must not share
@@ -128,18 +131,16 @@ class MainWindow(QMainWindow):
         self.open_windows: list[QWidget] = []
 
         self.records = RecordsPage(context)
-        self.custodians = CustodiansPage(context)
-        self.tokens = TokensPage(context)
-        self.audit = AuditPage(context)
-        self.review = ReviewPage(context)
         self.records.release_requested.connect(self.open_release)
         self.records.drill_requested.connect(self.open_drill)
         self.records.lifecycle_requested.connect(self.open_lifecycle)
-        self.custodians.add_token_requested.connect(self.add_token_for)
-        self.tokens.rewrap_requested.connect(lambda cid: self.open_rewrap(None, cid))
+        # The other pages are built when first shown (or first asked for): a large vault
+        # opens without reading its whole log, every token and the access review.
+        self._built: dict[int, QWidget] = {0: self.records}
         self.stack = QStackedWidget()
-        for page in (self.records, self.custodians, self.tokens, self.audit, self.review):
-            self.stack.addWidget(page)
+        self.stack.addWidget(self.records)
+        for _name in PAGES[1:]:
+            self.stack.addWidget(QWidget())
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setAccessibleName("Sections")
@@ -151,7 +152,7 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(name)
             item.setSizeHint(QSize(150, 36))
             self.sidebar.addItem(item)
-        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.sidebar.currentRowChanged.connect(self._switch_to)
 
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -168,6 +169,8 @@ class MainWindow(QMainWindow):
         self.keys_panel: VirtualKeysPanel | None = None
         self.keys_dock: QDockWidget | None = None
         if context.virtual is not None:
+            from tessera.gui.virtual_keys import VirtualKeysPanel  # demo vaults only
+
             self.keys_panel = VirtualKeysPanel(context.virtual)
             self.keys_dock = QDockWidget("Virtual keys", self)
             self.keys_dock.setObjectName("virtual-keys-dock")
@@ -392,10 +395,60 @@ class MainWindow(QMainWindow):
             self.keys_panel.detach()
         super().closeEvent(event)
 
+    # -- pages, built on first use ------------------------------------------------------
+    def _page(self, index: int) -> QWidget:
+        page = self._built.get(index)
+        if page is not None:
+            return page
+        context = self.context
+        if index == 1:
+            custodians = CustodiansPage(context)
+            custodians.add_token_requested.connect(self.add_token_for)
+            page = custodians
+        elif index == 2:
+            tokens = TokensPage(context)
+            tokens.rewrap_requested.connect(lambda cid: self.open_rewrap(None, cid))
+            page = tokens
+        elif index == 3:
+            page = AuditPage(context)
+        else:
+            page = ReviewPage(context)
+        current = self.stack.currentIndex()
+        placeholder = self.stack.widget(index)
+        self.stack.insertWidget(index, page)
+        if placeholder is not None:
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+        self.stack.setCurrentIndex(current)
+        self._built[index] = page
+        return page
+
+    @property
+    def custodians(self) -> CustodiansPage:
+        return cast(CustodiansPage, self._page(1))
+
+    @property
+    def tokens(self) -> TokensPage:
+        return cast(TokensPage, self._page(2))
+
+    @property
+    def audit(self) -> AuditPage:
+        return cast(AuditPage, self._page(3))
+
+    @property
+    def review(self) -> ReviewPage:
+        return cast(ReviewPage, self._page(4))
+
+    def _switch_to(self, index: int) -> None:
+        if index < 0:
+            return
+        self._page(index)
+        self.stack.setCurrentIndex(index)
+
     # -- navigation --------------------------------------------------------------------
     def show_page(self, index: int) -> None:
         self.sidebar.setCurrentRow(index)
-        self.stack.setCurrentIndex(index)
+        self._switch_to(index)
 
     def set_theme(self, theme: Theme) -> None:
         app = QApplication.instance()
@@ -557,7 +610,7 @@ class MainWindow(QMainWindow):
         self._keep(wizard)
 
     def add_token(self) -> None:
-        row = self.custodians.selected_row() if self.stack.currentWidget() is self.custodians \
+        row = self.custodians.selected_row() if self.stack.currentIndex() == 1 \
             else None
         self.add_token_for(row.custodian.id if row is not None else None)
 

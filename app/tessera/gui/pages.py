@@ -26,6 +26,7 @@ from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import custodians_model, records_model, tokens_model
 from tessera.gui.record_detail import RecordDetail
 from tessera.gui.rows import RecordRow, custodian_rows, record_rows, token_rows
+from tessera.gui.stale_pages import RefreshWhenShown
 from tessera.gui.table_model import RowFilterProxy, RowTableModel
 from tessera.gui.token_state import TokenStateDialog
 from tessera.gui.widgets import fit_columns, heading, make_table, muted, search_field
@@ -33,7 +34,7 @@ from tessera.tokens.base import TokenState
 from tessera.vault import RecordState
 
 
-class TablePage(QWidget):
+class TablePage(RefreshWhenShown, QWidget):
     """A heading, a search field (plus optional filters) and a sorted table."""
 
     def __init__(self, context: AppContext, title: str, hint: str, model: RowTableModel[Any],
@@ -68,7 +69,7 @@ class TablePage(QWidget):
         self.proxy.rowsRemoved.connect(self._show_count)
         self.proxy.modelReset.connect(self._show_count)
         self.proxy.layoutChanged.connect(self._show_count)
-        context.vault_changed.connect(self.refresh)
+        context.vault_changed.connect(self.vault_changed)
 
     def finish_layout(self, body: QWidget | None = None) -> None:
         self.layout_.addWidget(body if body is not None else self.table, 1)

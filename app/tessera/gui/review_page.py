@@ -34,11 +34,12 @@ from tessera.custody.review import gather_review
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.rows import short_time
+from tessera.gui.stale_pages import RefreshWhenShown
 from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import heading, muted
-from tessera.sheets.review_report import write_review_pdf
 from tessera.tokens.base import TokenKind
 
+SEVERITY_ORDER = {severity: n for n, severity in enumerate(Severity)}
 SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
 
 
@@ -51,7 +52,7 @@ def ask_export_path(parent: QWidget, kind: str) -> Path | None:
     return Path(name) if name else None
 
 
-class ReviewPage(QWidget):
+class ReviewPage(RefreshWhenShown, QWidget):
     """Sidebar page: the access review of the open vault."""
 
     ask_export_path: Callable[[QWidget, str], Path | None] = staticmethod(ask_export_path)
@@ -97,7 +98,7 @@ class ReviewPage(QWidget):
         layout.addWidget(self.status)
         self.csv_button.clicked.connect(lambda: self.export("csv"))
         self.pdf_button.clicked.connect(lambda: self.export("pdf"))
-        context.vault_changed.connect(self.refresh)
+        context.vault_changed.connect(self.vault_changed)
         self.refresh()
 
     def refresh(self) -> None:
@@ -116,7 +117,7 @@ class ReviewPage(QWidget):
         for record in review.records:
             found = review.findings_for(record.record_id)
             worst = min((f.severity for f in found), default=None,
-                        key=lambda s: list(Severity).index(s))
+                        key=lambda s: SEVERITY_ORDER[s])
             item = QTreeWidgetItem([
                 record.label, record.k_of_n, record.state_display,
                 short_time(record.last_release_at), review.rotation_due_text(record),
@@ -176,6 +177,8 @@ class ReviewPage(QWidget):
             if kind == "csv":
                 write_private(target, review_csv(self.review).encode("utf-8"))
             else:
+                from tessera.sheets.review_report import write_review_pdf  # only when asked
+
                 write_review_pdf(self.review, target, vault_name=self.context.vault_path.name)
         except Exception as exc:
             show_error(self, exc)

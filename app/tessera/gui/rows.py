@@ -11,11 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tessera.core.errors import TesseraError
+from tessera.core.policy import Policy
 from tessera.core.wording import detail_lines
-from tessera.custody.review import secret_since
 from tessera.custody.sheet_backup import backup_status
 from tessera.tokens.base import TokenKind, TokenState
-from tessera.vault import AuditEntry, Custodian, Record, RecordState, TokenRecord, Vault
+from tessera.vault import (
+    AuditEntry,
+    Custodian,
+    Record,
+    RecordState,
+    TokenRecord,
+    Vault,
+    VersionData,
+)
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -101,12 +109,29 @@ class RecordRow:
 
 
 def record_rows(vault: Vault) -> list[RecordRow]:
-    """One row per record, with its current version's quorum and the due dates."""
+    """One row per record, with its current version's quorum and the due dates.
+
+    Every current version is read in one go; if any is damaged, each record is read on
+    its own so the damaged ones are named in their rows and the rest still show."""
+    try:
+        with vault.reading():
+            records = vault.list_records()
+            versions: dict[str, VersionData] | None = vault.current_versions()
+            default_policy: Policy | None = vault.policy
+            sealed = vault.secrets_sealed_at()
+    except TesseraError:
+        records, versions, default_policy = vault.list_records(), None, None
+        sealed = vault.secrets_sealed_at()
     rows: list[RecordRow] = []
-    for record in vault.list_records():
+    for record in records:
         try:
-            policy = vault.record_policy(record.id)
-            data = vault.get_version(record.id)
+            if versions is not None and default_policy is not None:
+                data = versions.get(record.id) or vault.get_version(record.id)
+                policy = (default_policy.with_overrides(record.policy_overrides)
+                          if record.policy_overrides else default_policy)
+            else:
+                policy = vault.record_policy(record.id)
+                data = vault.get_version(record.id)
         except TesseraError as exc:
             rows.append(RecordRow(record, "?", "?", record.current_version, 0, "", (),
                                   None, None, damaged=str(exc)))
@@ -121,7 +146,7 @@ def record_rows(vault: Vault) -> list[RecordRow]:
         drill_base = max(d for d in (created, last_drill) if d is not None) if created else None
         next_drill = drill_base + timedelta(days=policy.drill_days) if drill_base else None
         # From when the secret was sealed (a reshare keeps the secret, a rotation not).
-        secret_from = parse_time(secret_since(vault, record))
+        secret_from = parse_time(sealed.get(record.id, record.created_at))
         next_rotation = (secret_from + timedelta(days=policy.rotation_days)
                          if secret_from else None)
         names = tuple(dict.fromkeys(s.custodian for s in manifest.shares))

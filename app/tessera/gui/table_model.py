@@ -55,13 +55,36 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         super().__init__(parent)
         self._columns = list(columns)
         self._rows: list[R] = []
+        # Computed on first use after each set_rows: a proxy sorting or searching
+        # thousands of rows asks for them many times, each a Python call otherwise.
+        self._sort_keys: dict[int, list[tuple[int, Any]]] = {}
+        self._haystacks: list[str] | None = None
 
     # -- content -----------------------------------------------------------------
     def set_rows(self, rows: Sequence[R]) -> None:
         """Replace every row (views keep their sort and filter)."""
         self.beginResetModel()
         self._rows = list(rows)
+        self._sort_keys = {}
+        self._haystacks = None
         self.endResetModel()
+
+    def sort_key(self, row: int, column: int) -> tuple[int, Any]:
+        """The row's sort key in ``column`` (None first), computed once per content."""
+        keys = self._sort_keys.get(column)
+        if keys is None:
+            col = self._columns[column]
+            keys = [_none_first(col.sort_key(r) if col.sort_key else col.text(r).casefold())
+                    for r in self._rows]
+            self._sort_keys[column] = keys
+        return keys[row]
+
+    def haystack(self, row: int) -> str:
+        """Every cell of the row, casefolded, for the search (computed once per content)."""
+        if self._haystacks is None:
+            self._haystacks = [" ".join(str(c.text(r) or "") for c in self._columns).casefold()
+                               for r in self._rows]
+        return self._haystacks[row]
 
     def rows(self) -> list[R]:
         return list(self._rows)
@@ -141,6 +164,13 @@ class RowFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if model is None:
             return True
+        if isinstance(model, RowTableModel):
+            if self._predicate is not None and not self._predicate(model.row_at(source_row)):
+                return False
+            if not self._words:
+                return True
+            cells = model.haystack(source_row)
+            return all(word in cells for word in self._words)
         if self._predicate is not None:
             row = model.data(model.index(source_row, 0, source_parent), ROW_ROLE)
             if not self._predicate(row):
@@ -152,12 +182,16 @@ class RowFilterProxy(QSortFilterProxyModel):
         return all(word in cells for word in self._words)
 
     def lessThan(self, left: Index, right: Index) -> bool:
-        a = left.data(SORT_ROLE)
-        b = right.data(SORT_ROLE)
+        model = self.sourceModel()
+        if isinstance(model, RowTableModel):
+            a: Any = model.sort_key(left.row(), left.column())
+            b: Any = model.sort_key(right.row(), right.column())
+        else:
+            a, b = _none_first(left.data(SORT_ROLE)), _none_first(right.data(SORT_ROLE))
         try:
-            return bool(_none_first(a) < _none_first(b))
+            return bool(a < b)
         except TypeError:
-            return str(a) < str(b)
+            return str(a[1]) < str(b[1])
 
     def row_at(self, proxy_row: int) -> Any:
         return self.index(proxy_row, 0).data(ROW_ROLE)

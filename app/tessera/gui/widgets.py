@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from tessera.gui.theme import icon, themed
 
+CONTENTS_SAMPLE = 200  # rows a column's width to contents is measured on
+
 
 def make_table(model: QAbstractItemModel, name: str, parent: QWidget | None = None) -> QTableView:
     """A sortable, row-selecting, read-only table with a readable default look."""
@@ -32,9 +34,15 @@ def make_table(model: QAbstractItemModel, name: str, parent: QWidget | None = No
     view.setAlternatingRowColors(True)
     view.setShowGrid(False)
     view.setWordWrap(False)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # One line per row (no word wrap): a fixed row height from the font, rather than
+    # ResizeToContents, which asks the model for every cell of every row on each layout
+    # (seconds for a few thousand records).
+    rows = view.verticalHeader()
+    rows.setVisible(False)
+    rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    rows.setDefaultSectionSize(view.fontMetrics().height() + 10)
     header = view.horizontalHeader()
+    header.setResizeContentsPrecision(CONTENTS_SAMPLE)
     header.setHighlightSections(False)
     header.setStretchLastSection(True)
     header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)

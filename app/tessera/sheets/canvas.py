@@ -8,7 +8,7 @@ it is drawn so the layout can prove nothing is clipped.
 
 from __future__ import annotations
 
-import segno
+import zxingcpp
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 
@@ -123,11 +123,10 @@ class Canvas:
            max_version: int = 40) -> int:
         """Draw ``text`` as a QR code (quiet zone included) in a ``size`` mm square;
         returns the QR version used."""
-        code = segno.make_qr(text, error=error, mode="alphanumeric", boost_error=False)
-        if code.version is None or int(code.version) > max_version:
-            raise LayoutOverflow(f"a QR code needs version {code.version}; at most "
+        version, matrix = qr_matrix(text, error)
+        if version > max_version:
+            raise LayoutOverflow(f"a QR code needs version {version}; at most "
                                  f"{max_version} fits its box")
-        matrix = code.matrix
         modules = len(matrix) + 2 * QUIET_ZONE
         step = self.px(size) / modules
         left, top = self.px(x), self.px(y)
@@ -151,4 +150,24 @@ class Canvas:
                                     top + (row + QUIET_ZONE) * step,
                                     (col - start) * step + seam, step + seam))
         self.painter.fillPath(path, QBrush(INK))
-        return int(code.version)
+        return version
+
+
+_DARK = bytes([1]) + bytes(255)  # zxing-cpp draws dark modules as 0: make them 1
+
+
+def qr_matrix(text: str, error: str) -> tuple[int, list[bytes]]:
+    """The QR code of ``text`` at error level ``error`` ("l", "m", "q", "h"): its version
+    and its rows of modules (1 dark, 0 light), without the quiet zone.
+
+    zxing-cpp (already here to read scans) encodes about 40 times faster than segno,
+    which drawing 144 codes for 16 custodians' sheets made the bulk of the render time.
+    Like segno with ``boost_error=False`` it picks the smallest version for the level
+    and does not raise the level; alphanumeric text gets the alphanumeric mode.
+    """
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode,
+                                   ec_level=error.upper())
+    image = code.to_image(scale=1, add_quiet_zones=False)
+    size = int(image.shape[0])
+    data = memoryview(image).tobytes().translate(_DARK)  # type: ignore[arg-type]
+    return (size - 17) // 4, [data[r * size:(r + 1) * size] for r in range(size)]

@@ -54,7 +54,19 @@ class SoftwareKeyStore:
                  work_factor: int = DEFAULT_WORK_FACTOR) -> None:
         self.directory = directory
         self.work_factor = work_factor
-        self.use_keyring = keyring_available() if use_keyring is None else use_keyring
+        self._use_keyring = use_keyring
+
+    @property
+    def use_keyring(self) -> bool:
+        """Whether keys go to the OS keyring; the backend is probed (≈ 0.4 s) only when a
+        software key is first saved or read, not when a vault is opened."""
+        if self._use_keyring is None:
+            self._use_keyring = keyring_available()
+        return self._use_keyring
+
+    @use_keyring.setter
+    def use_keyring(self, value: bool) -> None:
+        self._use_keyring = value
 
     def _file(self, key_id: str) -> Path:
         if str(uuid.UUID(key_id)) != key_id:

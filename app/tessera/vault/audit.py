@@ -15,9 +15,10 @@ import csv
 import hashlib
 import io
 import json
+import json.encoder
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from tessera.core import canonical
@@ -47,6 +48,8 @@ _FORBIDDEN_WORDS = frozenset({
 # Names of public things that happen to contain "share": the share's position name
 # ("g0m1") and counts.
 _ALLOWED_KEYS = frozenset({"share_key", "share_keys", "share_count"})
+_SELECT_AFTER = ("SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit"
+                 " WHERE seq > ? ORDER BY seq")
 _COLUMNS = ("seq", "at", "actor", "action", "subject", "details", "prev_hash", "hash")
 
 
@@ -88,8 +91,11 @@ def details_text(details: Mapping[str, Any]) -> str:
         raise AuditDetailRefused(f"audit details cannot be encoded: {exc}") from None
 
 
-def _jstr(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+# The C encoder behind json.dumps(…, ensure_ascii=False): verifying a million entries
+# calls it millions of times.
+_jstr: Callable[[str], str] = json.encoder.encode_basestring
+
+
 
 
 def entry_bytes(seq: int, at: str, actor: str, action: str, subject: str,
@@ -137,6 +143,36 @@ def append(conn: sqlite3.Connection, *, at: str, actor: str, action: str, subjec
     return AuditEntry(seq, at, actor, action, subject, json.loads(text), prev, digest)
 
 
+def _canonical_details(text: Any) -> bool:
+    """Whether ``text`` is a canonical JSON object (as ``canonical.loads`` decides)."""
+    if type(text) is not str:
+        return False
+    if not canonical.FAST:
+        return _canonical_object(text)
+    ok, value = canonical.fast_text(text)
+    return ok and type(value) is dict
+
+
+def _row_problem(row: tuple[Any, ...], expected_seq: int, prev: str) -> tuple[int, str] | None:
+    """The careful check of one row: (seq to name, problem), or None if it is sound."""
+    seq = row[0]
+    if not _well_formed(row):
+        return (seq if isinstance(seq, int) else expected_seq,
+                f"entry {seq} is damaged (a field has the wrong form)")
+    if not _canonical_object(row[5]):
+        return seq, f"entry {seq} is damaged (its details are not canonical JSON)"
+    if seq != expected_seq:
+        missing = (f"entry {expected_seq} is missing" if seq == expected_seq + 1 else
+                   f"entries {expected_seq} to {seq - 1} are missing")
+        return expected_seq, f"{missing}: the log jumps from {expected_seq - 1} to {seq}"
+    if row[6] != prev:
+        return seq, (f"entry {seq} does not follow entry {seq - 1}: rows were removed, "
+                     "reordered or replaced")
+    if link(prev, entry_bytes(seq, row[1], row[2], row[3], row[4], row[5])) != row[7]:
+        return seq, f"entry {seq} was changed after it was written"
+    return None
+
+
 def _well_formed(row: tuple[Any, ...]) -> bool:
     seq, at, actor, action, subject, details, prev_hash, digest = row
     return (isinstance(seq, int) and isinstance(at, str) and _ISO_UTC.fullmatch(at) is not None
@@ -153,42 +189,82 @@ def _canonical_object(text: str) -> bool:
         return False
 
 
-def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = None
-           ) -> AuditVerdict:
-    """Recompute the whole chain, streaming rows; name the first bad entry.
+def entry_hash(conn: sqlite3.Connection, seq: int) -> str | None:
+    """The stored hash of entry ``seq`` (None if there is no such entry)."""
+    row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = None, *,
+           verified_before: tuple[int, str] | None = None,
+           only_new: bool = False) -> AuditVerdict:
+    """Recompute the chain, streaming rows; name the first bad entry.
 
     ``expected_head`` is the (seq, hash) printed on a transcript: the log must still
     contain that entry unchanged, which catches removal of the newest entries.
+    ``verified_before`` is the newest entry this workstation verified earlier: it must
+    still be there with the same hash (else the log was rolled back or rewritten).
+    With ``only_new`` only the entries after it are recomputed; edits to older rows
+    that leave the chain broken are then found only by a full verify (a rewritten
+    chain changes that entry's hash and is found either way).
     """
     want_seq, want_hash = expected_head if expected_head is not None else (0, "")
     want_hash = want_hash.lower()
     prev = ZERO_HASH
     expected_seq = 1
+    from_seq = 0
+    if verified_before is not None:
+        pin_seq, pin_hash = verified_before[0], verified_before[1].lower()
+        found = entry_hash(conn, pin_seq)
+        if found != pin_hash:
+            last, _ = head(conn)
+            problem = (f"entry {pin_seq} differs from the one this computer verified before: "
+                       "the log was rewritten" if found is not None else
+                       f"the log ends at entry {last} but this computer verified it up to "
+                       f"entry {pin_seq} before: newer entries were removed, or this is an "
+                       "older copy of the vault")
+            return AuditVerdict(False, 0, min(last, pin_seq), "",
+                                pin_seq if found is not None else last + 1, problem)
+        if only_new:
+            from_seq, prev, expected_seq = pin_seq, pin_hash, pin_seq + 1
+            if want_seq and want_seq <= from_seq and entry_hash(conn, want_seq) != want_hash:
+                return AuditVerdict(False, 0, from_seq, prev, want_seq,
+                                    f"entry {want_seq} differs from the head on the transcript: "
+                                    "the log was rewritten from this entry on",
+                                    from_seq=from_seq)
     count = 0
-
-    def bad(seq: int, problem: str) -> AuditVerdict:
-        return AuditVerdict(False, count, expected_seq - 1, prev, seq, problem)
-
-    for row in _iter_rows(conn):
-        seq = row[0]
-        if not _well_formed(row):
-            return bad(seq if isinstance(seq, int) else expected_seq,
-                       f"entry {seq} is damaged (a field has the wrong form)")
-        if not _canonical_object(row[5]):
-            return bad(seq, f"entry {seq} is damaged (its details are not canonical JSON)")
-        if seq != expected_seq:
-            missing = (f"entry {expected_seq} is missing" if seq == expected_seq + 1 else
-                       f"entries {expected_seq} to {seq - 1} are missing")
-            return bad(expected_seq, f"{missing}: the log jumps from {expected_seq - 1} to {seq}")
-        if row[6] != prev:
-            return bad(seq, f"entry {seq} does not follow entry {seq - 1}: rows were removed, "
-                            "reordered or replaced")
-        digest = link(prev, entry_bytes(seq, row[1], row[2], row[3], row[4], row[5]))
-        if digest != row[7]:
-            return bad(seq, f"entry {seq} was changed after it was written")
+    encode = _jstr
+    sha256 = hashlib.sha256
+    fromhex = bytes.fromhex
+    iso = _ISO_UTC.fullmatch
+    canonical_details = _canonical_details
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.arraysize = 512
+    for row in cursor.execute(_SELECT_AFTER, (from_seq,)):
+        seq, at, actor, action, subject, details, prev_hash, digest = row
+        # Fast path: a row is sound when its place, link and hash all match and its time
+        # and details have their form (equal hashes imply the hex form). Anything else
+        # goes to the careful check, which names the problem.
+        try:
+            sound = (seq == expected_seq and type(seq) is int and prev_hash == prev
+                     and iso(at) is not None
+                     and canonical_details(details)
+                     and sha256(fromhex(prev) + (
+                         f'{{"action":{encode(action)},"actor":{encode(actor)},"at":"{at}",'
+                         f'"details":{details},"seq":{seq},"subject":{encode(subject)}}}'
+                     ).encode()).hexdigest() == digest)
+        except (TypeError, ValueError, UnicodeError):
+            sound = False
+        if not sound:
+            fault = _row_problem(row, expected_seq, prev)
+            if fault is not None:
+                return AuditVerdict(False, count, expected_seq - 1, prev, fault[0],
+                                    fault[1], from_seq=from_seq)
         if seq == want_seq and digest != want_hash:
-            return bad(seq, f"entry {seq} differs from the head on the transcript: the log "
-                            "was rewritten from this entry on")
+            return AuditVerdict(False, count, expected_seq - 1, prev, seq,
+                                f"entry {seq} differs from the head on the transcript: the "
+                                "log was rewritten from this entry on", from_seq=from_seq)
         prev = digest
         count += 1
         expected_seq += 1
@@ -196,8 +272,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
     if want_seq > last:
         return AuditVerdict(False, count, last, prev, last + 1,
                             f"the log ends at entry {last} but the transcript shows entry "
-                            f"{want_seq}: newer entries were removed")
-    return AuditVerdict(True, count, last, prev)
+                            f"{want_seq}: newer entries were removed", from_seq=from_seq)
+    return AuditVerdict(True, count, last, prev, from_seq=from_seq)
 
 
 def _entry(row: sqlite3.Row | tuple[Any, ...]) -> AuditEntry:
@@ -212,9 +288,11 @@ def _entry(row: sqlite3.Row | tuple[Any, ...]) -> AuditEntry:
 
 def entries(conn: sqlite3.Connection, *, action: str | None = None, actor: str | None = None,
             subject: str | None = None, since: str | None = None, until: str | None = None,
-            after_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
+            after_seq: int = 0, limit: int | None = None,
+            newest: int | None = None) -> list[AuditEntry]:
     """Entries in order, filtered. ``action`` matches exactly or, ending in ".", as a
-    prefix ("release."); ``since``/``until`` compare ISO times (inclusive)."""
+    prefix ("release."); ``since``/``until`` compare ISO times (inclusive); ``newest``
+    keeps only the last that many matching entries (still in order)."""
     clauses = ["seq > ?"]
     args: list[Any] = [after_seq]
     if action is not None:
@@ -232,37 +310,50 @@ def entries(conn: sqlite3.Connection, *, action: str | None = None, actor: str |
     # Only fixed fragments are joined; every value is a bound parameter.
     sql = ("SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit"  # noqa: S608
            " WHERE " + " AND ".join(clauses) + " ORDER BY seq")
+    if newest is not None:
+        sql = sql.replace(" ORDER BY seq", " ORDER BY seq DESC LIMIT ?")
+        args.append(int(newest))
+        return [_entry(row) for row in reversed(conn.execute(sql, args).fetchall())]
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))
     return [_entry(row) for row in conn.execute(sql, args)]
 
 
-def _iter_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
-    """Stream every entry in order as plain tuples (cheaper than Row objects)."""
+def _iter_rows(conn: sqlite3.Connection, after: int = 0) -> Iterator[tuple[Any, ...]]:
+    """Stream the entries after ``after`` in order as plain tuples (cheaper than Rows)."""
     cursor = conn.cursor()
     cursor.row_factory = None
-    yield from cursor.execute("SELECT seq, at, actor, action, subject, details, prev_hash,"
-                              " hash FROM audit ORDER BY seq")
+    cursor.arraysize = 512
+    yield from cursor.execute(_SELECT_AFTER, (after,))
+
+
+def export_chunks(conn: sqlite3.Connection, fmt: str = "jsonl") -> Iterator[str]:
+    """The whole log as JSON lines (verifiable: each line is the canonical entry plus
+    ``prev_hash`` and ``hash``) or CSV (for reading; cells are spreadsheet-safe), in
+    chunks of a few hundred lines, so a million entries never sit in memory at once."""
+    if fmt not in ("jsonl", "csv"):
+        raise ValueError(f"unknown audit export format {fmt!r} (use 'jsonl' or 'csv')")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if fmt == "csv":
+        writer.writerow(_COLUMNS)
+    for n, row in enumerate(_iter_rows(conn), 1):
+        if fmt == "jsonl":
+            seq, at, actor, action, subject, details, prev_hash, digest = row
+            buffer.write(f'{{"action":{_jstr(action)},"actor":{_jstr(actor)},"at":{_jstr(at)},'
+                         f'"details":{details},"hash":{_jstr(digest)},'
+                         f'"prev_hash":{_jstr(prev_hash)},"seq":{seq},'
+                         f'"subject":{_jstr(subject)}}}\n')
+        else:
+            writer.writerow([row[0], *(csv_cell(v) for v in row[1:])])
+        if n % 512 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def export(conn: sqlite3.Connection, fmt: str = "jsonl") -> str:
-    """The whole log as JSON lines (verifiable: each line is the canonical entry plus
-    ``prev_hash`` and ``hash``) or CSV (for reading; cells are spreadsheet-safe)."""
-    if fmt == "jsonl":
-        lines: list[str] = []
-        for row in _iter_rows(conn):
-            seq, at, actor, action, subject, details, prev_hash, digest = row
-            lines.append(f'{{"action":{_jstr(action)},"actor":{_jstr(actor)},"at":{_jstr(at)},'
-                    f'"details":{details},"hash":{_jstr(digest)},'
-                    f'"prev_hash":{_jstr(prev_hash)},"seq":{seq},'
-                         f'"subject":{_jstr(subject)}}}\n')
-        return "".join(lines)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_COLUMNS)
-        for row in _iter_rows(conn):
-            writer.writerow([row[0], *(csv_cell(v) for v in row[1:])])
-        return buffer.getvalue()
-    raise ValueError(f"unknown audit export format {fmt!r} (use 'jsonl' or 'csv')")
+    """The whole log as one text (see :func:`export_chunks`)."""
+    return "".join(export_chunks(conn, fmt))

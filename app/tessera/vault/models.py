@@ -238,7 +238,9 @@ class AuditVerdict:
     """The result of re-computing the audit chain.
 
     ``first_bad_seq`` names the first entry that is changed, missing or out of place
-    (``None`` when ``ok``); ``problem`` says what is wrong in a sentence.
+    (``None`` when ``ok``); ``problem`` says what is wrong in a sentence. An incremental
+    check starts after ``from_seq`` (verified before) and ``entries`` counts the entries
+    it recomputed.
     """
 
     ok: bool
@@ -247,6 +249,7 @@ class AuditVerdict:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str = ""
+    from_seq: int = 0
 
 
 @dataclass(frozen=True)

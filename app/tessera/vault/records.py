@@ -9,6 +9,7 @@ and version.
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
@@ -147,6 +148,39 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
                 " FROM envelopes"
                 " WHERE record_id = ? AND version = ?", (record.id, number)).fetchall()
         return self._version_from_rows(record, row, envelope_rows)
+
+    def current_versions(self) -> dict[str, VersionData]:
+        """Every record's current version (every blob re-checked), read in two queries."""
+        with self.reading() as conn:
+            records = {r.id: r for r in self.list_records()}
+            rows = conn.execute("SELECT v.* FROM versions v JOIN records r ON r.id = v.record_id"
+                                " AND v.version = r.current_version").fetchall()
+            envelope_rows: dict[str, list[sqlite3.Row]] = {}
+            for env in conn.execute(
+                    "SELECT e.record_id, e.share_key, e.custodian_id, e.age, e.age_sha256,"
+                    " e.recipients, e.revision FROM envelopes e JOIN records r"
+                    " ON r.id = e.record_id AND e.version = r.current_version"):
+                envelope_rows.setdefault(env["record_id"], []).append(env)
+        return {row["record_id"]: self._version_from_rows(
+                    records[row["record_id"]], row, envelope_rows.get(row["record_id"], []))
+                for row in rows}
+
+    def secrets_sealed_at(self, record_id: str | None = None) -> dict[str, str]:
+        """When each record's (or one record's) current secret was sealed: the time of its
+        creation or of its newest rotation, as the audit log records them (read through
+        the sealing index, not the whole log)."""
+        with self.reading() as conn:
+            # One record: NULL matches every subject, so one fixed statement serves both.
+            rows = conn.execute(
+                "SELECT subject, action, details, at FROM audit"
+                " WHERE action IN ('record.create', 'record.version')"
+                " AND (? IS NULL OR subject = ?) ORDER BY subject, seq",
+                (record_id, record_id)).fetchall()
+        sealed: dict[str, str] = {}
+        for row in rows:
+            if row["action"] == "record.create" or _is_rotation(row["details"]):
+                sealed[row["subject"]] = row["at"]
+        return sealed
 
     def _version_from_rows(self, record: Record, row: sqlite3.Row,
                            envelope_rows: list[sqlite3.Row]) -> VersionData:
@@ -395,3 +429,11 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
                          " age_sha256) VALUES (?, ?, ?, ?, ?, ?)",
                          (manifest.record_id, manifest.version, share.key, share.custodian_id,
                           blob, _sha256(blob)))
+
+
+def _is_rotation(details: str) -> bool:
+    try:
+        value = json.loads(details)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("rotation") is True

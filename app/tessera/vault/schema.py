@@ -252,7 +252,15 @@ def _v3_sheet_confirmations(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_sheet_confirmations]
+def _v4_sealing_index(conn: sqlite3.Connection) -> None:
+    """A partial index of the entries that seal a secret (creation, new versions), so
+    the access review finds each record's "secret since" without reading the whole log."""
+    conn.execute("CREATE INDEX audit_sealing ON audit(subject, seq)"
+                 " WHERE action IN ('record.create', 'record.version')")
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_sheet_confirmations,
+                              _v4_sealing_index]
 
 
 def schema_version() -> int:

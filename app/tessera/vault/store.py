@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import sqlite3
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -161,21 +162,37 @@ class Vault(LifecycleMixin):
         with self.reading() as conn:
             return audit.head(conn)
 
-    def verify_audit(self, expected_head: tuple[int, str] | None = None) -> AuditVerdict:
-        """Recompute the chain; with a transcript's head, also detect removed entries."""
+    def verify_audit(self, expected_head: tuple[int, str] | None = None, *,
+                     verified_before: tuple[int, str] | None = None,
+                     only_new: bool = False) -> AuditVerdict:
+        """Recompute the chain; with a transcript's head, also detect removed entries;
+        with the head verified before (and ``only_new``), check it and what follows."""
         with self.reading() as conn:
-            return audit.verify(conn, expected_head)
+            return audit.verify(conn, expected_head, verified_before=verified_before,
+                                only_new=only_new)
+
+    def audit_hash(self, seq: int) -> str | None:
+        """The stored hash of entry ``seq`` (entry 1's names the log: its genesis)."""
+        with self.reading() as conn:
+            return audit.entry_hash(conn, seq)
 
     def audit_entries(self, *, action: str | None = None, actor: str | None = None,
                       subject: str | None = None, since: str | None = None,
                       until: str | None = None, after_seq: int = 0,
-                      limit: int | None = None) -> list[AuditEntry]:
+                      limit: int | None = None, newest: int | None = None) -> list[AuditEntry]:
         with self.reading() as conn:
             return audit.entries(conn, action=action, actor=actor, subject=subject,
-                                 since=since, until=until, after_seq=after_seq, limit=limit)
+                                 since=since, until=until, after_seq=after_seq, limit=limit,
+                                 newest=newest)
 
     def export_audit(self, fmt: str = "jsonl") -> str:
         """The log as JSON lines (verifiable) or CSV (spreadsheet-safe cells)."""
         with self.reading() as conn:
             return audit.export(conn, fmt)
+
+    def write_audit(self, write: Callable[[str], object], fmt: str = "jsonl") -> None:
+        """Hand the log to ``write`` in chunks as it is read (memory stays flat)."""
+        with self.reading() as conn:
+            for chunk in audit.export_chunks(conn, fmt):
+                write(chunk)
 

@@ -1,0 +1,47 @@
+"""Opening the main window on a real vault loads only what it shows: not the demo, the
+virtual keys, the sheet renderer or the review report, and it never probes the keyring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[2] / "app"
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from tessera.gui.app import configure_app
+from tessera.gui.context import AppContext
+from tessera.gui.main_window import MainWindow
+from tessera.vault import Vault
+app = QApplication(sys.argv[:1])
+configure_app(app)
+path = Path(sys.argv[1])
+Vault.open(path, create=True).close()
+context = AppContext.open(path)
+window = MainWindow(context, poll_devices=False)
+window.show()
+app.processEvents()
+print("\\n".join(sorted(sys.modules)))
+context.close()
+"""
+
+NOT_AT_START = ("tessera.custody.demo", "tessera.tokens.virtual", "tessera.sheets.render",
+                "tessera.sheets.review_report", "tessera.gui.virtual_keys", "keyring")
+
+
+def test_main_window_on_a_real_vault_imports_no_demo_renderer_or_keyring(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(APP), QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("PYTHON_KEYRING_BACKEND", None)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "vault.sqlite3")],
+                          capture_output=True, text=True, env=env, timeout=120, check=True)
+    modules = done.stdout.split()
+    assert "tessera.gui.main_window" in modules  # the script did open the window
+    loaded = [m for m in modules
+              if any(m == name or m.startswith(name + ".") for name in NOT_AT_START)]
+    assert loaded == []

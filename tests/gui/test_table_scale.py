@@ -1,0 +1,50 @@
+"""A table of thousands of rows asks its model for a bounded number of cells when it is
+shown and sized, and sorting or searching computes each row's key or text once."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tessera.gui.table_model import Column, RowFilterProxy, RowTableModel
+from tessera.gui.widgets import fit_columns, make_table
+
+
+def shown_table(rows: int, calls: list[int]):  # type: ignore[no-untyped-def]
+    def twice(n: int) -> str:
+        calls.append(n)  # read for display and sizing only (the table sorts by Name)
+        return str(2 * n)
+
+    model = RowTableModel([Column("Name", lambda n: f"row {n:05d}"), Column("Twice", twice)])
+    model.set_rows(range(rows))
+    proxy = RowFilterProxy()
+    proxy.setSourceModel(model)
+    view = make_table(proxy, "Test table")
+    view.resize(600, 400)
+    fit_columns(view)
+    view.show()
+    QApplication.processEvents()
+    return model, proxy, view
+
+
+def test_showing_a_big_table_reads_about_as_many_cells_as_a_small_one(qtbot) -> None:
+    small: list[int] = []
+    big: list[int] = []
+    views = [shown_table(300, small), shown_table(6000, big)]
+    for _, _, view in views:
+        qtbot.addWidget(view)
+    assert len(big) < 2 * len(small)  # not twenty times as many
+
+
+def test_sort_and_search_compute_each_rows_key_once(qtbot) -> None:
+    calls: list[int] = []
+    _model, proxy, view = shown_table(2000, calls)
+    qtbot.addWidget(view)
+    calls.clear()
+    view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert proxy.index(0, 0).data() == "row 01999"
+    proxy.set_search("row 0004")  # every word somewhere in the row: 00004, 00040–00049
+    assert proxy.rowCount() == 11
+    proxy.set_search("row 00042")
+    assert proxy.rowCount() == 1
+    assert len(calls) <= 2000 + 200  # each row's search text once, plus painting
