@@ -239,7 +239,19 @@ def _v2_lifecycle(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle]
+_V3 = """
+ALTER TABLE releases ADD COLUMN owner TEXT;   -- canonical JSON process stamp; NULL: unknown
+"""
+
+
+def _v3_release_owner(conn: sqlite3.Connection) -> None:
+    """Each open quorum names the process running it (host, boot id, pid, start time),
+    so one left open by a killed process can be expired safely."""
+    for statement in _split(_V3):
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_release_owner]
 
 
 def schema_version() -> int:
