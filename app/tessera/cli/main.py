@@ -7,9 +7,13 @@ commands live in their own modules and share :mod:`tessera.cli.context`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -86,21 +90,69 @@ for _command in (custodians.custodian, custodians.token, records.record, release
 
 # -- entry point ----------------------------------------------------------------------
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (a logout, a closed terminal, a service stop)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _stop(signum: int, _frame: object) -> None:
+    # Raised like Ctrl-C wherever the program is, so every ceremony's
+    # ``except BaseException: abort()`` runs. A second signal while that cleanup runs
+    # is ignored rather than cutting the abort short.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_cancel() -> Iterator[None]:
+    """SIGTERM and SIGHUP end a command the way Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _say(text: str) -> None:
+    """Best effort: after SIGHUP the terminal may be gone."""
+    with contextlib.suppress(OSError, ValueError):
+        click.echo(text, err=True)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """The one error handler: every expected error becomes a message and an exit code."""
     logging.basicConfig(level=os.environ.get("TESSERA_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        cli.main(args=argv, prog_name="tessera", standalone_mode=False)
+        with _stop_signals_cancel():
+            cli.main(args=argv, prog_name="tessera", standalone_mode=False)
+    except (Terminated, click.exceptions.Abort) as exc:
+        # click turns a KeyboardInterrupt into Abort; the signal is in its context.
+        stopped = exc if isinstance(exc, Terminated) else exc.__context__
+        if not isinstance(stopped, Terminated):
+            click.echo("Cancelled; nothing was changed.", err=True)
+            sys.exit(UserCancelled.exit_code)
+        _say(f"\nStopped by {signal.Signals(stopped.signum).name}; an unfinished ceremony "
+             "was aborted and logged.")
+        sys.exit(128 + stopped.signum)
     except UserCancelled:
         click.echo("Cancelled; nothing was changed.", err=True)
         sys.exit(UserCancelled.exit_code)
     except TesseraError as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Cancelled; nothing was changed.", err=True)
-        sys.exit(UserCancelled.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
