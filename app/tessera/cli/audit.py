@@ -59,7 +59,7 @@ def audit_export(ctx: Context, fmt: str, out: Path | None) -> None:
     with ctx.vault() as vault:
         text = vault.export_audit(fmt)
     if out:
-        out.write_text(text, encoding="utf-8")
+        write_private(out, text.encode("utf-8"))
         echo(f"Wrote {out}")
     else:
         click.echo(text, nl=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -18,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import InputError
+from tessera.core.private_file import write_private as write_private_file
 from tessera.gui.audit_detail import AuditEntryDetail
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
@@ -40,15 +39,8 @@ EXPORT_FILTERS = {"JSON lines, verifiable (*.jsonl)": "jsonl", "CSV for spreadsh
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, then move it."""
-    fd, tmp = tempfile.mkstemp(prefix=".tessera-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` (0600, atomically; a symbolic link there is replaced)."""
+    write_private_file(path, text.encode("utf-8"))
 
 
 def ask_export_path(parent: QWidget) -> tuple[Path, str] | None:
