@@ -109,9 +109,9 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
 def write_creation_sheets(vault: Vault, sealed: Any, keeper: Any, folder: Path, paper: str,
                           hand_copy: bool, actor: str) -> None:
     """Every custodian's sheet at creation, the only moment all the words exist."""
+    from tessera.core.private_file import private_folder
     from tessera.custody.sheets import log_printed, sheets_at_creation
     from tessera.sheets.model import Paper
-    from tessera.core.private_file import private_folder
     from tessera.sheets.render import write_pdf
 
     private_folder(folder)  # it will hold shares; 0700 whatever the umask

@@ -47,9 +47,9 @@ def sheet() -> None:
 def sheet_print(ctx: Context, record_ref: str, custodians: tuple[str, ...], paper: str,
                 hand_copy: bool, reprint_of: str | None, reason: str, out_dir: Path) -> None:
     """Print custodians' sheets of a record; each custodian's token opens their share."""
+    from tessera.core.private_file import private_folder
     from tessera.custody.release import custodian_slots
     from tessera.custody.sheets import sheet_with_token
-    from tessera.core.private_file import private_folder
     from tessera.sheets.render import write_pdf
 
     if reprint_of and len(custodians) != 1:
