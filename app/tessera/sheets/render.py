@@ -137,7 +137,7 @@ def atomic_pdf(target: Path, paint: Callable[[QIODevice], None]) -> None:
     try:
         paint(buffer)
         buffer.close()
-        write_private(Path(target), buffer.data().data())
+        write_private(Path(target), bytes(buffer.data().data()))
     finally:
         buffer.close()
 
