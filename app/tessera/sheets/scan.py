@@ -171,7 +171,7 @@ def pdf_pages(path: Path, dpi: int = SCAN_DPI, first: int | None = None,
                              f"{height / 72 * 25.4:.0f} mm; sheets are A4 or US Letter")
         png = _helper("pdftoppm", ["-r", str(dpi), "-gray", "-png", "-f", str(number), "-l",
                                    str(number), "-singlefile"], path, f"rasterising page {number}")
-        image = QImage.fromData(png, b"PNG")
+        image = QImage.fromData(png)
         if image.isNull():
             raise InputError(f"{path.name}: page {number} could not be rasterised")
         pages.append((f"{path.name} page {number}", image))
