@@ -125,6 +125,25 @@ def _stop_signals_cancel() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _undecodable(text: str) -> int | None:
+    """Where the first byte that was not UTF-8 is (Python keeps such bytes of argv and
+    the environment as lone surrogates, which fail later wherever text is encoded)."""
+    return next((i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff"), None)
+
+
+def refuse_undecodable(args: list[str]) -> None:
+    """Every argument and TESSERA_* variable must be UTF-8: say which one is not."""
+    for number, arg in enumerate(args, start=1):
+        at = _undecodable(arg)
+        if at is not None:
+            byte = ord(arg[at]) - 0xDC00
+            raise InputError(f"argument {number} is not valid UTF-8 (byte 0x{byte:02x} at "
+                             f"character {at + 1}); retype it, or rename the file it names")
+    for name, value in os.environ.items():
+        if name.startswith("TESSERA_") and _undecodable(value) is not None:
+            raise InputError(f"the environment variable {name} is not valid UTF-8")
+
+
 def _say(text: str) -> None:
     """Best effort: after SIGHUP the terminal may be gone."""
     with contextlib.suppress(OSError, ValueError):
@@ -136,8 +155,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     logging.basicConfig(level=os.environ.get("TESSERA_LOG", "WARNING").upper(),
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        args = sys.argv[1:] if argv is None else list(argv)
+        refuse_undecodable(args)
         with _stop_signals_cancel():
-            cli.main(args=argv, prog_name="tessera", standalone_mode=False)
+            cli.main(args=args, prog_name="tessera", standalone_mode=False)
     except (Terminated, click.exceptions.Abort) as exc:
         # click turns a KeyboardInterrupt into Abort; the signal is in its context.
         stopped = exc if isinstance(exc, Terminated) else exc.__context__
