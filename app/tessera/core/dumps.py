@@ -17,6 +17,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _PR_SET_DUMPABLE = 4
@@ -85,3 +86,15 @@ def unlock_pages(buffer: bytearray) -> None:
     span = _span(buffer)
     if span is not None and _LIBC is not None:
         _LIBC.munlock(ctypes.c_void_p(span[0]), ctypes.c_size_t(span[1]))
+
+
+@contextlib.contextmanager
+def pages_locked(buffer: bytearray) -> Iterator[bool]:
+    """Hold ``buffer`` out of swap while the block runs (yields whether it could be);
+    the caller wipes it inside the block, the pages are unlocked after."""
+    locked = lock_pages(buffer)
+    try:
+        yield locked
+    finally:
+        if locked:
+            unlock_pages(buffer)
