@@ -2,8 +2,8 @@
 
 One painter serves every output: :func:`paint_sheets` draws on any paged device (a
 ``QPdfWriter`` here, a ``QPrinter`` in the GUI's print and preview dialogs),
-:func:`write_pdf` writes a PDF through a temporary file in the target folder and a
-rename, and :func:`render_page` paints one page into a ``QImage`` for previews and
+:func:`write_pdf` paints a PDF in memory and writes it in one step (0600; nothing is
+left behind if the process is killed while painting), and :func:`render_page` paints one page into a ``QImage`` for previews and
 tests. Only QtGui is used; widgets live in :mod:`tessera.gui`.
 """
 

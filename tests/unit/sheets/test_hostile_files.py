@@ -239,15 +239,25 @@ main(sys.argv[1:])
 """
 
 
-def test_sheet_print_killed_while_painting_leaves_no_file(vault_path: Path,
-                                                            tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["sheet print", "record create --sheets"])
+def test_sheets_killed_while_painting_leave_no_file(vault_path: Path, tmp_path: Path,
+                                                    command: str) -> None:
     setup_custodians()
-    create()
     out, painted = tmp_path / "sheets", tmp_path / "painted"
+    if command == "sheet print":
+        create()
+        args = ["sheet", "print", "AWS root", "--out", str(out)]
+    else:
+        args = ["record", "create", "--label", "GCP root", "--custodian", "Alice",
+                "--custodian", "Bob", "--custodian", "Carol", "--threshold", "2",
+                "--sheets", str(out)]
     env = {**os.environ, "PAINTED": str(painted), "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_PAINTER, "sheet", "print",
-                             "AWS root", "--out", str(out)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_PAINTER, *args], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdin is not None
+    proc.stdin.write("a secret to split\n")
+    proc.stdin.close()
     guard = threading.Timer(HANG_GUARD_S, proc.kill)
     guard.start()
     try:
