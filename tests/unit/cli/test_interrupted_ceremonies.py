@@ -42,10 +42,11 @@ class Waiting:
     """A ``tessera release`` process that has Alice's approval and waits for the next
     custodian at its prompt."""
 
-    def __init__(self, c: Ceremony, tmp_path: Path) -> None:
+    def __init__(self, c: Ceremony, tmp_path: Path, command: tuple[str, ...] = ()) -> None:
+        command = command or ("release", "Deploy key", "--out", str(tmp_path / "secret"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tessera", *_vault_args(c), "release", "Deploy key",
-             "--reason", "restore", "--ticket", "INC-9", "--out", str(tmp_path / "secret")],
+            [sys.executable, "-m", "tessera", *_vault_args(c), *command,
+             "--reason", "restore", "--ticket", "INC-9"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True)
         self.seen: list[str] = []
@@ -174,3 +175,19 @@ def test_abort_clears_a_release_left_open_on_another_machine(c: Ceremony,
     assert code == 0, text
     r = run(*_vault_args(c), "release", "list", "Deploy key")
     assert r.code == 0 and r.out.count("aborted") == 1 and r.out.count("released") == 1
+
+
+@pytest.mark.parametrize("command", [("reshare", "Deploy key"),
+                                     ("revoke", "Deploy key", "Carol")],
+                         ids=["reshare", "revoke"])
+def test_sighup_during_a_reshare_or_revoke_aborts_its_quorum(
+        c: Ceremony, tmp_path: Path, command: tuple[str, ...]) -> None:
+    waiting = Waiting(c, tmp_path, command)
+    [(quorum_id, state)] = _releases(c)
+    assert state is ReleaseState.OPEN
+    code, err = waiting.stop(signal.SIGHUP)
+    assert code == 128 + signal.SIGHUP, err
+    assert _releases(c) == [(quorum_id, ReleaseState.ABORTED)]
+    assert _actions(c, "reshare.abort") == [quorum_id]
+    with Vault.open(c.path) as vault:
+        assert vault.get_version(c.record_id).version == 1  # no new share set
