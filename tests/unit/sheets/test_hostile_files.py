@@ -21,18 +21,9 @@ from tessera.core.errors import InputError
 from tessera.sheets import scan
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from test_cli_flow import create, setup_custodians
+from test_cli_flow import create, setup_custodians, vault_path  # noqa: F401 (fixture)
 
 HANG_GUARD_S = 120  # only so that a broken build cannot hang the suite
-
-
-@pytest.fixture()
-def vault_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "vault.sqlite3"
-    monkeypatch.setenv("TESSERA_VAULT", str(path))
-    monkeypatch.setenv("TESSERA_PASSPHRASE", "correct horse battery staple")
-    monkeypatch.setenv("TESSERA_ACTOR", "operator")
-    return path
 
 
 @pytest.fixture()
@@ -46,6 +37,24 @@ def umask_000() -> Iterator[None]:
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
+
+
+def kill_when(proc: subprocess.Popen[str] | subprocess.Popen[bytes], marker: Path, *,
+              group: bool = False) -> None:
+    """SIGKILL ``proc`` (and its process group) as soon as it has created ``marker``."""
+    guard = threading.Timer(HANG_GUARD_S, proc.kill)
+    guard.start()
+    try:
+        while not marker.exists() and proc.poll() is None:
+            threading.Event().wait(0.05)
+        assert marker.exists(), f"{marker.name} never appeared"
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        guard.cancel()
 
 
 # -- output paths -------------------------------------------------------------------------
@@ -66,9 +75,10 @@ OUTPUTS = {
 }
 
 
+@pytest.mark.usefixtures("vault_path")
 @pytest.mark.parametrize("command", sorted(OUTPUTS))
 def test_an_output_path_that_is_a_symlink_is_replaced_and_the_file_is_0600(
-        vault_path: Path, tmp_path: Path, umask_000: None, command: str) -> None:
+        tmp_path: Path, umask_000: None, command: str) -> None:
     setup_custodians()
     create()
     victim = tmp_path / "victim.txt"
@@ -83,8 +93,9 @@ def test_an_output_path_that_is_a_symlink_is_replaced_and_the_file_is_0600(
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.usefixtures("vault_path")
 def test_sheet_folders_are_0700_and_sheets_0600_under_umask_000(
-        vault_path: Path, tmp_path: Path, umask_000: None) -> None:
+        tmp_path: Path, umask_000: None) -> None:
     setup_custodians()
     create()
     out = tmp_path / "new" / "sheets"
@@ -209,16 +220,7 @@ def test_a_scan_killed_while_rasterising_leaves_no_page_images(tmp_path: Path) -
     proc = subprocess.Popen([sys.executable, "-m", "tessera", "sheet", "scan", str(pdf),
                              "--dpi", "100"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    guard = threading.Timer(HANG_GUARD_S, proc.kill)
-    guard.start()
-    try:
-        while not marker.exists() and proc.poll() is None:
-            threading.Event().wait(0.05)
-        assert marker.exists(), "pdftoppm never ran"
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        guard.cancel()
+    kill_when(proc, marker, group=True)
     assert [p.name for p in temp.rglob("*")] == []
 
 
@@ -239,9 +241,9 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.usefixtures("vault_path")
 @pytest.mark.parametrize("command", ["sheet print", "record create --sheets"])
-def test_sheets_killed_while_painting_leave_no_file(vault_path: Path, tmp_path: Path,
-                                                    command: str) -> None:
+def test_sheets_killed_while_painting_leave_no_file(tmp_path: Path, command: str) -> None:
     setup_custodians()
     out, painted = tmp_path / "sheets", tmp_path / "painted"
     if command == "sheet print":
@@ -258,14 +260,5 @@ def test_sheets_killed_while_painting_leave_no_file(vault_path: Path, tmp_path: 
     assert proc.stdin is not None
     proc.stdin.write("a secret to split\n")
     proc.stdin.close()
-    guard = threading.Timer(HANG_GUARD_S, proc.kill)
-    guard.start()
-    try:
-        while not painted.exists() and proc.poll() is None:
-            threading.Event().wait(0.05)
-        assert painted.exists(), "the sheet was never painted"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        guard.cancel()
+    kill_when(proc, painted)
     assert [p.name for p in out.iterdir()] == []  # no .pdf.tmp, no half PDF
