@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import os
-import socket
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def _start_ticks(proc: Path, pid: int) -> str | None:
 def current(proc: Path = PROC) -> ProcessStamp:
     """The stamp of this process."""
     pid = os.getpid()
-    return ProcessStamp(host=socket.gethostname(), boot_id=_boot_id(proc), pid=pid,
+    return ProcessStamp(host=platform.node(), boot_id=_boot_id(proc), pid=pid,
                         started=_start_ticks(proc, pid) or "")
 
 

@@ -2,14 +2,16 @@
 questions: every unfinished quorum is aborted and logged first.
 
 Python runs a signal handler only between bytecodes, and Qt's event loop runs in C++,
-so the signal number is written to a socket (``signal.set_wakeup_fd``) that a
+so the signal number is written to a pipe (``signal.set_wakeup_fd``) that a
 :class:`QSocketNotifier` watches; the stop then runs on the GUI thread like any event.
+(POSIX only: Windows has no SIGHUP, and its wakeup descriptor must be a socket, which
+Tessera never opens.)
 """
 
 from __future__ import annotations
 
+import os
 import signal
-import socket
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSocketNotifier
@@ -24,14 +26,17 @@ class StopSignals(QObject):
     def __init__(self, on_stop: Callable[[int], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._on_stop = on_stop
-        self._read, self._write = socket.socketpair()
-        self._read.setblocking(False)
-        self._write.setblocking(False)
-        self._saved_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
-        self._saved = {sig: signal.signal(sig, self._noted) for sig in STOP_SIGNALS}
-        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read, self)
-        self._notifier.activated.connect(self._woken)
         self._stopping = False
+        self._active = os.name == "posix"
+        if not self._active:
+            return
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._saved_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._saved = {sig: signal.signal(sig, self._noted) for sig in STOP_SIGNALS}
+        self._notifier = QSocketNotifier(self._read, QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._woken)
 
     @staticmethod
     def _noted(_signum: int, _frame: object) -> None:
@@ -39,7 +44,7 @@ class StopSignals(QObject):
 
     def _woken(self) -> None:
         try:
-            data = self._read.recv(64)
+            data = os.read(self._read, 64)
         except BlockingIOError:
             return
         for signum in data:
@@ -49,9 +54,12 @@ class StopSignals(QObject):
 
     def restore(self) -> None:
         """Put back the previous handlers (the app is done)."""
+        if not self._active:
+            return
+        self._active = False
         self._notifier.setEnabled(False)
         for sig, handler in self._saved.items():
             signal.signal(sig, handler)
         signal.set_wakeup_fd(self._saved_fd)
-        self._read.close()
-        self._write.close()
+        os.close(self._read)
+        os.close(self._write)
