@@ -262,3 +262,11 @@ def test_sheets_killed_while_painting_leave_no_file(tmp_path: Path, command: str
     proc.stdin.close()
     kill_when(proc, painted)
     assert [p.name for p in out.iterdir()] == []  # no .pdf.tmp, no half PDF
+
+
+def test_a_kept_demo_folder_is_0700_under_umask_000(tmp_path: Path, umask_000: None) -> None:
+    folder = tmp_path / "kept" / "demo"
+    r = run("demo", "--keep", str(folder))
+    assert r.code == 0, r.text
+    assert mode(folder) == 0o700 and mode(folder.parent) == 0o700
+    assert mode(folder / "demo-vault.sqlite3") == 0o600
