@@ -172,9 +172,15 @@ def _collect(proc: subprocess.Popen[bytes], timeout: int) -> tuple[bytearray, by
                 buffer += chunk
                 del buffer[:-KEEP_BYTES]
     out, err = kept[proc.stdout.fileno()], kept[proc.stderr.fileno()]
-    _kill(proc, True)  # the hook's group: nothing it started outlives the ceremony
     proc.stdout.close()
     proc.stderr.close()
+    if not timed_out:
+        try:  # the pipes are closed; the hook itself may still be running
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    if timed_out:
+        _kill(proc, True)  # the hook and everything still in its process group
     proc.wait()
     return out, err, timed_out
 

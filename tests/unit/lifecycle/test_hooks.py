@@ -77,6 +77,14 @@ def test_hook_that_hangs_is_stopped_at_its_timeout(c: Ceremony, tmp_path: Path) 
     assert c.vault.audit_entries(action="hook.fail")[-1].details["timed_out"] is True
 
 
+def test_hook_that_closes_its_output_and_hangs_is_still_stopped(c: Ceremony,
+                                                                tmp_path: Path) -> None:
+    quiet = script(tmp_path, "quiet.sh", "exec >/dev/null 2>&1; sleep 600")
+    c.vault.set_revocation_hook(c.record_id, [quiet], 1, "op")
+    outcome = run_revocation_hook(c.vault, c.record_id, released(c), actor="op")
+    assert outcome is not None and outcome.timed_out
+
+
 def test_missing_program_is_a_failure_not_a_crash(c: Ceremony, tmp_path: Path) -> None:
     c.vault.set_revocation_hook(c.record_id, [str(tmp_path / "nowhere")], 5, "op")
     outcome = run_revocation_hook(c.vault, c.record_id, released(c), actor="op")
