@@ -136,3 +136,36 @@ def test_no_abort_button_without_an_open_release(qtbot, demo, main_window):
     detail = main_window.records.detail
     detail.show_row(main_window.records.selected_row())
     assert not detail.abort_button.isVisibleTo(main_window)
+
+
+LAUNCH = """
+import sys
+from PySide6.QtWidgets import QApplication
+real_exec = QApplication.exec
+def exec_and_say(*_args):
+    print("READY", flush=True)
+    return real_exec()
+QApplication.exec = exec_and_say
+from tessera.launcher import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_the_running_app_ends_on_a_signal_with_its_code(tmp_path, sig):
+    from tessera.custody.demo import build_demo_vault
+
+    path = tmp_path / "vault.sqlite3"
+    build_demo_vault(path, touch="immediate")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCH, "gui", "--vault", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "READY"
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert f"stopping on signal {int(sig)}" in err

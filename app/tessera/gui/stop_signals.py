@@ -42,7 +42,7 @@ class StopSignals(QObject):
     def _noted(_signum: int, _frame: object) -> None:
         """The wakeup socket carries the signal; this only replaces the default action."""
 
-    def _woken(self) -> None:
+    def _woken(self, *_ignored: object) -> None:
         try:
             data = os.read(self._read, 64)
         except BlockingIOError:
