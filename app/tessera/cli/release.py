@@ -103,7 +103,10 @@ def _open_quorum(vault: Vault, ref: str) -> str:
 @pass_ctx
 def release_run(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: tuple[str, ...],
             paper: tuple[str, ...], out: Path | None, reveal: bool) -> None:
-    """Release a secret with a quorum of custodians."""
+    """Release a secret with a quorum of custodians.
+
+    A release left open (a closed terminal, a killed process) is listed by
+    `tessera release list` and aborted with `tessera release abort RELEASE_ID`."""
     if not out and not reveal:
         raise InputError("say where the secret goes: --out FILE, or --reveal on a terminal")
     if reveal and not sys.stdout.isatty():
