@@ -14,6 +14,10 @@ from typing import NoReturn
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
+    # First of all, before any secret can be in memory: no core dumps, no ptrace.
+    from tessera.core.dumps import harden_process
+
+    harden_process()
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["gui"]:
         sys.exit(gui(args[1:]))

@@ -10,7 +10,7 @@ import click
 
 from tessera.cli.context import Context, echo, pass_ctx, secho
 from tessera.core.errors import InputError
-from tessera.core.private_file import write_private
+from tessera.core.private_file import private_writer, write_private
 
 
 @click.group()
@@ -67,8 +67,8 @@ def audit_export(ctx: Context, fmt: str, out: Path | None) -> None:
     """Export the audit log."""
     with ctx.vault() as vault:
         if out:
-            with out.open("w", encoding="utf-8", newline="") as stream:
-                vault.write_audit(stream.write, fmt)
+            with private_writer(out) as write:
+                vault.write_audit(lambda chunk: write(chunk.encode("utf-8")), fmt)
         else:
             vault.write_audit(lambda chunk: click.echo(chunk, nl=False), fmt)
     if out:

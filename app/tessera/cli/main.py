@@ -7,9 +7,13 @@ commands live in their own modules and share :mod:`tessera.cli.context`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -88,6 +92,66 @@ for _command in (custodians.custodian, custodians.token, records.record, release
 
 # -- entry point ----------------------------------------------------------------------
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (a logout, a closed terminal, a service stop)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _stop(signum: int, _frame: object) -> None:
+    # Raised like Ctrl-C wherever the program is, so every ceremony's
+    # ``except BaseException: abort()`` runs. A second signal while that cleanup runs
+    # is ignored rather than cutting the abort short.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_cancel() -> Iterator[None]:
+    """SIGTERM and SIGHUP end a command the way Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _undecodable(text: str) -> int | None:
+    """Where the first byte that was not UTF-8 is (Python keeps such bytes of argv and
+    the environment as lone surrogates, which fail later wherever text is encoded)."""
+    return next((i for i, ch in enumerate(text) if "\udc80" <= ch <= "\udcff"), None)
+
+
+def refuse_undecodable(args: list[str]) -> None:
+    """Every argument and TESSERA_* variable must be UTF-8: say which one is not."""
+    for number, arg in enumerate(args, start=1):
+        at = _undecodable(arg)
+        if at is not None:
+            byte = ord(arg[at]) - 0xDC00
+            raise InputError(f"argument {number} is not valid UTF-8 (byte 0x{byte:02x} at "
+                             f"character {at + 1}); retype it, or rename the file it names")
+    for name, value in os.environ.items():
+        if name.startswith("TESSERA_") and _undecodable(value) is not None:
+            raise InputError(f"the environment variable {name} is not valid UTF-8")
+
+
+def _say(text: str) -> None:
+    """Best effort: after SIGHUP the terminal may be gone."""
+    with contextlib.suppress(OSError, ValueError):
+        click.echo(text, err=True)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """The one error handler: every expected error becomes a message and an exit code."""
     logging.basicConfig(level=os.environ.get("TESSERA_LOG", "WARNING").upper(),
@@ -98,7 +162,19 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def _run(argv: list[str] | None) -> NoReturn:
     try:
-        cli.main(args=argv, prog_name="tessera", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        refuse_undecodable(args)
+        with _stop_signals_cancel():
+            cli.main(args=args, prog_name="tessera", standalone_mode=False)
+    except (Terminated, click.exceptions.Abort) as exc:
+        # click turns a KeyboardInterrupt into Abort; the signal is in its context.
+        stopped = exc if isinstance(exc, Terminated) else exc.__context__
+        if not isinstance(stopped, Terminated):
+            click.echo("Cancelled; nothing was changed.", err=True)
+            sys.exit(UserCancelled.exit_code)
+        _say(f"\nStopped by {signal.Signals(stopped.signum).name}; an unfinished ceremony "
+             "was aborted and logged.")
+        sys.exit(128 + stopped.signum)
     except UserCancelled:
         click.echo("Cancelled; nothing was changed.", err=True)
         sys.exit(UserCancelled.exit_code)
@@ -109,9 +185,6 @@ def _run(argv: list[str] | None) -> NoReturn:
     except TesseraError as exc:
         secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Cancelled; nothing was changed.", err=True)
-        sys.exit(UserCancelled.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)

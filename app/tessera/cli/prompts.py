@@ -20,7 +20,9 @@ def read_line(prompt: str, *, secret: bool) -> str | None:
             sys.stderr.write(prompt)
             sys.stderr.flush()
             return input()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, KeyboardInterrupt) as exc:
+            if getattr(exc, "signum", None):  # SIGTERM/SIGHUP: end, do not just cancel
+                raise
             sys.stderr.write("\n")
             return None
     sys.stderr.write(prompt + "\n")

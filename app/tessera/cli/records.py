@@ -112,11 +112,12 @@ def record_create(ctx: Context, label: str, custodians: tuple[str, ...], thresho
 def write_creation_sheets(vault: Vault, sealed: Any, keeper: Any, folder: Path, paper: str,
                           hand_copy: bool, actor: str) -> None:
     """Every custodian's sheet at creation, the only moment all the words exist."""
+    from tessera.core.private_file import private_folder
     from tessera.custody.sheets import log_printed, sheets_at_creation
     from tessera.sheets.model import Paper
     from tessera.sheets.render import write_pdf
 
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_folder(folder)  # it will hold shares; 0700 whatever the umask
     sheets = sheets_at_creation(vault, sealed, keeper.words, hand_copy=hand_copy)
     for made in sheets:
         who = made.custodian

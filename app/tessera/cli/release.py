@@ -18,7 +18,7 @@ from tessera.cli.context import (
     pass_ctx,
     secho,
 )
-from tessera.core.errors import InputError
+from tessera.core.errors import InputError, NotFound
 from tessera.core.memory import wipe
 from tessera.core.wording import share_label
 from tessera.custody.key_wait import run_with_key
@@ -28,7 +28,71 @@ from tessera.vault import Vault
 EXIT_HOOK_FAILED = 4  # the release succeeded; the revocation hook did not
 
 
-@click.command()
+class ReleaseGroup(click.Group):
+    """``tessera release RECORD …`` runs a release; ``tessera release abort ID`` and
+    ``tessera release list`` act on releases already recorded. (A record labelled
+    "abort" or "list" is released by its id.)"""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("release", cls=ReleaseGroup)
+def release() -> None:
+    """Release a secret with a quorum of custodians (see `tessera release run --help`),
+    or abort a release left open: `tessera release abort RELEASE_ID`."""
+
+
+@release.command("abort")
+@click.argument("release_ref")
+@click.option("--force", is_flag=True,
+              help="Abort even if a live process on this machine is still running it.")
+@pass_ctx
+def release_abort(ctx: Context, release_ref: str, force: bool) -> None:
+    """Abort an open release or reshare quorum, e.g. one left by a closed terminal.
+
+    RELEASE_REF is the release id the refusal message names, or a record (its one
+    open quorum). The abort is in the audit log with the process that had it open."""
+    with ctx.vault() as vault:
+        target = _open_quorum(vault, release_ref)
+        done = vault.abort_release(target, ctx.actor, force=force)
+        label = vault.get_record(done.record_id).label
+    echo(f"Aborted {done.purpose} {done.id} of {label} ({len(done.approvals)} approval(s) "
+         "discarded). A new one can be started.")
+
+
+@release.command("list")
+@click.argument("record_ref", required=False)
+@pass_ctx
+def release_list(ctx: Context, record_ref: str | None) -> None:
+    """Releases and reshare quorums (open ones first), with who has an open one."""
+    with ctx.vault() as vault:
+        items = vault.list_releases(record_ref)
+        items.sort(key=lambda r: (r.state.value != "open", r.requested_at))
+        for r in items:
+            owner = vault.release_owner(r.id) if r.state.value == "open" else None
+            where = f"  ({owner.describe()})" if owner else ""
+            echo(f"{r.id}  {r.purpose:<8} {r.state.value:<9} {r.requested_at}  "
+                 f"{r.requested_by}{where}")
+    if not items:
+        echo("No releases.")
+
+
+def _open_quorum(vault: Vault, ref: str) -> str:
+    try:
+        return vault.get_release(ref).id
+    except NotFound:
+        pass
+    record = vault.get_record(ref)
+    open_ones = [r for r in vault.list_releases(record.id) if r.state.value == "open"]
+    if not open_ones:
+        raise NotFound(f"{record.label!r} has no open release")
+    return open_ones[0].id
+
+
+@release.command("run")
 @click.argument("record_ref")
 @click.option("--reason", required=True, help="Why the secret is needed.")
 @click.option("--ticket", required=True, help="Change or incident ticket reference.")
@@ -40,9 +104,12 @@ EXIT_HOOK_FAILED = 4  # the release succeeded; the revocation hook did not
               help="Write the secret to this file (mode 0600).")
 @click.option("--reveal", is_flag=True, help="Print the secret (only on a terminal).")
 @pass_ctx
-def release(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: tuple[str, ...],
+def release_run(ctx: Context, record_ref: str, reason: str, ticket: str, approvers: tuple[str, ...],
             paper: tuple[str, ...], out: Path | None, reveal: bool) -> None:
-    """Release a secret with a quorum of custodians."""
+    """Release a secret with a quorum of custodians.
+
+    A release left open (a closed terminal, a killed process) is listed by
+    `tessera release list` and aborted with `tessera release abort RELEASE_ID`."""
     if not out and not reveal:
         raise InputError("say where the secret goes: --out FILE, or --reveal on a terminal")
     if reveal and not sys.stdout.isatty():

@@ -47,13 +47,14 @@ def sheet() -> None:
 def sheet_print(ctx: Context, record_ref: str, custodians: tuple[str, ...], paper: str,
                 hand_copy: bool, reprint_of: str | None, reason: str, out_dir: Path) -> None:
     """Print custodians' sheets of a record; each custodian's token opens their share."""
+    from tessera.core.private_file import private_folder
     from tessera.custody.release import custodian_slots
     from tessera.custody.sheets import sheet_with_token
     from tessera.sheets.render import write_pdf
 
     if reprint_of and len(custodians) != 1:
         raise InputError("--reprint-of replaces one sheet: name its --custodian")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(out_dir)  # it will hold shares
     with ctx.vault() as vault:
         rec = vault.get_record(record_ref)
         data = vault.get_version(rec.id)

@@ -18,6 +18,7 @@ from typing import Any
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError
+from tessera.core.slip39 import ITERATION_EXPONENT
 
 FORMAT_ID = "tessera/manifest/v1"
 PAYLOAD_ALG = "AES-256-GCM/HKDF-SHA256"
@@ -254,7 +255,7 @@ class Manifest:
         return cls(
             record_id=record_id, label=label, version=version, epoch=epoch,
             slip39_identifier=s.integer("identifier", 0, 2**15 - 1),
-            slip39_iteration_exponent=s.integer("iteration_exponent", 0, 15),
+            slip39_iteration_exponent=_iteration_exponent(s),
             slip39_extendable=s.boolean("extendable"),
             group_threshold=group_threshold, groups=tuple(groups), shares=tuple(shares),
             payload_nonce=bytes.fromhex(nonce_hex),
@@ -265,6 +266,17 @@ class Manifest:
 
 
 MAX_PAYLOAD = 1 << 20  # 1 MiB: recovery secrets are keys and certificates, not archives
+
+
+def _iteration_exponent(s: Any) -> int:
+    """Only the exponent Tessera writes: each step doubles the cost of combining (15
+    costs minutes of CPU), so a crafted sheet or import is refused before any work."""
+    value: int = s.integer("iteration_exponent", 0, 15)
+    if value != ITERATION_EXPONENT:
+        raise FormatError(f"slip39.iteration_exponent is {value}; Tessera writes only "
+                          f"{ITERATION_EXPONENT}, and a larger one would make combining "
+                          "the shares take minutes")
+    return value
 
 
 def new_record_id() -> str:

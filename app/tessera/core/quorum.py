@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tessera.core import slip39
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
+from tessera.core.dumps import pages_locked
 from tessera.core.errors import InvalidMnemonic, QuorumNotMet, ShareMismatch, TesseraError
 from tessera.core.manifest import Manifest, ShareEntry
 from tessera.core.memory import wipe
@@ -179,10 +180,11 @@ class QuorumSession:
     def release(self, ciphertext: bytes) -> bytearray:
         """Combine the shares and decrypt the payload; wipe the result after use."""
         dek = self.recover_dek()
-        try:
-            return decrypt_payload(dek, self.manifest, ciphertext)
-        finally:
-            wipe(dek)
+        with pages_locked(dek):
+            try:
+                return decrypt_payload(dek, self.manifest, ciphertext)
+            finally:
+                wipe(dek)
 
     def wipe(self) -> None:
         """Drop the collected shares; the session keeps only who contributed."""

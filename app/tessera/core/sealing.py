@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from tessera.core import age, slip39
 from tessera.core.commitment import share_commitment
+from tessera.core.dumps import lock_pages, unlock_pages
 from tessera.core.manifest import MAX_PAYLOAD, GroupSpec, Manifest, ShareEntry
 from tessera.core.memory import wipe
 from tessera.core.payload import DEK_SIZE, NONCE_SIZE, encrypt_payload
@@ -79,7 +80,9 @@ def seal_version(
         for holder in holders:
             if not holder.recipients:
                 raise ValueError(f"{holder.name} has no token to wrap a share to")
-    dek = bytearray(rng(DEK_SIZE))
+    dek = bytearray(DEK_SIZE)
+    locked = lock_pages(dek)  # before the key is in it: it never reaches swap
+    dek[:] = rng(DEK_SIZE)
     try:
         split = slip39.split_secret(dek, group_threshold,
                                     [(t, len(h)) for t, h in groups], rng=rng)
@@ -114,3 +117,5 @@ def seal_version(
         return SealedVersion(manifest, manifest_bytes, ciphertext, envelopes)
     finally:
         wipe(dek)
+        if locked:
+            unlock_pages(dek)

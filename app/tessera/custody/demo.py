@@ -18,6 +18,7 @@ from tessera.core import slip39
 from tessera.core.errors import ShareMismatch
 from tessera.core.memory import wipe
 from tessera.core.policy import SplitPlan
+from tessera.core.private_file import private_folder
 from tessera.custody.create import create_record
 from tessera.custody.demo_facts import DEMO_PIN
 from tessera.custody.drivers import TokenDrivers
@@ -113,7 +114,7 @@ def run_demo(say: Callable[[str], None], keep: Path | None = None) -> None:
     """The scripted ceremony of ``tessera demo``."""
     with tempfile.TemporaryDirectory(prefix="tessera-demo-") as tmp:
         folder = keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_folder(folder)  # it will hold a vault and its keys
         vault_path = folder / "demo-vault.sqlite3"
         if vault_path.exists():
             raise FileExistsError(f"{vault_path} exists; choose an empty folder")

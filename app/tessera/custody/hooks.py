@@ -13,18 +13,25 @@ returned to the caller to show, never swallowed.
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import subprocess
+import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tessera.core import canonical
+from tessera.core.errors import IntegrityError
 from tessera.vault import Vault
 
 # Names copied from the operator's environment: enough to find programs and speak the
 # right language, nothing that usually carries a credential.
 ENV_ALLOW = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
              "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT")
-OUTPUT_TAIL = 2000  # characters of stdout / stderr kept in the audit entry
+OUTPUT_TAIL = 2000  # characters of stdout / stderr kept in the audit entry at most
+KEEP_BYTES = 4 * OUTPUT_TAIL  # bytes of each stream held while the hook runs
+TAIL_JSON_BYTES = 3000  # the JSON form of a kept tail (the log keeps 4 KiB a value)
 
 
 @dataclass(frozen=True)
@@ -76,10 +83,18 @@ def run_revocation_hook(vault: Vault, record_id: str, release_id: str, *,
     Blocks until the hook ends or its timeout passes (call it from a worker thread
     in the GUI). The outcome is in the audit log as ``hook.run`` or ``hook.fail``.
     """
-    hook = vault.revocation_hook(record_id)
+    release = vault.get_release(release_id)
+    try:
+        hook = vault.revocation_hook(record_id)
+    except IntegrityError as exc:
+        # A damaged stored hook must not go unnoticed: log the failure and say it.
+        record = vault.get_record(record_id)
+        outcome = HookOutcome(record.id, release.id, (), None, False, "", "", str(exc))
+        vault.append_audit(actor, "hook.fail", record.id, {
+            "release_id": release.id, "error": outcome.error})
+        return outcome
     if hook is None:
         return None
-    release = vault.get_release(release_id)
     argv = [*hook.command, hook.record_id, release.id]
     outcome = _run(argv, hook.timeout_seconds,
                    hook_environment(record_id=hook.record_id, release_id=release.id),
@@ -88,8 +103,20 @@ def run_revocation_hook(vault: Vault, record_id: str, release_id: str, *,
         "release_id": release.id, "command": list(hook.command),
         "exit_status": outcome.exit_status, "timed_out": outcome.timed_out,
         "timeout_seconds": hook.timeout_seconds, "error": outcome.error,
-        "stdout": outcome.stdout[-OUTPUT_TAIL:], "stderr": outcome.stderr[-OUTPUT_TAIL:]})
+        "stdout": log_tail(outcome.stdout), "stderr": log_tail(outcome.stderr)})
     return outcome
+
+
+def log_tail(text: str, budget: int = TAIL_JSON_BYTES) -> str:
+    """The end of ``text`` made safe for the audit log, whatever bytes it held: control
+    characters (terminal escapes included) shown as ``\\xNN``, and cut from the front
+    until its JSON form fits ``budget`` bytes (the log keeps at most 4 KiB a value)."""
+    shown = "".join(c if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs")
+                    else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                    for c in text[-OUTPUT_TAIL:])
+    while len(canonical.dumps(shown)) > budget:
+        shown = shown[len(shown) // 8 or 1:]
+    return shown
 
 
 def _run(argv: list[str], timeout: int, env: dict[str, str], record_id: str,
@@ -104,15 +131,58 @@ def _run(argv: list[str], timeout: int, env: dict[str, str], record_id: str,
     except OSError as exc:
         return HookOutcome(record_id, release_id, command, None, False, "", "",
                            exc.strerror or type(exc).__name__)
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill(proc, posix)
-        out, err = proc.communicate()
+    if posix:
+        out, err, timed_out = _collect(proc, timeout)
+    else:  # pragma: no cover - Windows pipes cannot be selected on
+        timed_out = False
+        try:
+            raw_out, raw_err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill(proc, posix)
+            raw_out, raw_err = proc.communicate()
+        out, err = bytearray(raw_out[-KEEP_BYTES:]), bytearray(raw_err[-KEEP_BYTES:])
     return HookOutcome(record_id, release_id, command, None if timed_out else proc.returncode,
                        timed_out, _text(out), _text(err))
+
+
+def _collect(proc: subprocess.Popen[bytes], timeout: int) -> tuple[bytearray, bytearray, bool]:
+    """Read the hook's output until both pipes close or the timeout passes, keeping only
+    the last :data:`KEEP_BYTES` of each (a hook printing 200 MB costs no memory). On
+    timeout the hook's process group is killed and its pipes are abandoned: a child
+    that left the group with ``setsid`` and still holds them cannot keep us waiting."""
+    assert proc.stdout is not None and proc.stderr is not None  # noqa: S101 - PIPE above
+    kept = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    with selectors.DefaultSelector() as selector:
+        for pipe in (proc.stdout, proc.stderr):
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = proc.poll() is None
+                break
+            for key, _ in selector.select(left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                buffer = kept[key.fd]
+                buffer += chunk
+                del buffer[:-KEEP_BYTES]
+    out, err = kept[proc.stdout.fileno()], kept[proc.stderr.fileno()]
+    proc.stdout.close()
+    proc.stderr.close()
+    if not timed_out:
+        try:  # the pipes are closed; the hook itself may still be running
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    if timed_out:
+        _kill(proc, True)  # the hook and everything still in its process group
+    proc.wait()
+    return out, err, timed_out
 
 
 def _kill(proc: subprocess.Popen[bytes], posix: bool) -> None:
@@ -126,5 +196,5 @@ def _kill(proc: subprocess.Popen[bytes], posix: bool) -> None:
     proc.kill()
 
 
-def _text(data: bytes | None) -> str:
-    return (data or b"").decode("utf-8", "replace")[-OUTPUT_TAIL:]
+def _text(data: bytes | bytearray | None) -> str:
+    return bytes(data or b"").decode("utf-8", "replace")[-OUTPUT_TAIL:]

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from tessera.gui.context import AppContext
 from tessera.gui.errors import install_excepthook, show_error
 from tessera.gui.main_window import MainWindow
+from tessera.gui.stop_signals import StopSignals
 from tessera.gui.theme import Theme, app_icon, apply_theme
 from tessera.vault import Vault
 
@@ -144,7 +145,17 @@ def run(vault_path: Path | None, demo: bool) -> int:
         return 1
     if window is None:
         return 0
+    stops = StopSignals(lambda signum: stop_for_signal(app, window, signum))
     try:
         return app.exec()
     finally:
+        stops.restore()
         window.context.close()
+
+
+def stop_for_signal(app: QApplication, window: MainWindow, signum: int) -> None:
+    """Abort every open quorum of this app, close its windows, exit 128 + signal."""
+    log.warning("stopping on signal %d: open ceremonies are aborted", signum)
+    window.stop_for_signal()
+    window.save_state()
+    app.exit(128 + signum)

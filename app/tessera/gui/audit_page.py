@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -18,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from tessera.core.errors import InputError
+from tessera.core.private_file import private_writer
 from tessera.custody.log_check import check_log
 from tessera.gui.audit_detail import AuditEntryDetail
 from tessera.gui.context import AppContext
@@ -43,16 +42,10 @@ EXPORT_FILTERS = {"JSON lines, verifiable (*.jsonl)": "jsonl", "CSV for spreadsh
 
 
 def write_log(path: Path, vault: Vault, fmt: str) -> None:
-    """Write the log to ``path`` as it is read, via a temporary file in the same folder
-    moved into place at the end (a failed export leaves no half file)."""
-    fd, tmp = tempfile.mkstemp(prefix=".tessera-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            vault.write_audit(f.write, fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the log to ``path`` as it is read (0600; a symbolic link there is replaced,
+    and a failed export leaves no half file)."""
+    with private_writer(path) as write:
+        vault.write_audit(lambda chunk: write(chunk.encode("utf-8")), fmt)
 
 
 def ask_export_path(parent: QWidget) -> tuple[Path, str] | None:

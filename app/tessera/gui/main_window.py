@@ -42,6 +42,7 @@ from tessera.gui.errors import show_error
 from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
 from tessera.gui.review_page import ReviewPage
 from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon, retint_all
+from tessera.vault import ReleaseState
 
 if TYPE_CHECKING:
     from tessera.gui.virtual_keys import VirtualKeysPanel
@@ -575,6 +576,9 @@ class MainWindow(QMainWindow):
         from tessera.gui.rotate_wizard import RotateWizard
         from tessera.gui.sheet_destroy import DestroySheetsDialog
 
+        if action == "abort":
+            self.abort_open_release(record_id)
+            return None
         factories: dict[str, Callable[[], QWidget]] = {
             "rotate": lambda: RotateWizard(self.context, record_id, parent=self),
             "reshare": lambda: ReshareWindow(self.context, record_id, self),
@@ -590,6 +594,66 @@ class MainWindow(QMainWindow):
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._keep(window)
         return window
+
+    def stop_for_signal(self) -> None:
+        """SIGTERM, SIGHUP or Ctrl-C: abort every unfinished quorum of this app now,
+        without asking (nobody is there to answer), then close the windows."""
+        for window in self._live_windows():
+            abandon = getattr(window, "abandon", None)
+            if callable(abandon):
+                abandon()
+        for window in self._live_windows():
+            if hasattr(window, "abandon"):
+                window.close()
+
+    def abort_open_release(self, record_id: str) -> bool:
+        """Abort the record's open quorum after asking; logged with who had it open.
+
+        One run by a window of this app is stopped there instead (its window asks).
+        """
+        from tessera.core.process import Liveness, liveness
+
+        vault = self.context.vault
+        try:
+            release = next((r for r in vault.list_releases(record_id)
+                            if r.state is ReleaseState.OPEN), None)
+            if release is None:
+                return False
+            for window in self._live_windows():
+                ceremony = getattr(window, "ceremony", None)
+                if getattr(ceremony, "release_id", None) == release.id:
+                    window.raise_()
+                    window.activateWindow()
+                    window.close()  # its own confirmation, then its own abort
+                    return False
+            owner = vault.release_owner(release.id)
+            state = Liveness.UNKNOWN if owner is None else liveness(owner)
+            who = owner.describe() if owner else "a process Tessera cannot name"
+            status = {Liveness.GONE: "that process has ended",
+                      Liveness.RUNNING: "that process is STILL RUNNING on this computer",
+                      Liveness.UNKNOWN: "Tessera cannot tell whether it still runs"}[state]
+            text = (f"A {release.purpose} requested by {release.requested_by} at "
+                    f"{release.requested_at} was left open by {who}; {status}. Abort it? "
+                    f"Its {len(release.approvals)} approval(s) are discarded and the abort "
+                    "is logged.")
+            if not type(self).confirm_stale_abort(self, text):
+                return False
+            vault.abort_release(release.id, self.context.actor,
+                                force=state is Liveness.RUNNING)
+        except Exception as exc:
+            show_error(self, exc)
+            return False
+        self.context.notify_changed()
+        return True
+
+    @staticmethod
+    def confirm_stale_abort(parent: QWidget, text: str) -> bool:
+        """Ask before aborting a quorum left open (tests replace this)."""
+        answer = QMessageBox.question(parent, "Abort the open release?", text,
+                                      QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def open_rewrap(self, record_id: str | None, custodian_id: str | None) -> None:
         from tessera.gui.rewrap_wizard import RewrapWizard

@@ -31,7 +31,7 @@ from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.theme import Tone, set_tone, themed
 from tessera.gui.widgets import fingerprint_label, fit_columns, heading, muted
 from tessera.tokens.base import TokenState
-from tessera.vault import RecordState, Vault
+from tessera.vault import RecordState, ReleaseState, Vault
 from tessera.vault.sheet_registry import SheetRegistry
 
 
@@ -107,6 +107,17 @@ class RecordDetail(QWidget):
         self.state.setWordWrap(True)
         layout.addWidget(self.title)
         layout.addWidget(self.state)
+        # A quorum left open (a closed terminal, a crashed window) blocks every release,
+        # reshare and revoke of the record until it is aborted.
+        self.open_quorum = QLabel()
+        self.open_quorum.setWordWrap(True)
+        self.open_quorum.setAccessibleName("Open release")
+        self.abort_button = QPushButton("&Abort open release…")
+        self.abort_button.setToolTip("Abort a release left open, e.g. by a closed terminal; "
+                                     "the abort is logged")
+        self.abort_button.clicked.connect(lambda: self._lifecycle("abort"))
+        layout.addWidget(self.open_quorum)
+        layout.addWidget(self.abort_button)
 
         self.release_button = QPushButton("&Release…")
         themed(self.release_button, "release")
@@ -268,9 +279,23 @@ class RecordDetail(QWidget):
         self.next_drill.setText(("overdue since " if row.drill_overdue else "")
                                 + short_date(row.next_drill))
         self.rotation.setText(row.rotation_text)
+        self._show_open_quorum(record.id)
         self._fill_holders(record.id)
         self._fill_sheets(record.id, row.version)
         self._fill_history(record.id)
+
+    def _show_open_quorum(self, record_id: str) -> None:
+        open_ones = [r for r in self.vault.list_releases(record_id)
+                     if r.state is ReleaseState.OPEN]
+        self.open_quorum.setVisible(bool(open_ones))
+        self.abort_button.setVisible(bool(open_ones))
+        if open_ones:
+            r = open_ones[0]
+            owner = self.vault.release_owner(r.id)
+            where = f" by {owner.describe()}" if owner else ""
+            self.open_quorum.setText(
+                f"A {r.purpose} requested by {r.requested_by} at {short_time(r.requested_at)} "
+                f"is open{where} ({len(r.approvals)} approval(s) so far).")
 
     def _fill_holders(self, record_id: str) -> None:
         self.holders.clear()

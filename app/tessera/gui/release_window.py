@@ -521,6 +521,18 @@ class ReleaseWindow(QWidget):
     def open_release(self) -> bool:
         return self.ceremony is not None and not self.ceremony.finished
 
+    def abandon(self) -> None:
+        """The app is being stopped by a signal: abort the unfinished quorum at once,
+        on this thread, without asking; closing the window then asks nothing."""
+        if self.job is not None:
+            self.job.cancel()
+        ceremony = self.ceremony
+        if ceremony is not None and not ceremony.finished:
+            try:
+                ceremony.abort()
+            except TesseraError:
+                log.warning("the open release could not be aborted", exc_info=False)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         ceremony = self.ceremony
         if ceremony is not None and not ceremony.finished and not ceremony.complete:

@@ -2,21 +2,19 @@
 
 One painter serves every output: :func:`paint_sheets` draws on any paged device (a
 ``QPdfWriter`` here, a ``QPrinter`` in the GUI's print and preview dialogs),
-:func:`write_pdf` writes a PDF through a temporary file in the target folder and a
-rename, and :func:`render_page` paints one page into a ``QImage`` for previews and
+:func:`write_pdf` paints a PDF in memory and writes it in one step (0600; nothing is
+left behind if the process is killed while painting), and :func:`render_page` paints one page into a ``QImage`` for previews and
 tests. Only QtGui is used; widgets live in :mod:`tessera.gui`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF
 from PySide6.QtGui import (
     QGuiApplication,
     QImage,
@@ -27,6 +25,7 @@ from PySide6.QtGui import (
     QPdfWriter,
 )
 
+from tessera.core.private_file import write_private
 from tessera.sheets.canvas import Canvas
 from tessera.sheets.layout import RENDER_DPI, PageGeometry, page_count
 from tessera.sheets.model import PRODUCT, Paper, Sheet
@@ -118,8 +117,8 @@ def render_page(sheet: Sheet, page: int, paper: Paper, dpi: int) -> QImage:
     return image.convertToFormat(QImage.Format.Format_Grayscale8)
 
 
-def _pdf_writer(path: Path, paper: Paper, title: str) -> QPdfWriter:
-    writer = QPdfWriter(str(path))
+def _pdf_writer(device: QIODevice, paper: Paper, title: str) -> QPdfWriter:
+    writer = QPdfWriter(device)
     writer.setResolution(RENDER_DPI)
     writer.setTitle(title)
     writer.setCreator(PRODUCT)
@@ -127,23 +126,20 @@ def _pdf_writer(path: Path, paper: Paper, title: str) -> QPdfWriter:
     return writer
 
 
-def _atomic_pdf(target: Path, paint: Callable[[Path], None]) -> None:
-    """Paint into a private temporary file beside ``target``, then rename it into place."""
-    target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+def atomic_pdf(target: Path, paint: Callable[[QIODevice], None]) -> None:
+    """Paint into memory, then write ``target`` (0600) in one step.
+
+    No partly painted file ever exists on disk: a process killed while painting
+    sheets (which hold share words) leaves nothing behind.
+    """
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     try:
-        paint(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        tmp.replace(target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+        paint(buffer)
+        buffer.close()
+        write_private(Path(target), bytes(buffer.data().data()))
+    finally:
+        buffer.close()
 
 
 def write_pdf(sheets: Sequence[Sheet], target: Path, paper: Paper) -> int:
@@ -155,13 +151,13 @@ def write_pdf(sheets: Sequence[Sheet], target: Path, paper: Paper) -> int:
         raise ValueError("no sheets to write")
     pages = 0
 
-    def paint(path: Path) -> None:
+    def paint(device: QIODevice) -> None:
         nonlocal pages
-        writer = _pdf_writer(path, paper, f"{PRODUCT} recovery sheet {sheets[0].serial}")
+        writer = _pdf_writer(device, paper, f"{PRODUCT} recovery sheet {sheets[0].serial}")
         pages = paint_sheets(writer, sheets, paper)
         del writer  # QPdfWriter finishes the file when it is destroyed
 
-    _atomic_pdf(target, paint)
+    atomic_pdf(target, paint)
     return pages
 
 
@@ -170,9 +166,9 @@ def write_transcript_pdf(transcript: Transcript, target: Path, paper: Paper) -> 
     ensure_gui_application()
     pages = 0
 
-    def paint(path: Path) -> None:
+    def paint(device: QIODevice) -> None:
         nonlocal pages
-        writer = _pdf_writer(path, paper, f"{PRODUCT} ceremony transcript")
+        writer = _pdf_writer(device, paper, f"{PRODUCT} ceremony transcript")
         geometry = PageGeometry.for_paper(paper)
         painter = QPainter()
         if not painter.begin(writer):
@@ -184,5 +180,5 @@ def write_transcript_pdf(transcript: Transcript, target: Path, paper: Paper) -> 
             painter.end()
         del writer
 
-    _atomic_pdf(target, paint)
+    atomic_pdf(target, paint)
     return pages

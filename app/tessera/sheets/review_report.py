@@ -9,12 +9,9 @@ footer naming the page.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QRectF, Qt
+from PySide6.QtCore import QIODevice, QMarginsF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -27,7 +24,7 @@ from PySide6.QtGui import (
 )
 
 from tessera.core.review import RecordView, Review, Severity
-from tessera.sheets.render import ensure_gui_application
+from tessera.sheets.render import atomic_pdf, ensure_gui_application
 
 MARGIN_MM = 15.0
 RESOLUTION = 300
@@ -191,14 +188,11 @@ def _paint_record(page: _Page, review: Review, record: RecordView) -> None:
 def write_review_pdf(review: Review, target: Path, *, vault_name: str = "") -> int:
     """Paint the review to ``target`` (A4, mode 0600, atomic); returns the page count."""
     ensure_gui_application()
-    target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     pages = 0
-    try:
-        writer = QPdfWriter(str(tmp))
+
+    def paint(device: QIODevice) -> None:
+        nonlocal pages
+        writer = QPdfWriter(device)
         writer.setResolution(RESOLUTION)
         writer.setTitle("Tessera access review")
         writer.setCreator("Tessera")
@@ -214,11 +208,7 @@ def write_review_pdf(review: Review, target: Path, *, vault_name: str = "") -> i
             pages = page.page
         finally:
             painter.end()
-        del writer  # QPdfWriter finishes the file when it is destroyed
-        os.chmod(tmp, 0o600)
-        tmp.replace(target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+        del writer  # QPdfWriter finishes the document when it is destroyed
+
+    atomic_pdf(Path(target), paint)
     return pages

@@ -183,6 +183,11 @@ class LifecycleMixin(ReleasesMixin):
         release id are appended to it when it runs.
         """
         argv = [clean_text(a, "hook argument", MAX_HOOK_TEXT) for a in command]
+        if "" in argv[1:]:
+            # Refused before saving: a stored empty argument made every later release
+            # fail before the hook could run or be logged.
+            raise InputError(f"hook argument {argv.index('', 1)} is empty; give each "
+                             "argument some text")
         if not argv or not argv[0] or len(argv) > MAX_HOOK_ARGS:
             raise InputError(f"a revocation hook is a program and up to {MAX_HOOK_ARGS - 1} "
                              "arguments")

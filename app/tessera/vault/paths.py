@@ -35,6 +35,25 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def looks_like_vault(path: Path) -> bool:
+    """An empty file, or an SQLite database whose header carries Tessera's
+    application id (read from the 100-byte header; nothing else is touched)."""
+    from .schema import APPLICATION_ID
+
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+    except OSError:
+        return False
+    if not header:
+        return True
+    return (len(header) == 100 and header.startswith(_SQLITE_MAGIC)
+            and int.from_bytes(header[68:72], "big") == APPLICATION_ID)
+
+
 def tighten_permissions(path: Path) -> None:
     """Remove group and other access from the vault and its side files (POSIX only)."""
     if os.name != "posix":

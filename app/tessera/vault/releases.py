@@ -12,6 +12,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 
+from tessera.core import canonical, process
 from tessera.core.errors import (
     FormatError,
     InputError,
@@ -21,6 +22,7 @@ from tessera.core.errors import (
     QuorumNotMet,
 )
 from tessera.core.manifest import Manifest
+from tessera.core.process import Liveness, ProcessStamp
 from tessera.core.request import MAX_REASON, MAX_TICKET, Request
 from tessera.core.token_types import ApprovalMethod, Evidence, TokenInfo, TokenState
 
@@ -45,6 +47,23 @@ QUORUM_PURPOSES = ("release", "reshare")
 
 def _collapse(text: str) -> str:
     return " ".join(text.split())
+
+
+def _owner_text(stamp: ProcessStamp) -> str:
+    return canonical.dumps({"host": stamp.host, "boot_id": stamp.boot_id, "pid": stamp.pid,
+                            "started": stamp.started}).decode("utf-8")
+
+
+def _owner_from_text(text: str | None) -> ProcessStamp | None:
+    """The stored stamp; None when absent or unreadable (then nothing is expired)."""
+    if not text:
+        return None
+    try:
+        data = canonical.loads(text.encode("utf-8"))
+        return ProcessStamp(host=str(data["host"]), boot_id=str(data["boot_id"]),
+                            pid=int(data["pid"]), started=str(data["started"]))
+    except (FormatError, KeyError, TypeError, ValueError):
+        return None
 
 
 def quorum_progress(manifest: Manifest, custodian_ids: Iterable[str]) -> tuple[int, int]:
@@ -74,14 +93,17 @@ class ReleasesMixin(RecordsMixin):
     # -- releases ------------------------------------------------------------------
     def start_release(self, record_id: str, request_bytes: bytes, release_id: str,
                       reason: str, ticket: str, requested_by: str, *,
-                      purpose: str = "release") -> Release:
+                      purpose: str = "release",
+                      owner_stamp: ProcessStamp | None = None) -> Release:
         """Open a release of the record's current version.
 
         ``request_bytes`` is the canonical :class:`~tessera.core.request.Request` the
         approving tokens sign; it must describe this release exactly. ``purpose``
         "reshare" opens a quorum that makes a new share set: it is approved and
         checked like a release, but completing it reveals nothing and leaves the
-        record's state alone.
+        record's state alone. The release is stamped with the process running it
+        (``owner_stamp``, this process by default): an open quorum whose process is
+        provably gone is expired when the next one is asked for.
         """
         if purpose not in QUORUM_PURPOSES:
             raise ValueError(f"a quorum is opened for {' or '.join(QUORUM_PURPOSES)}")
@@ -111,19 +133,24 @@ class ReleasesMixin(RecordsMixin):
             if conn.execute("SELECT 1 FROM releases WHERE id = ?",
                             (release_id,)).fetchone() is not None:
                 raise Conflict(f"release {release_id} already exists")
-            open_row = conn.execute("SELECT requested_by, requested_at FROM releases"
+            self._expire_stale(record.id, requested_by)
+            open_row = conn.execute("SELECT id, requested_by, requested_at, owner FROM releases"
                                     " WHERE record_id = ? AND state = 'open'",
                                     (record.id,)).fetchone()
             if open_row is not None:
+                owner = _owner_from_text(open_row["owner"])
+                where = f" by {owner.describe()}" if owner is not None else ""
                 raise PolicyError(
-                    f"a release of {record.label!r} requested by {open_row['requested_by']} at "
-                    f"{open_row['requested_at']} is still open; finish or abort it first")
+                    f"a quorum of {record.label!r} requested by {open_row['requested_by']} at "
+                    f"{open_row['requested_at']} is still open{where}; finish it there, or "
+                    f"abort it: tessera release abort {open_row['id']}")
             request_hash = hashlib.sha256(request_bytes).hexdigest()
+            stamp = owner_stamp or process.current()
             conn.execute("INSERT INTO releases (id, record_id, version, request, request_sha256,"
-                         " reason, ticket, requested_by, requested_at, state)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+                         " reason, ticket, requested_by, requested_at, state, owner)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)",
                          (release_id, record.id, current.version, request_bytes, request_hash,
-                          reason, ticket, requested_by, self.now()))
+                          reason, ticket, requested_by, self.now(), _owner_text(stamp)))
             self._audit(requested_by, f"{purpose}.start", release_id, {
                 "record_id": record.id, "label": record.label, "version": current.version,
                 "fingerprint": current.fingerprint, "reason": reason, "ticket": ticket,
@@ -260,6 +287,59 @@ class ReleasesMixin(RecordsMixin):
                       else f"{release.purpose}.abort")
             self._audit(actor, action, release.id, details)
             return self.get_release(release.id)
+
+    def release_owner(self, release_id: str) -> ProcessStamp | None:
+        """The process that opened the release (None for one opened before this was kept)."""
+        with self.reading() as conn:
+            row = conn.execute("SELECT owner FROM releases WHERE id = ?",
+                               (release_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"there is no release {release_id!r} in this vault")
+            return _owner_from_text(row["owner"])
+
+    def abort_release(self, release_id: str, actor: str, *, force: bool = False) -> Release:
+        """Abort an open quorum left behind (a closed terminal, a killed process).
+
+        One still being run by a live process on this machine is refused unless
+        ``force``: aborting it would pull the quorum from under custodians at work.
+        The audit entry names who aborted it and which process had it open.
+        """
+        with self.transaction():
+            release = self._open_release(release_id)
+            owner = self.release_owner(release.id)
+            alive = Liveness.UNKNOWN if owner is None else process.liveness(owner)
+            if alive is Liveness.RUNNING and not force:
+                raise PolicyError(
+                    f"release {release.id} is still being run by {owner.describe()}"  # type: ignore[union-attr]
+                    "; finish or cancel it there (or abort it anyway with --force)")
+            return self._close_open(release, actor, "abort", {
+                "owner": owner.describe() if owner else "unknown",
+                "owner_state": alive.value})
+
+    def _expire_stale(self, record_id: str, actor: str) -> list[Release]:
+        """Abort the record's open quorums whose process is provably gone (audited)."""
+        conn = self._require_write()
+        expired = []
+        for row in conn.execute("SELECT id, owner FROM releases WHERE record_id = ?"
+                                " AND state = 'open'", (record_id,)).fetchall():
+            owner = _owner_from_text(row["owner"])
+            if owner is None or process.liveness(owner) is not Liveness.GONE:
+                continue
+            release = self.get_release(row["id"])
+            expired.append(self._close_open(release, actor, "expire", {
+                "owner": owner.describe(), "owner_state": Liveness.GONE.value}))
+        return expired
+
+    def _close_open(self, release: Release, actor: str, verb: str,
+                    extra: dict[str, object]) -> Release:
+        conn = self._require_write()
+        record = self.get_record(release.record_id)
+        conn.execute("UPDATE releases SET state = 'aborted', finished_at = ? WHERE id = ?",
+                     (self.now(), release.id))
+        self._audit(actor, f"{release.purpose}.{verb}", release.id, {
+            "record_id": record.id, "label": record.label, "version": release.version,
+            "approvals": len(release.approvals), **extra})
+        return self.get_release(release.id)
 
     # -- drills --------------------------------------------------------------------
     def record_drill(self, record_id: str, version: int, custodian_id: str,

@@ -259,8 +259,20 @@ def _v4_sealing_index(conn: sqlite3.Connection) -> None:
                  " WHERE action IN ('record.create', 'record.version')")
 
 
+_V5_RELEASE_OWNER = """
+ALTER TABLE releases ADD COLUMN owner TEXT;   -- canonical JSON process stamp; NULL: unknown
+"""
+
+
+def _v5_release_owner(conn: sqlite3.Connection) -> None:
+    """Each open quorum names the process running it (host, boot id, pid, start time),
+    so one left open by a killed process can be expired safely."""
+    for statement in _split(_V5_RELEASE_OWNER):
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_sheet_confirmations,
-                              _v4_sealing_index]
+                              _v4_sealing_index, _v5_release_owner]
 
 
 def schema_version() -> int:

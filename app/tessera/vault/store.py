@@ -62,7 +62,10 @@ class Vault(LifecycleMixin):
                 raise NotFound(f"there is no vault at {path}")
             paths.create_private_file(path)
             created = True
-        paths.tighten_permissions(path)
+        if paths.looks_like_vault(path):
+            # Tightened before SQLite opens it (its -wal and -shm copy the mode). A file
+            # that is not a vault is refused below and left exactly as it was.
+            paths.tighten_permissions(path)
         try:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:

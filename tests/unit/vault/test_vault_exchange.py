@@ -126,6 +126,31 @@ def _envelope_for_two(doc: dict[str, Any]) -> None:
     doc["envelopes"]["g0m0"] = base64.b64encode(age.encrypt(b"x", keys)).decode()
 
 
+def _envelope_bytes(doc: dict[str, Any], change: Callable[[bytes], bytes]) -> None:
+    doc["envelopes"]["g0m0"] = base64.b64encode(
+        change(base64.b64decode(doc["envelopes"]["g0m0"]))).decode()
+
+
+def _stanza_lines(envelope: bytes) -> tuple[list[bytes], bytes]:
+    """The header lines up to the MAC line, and everything from the MAC line on."""
+    head, rest = envelope.split(b"\n--- ", 1)
+    return head.split(b"\n"), b"\n--- " + rest
+
+
+def _with_share(share: bytes) -> Callable[[bytes], bytes]:
+    def change(envelope: bytes) -> bytes:
+        lines, rest = _stanza_lines(envelope)
+        lines[1] = b"-> X25519 " + base64.b64encode(share).rstrip(b"=")
+        return b"\n".join(lines) + rest
+    return change
+
+
+def _short_body(envelope: bytes) -> bytes:
+    lines, rest = _stanza_lines(envelope)
+    lines[2] = base64.b64encode(bytes(31)).rstrip(b"=")
+    return b"\n".join(lines) + rest
+
+
 def _stranger_token(doc: dict[str, Any]) -> None:
     doc["tokens"][0]["recipient"] = age.X25519Identity.generate().recipient.to_string()
 
@@ -151,6 +176,21 @@ BAD: dict[str, tuple[Callable[[bytes], bytes], str]] = {
                        "match no share"),
     "envelope garbage": (lambda d: _edit(d, _garbage_envelope), "not a valid age file"),
     "envelope recipients": (lambda d: _edit(d, _envelope_for_two), "wrapped to 2 key"),
+    # Well-formed age headers whose stanzas or payload are not: these used to come in
+    # and fail only at the next drill or release.
+    "envelope share of 31 bytes": (lambda d: _edit(d, lambda x: _envelope_bytes(
+        x, _with_share(bytes(range(31))))), "X25519 share must be 32 bytes"),
+    "envelope share a low-order point": (lambda d: _edit(d, lambda x: _envelope_bytes(
+        x, _with_share(bytes(32)))), "low-order point"),
+    "envelope wrapped key cut short": (lambda d: _edit(d, lambda x: _envelope_bytes(
+        x, _short_body)), "body must be 32 bytes"),
+    "envelope payload truncated": (lambda d: _edit(d, lambda x: _envelope_bytes(
+        x, lambda e: e[:e.index(b"\n--- ") + 60])), "payload is missing or truncated"),
+    "envelope of another age type": (lambda d: _edit(d, lambda x: _envelope_bytes(
+        x, lambda e: e.replace(b"-> X25519 ", b"-> ssh-ed25519 ", 1))), "ssh-ed25519"),
+    # A crafted SLIP-39 iteration exponent makes combining take minutes of CPU.
+    "manifest iteration exponent 15": (lambda d: _edit(d, lambda x: _manifest_edit(
+        x, lambda m: m["slip39"].update(iteration_exponent=15))), "Tessera writes only 1"),
     "token not in manifest": (lambda d: _edit(d, _stranger_token), "nowhere in the manifest"),
     "custodian not in manifest": (lambda d: _edit(d, _wrong_custodian), "do not match"),
     "not bytes of JSON": (lambda d: b"\xff\xfe" + d, "UTF-8"),

@@ -72,7 +72,7 @@ def build_sealed(world: World, *, record_id: str | None = None, version: int = 1
         for i, (c, t) in enumerate(zip(world.custodians, world.tokens, strict=True)))
     manifest = Manifest(
         record_id=record_id or new_record_id(), label=label, version=version, epoch=epoch,
-        slip39_identifier=1234, slip39_iteration_exponent=0, slip39_extendable=True,
+        slip39_identifier=1234, slip39_iteration_exponent=1, slip39_extendable=True,
         group_threshold=1, groups=(GroupSpec(threshold, len(shares)),), shares=shares,
         payload_nonce=os.urandom(12), payload_size=payload_size, payload_encoding="utf-8",
         created_at="2026-01-31T12:00:00Z", created_by=ACTOR, previous=previous,
