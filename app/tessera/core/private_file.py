@@ -83,27 +83,14 @@ def write_private(path: Path, data: bytes | bytearray, *, replace: bool = True) 
 
 @contextlib.contextmanager
 def private_writer(path: Path, *, replace: bool = True) -> Iterator[Callable[[bytes], None]]:
-    """Stream into ``path`` with the guarantees of :func:`write_private`: the block gets a
-    ``write(bytes)`` function; the file appears, complete, only when the block ends
-    without an error (an exception or a kill leaves nothing behind)."""
+    """Stream into ``path``: the block gets a ``write(bytes)`` function; the file is 0600,
+    a symbolic link at ``path`` is replaced, and the file appears, complete, only when
+    the block ends without an error (an error removes the temporary file; for data that
+    must not survive even a SIGKILL, use :func:`write_private`)."""
     path = Path(path)
     if not replace and (path.exists() or path.is_symlink()):
         raise FileExistsError(f"{path} already exists")
-    folder = path.parent
-    fd = _anonymous(folder)
-    if fd is not None:
-        try:
-            os.fchmod(fd, 0o600)
-            yield lambda data: _write_all(fd, data)
-            os.fsync(fd)
-            # Give it a name only now; the name exists for the instant before the rename.
-            tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
-            os.link(f"/proc/self/fd/{fd}", tmp, follow_symlinks=True)
-        finally:
-            os.close(fd)
-        _into_place(tmp, path, replace)
-        return
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         os.fchmod(handle, 0o600)
