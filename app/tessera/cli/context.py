@@ -47,12 +47,21 @@ class Context:
         self._drivers: TokenDrivers | None = None
 
     @contextmanager
-    def vault(self) -> Iterator[Vault]:
+    def vault(self, *, check_pins: bool = True) -> Iterator[Vault]:
+        """The vault, refused if it is not what this computer pinned of it (an older copy,
+        another vault); its newest head is pinned again when the command is done."""
+        from tessera.vault.workstation_pins import WorkstationPins
+
         if not self.vault_path.exists():
             raise NotFound(f"no vault at {self.vault_path}; create one with `tessera init`")
         vault = Vault.open(self.vault_path)
         try:
+            pins = WorkstationPins()
+            if check_pins:
+                pins.check(vault)
             yield vault
+            if check_pins:
+                pins.remember(vault)
         finally:
             vault.close()
 

@@ -60,8 +60,15 @@ class AppContext(QObject):
         Virtual keys wait for the Touch button (``touch="manual"``) so a new user sees
         what a real key asks of them.
         """
+        from tessera.vault.workstation_pins import WorkstationPins
+
         vault = Vault.open(vault_path, create=create, demo=demo)
         try:
+            # Refused when the file is an older copy, or another vault, than this
+            # computer saw (docs/SECURITY.md); the app offers to accept it on the record.
+            pins = WorkstationPins()
+            pins.check(vault)
+            pins.remember(vault)
             is_demo = vault.is_demo
             virtual: VirtualDevices | None = None
             if is_demo:  # the virtual keys are imported only for a demo vault
@@ -83,5 +90,10 @@ class AppContext(QObject):
 
     def close(self) -> None:
         """Stop the worker (cancelling any device call) and close the vault."""
+        from tessera.vault.workstation_pins import WorkstationPins
+
         self.worker.shutdown()
-        self.vault.close()
+        try:
+            WorkstationPins().remember(self.vault)
+        finally:
+            self.vault.close()
