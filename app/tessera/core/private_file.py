@@ -67,22 +67,14 @@ def write_private(path: Path, data: bytes | bytearray, *, replace: bool = True) 
             os.close(fd)
             _into_place(tmp, path, replace)
             return
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(handle, 0o600)
-        _write_all(handle, data)
-        os.fsync(handle)
-    except BaseException:
-        os.close(handle)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(handle)
-    _into_place(tmp, path, replace)
+    with private_writer(path, replace=replace) as write:  # no O_TMPFILE here
+        write(data)
 
 
 @contextlib.contextmanager
-def private_writer(path: Path, *, replace: bool = True) -> Iterator[Callable[[bytes], None]]:
+def private_writer(
+    path: Path, *, replace: bool = True
+) -> Iterator[Callable[[bytes | bytearray], None]]:
     """Stream into ``path``: the block gets a ``write(bytes)`` function; the file is 0600,
     a symbolic link at ``path`` is replaced, and the file appears, complete, only when
     the block ends without an error (an error removes the temporary file; for data that
