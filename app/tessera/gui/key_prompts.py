@@ -64,41 +64,42 @@ class BlinkingKey(QWidget):
         painter.end()
 
 
-class InsertKeyPrompt(QDialog):
-    """ "Insert Carol's key" — closes by itself when the key is plugged in."""
+class KeyWaitDialog(QDialog):
+    """A key is being waited for (plugged in, touched): a title, the key's picture, a
+    line of text, a busy bar, and a Cancel that stops the operation, not just the
+    window; the dialog stays ("Cancelling…") until the job ends."""
 
-    def __init__(self, who: str, cancel: Callable[[], None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, text: str, cancel: Callable[[], None],
+                 parent: QWidget | None = None, *, blinking: bool, title_scale: float,
+                 busy_name: str) -> None:
         super().__init__(parent)
-        self.setObjectName("insertKeyPrompt")
-        self.setWindowTitle("Insert the key")
         self._cancel = cancel
         self._dismissed = False
         layout = QVBoxLayout(self)
-        title = QLabel(f"Insert {who}")
-        title.setObjectName("insertKeyTitle")
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.4)
+        self.title = QLabel(title)
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * title_scale)
         font.setBold(True)
-        title.setFont(font)
-        title.setWordWrap(True)
-        layout.addWidget(title)
-        layout.addWidget(BlinkingKey(self, blinking=False), alignment=Qt.AlignmentFlag.AlignLeft)
-        self.text = QLabel("It is not plugged in. Plug it in: Tessera carries on by itself "
-                           "as soon as it is there.")
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        layout.addWidget(self.title)
+        self.picture = BlinkingKey(self, blinking=blinking)
+        layout.addWidget(self.picture, alignment=Qt.AlignmentFlag.AlignLeft)
+        self.text = QLabel(text)
         self.text.setWordWrap(True)
         self.text.setMinimumWidth(320)
         layout.addWidget(self.text)
         busy = QProgressBar()
         busy.setRange(0, 0)
         busy.setTextVisible(False)
-        busy.setAccessibleName("Waiting for the key")
+        busy.setAccessibleName(busy_name)
         layout.addWidget(busy)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._on_cancel)
         layout.addWidget(self.cancel_button, alignment=Qt.AlignmentFlag.AlignRight)
 
     def dismiss(self) -> None:
+        """Close because the wait is over or the job ended (not a cancel)."""
         self._dismissed = True
         self.close()
 
@@ -110,7 +111,23 @@ class InsertKeyPrompt(QDialog):
         self._cancel()
 
     def reject(self) -> None:
+        """Escape and the window's close button cancel the operation."""
         if self._dismissed:
             super().reject()
         else:
             self._on_cancel()
+
+
+class InsertKeyPrompt(KeyWaitDialog):
+    """ "Insert Carol's key" — closes by itself when the key is plugged in."""
+
+    def __init__(self, who: str, cancel: Callable[[], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(f"Insert {who}", "It is not plugged in. Plug it in: Tessera "
+                         "carries on by itself as soon as it is there.", cancel, parent,
+                         blinking=False, title_scale=1.4, busy_name="Waiting for the key")
+        self.setObjectName("insertKeyPrompt")
+        self.setWindowTitle("Insert the key")
+        self.title.setObjectName("insertKeyTitle")
+
+

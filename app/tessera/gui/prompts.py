@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -30,14 +29,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from tessera.core.errors import PinInvalid
-from tessera.gui.key_prompts import BlinkingKey, InsertKeyPrompt
+from tessera.gui.key_prompts import InsertKeyPrompt, KeyWaitDialog
 from tessera.gui.theme import Tone, set_tone
 
 T = TypeVar("T")
@@ -233,58 +230,16 @@ class NewPinDialog(QDialog):
         return dialog
 
 
-class TouchPrompt(QDialog):
+class TouchPrompt(KeyWaitDialog):
     """ "Touch your key", with a Cancel that stops the operation (not just the window)."""
 
     def __init__(self, token: str, cancel: Callable[[], None],
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("Touch your key", f"{token} is waiting for a touch. Touch its gold "
+                         "contact or button now.", cancel, parent, blinking=True,
+                         title_scale=1.5, busy_name="Waiting for touch")
         self.setWindowTitle("Touch your key")
         self.setObjectName("touchPrompt")
-        self._cancel = cancel
-        self._dismissed = False
-        layout = QVBoxLayout(self)
-        title = QLabel("Touch your key")
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        font.setBold(True)
-        title.setFont(font)
-        layout.addWidget(title)
-        self.picture = BlinkingKey(self)
-        layout.addWidget(self.picture, alignment=Qt.AlignmentFlag.AlignLeft)
-        self.token_label = QLabel(f"{token} is waiting for a touch. Touch its gold "
-                                  "contact or button now.")
-        self.token_label.setWordWrap(True)
-        self.token_label.setMinimumWidth(320)
-        layout.addWidget(self.token_label)
-        busy = QProgressBar()
-        busy.setRange(0, 0)
-        busy.setTextVisible(False)
-        busy.setAccessibleName("Waiting for touch")
-        layout.addWidget(busy)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self._on_cancel)
-        layout.addWidget(self.cancel_button, alignment=Qt.AlignmentFlag.AlignRight)
-
-    def dismiss(self) -> None:
-        """Close because the key was touched or the job ended (not a cancel)."""
-        self._dismissed = True
-        self.close()
-
-    def _on_cancel(self) -> None:
-        if self._dismissed:
-            return
-        self.cancel_button.setEnabled(False)
-        self.token_label.setText("Cancelling…")
-        self._cancel()
-
-    def reject(self) -> None:
-        """Escape and the window's close button cancel the operation; the prompt stays
-        ("Cancelling…") until the device lets go and the job ends."""
-        if self._dismissed:
-            super().reject()
-        else:
-            self._on_cancel()
 
 
 def _escape(text: str) -> str:
