@@ -156,10 +156,21 @@ class Pcscd:
         """Start the card's bridge and return once pcscd itself sees the card (vpcd is
         polled: on a busy machine "connected" comes well before the reader says so)."""
         state = self.workdir / f"yubikey-{serial}.json"
-        bridge = Bridge(self.port + reader, state, serial, touch, self.workdir / "bridge.log")
-        self.bridges[reader] = bridge
-        self._wait_for_card(reader, present=True)
-        return bridge
+        for attempt in range(3):
+            bridge = Bridge(self.port + reader, state, serial, touch,
+                            self.workdir / "bridge.log")
+            try:
+                self._wait_for_card(reader, present=True, timeout=10)
+            except TimeoutError:
+                # vpcd sometimes misses a card plugged back in right after a removal
+                # mid-transaction: pull it out and plug it in again, as a person would.
+                bridge.pull_out()
+                if attempt == 2:
+                    raise
+                continue
+            self.bridges[reader] = bridge
+            return bridge
+        raise AssertionError("unreachable")
 
     def pull_out(self, reader: int) -> None:
         self.bridges.pop(reader).pull_out()
