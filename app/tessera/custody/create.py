@@ -11,7 +11,8 @@ from tessera.core.envelopes import EnvelopeKind, share_recipients
 from tessera.core.manifest import MAX_LABEL, new_record_id
 from tessera.core.policy import PolicyWarning, SplitPlan, check_split
 from tessera.core.sealing import RecordFacts, SealedVersion, ShareHolder, seal_version
-from tessera.tokens.base import TokenState
+from tessera.custody.signing import require_verified_recipients
+from tessera.tokens.base import TokenInfo, TokenState
 from tessera.vault import Vault
 
 
@@ -33,11 +34,15 @@ def holders_for(vault: Vault, custodian_ids: Sequence[str],
     """
     wanted = EnvelopeKind(envelopes)
     holders = {}
+    every: list[TokenInfo] = []
     for cid in custodian_ids:
         custodian = vault.get_custodian(cid)
         tokens = [t for t in vault.list_tokens(custodian.id) if t.state is TokenState.ACTIVE]
+        every += tokens
         holders[custodian.id] = ShareHolder(custodian.id, custodian.name,
                                             share_recipients(tokens, wanted))
+    # Before any share is wrapped: each recipient is the one its signed enrolment made.
+    require_verified_recipients(vault, every)
     return holders
 
 

@@ -7,6 +7,7 @@ enrolled (to anyone) is refused by the vault, so a key cannot silently count twi
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,8 +110,21 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
         raise InputError(f"cannot enrol {kind} tokens")
     default = enrolled.label if enrolled.label.startswith(person.name) else \
         f"{person.name}'s {enrolled.label}"
-    return vault.add_token(person.id, enrolled.kind, label or default, enrolled.recipient,
-                           dict(enrolled.facts), actor=actor)
+    label = label or default
+    if vault.genesis_fingerprint() is None:
+        return vault.add_token(person.id, enrolled.kind, label, enrolled.recipient,
+                               dict(enrolled.facts), actor=actor)
+    # The enrolment chain: the new token signs its own enrolment (its recipients and
+    # facts), beside the operator's countersignature from the caller's signed_by.
+    from tessera.custody.signing import TokenSigner
+
+    new_id = str(uuid.uuid4())
+    info = TokenInfo(id=new_id, custodian_id=person.id, custodian_name=person.name,
+                     kind=enrolled.kind, label=label, recipient=enrolled.recipient,
+                     facts=dict(enrolled.facts))
+    with vault.signed_by(TokenSigner(drivers, info, prompts, cancel)):
+        return vault.add_token(person.id, enrolled.kind, label, enrolled.recipient,
+                               dict(enrolled.facts), actor=actor, token_id=new_id)
 
 
 def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str | None = None,

@@ -24,6 +24,7 @@ from tessera.core.request import Request, new_request
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.lifecycle import active_tokens_of
 from tessera.custody.release import known_sets, open_share
+from tessera.custody.signing import require_verified_recipients
 from tessera.tokens.base import (
     ApprovalMethod,
     Evidence,
@@ -163,6 +164,7 @@ def _new_recipients(vault: Vault, rec: Record, custodian_id: str,
         if token.kind is TokenKind.SOFTWARE and not software_ok:
             raise PolicyError(f"this record is hardware-only and {token.label} is a software "
                               "key")
+    require_verified_recipients(vault, chosen)
     # Hybrid (post-quantum) where the policy asks and every chosen token can take it;
     # never a mix of the two kinds in one envelope (core.envelopes).
     return share_recipients(chosen, EnvelopeKind(policy.envelopes))

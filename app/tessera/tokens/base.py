@@ -68,6 +68,11 @@ class TokenDriver(Protocol):
         """
         ...
 
+    def sign(self, token: TokenInfo, challenge: bytes, prompts: Prompts,
+             cancel: threading.Event) -> Evidence:
+        """Sign ``challenge`` (32 bytes, a statement's hash) without opening anything."""
+        ...
+
     def verify(self, token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
         """Check ``evidence`` against the token's stored public key. No device needed."""
         ...

@@ -468,15 +468,14 @@ class Fido2Driver:
 
     # --- TokenDriver ------------------------------------------------------------------
 
-    def unlock(
+    def _signed_assertion(
         self,
         token: TokenInfo,
-        envelope: bytes,
         challenge: bytes,
         prompts: Prompts,
         cancel: threading.Event,
-    ) -> Unlocked:
-        """Open ``envelope`` with the key's PRF-derived identity and sign ``challenge``."""
+    ) -> tuple[Evidence, bytes | None]:
+        """One assertion over ``challenge`` (PIN + touch), checked against the enrolled key."""
         if len(challenge) != CHALLENGE_LEN:
             raise ValueError("the challenge is a 32-byte hash")
         facts = Fido2Facts.from_json(token.facts)
@@ -502,8 +501,6 @@ class Fido2Driver:
             finally:
                 interaction.finish()
         prf_output = _prf_first(response)
-        if prf_output is None:
-            raise TokenError("The key did not return its PRF output")
         assertion = response.response
         evidence = make_evidence(
             token.id,
@@ -513,6 +510,29 @@ class Fido2Driver:
         )
         if not verify_evidence(token, challenge, evidence):
             raise WrongToken(custodian, "the key's signature does not match the enrolled key")
+        return evidence, prf_output
+
+    def sign(
+        self, token: TokenInfo, challenge: bytes, prompts: Prompts, cancel: threading.Event
+    ) -> Evidence:
+        """Sign ``challenge`` (a statement's hash) with an assertion; no envelope opened."""
+        evidence, _prf = self._signed_assertion(token, challenge, prompts, cancel)
+        return evidence
+
+    def unlock(
+        self,
+        token: TokenInfo,
+        envelope: bytes,
+        challenge: bytes,
+        prompts: Prompts,
+        cancel: threading.Event,
+    ) -> Unlocked:
+        """Open ``envelope`` with the key's PRF-derived identity and sign ``challenge``."""
+        facts = Fido2Facts.from_json(token.facts)
+        custodian = token.custodian_name
+        evidence, prf_output = self._signed_assertion(token, challenge, prompts, cancel)
+        if prf_output is None:
+            raise TokenError("The key did not return its PRF output")
         try:
             share = bytearray(decrypt(envelope, derive_identities(prf_output,
                                                                   facts.credential_id)))

@@ -288,6 +288,44 @@ class PivDriver:
         )
         return Unlocked(share=share, evidence=evidence)
 
+    def sign(
+        self, token: TokenInfo, challenge: bytes, prompts: Prompts, cancel: threading.Event
+    ) -> Evidence:
+        """Sign ``challenge`` (a statement's hash) with the slot key: PIN, then touch."""
+        if len(challenge) != CHALLENGE_SIZE:
+            raise ValueError("the challenge must be 32 bytes")
+        check_cancel(cancel)
+        try:
+            public_key = _facts_public_key(token.facts)
+            slot = _facts_slot(token.facts)
+            serial = int(token.facts["serial"])
+        except (KeyError, ValueError, TypeError):
+            raise TokenError(f"The stored facts of {token.label} are damaged") from None
+        device = self.find_device(serial)
+        if device is None:
+            raise WrongToken(
+                token.custodian_name, f"insert {token.custodian_name}'s YubiKey (serial {serial})"
+            )
+        label = token.label
+        with piv_errors(label, cancel, touch=True):
+            connection = device.open()
+        try:
+            with bind_cancel(connection, cancel), piv_errors(label, cancel, touch=True):
+                session = PivSession(connection)
+                self._require_slot_key(session, token, slot, _compressed(public_key))
+                self._verify_pin(session, label, prompts, cancel)
+                signature = run_card_call(
+                    lambda: session.sign(slot, KEY_TYPE.ECCP256, challenge, hashes.SHA256()),
+                    label=label,
+                    prompts=prompts,
+                    cancel=cancel,
+                )
+        finally:
+            connection.close()
+        return Evidence(
+            method=ApprovalMethod.PIV, token_id=token.id, algorithm=ALGORITHM, signature=signature
+        )
+
     @staticmethod
     def _require_stanza(token: TokenInfo, envelope: bytes, compressed: bytes) -> None:
         """Say "not this custodian's key" from the header alone, before PIN or touch."""
@@ -372,13 +410,18 @@ class PivDriver:
 
     def verify(self, token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
         """True when ``evidence`` is this token's ES256 signature over ``challenge``."""
-        if evidence.method is not ApprovalMethod.PIV or evidence.algorithm != ALGORITHM:
-            return False
-        if evidence.token_id != token.id:
-            return False
-        try:
-            public_key = _facts_public_key(token.facts)
-            public_key.verify(evidence.signature, challenge, ec.ECDSA(hashes.SHA256()))
-        except (ValueError, InvalidSignature):
-            return False
-        return True
+        return verify_piv_evidence(token, challenge, evidence)
+
+
+def verify_piv_evidence(token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
+    """PIV evidence checked against the slot's public key from enrolment; no device."""
+    if evidence.method is not ApprovalMethod.PIV or evidence.algorithm != ALGORITHM:
+        return False
+    if evidence.token_id != token.id:
+        return False
+    try:
+        public_key = _facts_public_key(token.facts)
+        public_key.verify(evidence.signature, challenge, ec.ECDSA(hashes.SHA256()))
+    except (ValueError, InvalidSignature):
+        return False
+    return True

@@ -221,6 +221,14 @@ class SoftwareDriver:
                             keys.signer.sign(challenge))
         return Unlocked(share, evidence)
 
+    def sign(self, token: TokenInfo, challenge: bytes, prompts: Prompts,
+             cancel: threading.Event) -> Evidence:
+        """Sign ``challenge`` (a statement's hash) with the key's Ed25519 half."""
+        if cancel.is_set():
+            raise UserCancelled()
+        keys = self._load(token, prompts)
+        return Evidence(ApprovalMethod.SOFTWARE, token.id, "Ed25519", keys.signer.sign(challenge))
+
     def export_identity(self, token: TokenInfo, prompts: Prompts, *,
                         classical: bool = False) -> str:
         """One age identity line, for a backup or for ``age -d -i``.

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import audit
+from . import audit, statements
 from .codec import utc_text
-from .errors import VaultBusy
+from .errors import Unsigned, VaultBusy
 from .models import AuditEntry
 
 Clock = Callable[[], datetime]
@@ -42,6 +42,12 @@ class VaultConnection:
         # Test seam: called inside the outermost write transaction just before COMMIT,
         # to prove that a failure at that point leaves the previous state.
         self._before_commit: Callable[[], None] | None = None
+        # Signed statements (FORMAT 7.1): on once the schema has them.
+        self._capturing = False
+        self._signers: list[statements.StatementSigner] = []
+        self._statement_kind = "change"
+        self._statement_trust: tuple[str, ...] = ()
+        self._audit_head_at_begin: tuple[int, str] | None = None
 
     @property
     def path(self) -> Path:
@@ -69,7 +75,12 @@ class VaultConnection:
                 raise
             self._depth = 1
             try:
+                if self._capturing:
+                    statements.clear(self._conn)
+                    self._audit_head_at_begin = audit.head(self._conn)
                 yield self._conn
+                if self._capturing:
+                    self._emit_statement()
                 if self._before_commit is not None:
                     self._before_commit()
                 self._conn.execute("COMMIT")
@@ -79,6 +90,39 @@ class VaultConnection:
                 raise
             finally:
                 self._depth = 0
+
+    def _emit_statement(self) -> None:
+        conn = self._conn
+        kind = self._statement_kind
+        if (kind == "change" and not statements.pending(conn)
+                and audit.head(conn) == self._audit_head_at_begin):
+            return
+        if not self._signers and statements.genesis(conn) is not None:
+            raise Unsigned()
+        statements.emit(conn, at=self.now(), kind=kind, signers=self._signers,
+                        trust=self._statement_trust)
+
+    def _start_capture(self) -> None:
+        """Install the per-connection triggers that note changed rows."""
+        statements.install_capture(self._conn)
+        self._capturing = True
+
+    @contextmanager
+    def signed_by(self, *signers: statements.StatementSigner) -> Iterator[None]:
+        """Every write inside is signed by ``signers`` (the first is the actor; an
+        enrolment adds the new token itself)."""
+        with self._lock:
+            saved = self._signers
+            self._signers = [*saved, *(s for s in signers
+                                       if s.token_id not in {x.token_id for x in saved})]
+            try:
+                yield
+            finally:
+                self._signers = saved
+
+    @property
+    def signer_ids(self) -> tuple[str, ...]:
+        return tuple(s.token_id for s in self._signers)
 
     def _savepoint(self) -> Iterator[sqlite3.Connection]:
         name = f"tessera_sp{self._depth}"

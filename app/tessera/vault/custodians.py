@@ -158,7 +158,8 @@ class CustodiansMixin(VaultConnection):
 
     # -- tokens --------------------------------------------------------------------
     def add_token(self, custodian_id: str, kind: TokenKind | str, label: str, recipient: str,
-                  facts: Mapping[str, Any], actor: str, remote: bool = False) -> TokenInfo:
+                  facts: Mapping[str, Any], actor: str, remote: bool = False,
+                  token_id: str | None = None) -> TokenInfo:
         """Enrol a token; refused when its recipient is already enrolled to anyone."""
         try:
             token_kind = TokenKind(kind)
@@ -175,7 +176,7 @@ class CustodiansMixin(VaultConnection):
             self._refuse_enrolled(conn, recipient)
             if pq is not None:
                 self._refuse_enrolled(conn, pq)
-            token_id = str(uuid.uuid4())
+            token_id = token_id or str(uuid.uuid4())
             conn.execute("INSERT INTO tokens (id, custodian_id, kind, label, recipient, facts,"
                          " remote, state, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
                          (token_id, custodian.id, token_kind.value, label, recipient, facts_text,

@@ -40,3 +40,13 @@ class VaultBusy(TesseraError):
     def __init__(self) -> None:
         super().__init__("the vault is busy: another Tessera window or command is writing "
                          "to it; try again in a moment")
+
+
+class Unsigned(TesseraError):
+    """A write to a vault whose state is signed, without a token to sign it."""
+
+    exit_code = 77
+
+    def __init__(self) -> None:
+        super().__init__("this vault's state is signed by its custodians' tokens: choose whose "
+                         "token signs this change (nothing was changed)")

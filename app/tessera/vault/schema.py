@@ -271,8 +271,30 @@ def _v5_release_owner(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_V3 = """
+CREATE TABLE statements (
+    seq        INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('change', 'migrate', 'genesis')),
+    body       TEXT NOT NULL,                 -- canonical JSON (FORMAT 7.1)
+    hash       TEXT NOT NULL,
+    signatures TEXT NOT NULL                  -- canonical JSON list of evidence
+);
+CREATE TRIGGER statements_no_update BEFORE UPDATE ON statements
+BEGIN SELECT RAISE(ABORT, 'the statement log is append-only'); END;
+CREATE TRIGGER statements_no_delete BEFORE DELETE ON statements
+BEGIN SELECT RAISE(ABORT, 'the statement log is append-only'); END;
+"""
+
+
+def _v6_statements(conn: sqlite3.Connection) -> None:
+    """The signed statement log the tables are a projection of. The vault records a
+    ``migrate`` statement listing every existing row in the same transaction."""
+    for statement in _split(_V3):
+        conn.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_sheet_confirmations,
-                              _v4_sealing_index, _v5_release_owner]
+                              _v4_sealing_index, _v5_release_owner, _v6_statements]
 
 
 def schema_version() -> int:

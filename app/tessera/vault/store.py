@@ -20,7 +20,7 @@ from tessera.core import canonical
 from tessera.core.errors import NotFound, PolicyError
 from tessera.core.policy import Policy
 
-from . import audit, paths, schema
+from . import audit, paths, schema, statements
 from .connection import Clock, system_clock
 from .errors import NotAVault, VaultTooNew
 from .lifecycle import LifecycleMixin
@@ -111,12 +111,20 @@ class Vault(LifecycleMixin):
         conn.execute("PRAGMA trusted_schema = OFF")
         if version < schema_version():
             self._migrate(demo=demo, actor=actor)
+        else:
+            self._start_capture()
         if demo and not self.is_demo:
             raise PolicyError(f"{self._path} is a real vault, not a demo vault")
 
     def _migrate(self, *, demo: bool, actor: str) -> None:
         """Apply the missing migrations (and, for a new vault, its settings) atomically."""
         latest = schema_version()
+        try:
+            self._migrate_in_transaction(demo=demo, actor=actor, latest=latest)
+        finally:
+            self._statement_kind = "change"
+
+    def _migrate_in_transaction(self, *, demo: bool, actor: str, latest: int) -> None:
         with self.transaction() as conn:
             found = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if found > latest:
@@ -124,6 +132,11 @@ class Vault(LifecycleMixin):
             for migration in schema.MIGRATIONS[found:]:
                 migration(conn)
             conn.execute(f"PRAGMA user_version = {latest}")
+            self._start_capture()
+            self._audit_head_at_begin = audit.head(conn)
+            if found:
+                statements.mark_all(conn)
+                self._statement_kind = "migrate"
             if found == 0:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 vault_id = str(uuid.uuid4())
@@ -158,6 +171,41 @@ class Vault(LifecycleMixin):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+    # -- signed statements -------------------------------------------------------------
+    def genesis_fingerprint(self) -> str | None:
+        """The hash of the vault's genesis statement (hex), or ``None`` before it."""
+        with self.reading() as conn:
+            found = statements.genesis(conn)
+        return None if found is None else found[1]
+
+    def statement_head(self) -> tuple[int, str]:
+        with self.reading() as conn:
+            return statements.head(conn)
+
+    def verify_state(self, check: statements.Check | None) -> statements.Replay:
+        """Replay the signed log, check its signatures (with ``check``) and compare
+        the projection with every table; the result names the first difference."""
+        with self.reading() as conn:
+            return statements.replay(conn, check)
+
+    def record_genesis(self, trust: list[str], actor: str, details: dict[str, object]) -> str:
+        """Write the genesis statement, signed by every signer in :meth:`signed_by`
+        (each of ``trust``). Returns the genesis fingerprint."""
+        with self._lock:
+            if self.genesis_fingerprint() is not None:
+                raise PolicyError("this vault already has a genesis")
+            if set(trust) != set(self.signer_ids):
+                raise PolicyError("every trusted token must sign the genesis")
+            self._statement_kind, self._statement_trust = "genesis", tuple(trust)
+            try:
+                with self.transaction():
+                    self._audit(actor, "vault.genesis", self.vault_id, details)
+            finally:
+                self._statement_kind, self._statement_trust = "change", ()
+        fingerprint = self.genesis_fingerprint()
+        assert fingerprint is not None  # noqa: S101 (written just above)
+        return fingerprint
 
     # -- audit -----------------------------------------------------------------------
     def audit_head(self) -> tuple[int, str]:

@@ -1,0 +1,189 @@
+"""Tokens sign the vault's statements; replay checks them (FORMAT §7.1).
+
+:class:`TokenSigner` wraps a token and its driver as the vault's
+:class:`~tessera.vault.statements.StatementSigner` (PIN + touch where the token asks,
+through the same :class:`~tessera.tokens.base.Prompts` as a release).
+:func:`check_signature` verifies a signature against a token row *from the replayed
+log* without any device. :func:`adopt` writes the genesis (a new vault's first trust,
+or an existing vault's migration to signed state). :func:`require_verified_recipients`
+runs before any share is wrapped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tessera.core.errors import FormatError, IntegrityError, PolicyError, TesseraError
+from tessera.custody.drivers import TokenDrivers
+from tessera.tokens.base import Evidence, Prompts, TokenInfo, TokenKind, TokenState
+from tessera.tokens.fido2_evidence import verify_evidence as verify_fido2
+from tessera.tokens.piv import verify_piv_evidence
+from tessera.tokens.software import verify_ed25519
+from tessera.vault import Vault
+from tessera.vault.codec import evidence_from_json, evidence_json
+from tessera.vault.statements import Replay
+
+
+class RecipientNotVerified(TesseraError):
+    """A share would be wrapped to a token whose enrolment does not verify."""
+
+    exit_code = 78
+
+    def __init__(self, custodian: str, token_label: str, why: str) -> None:
+        self.custodian = custodian
+        self.token_label = token_label
+        self.why = why
+        super().__init__(f"{custodian}'s token {token_label!r} does not verify ({why}); "
+                         "nothing was wrapped to it — run `tessera audit verify`")
+
+
+class StateNotVerified(TesseraError):
+    """The vault's tables differ from its signed statements; no share is wrapped."""
+
+    exit_code = 78
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"the vault does not verify: {problem}; nothing was wrapped")
+
+
+class TokenSigner:
+    """A token signing statements through its driver (asks for PIN/touch as needed)."""
+
+    def __init__(self, drivers: TokenDrivers, token: TokenInfo, prompts: Prompts,
+                 cancel: threading.Event | None = None) -> None:
+        if token.remote:
+            raise PolicyError(f"{token.label} was enrolled remotely and holds no signing key")
+        self.token = token
+        self.token_id = token.id
+        self._drivers = drivers
+        self._prompts = prompts
+        self._cancel = cancel or threading.Event()
+
+    def sign(self, challenge: bytes) -> Mapping[str, Any]:
+        driver = self._drivers.for_token(self.token)
+        evidence = driver.sign(self.token, challenge, self._prompts, self._cancel)
+        if not check_evidence(self.token, challenge, evidence):
+            raise IntegrityError(f"{self.token.label} returned a signature that does not verify")
+        result: dict[str, Any] = json.loads(evidence_json(evidence))
+        return result
+
+
+def token_from_projection(row: Mapping[str, Any]) -> TokenInfo:
+    """A token as the signed log enrolled it (never the table's copy)."""
+    facts = json.loads(str(row["facts"]))
+    return TokenInfo(id=str(row["id"]), custodian_id=str(row["custodian_id"]), custodian_name="",
+                     kind=TokenKind(str(row["kind"])), label=str(row["label"]),
+                     recipient=str(row["recipient"]), facts=facts,
+                     state=TokenState(str(row["state"])), remote=bool(row["remote"]))
+
+
+def check_evidence(token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
+    if token.kind is TokenKind.SOFTWARE:
+        return verify_ed25519(token, challenge, evidence)
+    if token.kind is TokenKind.FIDO2:
+        return evidence.token_id == token.id and verify_fido2(token, challenge, evidence)
+    if token.kind is TokenKind.PIV:
+        return verify_piv_evidence(token, challenge, evidence)
+    return False
+
+
+def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[str, Any]) -> bool:
+    """The :data:`~tessera.vault.statements.Check` replay uses (no device needed)."""
+    try:
+        token = token_from_projection(row)
+        parsed = evidence_from_json(json.dumps(evidence), "statement signature")
+    except (FormatError, IntegrityError, ValueError, KeyError, TypeError):
+        return False
+    return check_evidence(token, challenge, parsed)
+
+
+def verify_vault(vault: Vault) -> Replay:
+    """Replay the log, check every signature and compare the tables (``audit verify``)."""
+    return vault.verify_state(check_signature)
+
+
+def format_fingerprint(fingerprint: str) -> str:
+    """A genesis fingerprint as people read it aloud: 16 groups of 4 hex digits."""
+    return " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
+
+
+@dataclass(frozen=True)
+class Adopted:
+    fingerprint: str
+    signed_by: tuple[str, ...]  # custodian names
+    unproven: tuple[str, ...]  # what could not be proven about the past
+
+
+def adopt(vault: Vault, drivers: TokenDrivers, token_ids: Sequence[str], prompts: Prompts,
+          cancel: threading.Event | None = None, *, actor: str) -> Adopted:
+    """Write the genesis: the given tokens (one per custodian, more than half of the
+    custodians with signing tokens) sign the vault's current state once.
+
+    Refused, with nothing written, when the vault already has a genesis, when the
+    tokens are too few, or when the tables already differ from the log.
+    """
+    if vault.genesis_fingerprint() is not None:
+        raise PolicyError("this vault's state is already signed (it has a genesis)")
+    replay = vault.verify_state(None)
+    if not replay.ok:
+        raise StateNotVerified(replay.problem)
+    tokens = [vault.get_token(t) for t in token_ids]
+    for token in tokens:
+        if token.state is not TokenState.ACTIVE or token.remote:
+            raise PolicyError(f"{token.label} cannot sign (it is {token.state.value}"
+                              f"{', remote' if token.remote else ''})")
+    custodians = {t.custodian_id for t in tokens}
+    eligible = {t.custodian_id for c in vault.list_custodians() if c.state.value == "active"
+                for t in vault.list_tokens(c.id)
+                if t.state is TokenState.ACTIVE and not t.remote}
+    if len(custodians) * 2 <= len(eligible):
+        raise PolicyError(f"signing the vault needs tokens of more than half of its "
+                          f"{len(eligible)} custodians with signing tokens; "
+                          f"{len(custodians)} given")
+    unproven = [f"{replay.unsigned_before_genesis} earlier change(s) were written without "
+                "signatures: who made them rests on the signing custodians' word and on the "
+                "unsigned audit chain"]
+    first_statement = vault.audit_entries(action="vault.migrate", limit=1)
+    if first_statement:
+        unproven.append(f"audit entries 1 to {first_statement[0].seq} predate signed "
+                        "statements; the tables as they stood then are vouched for, not proven")
+    signers = [TokenSigner(drivers, t, prompts, cancel) for t in tokens]
+    names = tuple(sorted({t.custodian_name for t in tokens}))
+    with vault.signed_by(*signers):
+        fingerprint = vault.record_genesis([t.id for t in tokens], actor, {
+            "signed_by": list(names), "unproven": unproven})
+    return Adopted(fingerprint, names, tuple(unproven))
+
+
+def require_verified_recipients(vault: Vault, tokens: Iterable[TokenInfo]) -> None:
+    """Before wrapping a share: each token's row must be the one its signed enrolment
+    made, and after genesis the token must chain to it. Names the first that fails."""
+    replay = verify_vault(vault)
+    wanted = list(tokens)
+    if not replay.ok and replay.difference is None:
+        raise StateNotVerified(replay.problem)
+    for token in wanted:
+        row = replay.token_row(token.id)
+        if row is None:
+            raise RecipientNotVerified(token.custodian_name, token.label,
+                                       "no signed statement enrolled it")
+        projected = token_from_projection(row)
+        if (projected.recipient, dict(projected.facts), projected.kind) != (
+                token.recipient, dict(token.facts), token.kind):
+            raise RecipientNotVerified(token.custodian_name, token.label,
+                                       "its recipient or facts differ from its signed enrolment")
+        if replay.genesis is not None and replay.ok and token.id not in replay.trusted:
+            raise RecipientNotVerified(token.custodian_name, token.label,
+                                       "its enrolment does not chain to the vault's genesis")
+    if not replay.ok:
+        diff = replay.difference
+        if diff is not None and diff.table == "tokens":
+            named = next((t for t in wanted if (t.id,) == diff.key), None)
+            if named is not None:
+                raise RecipientNotVerified(named.custodian_name, named.label, diff.describe())
+        raise StateNotVerified(replay.problem)

@@ -1,0 +1,412 @@
+"""Signed statements: the log the vault's tables are a projection of (FORMAT §7.1).
+
+Per-connection TEMP triggers note the key of every row a transaction touches; just
+before COMMIT :func:`emit` turns those keys into one statement (the rows as they now
+are, or ``null`` for a deleted row), chains it, has the signers sign its hash and
+stores it. :func:`replay` rebuilds every table from the statements, checks chain,
+signatures and the enrolment rules, and compares the result with the tables.
+
+The vault layer cannot check a token's signature itself (that is the token drivers'
+job); :func:`replay` takes a ``check`` callback the custody layer supplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tessera.core import canonical
+from tessera.core.errors import FormatError, IntegrityError
+
+from . import audit
+
+ZERO = "00" * 32
+DOMAIN = b"tessera/statement/v1\0"
+NOT_PROJECTED = frozenset({"audit", "statements"})
+# A token's identity: changing one of these re-enrols it, so it must sign again.
+TOKEN_IDENTITY = ("kind", "recipient", "facts", "custodian_id")
+FORMAT_VERSION = 1
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+Check = Callable[[Mapping[str, Any], bytes, Mapping[str, Any]], bool]
+"""``check(token_row, challenge, evidence)``: does the evidence verify for that token?"""
+
+
+class StatementSigner(Protocol):
+    """A token that signs statements (the custody layer wraps a driver in one)."""
+
+    token_id: str
+
+    def sign(self, challenge: bytes) -> Mapping[str, Any]:
+        """Evidence JSON (``token_id``, ``method``, ``algorithm``, ``signature`` hex,
+        ``data``) over the 32-byte ``challenge``."""
+        ...
+
+
+# -- schema introspection ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+
+def projected_tables(conn: sqlite3.Connection) -> list[Table]:
+    """Every table of the vault that the statements project, from the live schema."""
+    names = [str(r[0]) for r in conn.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " ORDER BY name")]
+    tables: list[Table] = []
+    for name in names:
+        if name in NOT_PROJECTED:
+            continue
+        if not _NAME.fullmatch(name):
+            # Names are spliced into trigger SQL: a planted table's odd name is refused.
+            raise IntegrityError(f"the vault holds a table named {name!r} that Tessera "
+                                 "never makes; it was changed by other software")
+        info = conn.execute(f'PRAGMA main.table_info("{name}")').fetchall()
+        columns = tuple(str(r[1]) for r in info)
+        key = tuple(str(r[1]) for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+        tables.append(Table(name, columns, key or ("rowid",)))
+    return tables
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def install_capture(conn: sqlite3.Connection) -> None:
+    """(Re)create the TEMP change log and one trigger per table and operation."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS tessera_changed"
+                 " (t TEXT NOT NULL, k TEXT NOT NULL)")
+    for (name,) in conn.execute("SELECT name FROM temp.sqlite_master WHERE type = 'trigger'"
+                                " AND name LIKE 'tessera_cap_%'").fetchall():
+        conn.execute(f"DROP TRIGGER temp.{_q(str(name))}")
+    for table in projected_tables(conn):
+        for op, refs in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))):
+            inserts = " ".join(
+                # No key on the change table: an outer UPSERT's conflict policy would override an
+                # OR IGNORE here (SQLite), so duplicates are dropped when read.
+                "INSERT INTO tessera_changed (t, k) VALUES "  # noqa: S608
+                f"('{table.name}', json_array({', '.join(f'{ref}.{_q(c)}' for c in table.key)}));"
+                for ref in refs)
+            conn.execute(f"CREATE TEMP TRIGGER {_q('tessera_cap_' + op.lower() + '_' + table.name)}"
+                         f" AFTER {op} ON main.{_q(table.name)} BEGIN {inserts} END")
+
+
+def mark_all(conn: sqlite3.Connection) -> None:
+    """Note every existing row as changed (the statement a migration records)."""
+    for table in projected_tables(conn):
+        keys = ", ".join(_q(c) for c in table.key)
+        conn.execute(f"INSERT INTO temp.tessera_changed (t, k) "  # noqa: S608
+                     f"SELECT '{table.name}', json_array({keys}) FROM main.{_q(table.name)}")
+
+
+def pending(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM temp.tessera_changed LIMIT 1").fetchone() is not None
+
+
+def clear(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM temp.tessera_changed")
+
+
+def cell(value: Any) -> Any:
+    """A stored value as the statement holds it (BLOBs by hash)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"sha256": hashlib.sha256(bytes(value)).hexdigest()}
+    if isinstance(value, float):
+        raise FormatError("the vault holds no floating-point cells")
+    return value
+
+
+def _changes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    tables = {t.name: t for t in projected_tables(conn)}
+    out: list[dict[str, Any]] = []
+    for name, key_text in conn.execute("SELECT DISTINCT t, k FROM temp.tessera_changed ORDER BY t, k"
+                                       ).fetchall():
+        table = tables[str(name)]
+        key = json.loads(str(key_text))
+        where = " AND ".join(f"{_q(c)} IS ?" for c in table.key)
+        cols = ", ".join(_q(c) for c in table.columns)
+        found = conn.execute(f"SELECT {cols} FROM main.{_q(table.name)} WHERE {where}",  # noqa: S608
+                             key).fetchone()
+        row = None if found is None else {c: cell(v) for c, v in zip(table.columns, found,
+                                                                      strict=True)}
+        out.append({"t": table.name, "k": key, "row": row})
+    return out
+
+
+# -- the chain ---------------------------------------------------------------------
+
+def statement_hash(prev: str, body: bytes) -> str:
+    return hashlib.sha256(DOMAIN + bytes.fromhex(prev) + body).hexdigest()
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT seq, hash FROM statements ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, ZERO) if row is None else (int(row[0]), str(row[1]))
+
+
+def genesis(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    row = conn.execute("SELECT seq, hash FROM statements WHERE kind = 'genesis'"
+                       " ORDER BY seq LIMIT 1").fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[StatementSigner],
+         trust: Sequence[str] = ()) -> tuple[int, str]:
+    """Append the statement of the transaction in progress; the caller holds it."""
+    seq, prev = head(conn)
+    body_obj: dict[str, Any] = {
+        "v": FORMAT_VERSION, "seq": seq + 1, "prev": prev, "at": at, "kind": kind,
+        "audit": list(audit.head(conn)), "changes": _changes(conn),
+        "signers": [s.token_id for s in signers]}
+    if kind == "genesis":
+        body_obj["trust"] = list(trust)
+    body = canonical.dumps(body_obj)
+    digest = statement_hash(prev, body)
+    signatures = [dict(s.sign(bytes.fromhex(digest))) for s in signers]
+    conn.execute("INSERT INTO statements (seq, kind, body, hash, signatures) VALUES (?, ?, ?, ?, ?)",
+                 (seq + 1, kind, body.decode("utf-8"), digest,
+                  canonical.dumps(signatures).decode("utf-8")))
+    clear(conn)
+    return seq + 1, digest
+
+
+# -- replay ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    """The first place where the tables and the signed log disagree."""
+
+    table: str
+    key: tuple[Any, ...]
+    column: str | None  # None: the whole row is missing or extra
+    expected: Any
+    found: Any
+    statement: int | None  # the statement that last set this row
+
+    def describe(self) -> str:
+        where = f"{self.table} row {', '.join(map(str, self.key))}"
+        said = (f" (statement {self.statement} says {self.expected!r})"
+                if self.statement is not None else "")
+        if self.column is None:
+            if self.found is None:
+                return f"{where} was deleted{said}: the signed log still has it"
+            return f"{where} was inserted but no signed statement made it"
+        return f"{where}: column {self.column} is {self.found!r}{said}"
+
+
+@dataclass
+class Replay:
+    """The result of replaying the statements (the projection and what was proven)."""
+
+    ok: bool
+    statements: int = 0
+    head: tuple[int, str] = (0, ZERO)
+    genesis: tuple[int, str] | None = None
+    problem: str = ""
+    bad_statement: int | None = None
+    difference: Difference | None = None
+    unsigned_before_genesis: int = 0
+    unproven_possession: list[str] = field(default_factory=list)
+    tables: dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int]]] = field(
+        default_factory=dict)
+    trusted: set[str] = field(default_factory=set)
+
+    def token_row(self, token_id: str) -> dict[str, Any] | None:
+        found = self.tables.get("tokens", {}).get((token_id,))
+        return None if found is None else found[0]
+
+
+def _iter(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    yield from cursor.execute("SELECT seq, kind, body, hash, signatures FROM statements"
+                              " ORDER BY seq")
+
+
+def _signing_custodians(tables: Mapping[str, Any]) -> set[str]:
+    custodians = {k[0] for k, (row, _) in tables.get("custodians", {}).items()
+                  if row.get("state") == "active"}
+    return {row["custodian_id"] for (row, _) in tables.get("tokens", {}).values()
+            if row.get("state") == "active" and row.get("remote") == 0
+            and row.get("custodian_id") in custodians}
+
+
+def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = True) -> Replay:
+    """Replay every statement; with ``check`` verify every signature and rule.
+
+    ``check`` ``None`` checks the chain and the projection only (the plain hash-chain
+    level of assurance, for the benchmark's yardstick and for vaults' opening when no
+    drivers are at hand).
+    """
+    result = Replay(ok=True)
+    tables = result.tables
+    prev = ZERO
+    expected_seq = 1
+
+    def fail(seq: int | None, problem: str) -> Replay:
+        result.ok = False
+        result.problem = problem
+        result.bad_statement = seq
+        return result
+
+    audit_heads: list[tuple[int, int, str]] = []
+    for seq, kind, body_text, digest, sig_text in _iter(conn):
+        if seq != expected_seq:
+            return fail(expected_seq, f"statement {expected_seq} is missing")
+        try:
+            body_bytes = str(body_text).encode("utf-8")
+            body = canonical.loads(body_bytes, what=f"statement {seq}")
+            signatures = canonical.loads(str(sig_text).encode("utf-8"),
+                                         what=f"statement {seq} signatures")
+        except (FormatError, UnicodeEncodeError):
+            return fail(seq, f"statement {seq} is damaged (not canonical JSON)")
+        if not isinstance(body, dict) or not isinstance(signatures, list):
+            return fail(seq, f"statement {seq} is damaged")
+        if body.get("seq") != seq or body.get("prev") != prev or body.get("kind") != kind:
+            return fail(seq, f"statement {seq} does not follow statement {seq - 1}: statements "
+                             "were removed, reordered or replaced")
+        if statement_hash(prev, body_bytes) != digest:
+            return fail(seq, f"statement {seq} was changed after it was written")
+        if check is not None:
+            problem = _check_signatures(result, seq, body, signatures, digest, check)
+            if problem:
+                return fail(seq, problem)
+        for change in body.get("changes", []):
+            key = tuple(change["k"])
+            table = tables.setdefault(str(change["t"]), {})
+            if change["row"] is None:
+                table.pop(key, None)
+            else:
+                table[key] = (change["row"], seq)
+        if kind == "genesis" and result.genesis is None:
+            result.genesis = (seq, str(digest))
+            result.trusted = set(body.get("trust", []))
+        elif result.genesis is None:
+            result.unsigned_before_genesis += 1
+        head_seq, head_hash = body.get("audit", [0, audit.ZERO_HASH])
+        audit_heads.append((seq, int(head_seq), str(head_hash)))
+        prev = str(digest)
+        expected_seq += 1
+        result.statements += 1
+    result.head = (expected_seq - 1, prev)
+    chain = audit.verify(conn)
+    if not chain.ok:
+        return fail(None, f"audit log: {chain.problem}")
+    for seq, head_seq, head_hash in audit_heads:
+        if head_seq == 0:
+            continue
+        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (head_seq,)).fetchone()
+        if row is None or row[0] != head_hash:
+            return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
+                             "the audit log was rewritten")
+    last_audit = audit_heads[-1][1:] if audit_heads else (0, audit.ZERO_HASH)
+    if (chain.head_seq, chain.head_hash) != tuple(last_audit) and audit_heads:
+        return fail(None, f"audit entries after {last_audit[0]} are not covered by any "
+                          "signed statement")
+    if compare:
+        difference = compare_tables(conn, tables)
+        if difference is not None:
+            result.difference = difference
+            return fail(difference.statement, difference.describe())
+    return result
+
+
+def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatures: list[Any],
+                      digest: str, check: Check) -> str:
+    tables = result.tables
+    challenge = bytes.fromhex(digest)
+    names = body.get("signers", [])
+    if len(names) != len(signatures):
+        return f"statement {seq} lists {len(names)} signer(s) but carries {len(signatures)}"
+    changed_tokens: dict[str, dict[str, Any] | None] = {}
+    for change in body.get("changes", []):
+        if change.get("t") == "tokens":
+            old = tables.get("tokens", {}).get(tuple(change["k"]))
+            new = change["row"]
+            if new is not None and (old is None or any(
+                    old[0].get(c) != new.get(c) for c in TOKEN_IDENTITY)):
+                changed_tokens[str(change["k"][0])] = new
+
+    def row_for(token_id: str) -> dict[str, Any] | None:
+        if token_id in changed_tokens:
+            return changed_tokens[token_id]
+        found = tables.get("tokens", {}).get((token_id,))
+        return None if found is None else found[0]
+
+    verified: set[str] = set()
+    for token_id, evidence in zip(names, signatures, strict=True):
+        row = row_for(str(token_id))
+        if row is None or not isinstance(evidence, dict) or not check(row, challenge, evidence):
+            return f"statement {seq}: the signature of token {token_id} does not verify"
+        verified.add(str(token_id))
+    kind = body.get("kind")
+    if kind == "genesis" and result.genesis is None:
+        trust = [str(t) for t in body.get("trust", [])]
+        if not trust or set(trust) != verified:
+            return f"statement {seq}: the genesis is not signed by every token it trusts"
+        custodians = {str(r["custodian_id"]) for t in trust if (r := row_for(t)) is not None}
+        eligible = _signing_custodians(tables)
+        if len(custodians) * 2 <= len(eligible):
+            return (f"statement {seq}: the genesis is signed by {len(custodians)} of "
+                    f"{len(eligible)} custodians; more than half must sign")
+        return ""
+    if result.genesis is None:
+        return ""
+    trusted_signers = [t for t in verified if t in result.trusted and t not in changed_tokens
+                       and (r := row_for(t)) is not None and r.get("state") == "active"]
+    if not trusted_signers:
+        return f"statement {seq} is not signed by any trusted token"
+    for token_id, row in changed_tokens.items():
+        if row is None:
+            continue
+        if row.get("remote") == 1:
+            result.unproven_possession.append(token_id)
+        elif token_id not in verified:
+            return (f"statement {seq} enrols token {token_id} ({row.get('label')}) without "
+                    "that token's own signature")
+        result.trusted.add(token_id)
+    return ""
+
+
+def compare_tables(conn: sqlite3.Connection,
+                   tables: Mapping[str, Mapping[tuple[Any, ...], tuple[dict[str, Any], int]]]
+                   ) -> Difference | None:
+    """The first cell (in table, key order) where the tables differ from the projection."""
+    live = projected_tables(conn)
+    for extra in sorted(set(tables) - {t.name for t in live}):
+        if not tables[extra]:
+            continue
+        key, (row, seq) = min(tables[extra].items(), key=lambda kv: repr(kv[0]))
+        return Difference(extra, key, None, row, None, seq)
+    for table in live:
+        expected = tables.get(table.name, {})
+        cols = ", ".join(_q(c) for c in table.columns)
+        seen: set[tuple[Any, ...]] = set()
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        key_at = [table.columns.index(c) if c in table.columns else None for c in table.key]
+        sql = (f"SELECT {cols}{', rowid' if table.key == ('rowid',) else ''} "  # noqa: S608
+               f"FROM main.{_q(table.name)}")
+        for found in cursor.execute(sql):
+            key = tuple(found[i] if i is not None else found[-1] for i in key_at)
+            seen.add(key)
+            want = expected.get(key)
+            if want is None:
+                return Difference(table.name, key, None, None,
+                                  dict(zip(table.columns, found, strict=False)), None)
+            row, seq = want
+            for column, value in zip(table.columns, found, strict=False):
+                if column not in row or row[column] != cell(value):
+                    return Difference(table.name, key, column, row.get(column), cell(value), seq)
+        for key in sorted(set(expected) - seen, key=repr):
+            return Difference(table.name, key, None, expected[key][0], None, expected[key][1])
+    return None
