@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError, PolicyError, TesseraError
 from tessera.custody.drivers import TokenDrivers
 from tessera.tokens.base import Evidence, Prompts, TokenInfo, TokenKind, TokenState
@@ -96,7 +97,8 @@ def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[
     """The :data:`~tessera.vault.statements.Check` replay uses (no device needed)."""
     try:
         token = token_from_projection(row)
-        parsed = evidence_from_json(json.dumps(evidence), "statement signature")
+        parsed = evidence_from_json(canonical.dumps(dict(evidence)).decode("utf-8"),
+                                    "statement signature")
     except (FormatError, IntegrityError, ValueError, KeyError, TypeError):
         return False
     return check_evidence(token, challenge, parsed)
