@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from helpers.attacker import raw
-
 from tessera.core import canonical
 from tessera.custody.signing import verify_vault
 from tessera.vault import Vault, schema, statements
