@@ -1,0 +1,44 @@
+"""A vault with a row in every table, signed by its custodians (genesis)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from helpers.ceremony import Ceremony, ScriptedPrompts, build
+from tessera.custody.release import ReleaseCeremony, drill
+from tessera.custody.signing import TokenSigner, adopt
+from tessera.vault.sheet_registry import SheetRegistry
+
+
+def populated(tmp_path: Path) -> Ceremony:
+    c = build(tmp_path)
+    vault = c.vault
+    ceremony = ReleaseCeremony(vault, c.drivers, "Deploy key", reason="test", ticket="T-1",
+                               requested_by="op")
+    prompts = ScriptedPrompts()
+    for name in ("Alice", "Bob"):
+        ceremony.contribute_token(c.tokens[name].id, prompts, threading.Event())
+    ceremony.finish()
+    drill(vault, c.drivers, "Deploy key", c.tokens["Carol"].id, prompts, threading.Event(),
+          actor="op")
+    vault.set_revocation_hook(c.record_id, ["/bin/true"], 30, actor="op")
+    data = vault.get_version(c.record_id)
+    SheetRegistry(vault).record_printed("S-0001", c.record_id, data.manifest.version,
+                                        data.manifest.shares[0].key, actor="op")
+    from tessera.custody.rewrap import rewrap_with_paper
+
+    carol = data.manifest.shares_of(c.tokens["Carol"].custodian_id)[0]
+    rewrap_with_paper(vault, "Deploy key", "Carol", c.words["Carol"], actor="op")
+    assert carol.key
+    return c
+
+
+def sign_genesis(c: Ceremony) -> str:
+    prompts = ScriptedPrompts()
+    return adopt(c.vault, c.drivers, [c.tokens["Alice"].id, c.tokens["Bob"].id], prompts,
+                 actor="op").fingerprint
+
+
+def signer(c: Ceremony, name: str) -> TokenSigner:
+    return TokenSigner(c.drivers, c.tokens[name], ScriptedPrompts())
