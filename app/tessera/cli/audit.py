@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tessera.cli.context import Context, echo, pass_ctx, secho
+from tessera.cli.context import Context, echo, pass_ctx, secho, warn
 from tessera.core.errors import InputError
 from tessera.core.private_file import private_writer, write_private
 
@@ -37,12 +37,26 @@ def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
         expected = (int(seq), digest.lower())
     from tessera.custody.evidence import verify_approvals
     from tessera.custody.log_check import check_log
+    from tessera.custody.signing import format_fingerprint, verify_vault
     from tessera.vault.head_pins import HeadPinStore
 
     with ctx.vault() as vault:
         verdict = check_log(vault, HeadPinStore(), full=full, expected_head=expected)
 
         bad = verify_approvals(vault, ctx.drivers(vault))
+        state = verify_vault(vault)
+    if state.ok and state.genesis is not None:
+        echo(f"Signed state intact: {state.statements} statements replayed, every signature "
+             f"verifies, every table matches.")
+        echo(f"Genesis fingerprint: {format_fingerprint(state.genesis[1])}")
+        for token_id in state.unproven_possession:
+            warn(f"token {token_id} was enrolled remotely: possession of its key is not proven")
+    elif state.ok:
+        echo(f"Statements intact: {state.statements} replayed, every table matches.")
+        warn("this vault's state is not signed yet (no genesis): anyone with write access "
+             "to the file could have made these changes. Sign it with `tessera audit adopt`.")
+    else:
+        secho(f"Vault state does NOT verify: {state.problem}", fg="red", err=True)
     if verdict.ok:
         scope = (f"{verdict.entries} new entries after entry {verdict.from_seq}, which this "
                  "computer verified before" if verdict.from_seq else f"{verdict.entries} entries")
@@ -52,9 +66,29 @@ def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
                     fg="red", err=True)
     for problem in bad:
         secho(f"Approval signature problem: {problem}", fg="red", err=True)
-    if not verdict.ok or bad:
+    if not verdict.ok or bad or not state.ok:
         sys.exit(3)
     echo("All approval signatures verify.")
+
+
+@audit.command("adopt")
+@click.option("--token", "tokens", multiple=True, required=True, metavar="TOKEN",
+              help="A token that signs (repeat; more than half of the custodians).")
+@pass_ctx
+def audit_adopt(ctx: Context, tokens: tuple[str, ...]) -> None:
+    """Sign the vault's current state once (its genesis): from now on every change is
+    signed by the token of whoever makes it."""
+    from tessera.cli.context import find_token
+    from tessera.custody.signing import adopt, format_fingerprint
+
+    with ctx.vault() as vault:
+        ids = [find_token(vault, t).id for t in tokens]
+        done = adopt(vault, ctx.drivers(vault), ids, ctx.prompts, actor=ctx.actor)
+    echo(f"Vault signed by {', '.join(done.signed_by)}.")
+    echo(f"Genesis fingerprint: {format_fingerprint(done.fingerprint)}")
+    echo("Print it and keep it with the recovery sheets. What could not be proven:")
+    for line in done.unproven:
+        echo(f"  - {line}")
 
 
 @audit.command("export")

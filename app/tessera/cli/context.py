@@ -45,6 +45,7 @@ class Context:
         self.virtual = False
         self._virtual_devices: Any = None
         self._drivers: TokenDrivers | None = None
+        self.sign_with: str | None = None
 
     @contextmanager
     def vault(self) -> Iterator[Vault]:
@@ -52,9 +53,22 @@ class Context:
             raise NotFound(f"no vault at {self.vault_path}; create one with `tessera init`")
         vault = Vault.open(self.vault_path)
         try:
-            yield vault
+            if self.sign_with:
+                with vault.signed_by(self.signer(vault, self.sign_with)):
+                    yield vault
+            else:
+                yield vault
         finally:
             vault.close()
+
+    def signer(self, vault: Vault, ref: str) -> Any:
+        """The token that signs this command's changes; its custodian becomes the actor
+        (who signed, not free text)."""
+        from tessera.custody.signing import TokenSigner
+
+        token = find_token(vault, ref)
+        self.actor = token.custodian_name
+        return TokenSigner(self.drivers(vault), token, self.prompts)
 
     def virtual_devices(self) -> Any:
         """The virtual keys of this vault (loaded once per command)."""

@@ -35,13 +35,16 @@ EXIT_INTERNAL = 70
 @click.option("--vault", "vault_path", type=click.Path(path_type=Path), envvar="TESSERA_VAULT",
               help="Vault file (default: the platform data directory; env TESSERA_VAULT).")
 @click.option("--actor", help="Who is operating (recorded in the audit log; env TESSERA_ACTOR).")
+@click.option("--sign-with", "sign_with", envvar="TESSERA_SIGN_WITH", metavar="TOKEN",
+              help="The token (id, id prefix or label) that signs this command's changes in "
+                   "a signed vault; its custodian is recorded as the actor.")
 @click.option("--virtual", is_flag=True, help="Use virtual FIDO2 and PIV devices (demo/testing).")
 @click.option("--virtual-touch", default="delay:0.3", show_default=True,
               help="How virtual keys are touched: immediate, never, delay:SECONDS.")
 @click.version_option(package_name="tessera")
 @click.pass_context
-def cli(ctx: click.Context, vault_path: Path | None, actor: str | None, virtual: bool,
-        virtual_touch: str) -> None:
+def cli(ctx: click.Context, vault_path: Path | None, actor: str | None,
+        sign_with: str | None, virtual: bool, virtual_touch: str) -> None:
     """Tessera: fallback credential custody.
 
     Recovery secrets split K-of-N among custodians, each share locked to the
@@ -50,6 +53,7 @@ def cli(ctx: click.Context, vault_path: Path | None, actor: str | None, virtual:
     """
     obj = Context(vault_path, actor)
     obj.virtual = virtual
+    obj.sign_with = sign_with
     obj.virtual_touch = virtual_touch
     ctx.obj = obj
 

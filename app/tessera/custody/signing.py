@@ -150,6 +150,12 @@ def adopt(vault: Vault, drivers: TokenDrivers, token_ids: Sequence[str], prompts
     unproven = [f"{replay.unsigned_before_genesis} earlier change(s) were written without "
                 "signatures: who made them rests on the signing custodians' word and on the "
                 "unsigned audit chain"]
+    others = [t.label for c in vault.list_custodians() for t in vault.list_tokens(c.id)
+              if t.state is TokenState.ACTIVE and t.id not in token_ids]
+    if others:
+        unproven.append("tokens enrolled before the genesis that did not sign it ("
+                        + ", ".join(others) + ") are vouched for by the signers; their "
+                        "possession of the key was not proven")
     first_statement = vault.audit_entries(action="vault.migrate", limit=1)
     if first_statement:
         unproven.append(f"audit entries 1 to {first_statement[0].seq} predate signed "

@@ -49,4 +49,4 @@ class Unsigned(TesseraError):
 
     def __init__(self) -> None:
         super().__init__("this vault's state is signed by its custodians' tokens: choose whose "
-                         "token signs this change (nothing was changed)")
+                         "token signs this change (tessera --sign-with TOKEN …); nothing was changed")

@@ -1,0 +1,80 @@
+"""A signed vault on the command line: adopt, act with --sign-with, verify, tamper."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import run
+from tessera.vault import Vault
+
+SECRET = "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.fixture()
+def vault_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "vault.sqlite3"
+    monkeypatch.setenv("TESSERA_VAULT", str(path))
+    monkeypatch.setenv("TESSERA_PASSPHRASE", "correct horse battery staple")
+    monkeypatch.setenv("TESSERA_ACTOR", "operator")
+    assert run("init", "--demo").code == 0
+    for name in ("Alice", "Bob", "Carol"):
+        assert run("custodian", "add", name, "--role", "SRE").code == 0
+        assert run("token", "enroll", name, "--kind", "software").code == 0
+    return path
+
+
+def test_unsigned_vault_says_so_and_adopt_prints_the_genesis(vault_path: Path) -> None:
+    before = run("audit", "verify")
+    assert before.code == 0, before.text
+    assert "not signed yet" in before.err
+    r = run("audit", "adopt", "--token", "Alice's software key", "--token",
+            "Bob's software key")
+    assert r.code == 0, r.text
+    assert "Vault signed by Alice, Bob" in r.out
+    with Vault.open(vault_path) as vault:
+        fingerprint = vault.genesis_fingerprint()
+    assert fingerprint is not None
+    assert fingerprint[:4] in r.out
+    after = run("audit", "verify")
+    assert after.code == 0, after.text
+    assert "every signature verifies" in after.out and fingerprint[:4] in after.out
+
+
+def test_after_adopt_changes_need_a_signer_and_the_signer_is_the_actor(vault_path: Path
+                                                                      ) -> None:
+    assert run("audit", "adopt", "--token", "Alice's software key", "--token",
+               "Bob's software key").code == 0
+    args = ("record", "create", "--label", "AWS root", "--custodian", "Alice", "--custodian",
+            "Bob", "--custodian", "Carol", "--threshold", "2", "--system", "aws")
+    refused = run(*args, input=SECRET + "\n")
+    assert refused.code == 77 and "--sign-with" in refused.err
+    assert "AWS root" not in run("record", "list").out
+    r = run("--sign-with", "Carol's software key", *args, input=SECRET + "\n")
+    assert r.code == 0, r.text
+    with Vault.open(vault_path) as vault:
+        entry = vault.audit_entries(action="record.create")[-1]
+    assert entry.actor == "Carol"
+    assert run("audit", "verify").code == 0
+
+
+def test_a_substituted_recipient_fails_verify_and_create_names_it(vault_path: Path) -> None:
+    from tessera.core import age
+
+    assert run("audit", "adopt", "--token", "Alice's software key", "--token",
+               "Bob's software key").code == 0
+    attacker = age.X25519Identity.generate().recipient.to_string()
+    conn = sqlite3.connect(str(vault_path))
+    conn.execute("UPDATE tokens SET recipient = ? WHERE label = ?",
+                 (attacker, "Bob's software key"))
+    conn.commit()
+    conn.close()
+    v = run("audit", "verify")
+    assert v.code == 3
+    assert "tokens row" in v.err and "recipient" in v.err
+    r = run("--sign-with", "Alice's software key", "record", "create", "--label", "X",
+            "--custodian", "Alice", "--custodian", "Bob", "--threshold", "2",
+            input=SECRET + "\n")
+    assert r.code == 78 and "Bob" in r.err and "nothing was wrapped" in r.err
