@@ -7,6 +7,7 @@ user sees exactly what a ceremony does, with nothing real at stake.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from tessera.custody.demo_facts import DEMO_PIN
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.enroll import enroll_device
 from tessera.custody.release import ReleaseCeremony, drill
+from tessera.custody.signing import TokenSigner, adopt, format_fingerprint, verify_vault
 from tessera.tokens.base import TokenInfo, TokenKind
 from tessera.tokens.virtual.devices import VirtualDevices
 from tessera.tokens.virtual.piv_device import VirtualYubiKey
@@ -73,8 +75,12 @@ class DemoVault:
 def build_demo_vault(vault_path: Path, prompts: DemoPrompts | None = None, *,
                      touch: str = "immediate",
                      on_mnemonics: Callable[[Mapping[str, str]], None] | None = None,
-                     say: Callable[[str], None] = lambda _text: None) -> DemoVault:
-    """Create a demo vault: three custodians on virtual keys and a 2-of-3 record."""
+                     say: Callable[[str], None] = lambda _text: None,
+                     signed: bool = False) -> DemoVault:
+    """Create a demo vault: three custodians on virtual keys and a 2-of-3 record.
+
+    ``signed``: the three virtual keys sign the vault's genesis and Alice's key signs
+    the record's creation (what `tessera demo` shows)."""
     prompts = prompts or DemoPrompts()
     vault = Vault.open(vault_path, create=True, demo=True)
     try:
@@ -93,14 +99,22 @@ def build_demo_vault(vault_path: Path, prompts: DemoPrompts | None = None, *,
                                   label=key_name, actor=ACTOR, device=device)
             demo.tokens[name] = token
             say(f"  enrolled {name} ({role}) with {token.label}: {token.recipient[:24]}…")
+        operator: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        if signed:
+            adopted = adopt(vault, drivers, [t.id for t in demo.tokens.values()], prompts,
+                            actor=ACTOR)
+            say(f"  the three keys signed the vault's genesis: "
+                f"{format_fingerprint(adopted.fingerprint)}")
+            operator = vault.signed_by(TokenSigner(drivers, demo.tokens["Alice"], prompts))
         secret = bytearray(f"ghp_demo_{secrets.token_urlsafe(24)}".encode())
         try:
-            created = create_record(
-                vault, secret, label=DEMO_RECORD,
-                plan=SplitPlan.simple(2, [n for n, *_ in DEMO_CUSTODIANS]),
-                nhi={"system": "GitHub Actions", "account": "deploy-bot", "owner": "Platform",
-                     "environment": "demo"},
-                actor=ACTOR, on_mnemonics=on_mnemonics)
+            with operator:
+                created = create_record(
+                    vault, secret, label=DEMO_RECORD,
+                    plan=SplitPlan.simple(2, [n for n, *_ in DEMO_CUSTODIANS]),
+                    nhi={"system": "GitHub Actions", "account": "deploy-bot",
+                         "owner": "Platform", "environment": "demo"},
+                    actor=ACTOR, on_mnemonics=on_mnemonics)
         finally:
             wipe(secret)
         say(f"  created {created.label}: {created.sealed.manifest.describe_quorum()}, "
@@ -124,11 +138,15 @@ def run_demo(say: Callable[[str], None], keep: Path | None = None) -> None:
         say(f"Vault: {vault_path}")
         say("")
         say("1. Enrol three custodians and split a secret 2-of-3")
-        demo = build_demo_vault(vault_path, prompts, on_mnemonics=sheets.update, say=say)
+        demo = build_demo_vault(vault_path, prompts, on_mnemonics=sheets.update, say=say,
+                                signed=True)
         vault = Vault.open(vault_path)
         try:
             drivers = TokenDrivers.for_vault(vault_path, demo=True,
                                              **demo.devices.providers())
+            # Alice operates: her virtual key signs every change from here on.
+            operator = vault.signed_by(TokenSigner(drivers, demo.tokens["Alice"], prompts))
+            operator.__enter__()
             record = vault.get_record(DEMO_RECORD)
             manifest = vault.get_version(record.id).manifest
             carol_key = next(e.key for e in manifest.shares if e.custodian == "Carol")
@@ -178,6 +196,13 @@ def run_demo(say: Callable[[str], None], keep: Path | None = None) -> None:
             say(f"  head {verdict.head_seq}:{verdict.head_hash}")
             say("  (the head is printed on every ceremony transcript; `tessera audit verify "
                 "--head SEQ:HASH` detects a truncated log)")
+            replay = verify_vault(vault)
+            say(f"  signed state {'intact' if replay.ok else 'BROKEN: ' + replay.problem}: "
+                f"{replay.statements} statements replayed, every change since the genesis signed "
+                "by a virtual key")
+            fingerprint = vault.genesis_fingerprint() or ""
+            say(f"  genesis fingerprint {format_fingerprint(fingerprint)}")
+            operator.__exit__(None, None, None)
         finally:
             vault.close()
         if keep:

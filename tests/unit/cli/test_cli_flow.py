@@ -221,6 +221,9 @@ def test_demo_runs_and_prints_the_audit_head() -> None:
     assert "check word 14" in r.out
     assert "chain intact" in r.out
     assert "released — rotation due" in r.out
+    # The virtual keys signed the genesis and every later change, with no extra steps.
+    assert "the three keys signed the vault's genesis" in r.out
+    assert "signed state intact" in r.out and "genesis fingerprint" in r.out
 
 
 def test_sheets_printed_at_creation_recover_without_the_vault(vault_path: Path,
