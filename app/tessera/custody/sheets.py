@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
 from tessera.core.errors import InputError, NotFound, ShareMismatch
@@ -68,14 +68,16 @@ def sheets_at_creation(vault: Vault, sealed: SealedVersion, words: Mapping[str, 
     data = _data_codes(sealed)
     keys = list(share_keys) if share_keys is not None else [s.key for s in sealed.manifest.shares]
     printed_at = vault.now()
+    genesis = vault.genesis_fingerprint() or ""
     sheets = []
     for key in keys:
         if not hand_copy and key not in words:
             raise InputError(f"no words for share {key}; were they collected at sealing?")
-        sheets.append(build_sheet(sealed.manifest, sealed.manifest_bytes, sealed.ciphertext,
-                                  key, None if hand_copy else words[key], serial=new_serial(),
-                                  printed_at=printed_at, data_codes=data, demo=vault.is_demo,
-                                  organisation=vault.organisation))
+        sheets.append(replace(build_sheet(
+            sealed.manifest, sealed.manifest_bytes, sealed.ciphertext, key,
+            None if hand_copy else words[key], serial=new_serial(), printed_at=printed_at,
+            data_codes=data, demo=vault.is_demo, organisation=vault.organisation),
+            genesis=genesis))
     return sheets
 
 
@@ -114,10 +116,11 @@ def sheet_with_token(vault: Vault, drivers: TokenDrivers, record: str, token_id:
     row = SheetRegistry(vault).record_printed(
         serial, rec.id, data.version, entry.key, actor=actor, hand_copy=hand_copy,
         reprint_of=reprint_of, reason=reason)
-    return build_sheet(data.manifest, data.manifest_bytes, data.ciphertext, entry.key,
-                       None if hand_copy else mnemonic, serial=serial,
-                       printed_at=row.printed_at, reprint_of=reprint_of or "",
-                       demo=vault.is_demo, organisation=vault.organisation)
+    return replace(build_sheet(data.manifest, data.manifest_bytes, data.ciphertext, entry.key,
+                               None if hand_copy else mnemonic, serial=serial,
+                               printed_at=row.printed_at, reprint_of=reprint_of or "",
+                               demo=vault.is_demo, organisation=vault.organisation),
+                   genesis=vault.genesis_fingerprint() or "")
 
 
 # -- verifying -----------------------------------------------------------------------
@@ -274,5 +277,6 @@ def transcript_for(vault: Vault, ref: str, *, actor: str) -> Transcript:
         quorum=manifest.describe_quorum(), facts=tuple(facts),
         participants=tuple(participants), approvals=tuple(approvals), sheets=sheets,
         audit_seq=seq, audit_hash=head, generated_at=vault.now(), generated_by=actor,
+        genesis=vault.genesis_fingerprint() or "",
         signatures=(f"Ceremony operator ({actor})", "Witness",
                     *(f"Custodian {n}" for n in signers)))

@@ -100,6 +100,7 @@ class Sheet:
     steps: tuple[str, ...] = RECOVERY_STEPS
     demo: bool = False  # from a demo vault: every page says so across it
     organisation: Organisation = field(default_factory=Organisation)
+    genesis: str = ""  # the vault's genesis fingerprint (hex), "" before it is signed
 
     def __repr__(self) -> str:  # keep the words out of tracebacks and logs
         return (f"Sheet(serial={self.serial!r}, record_id={self.record_id!r}, "

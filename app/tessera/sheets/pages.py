@@ -114,6 +114,8 @@ def paint_share_page(c: Canvas, g: PageGeometry, sheet: Sheet, total: int) -> No
         ("Record id", sheet.record_id),
         ("Printed", sheet.printed_at + (f" · reprint of {sheet.reprint_of}"
                                         if sheet.reprint_of else "")),
+        *([("Vault genesis", " ".join(sheet.genesis[i:i + 4] for i in range(0, 32, 4)) + " …")]
+          if sheet.genesis else []),
     ]) + 1.0
 
     # The fingerprint, large: custodians compare it before they hand over their words.

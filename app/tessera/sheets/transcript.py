@@ -41,6 +41,7 @@ class Transcript:
     generated_at: str
     generated_by: str
     signatures: tuple[str, ...]  # who signs: "Ceremony operator (alice)", "Witness", …
+    genesis: str = ""  # the vault's genesis fingerprint (hex), "" before it is signed
 
 
 class _Flow:
@@ -135,6 +136,13 @@ def paint_transcript(c: Canvas, g: PageGeometry, t: Transcript,
     c.text(g.left + 3, flow.y + 6.5, g.content_width - 6, t.audit_hash,
            c.fitted_font(t.audit_hash, 11, g.content_width - 6, 6, mono=True, bold=True))
     flow.y += 19
+    if t.genesis:
+        flow.heading("Vault genesis fingerprint")
+        flow.need(10)
+        c.text(g.left + 3, flow.y + 1.5, g.content_width - 6,
+               " ".join(t.genesis[i:i + 4] for i in range(0, len(t.genesis), 4)),
+               c.fitted_font(t.genesis, 10, g.content_width - 6, 6, mono=True, bold=True))
+        flow.y += 9
     flow.heading("Signatures")
     for role in t.signatures:
         flow.need(13)

@@ -1,0 +1,36 @@
+"""The genesis fingerprint travels on paper: every recovery sheet and transcript."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from helpers.ceremony import ScriptedPrompts
+from helpers.signed import signer
+from tessera.custody.sheets import sheet_with_token, transcript_for
+from tessera.sheets.layout import Paper
+from tessera.sheets.render import write_pdf, write_transcript_pdf
+
+
+def test_sheets_and_transcripts_carry_the_genesis_fingerprint(signed: Any,
+                                                              tmp_path: Path) -> None:
+    c = signed
+    genesis = c.vault.genesis_fingerprint()
+    assert genesis is not None
+    with c.vault.signed_by(signer(c, "Alice")):
+        sheet = sheet_with_token(c.vault, c.drivers, "Deploy key", c.tokens["Bob"].id,
+                                 ScriptedPrompts(), threading.Event(), actor="op")
+        transcript = transcript_for(c.vault, "Deploy key", actor="op")
+    assert sheet.genesis == genesis
+    assert transcript.genesis == genesis
+    assert write_pdf([sheet], tmp_path / "sheet.pdf", Paper.A4) >= 1
+    assert write_transcript_pdf(transcript, tmp_path / "t.pdf", Paper.A4) >= 1
+
+
+def test_an_unsigned_vault_prints_no_genesis(tmp_path: Path) -> None:
+    from helpers.ceremony import build
+
+    c = build(tmp_path)
+    assert transcript_for(c.vault, "Deploy key", actor="op").genesis == ""
+    c.vault.close()
