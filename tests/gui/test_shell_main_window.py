@@ -245,3 +245,28 @@ def test_enter_on_a_custodian_opens_add_key_for_them(window, qtbot):
     assert wizard.person_page.old.isChecked()
     assert wizard.person_page.people.currentText() == "Bob"
     wizard.close()
+
+
+def test_verify_names_a_table_edit_and_shows_the_genesis_once_signed(window, context, qtbot):
+    from tessera.custody.signing import adopt
+    from tessera.tokens.base import TokenState
+
+    window.show_page(PAGES.index("Audit"))
+    qtbot.mouseClick(window.audit.verify_button, Qt.MouseButton.LeftButton)
+    assert "Not signed yet" in window.audit.verdict.text()
+    with sqlite3.connect(context.vault_path) as conn:  # someone edits a custodian directly
+        conn.execute("UPDATE custodians SET role = 'planted' WHERE name = 'Bob'")
+    context.notify_changed()
+    qtbot.mouseClick(window.audit.verify_button, Qt.MouseButton.LeftButton)
+    text = window.audit.verdict.text()
+    assert text.startswith("✗ The vault does not match its signed log")
+    assert "custodians row" in text and "role" in text  # the attack above: a role edit
+    with sqlite3.connect(context.vault_path) as conn:
+        conn.execute("UPDATE custodians SET role = 'Security engineer' WHERE name = 'Bob'")
+    tokens = [t.id for t in context.vault.list_tokens() if t.state is TokenState.ACTIVE]
+    from tessera.custody.demo import DemoPrompts
+
+    done = adopt(context.vault, context.drivers, tokens, DemoPrompts(), actor="test")
+    context.notify_changed()
+    qtbot.mouseClick(window.audit.verify_button, Qt.MouseButton.LeftButton)
+    assert done.fingerprint[:4] in window.audit.verdict.text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -97,6 +98,7 @@ class AuditPage(TablePage):
         bar.addWidget(self.verdict, 1)
         self.layout_.addLayout(bar)
         self.last_verdict: AuditVerdict | None = None
+        self.last_state: Any = None
         self.detail = AuditEntryDetail()
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("audit-splitter")
@@ -137,16 +139,28 @@ class AuditPage(TablePage):
 
     def verify(self) -> AuditVerdict | None:
         """Recompute the chain and say the result; select the first bad entry if any."""
+        from tessera.custody.signing import format_fingerprint, verify_vault
+
         try:
             verdict = check_log(self.context.vault, HeadPinStore(), full=True)
+            state = verify_vault(self.context.vault) if verdict.ok else None
         except Exception as exc:
             show_error(self, exc)
             return None
         self.last_verdict = verdict
-        if verdict.ok:
+        self.last_state = state
+        if verdict.ok and state is not None and not state.ok:
+            text = f"✗ The vault does not match its signed log: {state.problem}"
+            tone = Tone.BAD
+        elif verdict.ok:
             # The head in full: it is what a printed transcript is compared against.
             text = (f"✓ Chain intact: {verdict.entries} entries. Head: entry "
                     f"{verdict.head_seq}, hash {verdict.head_hash}")
+            if state is not None and state.genesis is not None:
+                text += (f"\nSigned by its custodians' tokens since the genesis "
+                         f"{format_fingerprint(state.genesis[1])}")
+            else:
+                text += "\nNot signed yet: no genesis (tessera audit adopt)"
             tone = Tone.GOOD
             self.select_where(lambda e: e.seq == verdict.head_seq)
         else:
