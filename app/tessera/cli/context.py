@@ -64,9 +64,10 @@ class Context:
     def signer(self, vault: Vault, ref: str) -> Any:
         """The token that signs this command's changes; its custodian becomes the actor
         (who signed, not free text)."""
-        from tessera.custody.signing import TokenSigner
+        from tessera.custody.signing import TokenSigner, require_operator_token
 
         token = find_token(vault, ref)
+        require_operator_token(vault, token)
         self.actor = token.custodian_name
         return TokenSigner(self.drivers(vault), token, self.prompts)
 

@@ -59,6 +59,7 @@ class TokenSigner:
                  cancel: threading.Event | None = None) -> None:
         if token.remote:
             raise PolicyError(f"{token.label} was enrolled remotely and holds no signing key")
+
         self.token = token
         self.token_id = token.id
         self._drivers = drivers
@@ -72,6 +73,17 @@ class TokenSigner:
             raise IntegrityError(f"{self.token.label} returned a signature that does not verify")
         result: dict[str, Any] = json.loads(evidence_json(evidence))
         return result
+
+
+def require_operator_token(vault: Vault, token: TokenInfo) -> None:
+    """People act through hardware tokens outside demo vaults; nobody through a
+    retired, lost or remote one."""
+    if token.state is not TokenState.ACTIVE or token.remote:
+        raise PolicyError(f"{token.label} cannot sign (it is {token.state.value}"
+                          f"{', enrolled remotely' if token.remote else ''})")
+    if token.kind is TokenKind.SOFTWARE and not vault.is_demo:
+        raise PolicyError(f"{token.label} is a software key: outside demo vaults people act "
+                          "through hardware tokens")
 
 
 def token_from_projection(row: Mapping[str, Any]) -> TokenInfo:
@@ -136,9 +148,7 @@ def adopt(vault: Vault, drivers: TokenDrivers, token_ids: Sequence[str], prompts
         raise StateNotVerified(replay.problem)
     tokens = [vault.get_token(t) for t in token_ids]
     for token in tokens:
-        if token.state is not TokenState.ACTIVE or token.remote:
-            raise PolicyError(f"{token.label} cannot sign (it is {token.state.value}"
-                              f"{', remote' if token.remote else ''})")
+        require_operator_token(vault, token)
     custodians = {t.custodian_id for t in tokens}
     eligible = {t.custodian_id for c in vault.list_custodians() if c.state.value == "active"
                 for t in vault.list_tokens(c.id)

@@ -355,6 +355,11 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
         if not trust or set(trust) != verified:
             return f"statement {seq}: the genesis is not signed by every token it trusts"
         custodians = {str(r["custodian_id"]) for t in trust if (r := row_for(t)) is not None}
+        demo = tables.get("meta", {}).get(("demo",))
+        if (demo is None or demo[0].get("value") != "1") and any(
+                (r := row_for(t)) is None or r.get("kind") == "software" for t in trust):
+            return (f"statement {seq}: a software key signed the genesis of a vault that is "
+                    "not a demo vault")
         eligible = _signing_custodians(tables)
         if len(custodians) * 2 <= len(eligible):
             return (f"statement {seq}: the genesis is signed by {len(custodians)} of "
@@ -362,10 +367,27 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
         return ""
     if result.genesis is None:
         return ""
+    if kind == "migrate" and not names:
+        # A schema migration after genesis is unsigned (nobody is at the keyboard when
+        # a newer Tessera opens the file); it may only add columns to existing rows.
+        for change in body.get("changes", []):
+            old = tables.get(str(change.get("t")), {}).get(tuple(change["k"]))
+            new = change["row"]
+            if old is None or new is None or any(
+                    c not in new or new[c] != v for c, v in old[0].items()):
+                return (f"statement {seq} is an unsigned migration that changes "
+                        f"{change.get('t')} row {', '.join(map(str, change['k']))}")
+        return ""
+    demo = tables.get("meta", {}).get(("demo",))
+    hardware_needed = demo is None or demo[0].get("value") != "1"
     trusted_signers = [t for t in verified if t in result.trusted and t not in changed_tokens
                        and (r := row_for(t)) is not None and r.get("state") == "active"]
     if not trusted_signers:
         return f"statement {seq} is not signed by any trusted token"
+    if hardware_needed and all((r := row_for(t)) is not None and r.get("kind") == "software"
+                               for t in trusted_signers):
+        return (f"statement {seq} is signed only by a software key; outside demo vaults "
+                "people act through hardware tokens")
     for token_id, row in changed_tokens.items():
         if row is None:
             continue
