@@ -48,11 +48,20 @@ class Context:
         self.sign_with: str | None = None
 
     @contextmanager
-    def vault(self) -> Iterator[Vault]:
+    def vault(self, *, check: bool = True) -> Iterator[Vault]:
+        """The vault, checked against its signed log first (``check``): a command
+        refuses to act on a vault whose tables differ from what its custodians signed.
+        `audit verify` and `audit export` open it unchecked, to report."""
         if not self.vault_path.exists():
             raise NotFound(f"no vault at {self.vault_path}; create one with `tessera init`")
         vault = Vault.open(self.vault_path)
         try:
+            if check:
+                from tessera.custody.signing import StateNotVerified, verify_vault
+
+                state = verify_vault(vault)
+                if not state.ok:
+                    raise StateNotVerified(state.problem, acting=False)
             if self.sign_with:
                 with vault.signed_by(self.signer(vault, self.sign_with)):
                     yield vault

@@ -17,15 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError, PolicyError, TesseraError
 from tessera.custody.drivers import TokenDrivers
-from tessera.tokens.base import Evidence, Prompts, TokenInfo, TokenKind, TokenState
+from tessera.tokens.base import ApprovalMethod, Evidence, Prompts, TokenInfo, TokenKind, TokenState
 from tessera.tokens.fido2_evidence import verify_evidence as verify_fido2
 from tessera.tokens.piv import verify_piv_evidence
 from tessera.tokens.software import verify_ed25519
 from tessera.vault import Vault
-from tessera.vault.codec import evidence_from_json, evidence_json
+from tessera.vault.codec import evidence_json, unb64
 from tessera.vault.statements import Replay
 
 
@@ -47,9 +46,12 @@ class StateNotVerified(TesseraError):
 
     exit_code = 78
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, acting: bool = True) -> None:
         self.problem = problem
-        super().__init__(f"the vault does not verify: {problem}; nothing was wrapped")
+        super().__init__(f"the vault does not verify: {problem}; " + (
+            "nothing was wrapped" if acting else
+            "nothing was done — run `tessera audit verify` and restore the vault from a "
+            "backup you trust"))
 
 
 class TokenSigner:
@@ -105,20 +107,56 @@ def check_evidence(token: TokenInfo, challenge: bytes, evidence: Evidence) -> bo
     return False
 
 
+class SignatureCheck:
+    """The :data:`~tessera.vault.statements.Check` replay uses (no device needed).
+
+    Tokens are rebuilt from their projected row once per distinct row, not once per
+    signature: a 100,000-statement replay checks the same few keys again and again.
+    """
+
+    _FIELDS = frozenset({"method", "token_id", "algorithm", "signature", "data"})
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str, str], TokenInfo | None] = {}
+
+    def _token(self, row: Mapping[str, Any]) -> TokenInfo | None:
+        key = (str(row.get("id")), str(row.get("kind")), str(row.get("facts")))
+        if key not in self._tokens:
+            try:
+                self._tokens[key] = token_from_projection(row)
+            except (ValueError, KeyError, TypeError):
+                self._tokens[key] = None
+        token = self._tokens[key]
+        if token is not None and token.state.value != row.get("state"):
+            token = token_from_projection(row)
+        return token
+
+    def __call__(self, row: Mapping[str, Any], challenge: bytes,
+                 evidence: Mapping[str, Any]) -> bool:
+        token = self._token(row)
+        if token is None or set(evidence) != self._FIELDS:
+            return False
+        data = evidence["data"]
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            return False
+        try:
+            parsed = Evidence(method=ApprovalMethod(evidence["method"]),
+                              token_id=evidence["token_id"], algorithm=str(evidence["algorithm"]),
+                              signature=unb64(evidence["signature"], "statement signature"),
+                              data=data)
+        except (FormatError, ValueError, TypeError):
+            return False
+        return check_evidence(token, challenge, parsed)
+
+
 def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[str, Any]) -> bool:
-    """The :data:`~tessera.vault.statements.Check` replay uses (no device needed)."""
-    try:
-        token = token_from_projection(row)
-        parsed = evidence_from_json(canonical.dumps(dict(evidence)).decode("utf-8"),
-                                    "statement signature")
-    except (FormatError, IntegrityError, ValueError, KeyError, TypeError):
-        return False
-    return check_evidence(token, challenge, parsed)
+    """One signature checked against a projected token row."""
+    return SignatureCheck()(row, challenge, evidence)
 
 
 def verify_vault(vault: Vault) -> Replay:
     """Replay the log, check every signature and compare the tables (``audit verify``)."""
-    return vault.verify_state(check_signature)
+    return vault.verify_state(SignatureCheck())
 
 
 def format_fingerprint(fingerprint: str) -> str:

@@ -191,9 +191,12 @@ class Difference:
     expected: Any
     found: Any
     statement: int | None  # the statement that last set this row
+    name: str = ""  # the signed row's label or name, for people
 
     def describe(self) -> str:
         where = f"{self.table} row {', '.join(map(str, self.key))}"
+        if self.name:
+            where += f" ({self.name})"
         said = (f" (statement {self.statement} says {self.expected!r})"
                 if self.statement is not None else "")
         if self.column is None:
@@ -429,7 +432,16 @@ def compare_tables(conn: sqlite3.Connection,
             row, seq = want
             for column, value in zip(table.columns, found, strict=False):
                 if column not in row or row[column] != cell(value):
-                    return Difference(table.name, key, column, row.get(column), cell(value), seq)
+                    return Difference(table.name, key, column, row.get(column), cell(value), seq,
+                                      _name(row))
         for key in sorted(set(expected) - seen, key=repr):
-            return Difference(table.name, key, None, expected[key][0], None, expected[key][1])
+            return Difference(table.name, key, None, expected[key][0], None, expected[key][1],
+                              _name(expected[key][0]))
     return None
+
+
+def _name(row: Mapping[str, Any]) -> str:
+    for column in ("label", "name"):
+        if isinstance(row.get(column), str):
+            return str(row[column])
+    return ""

@@ -77,4 +77,21 @@ def test_a_substituted_recipient_fails_verify_and_create_names_it(vault_path: Pa
     r = run("--sign-with", "Alice's software key", "record", "create", "--label", "X",
             "--custodian", "Alice", "--custodian", "Bob", "--threshold", "2",
             input=SECRET + "\n")
-    assert r.code == 78 and "Bob" in r.err and "nothing was wrapped" in r.err
+    # Opening the vault already checks it: the substituted token is named, nothing made.
+    assert r.code == 78 and "Bob's software key" in r.err and "recipient" in r.err
+    with Vault.open(vault_path) as vault:
+        assert vault.list_records() == []
+
+
+def test_commands_refuse_a_tampered_vault_and_audit_still_reports(vault_path: Path) -> None:
+    conn = sqlite3.connect(str(vault_path))
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'demo'")  # already 1: no change
+    conn.execute("UPDATE custodians SET role = 'planted' WHERE name = 'Bob'")
+    conn.commit()
+    conn.close()
+    r = run("custodian", "list")
+    assert r.code == 78
+    assert "custodians row" in r.err and "role" in r.err and "nothing was done" in r.err
+    v = run("audit", "verify")
+    assert v.code == 3 and "role" in v.err
+    assert run("audit", "export").code == 0
