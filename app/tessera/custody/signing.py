@@ -154,9 +154,11 @@ def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[
     return SignatureCheck()(row, challenge, evidence)
 
 
-def verify_vault(vault: Vault) -> Replay:
-    """Replay the log, check every signature and compare the tables (``audit verify``)."""
-    return vault.verify_state(SignatureCheck())
+def verify_vault(vault: Vault, *, start: Replay | None = None,
+                 until: int | None = None) -> Replay:
+    """Replay the log, check every signature and compare the tables (``audit verify``).
+    ``start`` resumes from an earlier verified replay (only newer statements are read)."""
+    return vault.verify_state(SignatureCheck(), start=start, until=until)
 
 
 def format_fingerprint(fingerprint: str) -> str:

@@ -228,11 +228,16 @@ class Replay:
         return None if found is None else found[0]
 
 
-def _iter(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+def _iter(conn: sqlite3.Connection, after: int, until: int | None
+          ) -> Iterator[tuple[Any, ...]]:
     cursor = conn.cursor()
     cursor.row_factory = None
-    yield from cursor.execute("SELECT seq, kind, body, hash, signatures FROM statements"
-                              " ORDER BY seq")
+    if until is None:
+        yield from cursor.execute("SELECT seq, kind, body, hash, signatures FROM statements"
+                                  " WHERE seq > ? ORDER BY seq", (after,))
+    else:
+        yield from cursor.execute("SELECT seq, kind, body, hash, signatures FROM statements"
+                                  " WHERE seq > ? AND seq <= ? ORDER BY seq", (after, until))
 
 
 def _signing_custodians(tables: Mapping[str, Any]) -> set[str]:
@@ -243,17 +248,43 @@ def _signing_custodians(tables: Mapping[str, Any]) -> set[str]:
             and row.get("custodian_id") in custodians}
 
 
-def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = True) -> Replay:
+def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = True,
+           start: Replay | None = None, until: int | None = None) -> Replay:
     """Replay every statement; with ``check`` verify every signature and rule.
 
     ``check`` ``None`` checks the chain and the projection only (the plain hash-chain
     level of assurance, for the benchmark's yardstick and for vaults' opening when no
     drivers are at hand).
+
+    ``start`` resumes from an earlier, verified replay (its head must still be in the
+    log): only the statements after it are read and checked — what a workstation that
+    pinned a head needs. ``until`` stops at that statement (and skips the comparison
+    with the tables, which hold the newest state).
     """
     result = Replay(ok=True)
     tables = result.tables
     prev = ZERO
     expected_seq = 1
+    if start is not None:
+        if not start.ok:
+            raise ValueError("resume only from a replay that verified")
+        tables.update({name: dict(rows) for name, rows in start.tables.items()})
+        result.genesis = start.genesis
+        result.trusted = set(start.trusted)
+        result.unsigned_before_genesis = start.unsigned_before_genesis
+        result.unproven_possession = list(start.unproven_possession)
+        result.statements = start.statements
+        expected_seq, prev = start.head[0] + 1, start.head[1]
+        found = conn.execute("SELECT hash FROM statements WHERE seq = ?",
+                             (start.head[0],)).fetchone()
+        if start.head[0] and (found is None or found[0] != prev):
+            result.ok = False
+            result.bad_statement = start.head[0]
+            result.problem = (f"statement {start.head[0]} is no longer the one verified before: "
+                              "the log was rewritten or rolled back")
+            return result
+    if until is not None:
+        compare = False
 
     def fail(seq: int | None, problem: str) -> Replay:
         result.ok = False
@@ -262,7 +293,7 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         return result
 
     audit_heads: list[tuple[int, int, str]] = []
-    for seq, kind, body_text, digest, sig_text in _iter(conn):
+    for seq, kind, body_text, digest, sig_text in _iter(conn, expected_seq - 1, until):
         if seq != expected_seq:
             return fail(expected_seq, f"statement {expected_seq} is missing")
         try:
@@ -313,7 +344,7 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
             return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
                              "the audit log was rewritten")
     last_audit = audit_heads[-1][1:] if audit_heads else (0, audit.ZERO_HASH)
-    if (chain.head_seq, chain.head_hash) != tuple(last_audit) and audit_heads:
+    if (chain.head_seq, chain.head_hash) != tuple(last_audit) and audit_heads and until is None:
         return fail(None, f"audit entries after {last_audit[0]} are not covered by any "
                           "signed statement")
     if compare:
