@@ -226,3 +226,51 @@ def test_adopt_refuses_a_vault_already_tampered_with(tmp_path: Any) -> None:
               actor="op")
     assert vault.genesis_fingerprint() is None
     vault.close()
+
+
+def _substitute_carol(c: Any) -> age.X25519Identity:
+    c.vault.close()
+    attacker = age.X25519Identity.generate()
+    conn = raw(c.path)
+    conn.execute("UPDATE tokens SET recipient = ? WHERE id = ?",
+                 (attacker.recipient.to_string(), c.tokens["Carol"].id))
+    conn.close()
+    _reopen(c)
+    return attacker
+
+
+def test_rotate_refuses_a_substituted_recipient(signed: Any) -> None:
+    from tessera.custody.rotate import rotate_record
+
+    c = signed
+    _substitute_carol(c)
+    before = c.vault.get_record("Deploy key").current_version
+    with c.vault.signed_by(signer(c, "Alice")), pytest.raises(RecipientNotVerified) as caught:
+        rotate_record(c.vault, "Deploy key", b"new secret", actor="op", reason="test")
+    assert caught.value.custodian == "Carol"
+    assert c.vault.get_record("Deploy key").current_version == before
+    c.vault.close()
+
+
+def test_rewrap_refuses_a_substituted_recipient(signed: Any) -> None:
+    from tessera.custody.rewrap import rewrap_with_paper
+
+    c = signed
+    _substitute_carol(c)
+    with c.vault.signed_by(signer(c, "Alice")), pytest.raises(RecipientNotVerified) as caught:
+        rewrap_with_paper(c.vault, "Deploy key", "Carol", c.words["Carol"], actor="op")
+    assert caught.value.custodian == "Carol"
+    c.vault.close()
+
+
+def test_a_remote_enrolment_after_genesis_is_countersigned_and_flagged(signed: Any) -> None:
+    from tessera.custody.enroll import enroll_remote
+
+    c = signed
+    with c.vault.signed_by(signer(c, "Alice")):
+        dave = c.vault.add_custodian("Dave", contact="", role="", actor="op")
+        token = enroll_remote(c.vault, dave.id, age.X25519Identity.generate().recipient
+                              .to_string(), actor="op")
+    result = verify_vault(c.vault)
+    assert result.ok, result.problem
+    assert token.id in result.unproven_possession
