@@ -270,3 +270,15 @@ def test_verify_names_a_table_edit_and_shows_the_genesis_once_signed(window, con
     context.notify_changed()
     qtbot.mouseClick(window.audit.verify_button, Qt.MouseButton.LeftButton)
     assert done.fingerprint[:4] in window.audit.verdict.text()
+
+
+def test_a_tampered_vault_is_not_opened(demo_vault_path, tmp_path):
+    import pytest
+
+    from tessera.custody.signing import StateNotVerified
+    from tessera.gui.context import AppContext
+
+    with sqlite3.connect(demo_vault_path) as conn:
+        conn.execute("UPDATE records SET owner = 'mallory'")
+    with pytest.raises(StateNotVerified, match=r"records row .* column owner"):
+        AppContext.open(demo_vault_path, touch="immediate")

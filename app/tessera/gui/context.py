@@ -62,6 +62,13 @@ class AppContext(QObject):
         """
         vault = Vault.open(vault_path, create=create, demo=demo)
         try:
+            from tessera.custody.signing import StateNotVerified, verify_vault
+
+            # Like every CLI command: a vault whose tables differ from its signed log
+            # is not opened (`tessera audit verify` names what differs).
+            state = verify_vault(vault)
+            if not state.ok:
+                raise StateNotVerified(state.problem, acting=False)
             is_demo = vault.is_demo
             virtual: VirtualDevices | None = None
             if is_demo:  # the virtual keys are imported only for a demo vault
