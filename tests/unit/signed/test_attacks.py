@@ -274,3 +274,24 @@ def test_a_remote_enrolment_after_genesis_is_countersigned_and_flagged(signed: A
     result = verify_vault(c.vault)
     assert result.ok, result.problem
     assert token.id in result.unproven_possession
+
+
+def test_reshare_refuses_a_substituted_recipient_after_the_quorum(signed: Any) -> None:
+    from tessera.custody.reshare import ReshareCeremony
+
+    c = signed
+    with c.vault.signed_by(signer(c, "Alice")):
+        ceremony = ReshareCeremony(c.vault, c.drivers, "Deploy key", reason="rotate set",
+                                   ticket="T-2", requested_by="op")
+        for name in ("Alice", "Bob"):
+            ceremony.contribute_token(c.tokens[name].id, ScriptedPrompts(), threading.Event())
+        before = c.vault.get_record("Deploy key").current_version
+        attacker = age.X25519Identity.generate()
+        conn = raw(c.path)  # meanwhile, someone with the file swaps Carol's recipient
+        conn.execute("UPDATE tokens SET recipient = ? WHERE id = ?",
+                     (attacker.recipient.to_string(), c.tokens["Carol"].id))
+        conn.close()
+        with pytest.raises(RecipientNotVerified) as caught:
+            ceremony.finish()
+    assert caught.value.custodian == "Carol"
+    assert c.vault.get_record("Deploy key").current_version == before
