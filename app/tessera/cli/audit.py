@@ -74,8 +74,11 @@ def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
 @audit.command("adopt")
 @click.option("--token", "tokens", multiple=True, required=True, metavar="TOKEN",
               help="A token that signs (repeat; more than half of the custodians).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the genesis sheet (PDF) to print and keep with the sheets.")
+@click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True)
 @pass_ctx
-def audit_adopt(ctx: Context, tokens: tuple[str, ...]) -> None:
+def audit_adopt(ctx: Context, tokens: tuple[str, ...], out: Path | None, paper: str) -> None:
     """Sign the vault's current state once (its genesis): from now on every change is
     signed by the token of whoever makes it."""
     from tessera.cli.context import find_token
@@ -84,6 +87,15 @@ def audit_adopt(ctx: Context, tokens: tuple[str, ...]) -> None:
     with ctx.vault() as vault:
         ids = [find_token(vault, t).id for t in tokens]
         done = adopt(vault, ctx.drivers(vault), ids, ctx.prompts, actor=ctx.actor)
+        if out is not None:
+            from tessera.custody.sheets import genesis_transcript
+            from tessera.sheets.model import Paper
+            from tessera.sheets.render import write_transcript_pdf
+
+            sheet = genesis_transcript(vault, done.fingerprint, done.signed_by, done.unproven,
+                                       actor=ctx.actor)
+            write_transcript_pdf(sheet, out, Paper(paper))
+            echo(f"Wrote the genesis sheet to {out}.")
     echo(f"Vault signed by {', '.join(done.signed_by)}.")
     echo(f"Genesis fingerprint: {format_fingerprint(done.fingerprint)}")
     echo("Print it and keep it with the recovery sheets. What could not be proven:")

@@ -280,3 +280,19 @@ def transcript_for(vault: Vault, ref: str, *, actor: str) -> Transcript:
         genesis=vault.genesis_fingerprint() or "",
         signatures=(f"Ceremony operator ({actor})", "Witness",
                     *(f"Custodian {n}" for n in signers)))
+
+
+def genesis_transcript(vault: Vault, fingerprint: str, signed_by: Iterable[str],
+                       unproven: Iterable[str], *, actor: str) -> Transcript:
+    """The vault's genesis sheet: its fingerprint, who signed, what is not proven.
+    Printed once and kept with the recovery sheets (they repeat the fingerprint)."""
+    names = list(signed_by)
+    seq, head = vault.audit_head()
+    return Transcript(
+        kind="Vault genesis", subject_id=vault.vault_id, record_label=vault.path.name,
+        record_id="", version=0, epoch=0, fingerprint="", quorum="",
+        facts=(("Vault id", vault.vault_id), ("Signed by", ", ".join(names)),
+               *(("Not proven", line) for line in unproven)),
+        participants=(), approvals=(), sheets=(), audit_seq=seq, audit_hash=head,
+        generated_at=vault.now(), generated_by=actor,
+        signatures=tuple(f"Custodian {n}" for n in names), genesis=fingerprint)

@@ -104,9 +104,9 @@ def paint_transcript(c: Canvas, g: PageGeometry, t: Transcript,
     flow.y += c.text(g.left, flow.y, g.content_width, f"{t.kind}: {t.record_label}",
                      c.fitted_font(f"{t.kind}: {t.record_label}", 16, g.content_width, 14,
                                    bold=True)) + 2
-    facts = [("Record id", t.record_id), ("Version / epoch", f"{t.version} / {t.epoch}"),
-             ("Fingerprint", t.fingerprint), ("Quorum", t.quorum), *t.facts,
-             ("Transcript made", f"{t.generated_at} by {t.generated_by}")]
+    record = [("Record id", t.record_id), ("Version / epoch", f"{t.version} / {t.epoch}"),
+              ("Fingerprint", t.fingerprint), ("Quorum", t.quorum)] if t.version else []
+    facts = [*record, *t.facts, ("Transcript made", f"{t.generated_at} by {t.generated_by}")]
     for label, value in facts:
         flow.row((label, value), (0.25, 0.75), mono_from=1 if label in (
             "Record id", "Fingerprint") else 99)

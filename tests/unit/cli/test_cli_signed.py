@@ -30,10 +30,12 @@ def test_unsigned_vault_says_so_and_adopt_prints_the_genesis(vault_path: Path) -
     before = run("audit", "verify")
     assert before.code == 0, before.text
     assert "not signed yet" in before.err
+    sheet = vault_path.parent / "genesis.pdf"
     r = run("audit", "adopt", "--token", "Alice's software key", "--token",
-            "Bob's software key")
+            "Bob's software key", "--out", str(sheet))
     assert r.code == 0, r.text
     assert "Vault signed by Alice, Bob" in r.out
+    assert sheet.read_bytes().startswith(b"%PDF")
     with Vault.open(vault_path) as vault:
         fingerprint = vault.genesis_fingerprint()
     assert fingerprint is not None

@@ -34,3 +34,21 @@ def test_an_unsigned_vault_prints_no_genesis(tmp_path: Path) -> None:
     c = build(tmp_path)
     assert transcript_for(c.vault, "Deploy key", actor="op").genesis == ""
     c.vault.close()
+
+
+def test_the_genesis_sheet_names_the_signers_and_what_is_not_proven(tmp_path: Path) -> None:
+    from helpers.ceremony import build
+    from tessera.custody.sheets import genesis_transcript
+    from tessera.custody.signing import adopt
+
+    c = build(tmp_path)
+    done = adopt(c.vault, c.drivers, [c.tokens["Alice"].id, c.tokens["Bob"].id],
+                 ScriptedPrompts(), actor="op")
+    sheet = genesis_transcript(c.vault, done.fingerprint, done.signed_by, done.unproven,
+                               actor="op")
+    assert sheet.genesis == done.fingerprint == c.vault.genesis_fingerprint()
+    assert ("Signed by", "Alice, Bob") in sheet.facts
+    assert any(label == "Not proven" and "Carol" in text for label, text in sheet.facts)
+    assert sheet.signatures == ("Custodian Alice", "Custodian Bob")
+    assert write_transcript_pdf(sheet, tmp_path / "genesis.pdf", Paper.A4) == 1
+    c.vault.close()
