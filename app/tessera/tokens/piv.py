@@ -243,23 +243,9 @@ class PivDriver:
         prompts: Prompts,
         cancel: threading.Event,
     ) -> Unlocked:
-        if len(challenge) != CHALLENGE_SIZE:
-            raise ValueError("the challenge must be 32 bytes")
-        check_cancel(cancel)
-        try:
-            public_key = _facts_public_key(token.facts)
-            slot = _facts_slot(token.facts)
-            serial = int(token.facts["serial"])
-        except (KeyError, ValueError, TypeError):
-            raise TokenError(f"The stored facts of {token.label} are damaged") from None
-        compressed = _compressed(public_key)
+        compressed, slot, serial = self._stored(token, challenge, cancel)
         self._require_stanza(token, envelope, compressed)
-
-        device = self.find_device(serial)
-        if device is None:
-            raise WrongToken(
-                token.custodian_name, f"insert {token.custodian_name}'s YubiKey (serial {serial})"
-            )
+        device = self._device_of(token, serial)
         label = token.label
         with piv_errors(label, cancel, touch=True):
             connection = device.open()
@@ -292,27 +278,15 @@ class PivDriver:
         self, token: TokenInfo, challenge: bytes, prompts: Prompts, cancel: threading.Event
     ) -> Evidence:
         """Sign ``challenge`` (a statement's hash) with the slot key: PIN, then touch."""
-        if len(challenge) != CHALLENGE_SIZE:
-            raise ValueError("the challenge must be 32 bytes")
-        check_cancel(cancel)
-        try:
-            public_key = _facts_public_key(token.facts)
-            slot = _facts_slot(token.facts)
-            serial = int(token.facts["serial"])
-        except (KeyError, ValueError, TypeError):
-            raise TokenError(f"The stored facts of {token.label} are damaged") from None
-        device = self.find_device(serial)
-        if device is None:
-            raise WrongToken(
-                token.custodian_name, f"insert {token.custodian_name}'s YubiKey (serial {serial})"
-            )
+        compressed, slot, serial = self._stored(token, challenge, cancel)
+        device = self._device_of(token, serial)
         label = token.label
         with piv_errors(label, cancel, touch=True):
             connection = device.open()
         try:
             with bind_cancel(connection, cancel), piv_errors(label, cancel, touch=True):
                 session = PivSession(connection)
-                self._require_slot_key(session, token, slot, _compressed(public_key))
+                self._require_slot_key(session, token, slot, compressed)
                 self._verify_pin(session, label, prompts, cancel)
                 signature = run_card_call(
                     lambda: session.sign(slot, KEY_TYPE.ECCP256, challenge, hashes.SHA256()),
@@ -325,6 +299,29 @@ class PivDriver:
         return Evidence(
             method=ApprovalMethod.PIV, token_id=token.id, algorithm=ALGORITHM, signature=signature
         )
+
+    @staticmethod
+    def _stored(token: TokenInfo, challenge: bytes,
+                cancel: threading.Event) -> tuple[bytes, SLOT, int]:
+        """The enrolled key (compressed), slot and serial; the challenge checked."""
+        if len(challenge) != CHALLENGE_SIZE:
+            raise ValueError("the challenge must be 32 bytes")
+        check_cancel(cancel)
+        try:
+            public_key = _facts_public_key(token.facts)
+            slot = _facts_slot(token.facts)
+            serial = int(token.facts["serial"])
+        except (KeyError, ValueError, TypeError):
+            raise TokenError(f"The stored facts of {token.label} are damaged") from None
+        return _compressed(public_key), slot, serial
+
+    def _device_of(self, token: TokenInfo, serial: int) -> PivDevice:
+        device = self.find_device(serial)
+        if device is None:
+            raise WrongToken(
+                token.custodian_name, f"insert {token.custodian_name}'s YubiKey (serial {serial})"
+            )
+        return device
 
     @staticmethod
     def _require_stanza(token: TokenInfo, envelope: bytes, compressed: bytes) -> None:
