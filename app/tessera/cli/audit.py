@@ -44,7 +44,7 @@ def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
         verdict = check_log(vault, HeadPinStore(), full=full, expected_head=expected)
 
         bad = verify_approvals(vault, ctx.drivers(vault))
-        state = verify_vault(vault)
+        state = verify_vault(vault, full=True)
     if state.ok and state.genesis is not None:
         echo(f"Signed state intact: {state.statements} statements replayed, every signature "
              f"verifies, every table matches.")

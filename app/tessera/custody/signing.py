@@ -155,10 +155,20 @@ def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[
 
 
 def verify_vault(vault: Vault, *, start: Replay | None = None,
-                 until: int | None = None) -> Replay:
+                 until: int | None = None, full: bool = False) -> Replay:
     """Replay the log, check every signature and compare the tables (``audit verify``).
-    ``start`` resumes from an earlier verified replay (only newer statements are read)."""
-    return vault.verify_state(SignatureCheck(), start=start, until=until)
+
+    ``start`` resumes from an earlier verified replay (only newer statements are read);
+    by default the last replay that verified in this process is resumed (the tables
+    are still compared in full), so checking before each wrap stays cheap in a large
+    vault. ``full`` replays from the first statement (what `audit verify` does).
+    """
+    if start is None and not full and until is None:
+        start = vault.verified_state
+    result = vault.verify_state(SignatureCheck(), start=start, until=until)
+    if result.ok and until is None:
+        vault.verified_state = result
+    return result
 
 
 def format_fingerprint(fingerprint: str) -> str:

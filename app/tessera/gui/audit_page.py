@@ -143,7 +143,7 @@ class AuditPage(TablePage):
 
         try:
             verdict = check_log(self.context.vault, HeadPinStore(), full=True)
-            state = verify_vault(self.context.vault) if verdict.ok else None
+            state = verify_vault(self.context.vault, full=True) if verdict.ok else None
         except Exception as exc:
             show_error(self, exc)
             return None

@@ -48,6 +48,8 @@ class VaultConnection:
         self._statement_kind = "change"
         self._statement_trust: tuple[str, ...] = ()
         self._audit_head_at_begin: tuple[int, str] | None = None
+        # The last replay that verified in this process: later checks resume from it.
+        self.verified_state: statements.Replay | None = None
 
     @property
     def path(self) -> Path:
