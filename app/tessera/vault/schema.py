@@ -295,6 +295,8 @@ def _v6_statements(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: list[Migration] = [_v1_initial, _v2_lifecycle, _v3_sheet_confirmations,
                               _v4_sealing_index, _v5_release_owner, _v6_statements]
+# The schema version that introduced the statement log (tests make "older" vaults).
+STATEMENTS_SCHEMA = MIGRATIONS.index(_v6_statements) + 1
 
 
 def schema_version() -> int:

@@ -63,13 +63,32 @@ def test_a_lookalike_custodian_needs_allow_lookalike(vault_path: Path) -> None:
 
 
 def test_old_hostile_rows_come_out_escaped_on_the_terminal(vault_path: Path) -> None:
-    """A vault written before these checks (or edited by hand) cannot drive the terminal."""
+    """A vault written before these checks cannot drive the terminal (nor can the
+    message that refuses a vault edited by hand)."""
+    from tessera.vault import audit, schema
+
     assert run("custodian", "add", "Mallory").code == 0
     conn = sqlite3.connect(vault_path)
     conn.execute("UPDATE custodians SET name = ?, role = ? WHERE name = 'Mallory'",
                  ("Mal\x1b[2J\x1b]0;pwned\x07lory\u202e", "SRE\x9b31m"))
+    conn.commit()
+    refused = run("custodian", "list")  # edited by hand: refused, the row named, escaped
+    assert refused.code == 78 and "custodians row" in refused.err
+    assert not any(ch in refused.text for ch in RAW)
+    # What an old vault holds: those rows, and a hostile actor in an intact chain, from
+    # before the statement log (the migration to it lists the rows as they are).
     conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-    conn.execute("UPDATE audit SET actor = ? WHERE seq = 1", ("=op\x1b[8m",))
+    prev = audit.ZERO_HASH
+    rows = conn.execute("SELECT seq, at, actor, action, subject, details FROM audit"
+                        " ORDER BY seq").fetchall()
+    for seq, at, actor, action, subject, details in rows:
+        actor = "=op\x1b[8m" if seq == 1 else actor
+        digest = audit.link(prev, audit.entry_bytes(seq, at, actor, action, subject, details))
+        conn.execute("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                     (actor, prev, digest, seq))
+        prev = digest
+    conn.execute("DROP TABLE statements")
+    conn.execute(f"PRAGMA user_version = {schema.STATEMENTS_SCHEMA - 1}")
     conn.commit()
     conn.close()
     listed = run("custodian", "list")

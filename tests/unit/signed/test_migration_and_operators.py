@@ -27,7 +27,7 @@ def test_a_vault_from_before_statements_migrates_then_a_quorum_signs_it(tmp_path
     # What a vault written by the previous release looks like: no statement log.
     conn = sqlite3.connect(str(c.path), isolation_level=None)
     conn.execute("DROP TABLE statements")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"PRAGMA user_version = {schema.STATEMENTS_SCHEMA - 1}")
     conn.close()
     vault = Vault.open(c.path)
     assert vault.schema_version == schema.schema_version()
