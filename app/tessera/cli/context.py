@@ -48,14 +48,21 @@ class Context:
         self.sign_with: str | None = None
 
     @contextmanager
-    def vault(self, *, check: bool = True) -> Iterator[Vault]:
-        """The vault, checked against its signed log first (``check``): a command
-        refuses to act on a vault whose tables differ from what its custodians signed.
-        `audit verify` and `audit export` open it unchecked, to report."""
+    def vault(self, *, check: bool = True, check_pins: bool = True) -> Iterator[Vault]:
+        """The vault, refused if it is not what this computer pinned of it (an older copy,
+        another vault) and checked against its signed log (``check``): a command refuses
+        to act on a vault whose tables differ from what its custodians signed. `audit
+        verify` and `audit export` open it unchecked, to report. Its newest head is
+        pinned again when the command is done."""
+        from tessera.vault.workstation_pins import WorkstationPins
+
         if not self.vault_path.exists():
             raise NotFound(f"no vault at {self.vault_path}; create one with `tessera init`")
         vault = Vault.open(self.vault_path)
         try:
+            pins = WorkstationPins()
+            if check_pins:
+                pins.check(vault)
             if check:
                 from tessera.custody.signing import StateNotVerified, verify_vault
 
@@ -67,6 +74,8 @@ class Context:
                     yield vault
             else:
                 yield vault
+            if check_pins:
+                pins.remember(vault)
         finally:
             vault.close()
 

@@ -19,7 +19,16 @@ from typing import NoReturn
 
 import click
 
-from tessera.cli import audit, custodians, lifecycle, organisation, records, release, sheets
+from tessera.cli import (
+    audit,
+    custodians,
+    lifecycle,
+    organisation,
+    records,
+    release,
+    sheets,
+    vault_trust,
+)
 from tessera.cli.context import Context, echo, pass_ctx, warn
 from tessera.cli.terminal import secho, visible_output
 from tessera.core.errors import InputError, TesseraError, UserCancelled
@@ -68,8 +77,10 @@ def init(ctx: Context, demo: bool) -> None:
     """Create a new, empty vault."""
     if ctx.vault_path.exists():
         raise InputError(f"a vault already exists at {ctx.vault_path}")
-    vault = Vault.open(ctx.vault_path, create=True, demo=demo)
-    vault.close()
+    from tessera.vault.workstation_pins import WorkstationPins
+
+    with Vault.open(ctx.vault_path, create=True, demo=demo) as vault:
+        WorkstationPins().remember(vault)
     echo(f"Created {'demo ' if demo else ''}vault {ctx.vault_path}")
     if demo:
         warn("this is a demo vault: software keys and a threshold of 1 are allowed.")
@@ -90,7 +101,7 @@ def demo(keep: Path | None) -> None:
 for _command in (custodians.custodian, custodians.token, records.record, release.release,
                  release.drill_cmd, audit.audit, audit.export_cmd, audit.import_cmd,
                  sheets.sheet, sheets.transcript, organisation.organisation,
-                 *lifecycle.COMMANDS):
+                 vault_trust.vault_group, *lifecycle.COMMANDS):
     cli.add_command(_command)
 
 

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import platformdirs
 from PySide6.QtCore import QCoreApplication, QSettings
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QWidget
 
-from tessera.gui.context import AppContext
+from tessera.gui.context import AppContext, local_actor
 from tessera.gui.errors import install_excepthook, show_error
 from tessera.gui.main_window import MainWindow
 from tessera.gui.stop_signals import StopSignals
 from tessera.gui.theme import Theme, app_icon, apply_theme
 from tessera.vault import Vault
+from tessera.vault.errors import VaultNotAsPinned
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,33 @@ class FirstRunDialog:
         if clicked is empty:
             return FirstRunChoice.EMPTY
         return FirstRunChoice.QUIT
+
+
+class AcceptVaultDialog:
+    """"This vault is not the one this computer saw": refuse, or accept with a reason."""
+
+    @classmethod
+    def ask(cls, parent: QWidget | None, problem: VaultNotAsPinned) -> str | None:
+        """The reason to accept the vault, or ``None`` to leave it closed (tests replace this)."""
+        box = QInputDialog(parent)
+        box.setWindowTitle("This vault is not as this computer last saw it")
+        box.setLabelText(
+            f"{problem}\n\nTo open it anyway, say why it is expected (for example, "
+            "'restored from the backup of 1 December'). The acceptance is written to the "
+            "vault's audit log. Cancel leaves the vault closed and unchanged.")
+        box.setTextValue("")
+        accepted = box.exec() == QInputDialog.DialogCode.Accepted
+        reason = box.textValue().strip()
+        box.deleteLater()
+        return reason if accepted and reason else None
+
+
+def accept_vault(path: Path, reason: str, actor: str) -> None:
+    """Accept the vault at ``path`` as it is (audited in the vault, pins moved)."""
+    from tessera.vault.workstation_pins import WorkstationPins
+
+    with Vault.open(path) as vault:
+        WorkstationPins().accept(vault, actor=actor, reason=reason)
 
 
 def demo_vault_path() -> Path:
@@ -126,7 +154,14 @@ def open_window(vault_path: Path | None, demo: bool) -> MainWindow | None:
     if chosen is None:
         return None
     path, is_demo, create = chosen
-    context = AppContext.open(path, demo=is_demo, create=create)
+    try:
+        context = AppContext.open(path, demo=is_demo, create=create)
+    except VaultNotAsPinned as exc:
+        reason = AcceptVaultDialog.ask(None, exc)
+        if reason is None:
+            return None
+        accept_vault(path, reason, local_actor())
+        context = AppContext.open(path, demo=is_demo, create=False)
     window = MainWindow(context)
     window.show()
     return window

@@ -60,8 +60,14 @@ class AppContext(QObject):
         Virtual keys wait for the Touch button (``touch="manual"``) so a new user sees
         what a real key asks of them.
         """
+        from tessera.vault.workstation_pins import WorkstationPins
+
         vault = Vault.open(vault_path, create=create, demo=demo)
         try:
+            # Refused when the file is an older copy, or another vault, than this
+            # computer saw (docs/SECURITY.md); the app offers to accept it on the record.
+            pins = WorkstationPins()
+            pins.check(vault)
             from tessera.custody.signing import StateNotVerified, verify_vault
 
             # Like every CLI command: a vault whose tables differ from its signed log
@@ -69,6 +75,7 @@ class AppContext(QObject):
             state = verify_vault(vault)
             if not state.ok:
                 raise StateNotVerified(state.problem, acting=False)
+            pins.remember(vault)
             is_demo = vault.is_demo
             virtual: VirtualDevices | None = None
             if is_demo:  # the virtual keys are imported only for a demo vault
@@ -90,5 +97,10 @@ class AppContext(QObject):
 
     def close(self) -> None:
         """Stop the worker (cancelling any device call) and close the vault."""
+        from tessera.vault.workstation_pins import WorkstationPins
+
         self.worker.shutdown()
-        self.vault.close()
+        try:
+            WorkstationPins().remember(self.vault)
+        finally:
+            self.vault.close()

@@ -1,0 +1,60 @@
+"""The desktop app refuses an older copy of the vault and offers to accept it on the
+record (the same pins as the CLI, outside the vault file)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tessera.gui.app import AcceptVaultDialog, open_window
+from tessera.vault import Vault
+from tessera.vault.errors import VaultRolledBack
+from tessera.vault.workstation_pins import WorkstationPins
+
+pytestmark = pytest.mark.usefixtures("no_qt_warnings")
+
+
+@pytest.fixture
+def rolled_back(tmp_path: Path) -> Path:
+    path, old = tmp_path / "vault.sqlite3", tmp_path / "old.sqlite3"
+    with Vault.open(path, create=True) as v:
+        v.add_custodian("Alice", "", "", actor="op")
+        v.checkpoint()
+        WorkstationPins().remember(v)
+    shutil.copyfile(path, old)
+    with Vault.open(path) as v:
+        v.add_custodian("Bob", "", "", actor="op")
+        WorkstationPins().remember(v)
+    shutil.copyfile(old, path)
+    for side in ("-wal", "-shm"):
+        Path(str(path) + side).unlink(missing_ok=True)
+    return path
+
+
+def test_the_app_refuses_a_rollback_unless_accepted_with_a_reason(rolled_back, monkeypatch,
+                                                                   qtbot):
+    asked: list[VaultRolledBack] = []
+    answer: dict[str, str | None] = {"reason": None}
+
+    def ask(_parent, problem):
+        asked.append(problem)
+        return answer["reason"]
+
+    monkeypatch.setattr(AcceptVaultDialog, "ask", classmethod(lambda cls, *a: ask(*a)))
+    assert open_window(rolled_back, demo=False) is None       # cancelled: stays closed
+    assert isinstance(asked[0], VaultRolledBack)
+    with Vault.open(rolled_back) as v:
+        assert v.audit_entries(action="vault.accept") == []
+
+    answer["reason"] = "restored yesterday's backup after the disk failed"
+    window = open_window(rolled_back, demo=False)
+    assert window is not None
+    qtbot.addWidget(window)
+    try:
+        entries = window.context.vault.audit_entries(action="vault.accept")
+        assert [e.details["reason"] for e in entries] == [answer["reason"]]
+    finally:
+        window.close()
+        window.context.close()
