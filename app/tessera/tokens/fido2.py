@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from fido2.client import ClientError, Fido2Client, WebAuthnClient
 from fido2.ctap import CtapDevice, CtapError
@@ -40,6 +40,7 @@ from fido2.webauthn import (
 )
 
 from tessera.core.age import AgeNoMatch, decrypt
+from tessera.core.attestation import ATTESTATION_FACT, packed_evidence
 from tessera.core.errors import PinBlocked, PinRequired, TokenError, UserCancelled, WrongToken
 from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import Enrolled, Evidence, Prompts, TokenInfo, TokenKind, Unlocked
@@ -430,11 +431,13 @@ class Fido2Driver:
             device_name=device_name,
         )
         label = model if model != "This key" else (device_name or _GENERIC_LABEL)
+        attestation = _packed_evidence(registration)
         return Enrolled(
             kind=TokenKind.FIDO2,
             label=label,
             recipient=identity.recipient.to_string(),
-            facts={**facts.to_json(), PQ_RECIPIENT_FACT: hybrid.recipient.to_string()},
+            facts={**facts.to_json(), PQ_RECIPIENT_FACT: hybrid.recipient.to_string(),
+                   **({ATTESTATION_FACT: attestation} if attestation is not None else {})},
         )
 
     # --- one assertion with PRF -------------------------------------------------------
@@ -543,3 +546,16 @@ class Fido2Driver:
     def verify(self, token: TokenInfo, challenge: bytes, evidence: Evidence) -> bool:
         """Check approval evidence against the credential public key from enrolment."""
         return verify_evidence(token, challenge, evidence)
+
+
+def _packed_evidence(registration: Any) -> dict[str, Any] | None:
+    """The key's packed attestation with its x5c chain, or None (self or no attestation:
+    the token is then enrolled as unproven and counts as software for policy)."""
+    response = registration.response
+    attestation = response.attestation_object
+    statement = attestation.att_stmt
+    chain = statement.get("x5c") if isinstance(statement, dict) else None
+    if attestation.fmt != "packed" or not isinstance(chain, list) or not chain:
+        return None
+    return packed_evidence([bytes(c) for c in chain], bytes(attestation.auth_data),
+                           bytes(response.client_data.hash), bytes(statement.get("sig", b"")))

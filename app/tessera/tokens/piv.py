@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from yubikit.core import BadResponseError, NotSupportedError
 from yubikit.core.smartcard import SW, ApduError, SmartCardConnection
 from yubikit.piv import KEY_TYPE, PIN_POLICY, SLOT, TOUCH_POLICY, PivSession
 
@@ -43,6 +44,7 @@ from tessera.core.age import (
     decrypt,
     read_stanzas,
 )
+from tessera.core.attestation import ATTESTATION_FACT, piv_evidence
 from tessera.core.errors import PinBlocked, TokenError, UserCancelled, WrongToken
 from tessera.core.memory import wipe
 from tessera.core.token_types import PQ_RECIPIENT_FACT
@@ -107,6 +109,20 @@ def _facts_public_key(facts: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     except (KeyError, binascii.Error) as e:
         raise ValueError("token facts hold no valid public key") from e
     return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), encoded)
+
+
+def attest_slot(session: PivSession, slot: SLOT) -> dict[str, Any] | None:
+    """The card's attestation of the key just generated in ``slot`` (slot certificate
+    and F9 certificate), or None when the card cannot attest (firmware before 4.3, or
+    no F9 certificate): the token is then enrolled as unproven, counting as software."""
+    try:
+        slot_cert = session.attest_key(slot)
+        f9_cert = session.get_certificate(SLOT.ATTESTATION)
+    except (ApduError, NotSupportedError, ValueError, BadResponseError):
+        logger.info("The card cannot attest PIV slot %02X", slot)
+        return None
+    return piv_evidence([slot_cert.public_bytes(Encoding.DER),
+                         f9_cert.public_bytes(Encoding.DER)])
 
 
 def _no_key() -> mlkem.MLKEM768PrivateKey:
@@ -190,6 +206,7 @@ class PivDriver:
             )
             if not isinstance(public_key, ec.EllipticCurvePublicKey):
                 raise TokenError(f"{label} returned a key of the wrong type")
+            attestation = attest_slot(session, slot)
             try:
                 check_cancel(cancel)
                 write_label_certificate(
@@ -230,6 +247,7 @@ class PivDriver:
                 "touch_policy": touch_policy.value,
                 "pin_policy": "once",
                 **pq,
+                **({ATTESTATION_FACT: attestation} if attestation is not None else {}),
             },
         )
 

@@ -164,13 +164,23 @@ def test_make_credential_and_signed_assertion(proto_cls):
     assert second.auth_data.counter > first.auth_data.counter
 
 
-def test_packed_self_attestation_verifies():
+def test_packed_attestation_with_x5c_verifies_with_python_fido2():
+    from fido2.attestation import AttestationType, PackedAttestation
+
     ctap = Ctap2(VirtualAuthenticator())
     cdh = os.urandom(32)
     att = ctap.make_credential(
         cdh, {"id": RP, "name": "T"}, {"id": b"u", "name": "u"}, [{"type": "public-key", "alg": -7}]
     )
-    att.auth_data.credential_data.public_key.verify(att.auth_data + cdh, att.att_stmt["sig"])
+    assert att.fmt == "packed" and len(att.att_stmt["x5c"]) == 1
+    # python-fido2's own packed verifier (WebAuthn §8.2: signature, certificate
+    # requirements, AAGUID extension) accepts it as basic attestation with a trust path
+    result = PackedAttestation().verify(att.att_stmt, att.auth_data, cdh)
+    assert result.attestation_type == AttestationType.BASIC and result.trust_path
+    from fido2.attestation import InvalidSignature
+
+    with pytest.raises(InvalidSignature):
+        PackedAttestation().verify(att.att_stmt, att.auth_data, os.urandom(32))
 
 
 def test_make_credential_on_a_pin_protected_key_needs_the_pin():

@@ -4,7 +4,7 @@
 message level: the client sends ``CTAPHID_CBOR`` requests exactly as it would to a USB
 key, and gets back a CTAP status byte followed by canonical CBOR. It implements
 ``authenticatorGetInfo``, ``authenticatorClientPIN`` (PIN/UV auth protocols 1 and 2),
-``authenticatorMakeCredential`` (ES256, packed self attestation, hmac-secret),
+``authenticatorMakeCredential`` (ES256, packed attestation with x5c under the demo CA, hmac-secret),
 ``authenticatorGetAssertion`` (allow list, hmac-secret with one or two salts),
 ``authenticatorSelection`` and ``authenticatorReset``.
 
@@ -46,6 +46,7 @@ from fido2.ctap import STATUS, CtapDevice, CtapError
 from fido2.hid import CAPABILITY, CTAPHID
 
 from tessera.core.private_file import write_private
+from tessera.tokens.virtual import demo_attestation
 from tessera.tokens.virtual.touch import TouchControl
 
 ERR = CtapError.ERR
@@ -785,10 +786,14 @@ class VirtualAuthenticator(CtapDevice):
             + public
             + ext_out
         )
-        signature = cred.private_key.sign(auth_data + client_data_hash, ec.ECDSA(hashes.SHA256()))
+        # Packed attestation with x5c: signed by the batch attestation key under the
+        # DEMO CA (tokens/virtual/demo_attestation.py), trusted by demo vaults only.
+        attest_key, attest_cert = demo_attestation.fido_attestation(self.aaguid)
+        signature = attest_key.sign(auth_data + client_data_hash, ec.ECDSA(hashes.SHA256()))
         if verified:
             self._token_permissions &= _PERM_LBW
-        return {0x01: "packed", 0x02: auth_data, 0x03: {"alg": ES256.ALGORITHM, "sig": signature}}
+        return {0x01: "packed", 0x02: auth_data,
+                0x03: {"alg": ES256.ALGORITHM, "sig": signature, "x5c": [attest_cert]}}
 
     # --- authenticatorGetAssertion ----------------------------------------------------
 

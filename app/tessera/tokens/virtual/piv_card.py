@@ -40,7 +40,7 @@ from yubikit.piv import (
     TOUCH_POLICY,
 )
 
-from tessera.tokens.virtual import piv_crypto
+from tessera.tokens.virtual import demo_attestation, piv_crypto
 from tessera.tokens.virtual.piv_apdu import (
     SHORT_RESPONSE_MAX,
     SW_AUTH_METHOD_BLOCKED,
@@ -86,6 +86,8 @@ INS_SET_PIN_RETRIES = 0xFA
 INS_RESET = 0xFB
 INS_MOVE_KEY = 0xF6  # firmware 5.7: move a key, or delete it (P1 = 0xFF)
 INS_GET_VERSION = 0xFD
+INS_ATTEST = 0xF9  # a certificate for a generated key, signed by the F9 key
+OBJECT_ID_ATTESTATION = 0x5FFF01  # the F9 certificate
 INS_SET_MGMKEY = 0xFF
 
 P2_PIN = 0x80
@@ -302,6 +304,7 @@ class VirtualPivCard(SmartCardConnection):
             INS_SET_PIN_RETRIES: self._set_pin_retries,
             INS_RESET: self._reset,
             INS_MOVE_KEY: self._move_key,
+            INS_ATTEST: self._attest,
         }
         handler = handlers.get(cmd.ins)
         if handler is None:
@@ -576,6 +579,15 @@ class VirtualPivCard(SmartCardConnection):
         point = piv_crypto.p256_public_point(private_value)
         return Tlv(0x7F49, Tlv(0x86, point))
 
+    def _attest(self, cmd: Command) -> bytes:
+        """ATTEST: only a key generated on the card can be attested (as on a YubiKey)."""
+        key = self.state.keys.get(cmd.p1)
+        if cmd.p2 != 0 or key is None or not key.generated:
+            raise _Status(SW_REFERENCE_DATA_NOT_FOUND)
+        return demo_attestation.attest_slot(self.state.serial, self.state.version, cmd.p1,
+                                      piv_crypto.p256_public_point(key.private_value),
+                                      key.pin_policy, key.touch_policy)
+
     def _move_key(self, cmd: Command) -> bytes:
         """MOVE KEY (5.7+): P2 is the source slot, P1 the target or 0xFF to delete."""
         if self.state.version < (5, 7, 0):
@@ -639,6 +651,8 @@ class VirtualPivCard(SmartCardConnection):
         if object_id in PIN_PROTECTED_OBJECTS and not self._pin_verified:
             raise _Status(SW_SECURITY_STATUS_NOT_SATISFIED)
         value = self.state.objects.get(object_id)
+        if value is None and object_id == OBJECT_ID_ATTESTATION:
+            value = Tlv(0x70, demo_attestation.f9_certificate(self.state.serial)) + Tlv(0x71, b"\0")
         if value is None:
             raise _Status(SW_FILE_NOT_FOUND)
         return Tlv(0x53, value)
