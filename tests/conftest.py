@@ -38,3 +38,14 @@ def _one_qapplication(qapp):  # type: ignore[no-untyped-def]
     """One QApplication for the whole run, created first: a QGuiApplication made by
     headless sheet rendering would otherwise make every later widget test abort."""
     return qapp
+
+
+@pytest.fixture
+def trust_demo_ca(tmp_path_factory, monkeypatch):
+    """This test's workstation trusts the demo attestation CA as a real root (see
+    tests/helpers/attestation.py): virtual keys count as proven hardware in real vaults."""
+    from helpers.attestation import resources_trusting_demo_ca
+
+    folder = resources_trusting_demo_ca(tmp_path_factory.mktemp("trust"))
+    monkeypatch.setenv("TESSERA_RESOURCES", str(folder))
+    return folder

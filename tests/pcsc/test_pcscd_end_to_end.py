@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.attestation import resources_trusting_demo_ca
 from helpers.pcscd import Pcscd, PcscdBusy, why_not_possible
 from tessera.core.age.bech32 import decode
 
@@ -65,9 +66,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             impossible(str(e))
         pcscd.plug_in(0, ALICE)
         pcscd.plug_in(1, BOB)
+        # The virtual cards attest (ATTEST, F9) under the demo CA; this workstation
+        # trusts it as a root (tests/helpers/attestation.py), so the real vault counts
+        # them as proven hardware and the attestation runs through pcscd end to end.
         env = {**os.environ, "TESSERA_VAULT": str(tmp / "vault.sqlite3"),
                "TESSERA_ACTOR": "operator", "PYTHON_KEYRING_BACKEND":
-               "keyring.backends.fail.Keyring"}
+               "keyring.backends.fail.Keyring",
+               "TESSERA_RESOURCES": str(resources_trusting_demo_ca(tmp))}
         env.pop("PCSCLITE_CSOCK_NAME", None)
         world = World(pcscd, env, {}, tmp)
         assert world.tessera("init").returncode == 0
@@ -95,6 +100,9 @@ def test_enrolment_migrates_the_factory_credentials_through_pcscd(world: World):
 def test_discovery_reports_both_keys_by_serial(world: World):
     r = world.tessera("token", "list")
     assert r.returncode == 0, r.stderr
+    enrolled = r.stdout.split("Connected now:")[0]
+    # PIV attestation (INS F9 and the F9 certificate) went through pcscd and verified
+    assert enrolled.count("proven hardware (Tessera DEMO attestation CA") == 2, r.stdout
     connected = r.stdout.split("Connected now:")[1]
     assert "YubiKey 5550001" in connected and "YubiKey 5550002" in connected
     assert "virtual" not in connected  # real discovery, real readers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
@@ -75,17 +76,28 @@ def token() -> None:
 @click.option("--acknowledge", is_flag=True,
               help="The custodian has read the custodian responsibilities (shown) and signs "
                    "their acknowledgement with the new key (PCI DSS 3.7.8).")
+@click.option("--attestation", "attestation_file", type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), help="With --recipient age1yubikey1…: the key's PIV attestation "
+              "(the slot's attestation certificate and the F9 certificate, PEM, in one file) "
+              "proving it was made on a YubiKey. Without it a remote key counts as software.")
 @pass_ctx
 def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient: str | None,
-                 label: str | None, serial: int | None, acknowledge: bool) -> None:
+                 label: str | None, serial: int | None, acknowledge: bool,
+                 attestation_file: Path | None) -> None:
     """Enrol a token for a custodian."""
     from tessera.custody.acknowledge import acknowledged_at
     from tessera.custody.enroll import enroll_device, enroll_remote
 
+    if attestation_file is not None and not recipient:
+        raise InputError("--attestation goes with --recipient (a key that is plugged in is "
+                         "attested by the key itself)")
     with ctx.vault() as vault:
+        is_demo = vault.is_demo
         person = vault.get_custodian(custodian_name)
         if recipient:
-            info = enroll_remote(vault, person.id, recipient, label=label, actor=ctx.actor)
+            evidence = attestation_file.read_bytes() if attestation_file is not None else None
+            info = enroll_remote(vault, person.id, recipient, label=label, actor=ctx.actor,
+                                 attestation=evidence)
         else:
             if kind is None:
                 raise InputError("say which kind of token to enrol: --kind fido2|piv|software, "
@@ -101,6 +113,8 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
                                  device=device)
         echo(f"Enrolled {info.label} for {person.name}")
         echo(f"  recipient: {info.recipient}")
+        if info.kind.is_hardware:
+            echo(f"  attestation: {info.attestation(demo_vault=is_demo).describe()}")
         if acknowledge and info.remote:
             warn("a remotely enrolled key cannot sign here: record the custodian's signed "
                  f"paper acknowledgement with `tessera custodian acknowledge {person.name!r} "
@@ -194,8 +208,10 @@ def token_list(ctx: Context) -> None:
             echo("  none yet — `tessera token enroll NAME --kind fido2|piv|software`")
         for t in tokens:
             remote = " (remote)" if t.remote else ""
+            proof = ("" if not t.kind.is_hardware else
+                     "; " + t.attestation(demo_vault=vault.is_demo).describe())
             echo(f"  {t.id[:8]}  {t.custodian_name:<16} {t.kind.value:<9} {t.state.value:<8} "
-                 f"{t.label}{remote}")
+                 f"{t.label}{remote}{proof}")
         problems: list[str] = []
         devices = connected_devices(ctx.drivers(vault), problems)
     echo("Connected now:")

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -40,6 +38,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from tessera.core.resources import resource_dir
 
 ATTESTATION_FACT = "attestation"
 FORMAT_PIV = "piv"
@@ -54,17 +54,6 @@ OID_SERIAL = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.7")
 OID_POLICY = x509.ObjectIdentifier("1.3.6.1.4.1.41482.3.8")
 _MAX_CERT = 4096
 _MAX_DEPTH = 4
-
-
-def resource_dir() -> Path:
-    """``resources/`` beside the source tree, in a bundle, or ``$TESSERA_RESOURCES``."""
-    configured = os.environ.get("TESSERA_RESOURCES")
-    if configured:
-        return Path(configured)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
 
 
 @dataclass(frozen=True)
@@ -326,7 +315,8 @@ def token_attestation(kind: str, facts: Mapping[str, Any], *, demo_vault: bool,
     key = enrolled_key(kind, facts)
     if key is None:
         return _refused("the token's public key is not known, so nothing can be attested")
-    return _cached(canonical_text(evidence), key, demo_vault, store)
+    # The store is part of the cache key: a result is never reused under other roots.
+    return _cached(canonical_text(evidence), key, demo_vault, store or TrustStore.load())
 
 
 def canonical_text(value: Any) -> str:
@@ -340,7 +330,7 @@ def canonical_text(value: Any) -> str:
 
 @lru_cache(maxsize=1024)
 def _cached(evidence_text: str, key: bytes, demo_vault: bool,
-            store: TrustStore | None) -> AttestationResult:
+            store: TrustStore) -> AttestationResult:
     import json
 
     return verify_evidence(json.loads(evidence_text), key, demo_vault=demo_vault, store=store)

@@ -189,7 +189,8 @@ def check_split(plan: SplitPlan, policy: Policy, *, demo: bool,
                 raise PolicyError(f"{kind} tokens are not allowed by this policy")
             if kind == "software" and not software_ok:
                 raise PolicyError(
-                    "this record is hardware-only and a custodian has a software key; "
+                    "this record is hardware-only and a custodian has a software key (or a "
+                    "hardware key whose attestation is not proven, which counts as one); "
                     "enrol a hardware token or create the record with --allow-software")
     if allow_software and not demo:
         warnings.append(PolicyWarning(

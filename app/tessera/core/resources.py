@@ -1,4 +1,5 @@
-"""Where the files in ``resources/`` are at run time (icons, Unicode data)."""
+"""Where the files in ``resources/`` are at run time (icons, Unicode data, the
+attestation trust store)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 def resource_dir() -> Path:
     """``resources/`` beside the source tree, in a PyInstaller bundle, installed, or as
-    configured."""
+    configured (``$TESSERA_RESOURCES``)."""
     configured = os.environ.get("TESSERA_RESOURCES")
     if configured:
         return Path(configured)

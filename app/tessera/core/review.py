@@ -63,6 +63,7 @@ class FindingKind(enum.StrEnum):
     PAPER_ONLY = "paper_only"  # a share no active token opens
     NOT_POST_QUANTUM = "not_post_quantum"  # a share envelope with a classical stanza
     NOT_ACKNOWLEDGED = "not_acknowledged"  # PCI DSS 3.7.8: no recorded acknowledgement
+    NOT_PROVEN_HARDWARE = "not_proven_hardware"  # a FIDO2/PIV token without valid attestation
 
     @property
     def heading(self) -> str:
@@ -79,6 +80,7 @@ class FindingKind(enum.StrEnum):
             "paper_only": "Share on paper only",
             "not_post_quantum": "Share envelopes not post-quantum",
             "not_acknowledged": "Responsibilities not acknowledged",
+            "not_proven_hardware": "Token not proven hardware",
         }[self.value]
 
 
@@ -95,6 +97,7 @@ _SEVERITY = {
     FindingKind.PAPER_ONLY: Severity.LOW,
     FindingKind.NOT_POST_QUANTUM: Severity.MEDIUM,
     FindingKind.NOT_ACKNOWLEDGED: Severity.MEDIUM,
+    FindingKind.NOT_PROVEN_HARDWARE: Severity.HIGH,
 }
 CLOSED_STATES = ("superseded", "retired")
 ROTATE_NOW_STATES = ("released", "rotation_required")  # rotate at once, not at an age
@@ -113,6 +116,7 @@ class TokenView:
     last_record_drill_at: str | None  # its last passed drill of this record's version
     post_quantum: bool = True  # the envelope names it by a hybrid (age1pq1…) recipient
     hybrid_capable: bool = True  # it has a hybrid recipient a re-wrap could use
+    unproven: str = ""  # why a FIDO2/PIV token is not proven hardware ("" when it is)
 
 
 @dataclass(frozen=True)
@@ -358,6 +362,12 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
                     f"{holder.name}'s share of {record.label} opens with the software key "
                     f"{token.label}, but the record is hardware-only.", holder.name,
                     token.label)
+            if token.kind != "software" and token.unproven:
+                add(FindingKind.NOT_PROVEN_HARDWARE,
+                    f"{holder.name}'s {token.label} claims to be a hardware key but is not "
+                    f"proven: {token.unproven}. It counts as a software key"
+                    + (" on this hardware-only record." if record.hardware_only else "."),
+                    holder.name, token.label)
             if token.last_drill_at is None:
                 add(FindingKind.NEVER_DRILLED,
                     f"{token.label} ({holder.name}) has not been drilled since it was "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tessera.core.age import is_post_quantum
+from tessera.core.attestation import AttestationResult, token_attestation
 from tessera.core.memory import wipe
 
 PQ_RECIPIENT_FACT = "pq_recipient"
@@ -80,6 +81,17 @@ class TokenInfo:
     def recipients(self) -> tuple[str, ...]:
         """Every recipient an envelope may name this token by: hybrid first."""
         return tuple(r for r in (self.pq_recipient, self.classical_recipient) if r)
+
+    def attestation(self, *, demo_vault: bool) -> AttestationResult:
+        """Whether this token is proven hardware: its attestation re-verified now."""
+        return token_attestation(self.kind.value, self.facts, demo_vault=demo_vault)
+
+    def policy_kind(self, *, demo_vault: bool) -> TokenKind:
+        """The kind policy counts this token as: a FIDO2 or PIV token without valid
+        attestation counts as software (a claimed kind proves nothing)."""
+        if self.kind.is_hardware and not self.attestation(demo_vault=demo_vault).proven:
+            return TokenKind.SOFTWARE
+        return self.kind
 
     def named_in(self, recipients: Iterable[str]) -> bool:
         """True when any of ``recipients`` is one of this token's."""

@@ -47,7 +47,10 @@ def holders_for(vault: Vault, custodian_ids: Sequence[str],
 
 
 def token_kinds(vault: Vault, custodian_ids: Sequence[str]) -> dict[str, list[str]]:
-    return {cid: [t.kind.value for t in vault.list_tokens(cid) if t.state is TokenState.ACTIVE]
+    """Each custodian's active tokens as policy counts them: unproven hardware is software."""
+    demo = vault.is_demo
+    return {cid: [t.policy_kind(demo_vault=demo).value for t in vault.list_tokens(cid)
+                  if t.state is TokenState.ACTIVE]
             for cid in custodian_ids}
 
 

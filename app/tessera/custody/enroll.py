@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera.core import age
+from tessera.core.attestation import ATTESTATION_FACT, piv_evidence, token_attestation
 from tessera.core.errors import InputError, PolicyError, TokenError
 from tessera.custody.drivers import TokenDrivers
 from tessera.tokens import software
@@ -110,10 +111,14 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
         raise InputError(f"cannot enrol {kind} tokens")
     default = enrolled.label if enrolled.label.startswith(person.name) else \
         f"{person.name}'s {enrolled.label}"
+    facts = with_verdict(enrolled.kind, dict(enrolled.facts), demo_vault=vault.is_demo)
+    if enrolled.kind.is_hardware and ATTESTATION_FACT not in facts:
+        prompts.notice(f"{enrolled.label} gave no attestation: it is enrolled, but counts as "
+                       "a software key for hardware-only records (docs/TOKENS.md).")
     label = label or default
     if vault.genesis_fingerprint() is None:
         return vault.add_token(person.id, enrolled.kind, label, enrolled.recipient,
-                               dict(enrolled.facts), actor=actor)
+                               facts, actor=actor)
     # The enrolment chain: the new token signs its own enrolment (its recipients and
     # facts), beside the operator's countersignature from the caller's signed_by.
     from tessera.custody.signing import TokenSigner
@@ -121,14 +126,42 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
     new_id = str(uuid.uuid4())
     info = TokenInfo(id=new_id, custodian_id=person.id, custodian_name=person.name,
                      kind=enrolled.kind, label=label, recipient=enrolled.recipient,
-                     facts=dict(enrolled.facts))
+                     facts=facts)
     with vault.signed_by(TokenSigner(drivers, info, prompts, cancel)):
         return vault.add_token(person.id, enrolled.kind, label, enrolled.recipient,
-                               dict(enrolled.facts), actor=actor, token_id=new_id)
+                               facts, actor=actor, token_id=new_id)
+
+
+class AttestationRefused(PolicyError):
+    """A token's attestation evidence was given but does not verify: refused, not demoted."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{what} is refused: its attestation does not verify ({problem}). "
+                         "Nothing was enrolled.")
+
+
+def with_verdict(kind: TokenKind, facts: dict[str, Any], *, demo_vault: bool,
+                 what: str = "this key") -> dict[str, Any]:
+    """``facts`` with the attestation's verdict recorded, after checking it now.
+
+    Evidence that does not verify is refused (a forged or foreign chain, a virtual key's
+    demo attestation outside a demo vault); no evidence at all is allowed and leaves
+    the token unproven, which policy counts as software.
+    """
+    evidence = facts.get(ATTESTATION_FACT)
+    if evidence is None:
+        return facts
+    result = token_attestation(kind.value, facts, demo_vault=demo_vault)
+    if not result.proven:
+        raise AttestationRefused(what, result.problem)
+    checked = dict(evidence) if isinstance(evidence, dict) else {}
+    return {**facts, ATTESTATION_FACT: {**checked, "verdict": result.verdict,
+                                        "root": result.root}}
 
 
 def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str | None = None,
-                  actor: str) -> TokenInfo:
+                  actor: str, attestation: bytes | None = None) -> TokenInfo:
     """Enrol from a recipient the custodian sent; wrapping needs no token present.
 
     ``age1yubikey1…`` (age-plugin-yubikey) and ``age1tag1…`` (the age spec's p256tag
@@ -163,8 +196,36 @@ def enroll_remote(vault: Vault, custodian_id: str, recipient: str, *, label: str
     else:
         raise InputError("only age1pq1…, age1…, age1yubikey1…, age1tag1… and age1tagpq1… "
                          "recipients can be enrolled")
+    if attestation is not None:
+        if kind is not TokenKind.PIV:
+            raise InputError("only a YubiKey PIV recipient can come with a PIV attestation")
+        facts[ATTESTATION_FACT] = piv_evidence(_attestation_chain(attestation))
+    # Without attestation a remote YubiKey recipient is only a P-256 key that anyone can
+    # make in software: it is enrolled, but counts as software for policy.
+    facts = with_verdict(kind, facts, demo_vault=vault.is_demo,
+                         what=f"{person.name}'s remote key")
     return vault.add_token(person.id, kind, label or default, canonical, facts, actor=actor,
                            remote=True)
+
+
+def _attestation_chain(data: bytes) -> list[bytes]:
+    """[slot certificate, F9 certificate] (DER) from what a custodian sends: the two PEM
+    certificates ``ykman piv keys attest`` and ``ykman piv certificates export f9`` write,
+    in one file, in either order (the slot certificate is the one the F9 one signed)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise InputError("the attestation file must hold two PEM certificates: the slot's "
+                         "attestation certificate and the key's F9 certificate") from None
+    if len(certs) != 2:
+        raise InputError(f"the attestation file holds {len(certs)} certificates; it must hold "
+                         "two: the slot's attestation certificate and the F9 certificate")
+    first, second = certs
+    slot, f9 = (second, first) if first.subject == second.issuer else (first, second)
+    return [slot.public_bytes(Encoding.DER), f9.public_bytes(Encoding.DER)]
 
 
 def _b64(data: bytes) -> str:

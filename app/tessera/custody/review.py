@@ -41,6 +41,7 @@ class _Snapshot:
     sealed_at: dict[str, str]
     sheets: dict[str, list[SheetRecord]]
     acknowledged: Mapping[str, str]
+    demo: bool = False  # demo vaults trust the demo attestation CA
 
     @classmethod
     def read(cls, vault: Vault) -> _Snapshot:
@@ -55,7 +56,8 @@ class _Snapshot:
             return cls(records, vault.current_versions(), vault.policy, drills,
                        {c.id: c for c in vault.list_custodians(include_retired=True)},
                        _tokens_by_recipient(vault),
-                       vault.secrets_sealed_at(), sheets, acknowledged_at(vault))
+                       vault.secrets_sealed_at(), sheets, acknowledged_at(vault),
+                       vault.is_demo)
 
 
 def _tokens_by_recipient(vault: Vault) -> dict[str, TokenRecord]:
@@ -126,11 +128,13 @@ def _record_view(snap: _Snapshot, record: Record) -> RecordView:
             if row is None or any(t.token_id == row.info.id for t in tokens):
                 continue
             info = row.info
+            proof = info.attestation(demo_vault=snap.demo)
             tokens.append(TokenView(info.id, visible(info.label), info.kind.value,
                                     info.state.value, row.enrolled_at, row.last_drill_at,
                                     drilled.get(info.id),
                                     post_quantum=age.is_post_quantum(recipient),
-                                    hybrid_capable=info.pq_recipient is not None))
+                                    hybrid_capable=info.pq_recipient is not None,
+                                    unproven="" if proof.proven else proof.problem))
         holders.append(HolderView(cid, visible(custodian.name), visible(custodian.contact),
                                   visible(custodian.role),
                                   tuple(e.key for e in entries), tuple(e.group for e in entries),

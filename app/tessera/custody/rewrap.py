@@ -161,9 +161,9 @@ def _new_recipients(vault: Vault, rec: Record, custodian_id: str,
         if token.kind.value not in policy.allowed_kinds:
             raise PolicyError(f"{token.kind.value} tokens are not allowed by this record's "
                               "policy")
-        if token.kind is TokenKind.SOFTWARE and not software_ok:
+        if token.policy_kind(demo_vault=vault.is_demo) is TokenKind.SOFTWARE and not software_ok:
             raise PolicyError(f"this record is hardware-only and {token.label} is a software "
-                              "key")
+                              "key or not proven hardware (no valid attestation)")
     require_verified_recipients(vault, chosen)
     # Hybrid (post-quantum) where the policy asks and every chosen token can take it;
     # never a mix of the two kinds in one envelope (core.envelopes).

@@ -85,6 +85,10 @@ TOKEN_COLUMNS: list[Column[TokenRow]] = [
            tone=lambda r: Tone.WARN if r.lower_assurance else Tone.NORMAL,
            tooltip=lambda r: "Lower assurance: the key is stored on a computer"
            if r.lower_assurance else ""),
+    Column("Attestation", lambda r: r.attestation,
+           tone=lambda r: Tone.WARN if r.unproven else Tone.NORMAL,
+           tooltip=lambda r: "Not proven hardware: this key counts as a software key for "
+           "hardware-only records" if r.unproven else r.attestation),
     Column("Public key", lambda r: r.token.info.recipient,
            tooltip=lambda r: f"age recipient — shares are sealed to it:\n{r.token.info.recipient}"),
     Column("Enrolled", lambda r: short_time(r.token.enrolled_at),

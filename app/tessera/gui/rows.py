@@ -193,6 +193,8 @@ def custodian_rows(vault: Vault, include_retired: bool = False) -> list[Custodia
 @dataclass(frozen=True)
 class TokenRow:
     token: TokenRecord
+    attestation: str = ""  # "proven hardware (…)", "not proven: …", "" for software keys
+    unproven: bool = False  # a FIDO2/PIV key whose attestation does not verify: counts as software
 
     @property
     def kind_text(self) -> str:
@@ -216,7 +218,15 @@ class TokenRow:
 
 
 def token_rows(vault: Vault, include_inactive: bool = True) -> list[TokenRow]:
-    return [TokenRow(t) for t in vault.list_token_records(include_inactive=include_inactive)]
+    demo = vault.is_demo
+    rows: list[TokenRow] = []
+    for t in vault.list_token_records(include_inactive=include_inactive):
+        if not t.info.kind.is_hardware:
+            rows.append(TokenRow(t))
+            continue
+        proof = t.info.attestation(demo_vault=demo)
+        rows.append(TokenRow(t, proof.describe(), not proof.proven))
+    return rows
 
 
 def audit_summary(entry: AuditEntry) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from tessera.core import canonical
 from tessera.core.age.inspect import check_envelope
+from tessera.core.attestation import ATTESTATION_FACT, token_attestation
 from tessera.core.errors import FormatError, InputError, TesseraError
 from tessera.core.manifest import MAX_RECIPIENT, Manifest
 from tessera.core.policy import Policy
@@ -409,6 +410,15 @@ def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile) -
         if owner is not None:
             raise FormatError(f"the key of token {token.label!r} is already enrolled for "
                               f"{owner['name']} under another id")
+        if ATTESTATION_FACT in token.facts:
+            # Imported tokens keep their attestation evidence; evidence that does not
+            # verify here (forged, foreign, or a virtual key's outside a demo vault) is
+            # refused, never kept as a claim. No evidence: unproven, counted as software.
+            proof = token_attestation(token.kind.value, token.facts, demo_vault=vault.is_demo)
+            if not proof.proven:
+                raise FormatError(f"token {token.label!r} in the file claims an attestation "
+                                  f"that does not verify ({proof.problem}); nothing was "
+                                  "imported")
         conn.execute("INSERT INTO tokens (id, custodian_id, kind, label, recipient, facts, remote,"
                      " state, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
                      (token.id, token.custodian_id, token.kind.value, token.label,

@@ -390,10 +390,18 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
         for share in manifest.shares:
             for recipient in share.recipients:
                 token = self.token_for_recipient(recipient)
-                if token is not None and token.kind is TokenKind.SOFTWARE:
+                if token is None:
+                    continue
+                if token.kind is TokenKind.SOFTWARE:
                     raise PolicyError(
                         f"this record is hardware-only and {share.custodian}'s share is "
                         "wrapped to a software key")
+                proof = token.attestation(demo_vault=False)
+                if not proof.proven:
+                    raise PolicyError(
+                        f"this record is hardware-only and {token.label}, which holds "
+                        f"{share.custodian}'s share, is not proven hardware ({proof.problem}), "
+                        "so it counts as a software key")
 
     def _insert_record(self, conn: sqlite3.Connection, manifest: Manifest,
                        nhi: Mapping[str, str], overrides: Mapping[str, Any],

@@ -11,6 +11,9 @@ from helpers.cli import run
 
 PIN = "314159"
 
+# Virtual keys in a real (hardware-only) vault: this workstation trusts their CA.
+pytestmark = pytest.mark.usefixtures("trust_demo_ca")
+
 
 @pytest.fixture()
 def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -12,6 +12,9 @@ from tessera.core.age.bech32 import decode
 
 PIN = "31415926"
 
+# Virtual keys in a real (hardware-only) vault: this workstation trusts their CA.
+pytestmark = pytest.mark.usefixtures("trust_demo_ca")
+
 
 @pytest.fixture()
 def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from yubikit.core.smartcard import ApduError
 from yubikit.piv import SLOT, PivSession
 
+from helpers.attestation import PIN, PinPrompts, enrolled_virtual_yubikey
 from tessera.core.attestation import (
     ATTESTATION_FACT,
     TrustStore,
@@ -26,14 +27,9 @@ from tessera.core.attestation import (
     verify_piv,
 )
 from tessera.tokens.fido2 import Fido2Driver
-from tessera.tokens.piv import PivDriver
 from tessera.tokens.virtual.ctap import VirtualAuthenticator
 from tessera.tokens.virtual.hid import hid_device
-from tessera.tokens.virtual.piv_card import VirtualPivCard
-from tessera.tokens.virtual.piv_device import VirtualYubiKey, virtual_listing
-from tessera.tokens.virtual.touch import TouchControl
 
-PIN = "31415926"
 # SHA-256 of the shipped roots, as a second source lists them (resources/attestation/README.md).
 YUBICO_ROOTS = {
     "yubico-piv-root-ca-263751.pem":
@@ -51,31 +47,14 @@ YUBICO_INTERMEDIATES = {
 }
 
 
-class Prompts:
-    def request_pin(self, token: str, attempts_left: int | None) -> str | None:
-        return PIN
-
-    def request_new_pin(self, token: str, reason: str) -> str | None:
-        return PIN
-
-    def touch_needed(self, token: str) -> None: ...
-
-    def touch_done(self, token: str) -> None: ...
-
-    def notice(self, message: str) -> None: ...
-
-
 def piv_enrolled(serial: int = 5550001):
-    key = VirtualYubiKey(VirtualPivCard(serial=serial, touch=TouchControl("immediate"),
-                                        touch_timeout=0.05))
-    driver = PivDriver(devices=lambda: virtual_listing([key]))
-    return key.card, driver.enroll(key.card, "Alice", Prompts(), threading.Event())
+    return enrolled_virtual_yubikey(serial, "Alice")
 
 
 def fido_enrolled():
     device = VirtualAuthenticator(pin=PIN)
     driver = Fido2Driver(lambda: [hid_device(device)], platform_client=None)
-    return driver.enroll(hid_device(device), "Alice", Prompts(), threading.Event())
+    return driver.enroll(hid_device(device), "Alice", PinPrompts(), threading.Event())
 
 
 def test_the_shipped_roots_are_the_published_ones() -> None:

@@ -39,6 +39,27 @@ def _opened(path: Path, pins: WorkstationPins) -> Vault:
     return vault
 
 
+def _old_copy_then_newer(tmp_path: Path, pins: WorkstationPins) -> tuple[Path, Path, tuple[int, str]]:
+    """A vault this computer has seen grow past an old copy the attacker kept."""
+    path, old = tmp_path / "vault.sqlite3", tmp_path / "old.sqlite3"
+    with Vault.open(path, create=True) as v:
+        pins.remember(v)
+    _copy(path, old)
+    with _opened(path, pins) as v:
+        v.add_custodian("Alice", "", "", actor="op")
+        pins.remember(v)
+        head = v.audit_head()
+    return path, old, head
+
+
+def _put_back(copy: Path, path: Path) -> None:
+    """``copy`` in place of the vault file at ``path`` (and none of its old side files)."""
+    if copy != path:
+        shutil.copyfile(copy, path)
+    for side in ("-wal", "-shm"):
+        Path(str(path) + side).unlink(missing_ok=True)
+
+
 def test_genesis_is_the_same_for_a_copy_and_differs_for_another_vault(tmp_path: Path) -> None:
     a, b = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
     with Vault.open(a, create=True) as v:
@@ -55,17 +76,8 @@ def test_genesis_is_the_same_for_a_copy_and_differs_for_another_vault(tmp_path: 
 
 def test_rollback_to_an_older_copy_is_refused_on_open(tmp_path: Path,
                                                       pins: WorkstationPins) -> None:
-    path, old = tmp_path / "vault.sqlite3", tmp_path / "old.sqlite3"
-    with Vault.open(path, create=True) as v:
-        pins.remember(v)
-    _copy(path, old)                              # the attacker keeps an old copy
-    with _opened(path, pins) as v:
-        v.add_custodian("Mallory-proof", "", "", actor="op")
-        pins.remember(v)
-        seen = v.audit_head()[0]
-    shutil.copyfile(old, path)                    # ... and puts it back later
-    for side in ("-wal", "-shm"):
-        Path(str(path) + side).unlink(missing_ok=True)
+    path, old, (seen, _) = _old_copy_then_newer(tmp_path, pins)  # the attacker's old copy
+    _put_back(old, path)                                           # ... put back later
     with pytest.raises(VaultRolledBack) as err:
         _opened(path, pins)
     assert err.value.pinned_seq == seen and err.value.found_seq == seen - 1
@@ -74,16 +86,8 @@ def test_rollback_to_an_older_copy_is_refused_on_open(tmp_path: Path,
 
 def test_a_rewritten_log_of_the_same_length_is_refused(tmp_path: Path,
                                                        pins: WorkstationPins) -> None:
-    path, old = tmp_path / "vault.sqlite3", tmp_path / "old.sqlite3"
-    with Vault.open(path, create=True) as v:
-        pins.remember(v)
-    _copy(path, old)
-    with _opened(path, pins) as v:
-        v.add_custodian("Alice", "", "", actor="op")
-        pins.remember(v)
-    shutil.copyfile(old, path)
-    for side in ("-wal", "-shm"):
-        Path(str(path) + side).unlink(missing_ok=True)
+    path, old, _ = _old_copy_then_newer(tmp_path, pins)
+    _put_back(old, path)
     with Vault.open(path) as v:                   # the old copy, grown another way
         v.add_custodian("Mallory", "", "", actor="attacker")
     with pytest.raises(VaultRolledBack) as err:
@@ -100,8 +104,7 @@ def test_replacement_by_another_vault_is_refused(tmp_path: Path, pins: Workstati
         v.add_custodian("Mallory", "", "", actor="attacker")
         theirs = display_genesis(genesis_fingerprint(v))
     _copy(other, path)
-    for side in ("-wal", "-shm"):
-        Path(str(path) + side).unlink(missing_ok=True)
+    _put_back(path, path)
     with pytest.raises(VaultReplaced) as err:
         _opened(path, pins)
     assert err.value.pinned == mine and err.value.found == theirs
@@ -117,8 +120,7 @@ def test_a_demo_vault_put_in_place_of_a_real_one_is_refused(tmp_path: Path,
         pins.remember(v)  # demo vaults are not pinned...
     assert pins.genesis_at(demo) is None
     _copy(demo, path)
-    for side in ("-wal", "-shm"):
-        Path(str(path) + side).unlink(missing_ok=True)
+    _put_back(path, path)
     with pytest.raises(VaultReplaced):            # ...but are refused where a real one was
         _opened(path, pins)
 
@@ -138,17 +140,8 @@ def test_the_same_vault_moving_forward_opens(tmp_path: Path, pins: WorkstationPi
 
 def test_accepting_a_rollback_is_audited_and_moves_the_pins(tmp_path: Path,
                                                              pins: WorkstationPins) -> None:
-    path, old = tmp_path / "vault.sqlite3", tmp_path / "old.sqlite3"
-    with Vault.open(path, create=True) as v:
-        pins.remember(v)
-    _copy(path, old)
-    with _opened(path, pins) as v:
-        v.add_custodian("Alice", "", "", actor="op")
-        pins.remember(v)
-        pinned = v.audit_head()
-    shutil.copyfile(old, path)
-    for side in ("-wal", "-shm"):
-        Path(str(path) + side).unlink(missing_ok=True)
+    path, old, pinned = _old_copy_then_newer(tmp_path, pins)
+    _put_back(old, path)
     with Vault.open(path) as v:
         with pytest.raises(Exception, match="say why"):
             pins.accept(v, actor="carol", reason="  ")

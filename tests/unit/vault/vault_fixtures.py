@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from helpers.attestation import attested_fido2_facts
 from tessera.core import age
 from tessera.core.manifest import GroupSpec, Manifest, ShareEntry, new_record_id
 from tessera.core.request import new_request
@@ -55,7 +56,8 @@ def populate(vault: Vault, names: tuple[str, ...] = NAMES) -> World:
         identity = age.X25519Identity.generate()
         token = vault.add_token(person.id, TokenKind.FIDO2, f"{name}'s key",
                                 identity.recipient.to_string(),
-                                {"aaguid": "00" * 16, "credential_id": "AAAA"}, ACTOR)
+                                {"aaguid": "00" * 16, "credential_id": "AAAA",
+                                 **attested_fido2_facts()}, ACTOR)
         custodians.append(person)
         tokens.append(token)
         identities[token.id] = identity
