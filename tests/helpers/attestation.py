@@ -25,9 +25,9 @@ def resources_trusting_demo_ca(where: Path) -> Path:
     for pem in (shipped / "attestation").glob("*.pem"):
         name = "test-root-demo-ca.pem" if pem.name == DEMO_CA_FILE else pem.name
         shutil.copyfile(pem, target / "attestation" / name)
-    icons = target / "icons"
-    if not icons.exists():
-        os.symlink(shipped / "icons", icons)
+    for entry in shipped.iterdir():  # everything else as shipped (icons, Unicode data…)
+        if entry.name != "attestation" and not (target / entry.name).exists():
+            os.symlink(entry, target / entry.name)
     return target
 
 
