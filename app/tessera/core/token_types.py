@@ -6,13 +6,15 @@ it; the drivers that talk to devices live in ``tessera.tokens``.
 
 from __future__ import annotations
 
+import base64
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tessera.core.age import is_post_quantum
-from tessera.core.attestation import AttestationResult, token_attestation
+from tessera.core.age import is_post_quantum, parse_recipient
+from tessera.core.attestation import AttestationResult, enrolled_key, token_attestation
+from tessera.core.errors import FormatError
 from tessera.core.memory import wipe
 
 PQ_RECIPIENT_FACT = "pq_recipient"
@@ -83,8 +85,32 @@ class TokenInfo:
         return tuple(r for r in (self.pq_recipient, self.classical_recipient) if r)
 
     def attestation(self, *, demo_vault: bool) -> AttestationResult:
-        """Whether this token is proven hardware: its attestation re-verified now."""
-        return token_attestation(self.kind.value, self.facts, demo_vault=demo_vault)
+        """Whether this token is proven hardware: its attestation re-verified now.
+
+        For a YubiKey the attested key must also be the key its recipient names: a
+        genuine attestation next to someone else's recipient proves nothing.
+        """
+        result = token_attestation(self.kind.value, self.facts, demo_vault=demo_vault)
+        if result.proven and self.kind is TokenKind.PIV and not self._recipient_is_attested():
+            return AttestationResult(False, "refused", "the attested key is not the key "
+                                     "this token's recipient names")
+        return result
+
+    def _recipient_is_attested(self) -> bool:
+        attested = enrolled_key("piv", self.facts)
+        for recipient in self.recipients:
+            try:
+                parsed = parse_recipient(recipient)
+            except FormatError:
+                return False
+            raw = getattr(parsed, "public_key", None)
+            if not isinstance(raw, bytes):
+                return False
+            point = raw[-65:] if len(raw) > 65 else raw  # age1tagpq1…: ML-KEM key ‖ P-256
+            if enrolled_key("piv", {"public_key": base64.b64encode(point).decode()}) \
+                    != attested:
+                return False
+        return attested is not None
 
     def policy_kind(self, *, demo_vault: bool) -> TokenKind:
         """The kind policy counts this token as: a FIDO2 or PIV token without valid

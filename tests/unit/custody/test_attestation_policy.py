@@ -167,3 +167,18 @@ def test_an_import_with_forged_attestation_evidence_is_refused(empty: Vault, tmp
     with pytest.raises(FormatError, match="attestation that does not verify"):
         import_version(empty, forged, "op")
     assert empty.list_records() == [] and empty.list_tokens() == []
+
+
+def test_a_genuine_attestation_beside_the_attackers_recipient_proves_nothing():
+    from tessera.tokens.base import TokenInfo
+
+    _, enrolled = enrolled_virtual_yubikey(5550077)
+    _, attacker = software_yubikey_recipient()
+    honest = TokenInfo("t", "c", "Alice", TokenKind.PIV, "YubiKey", enrolled.recipient,
+                       enrolled.facts)
+    assert honest.attestation(demo_vault=True).proven
+    swapped = TokenInfo("t", "c", "Alice", TokenKind.PIV, "YubiKey", attacker,
+                        {k: v for k, v in enrolled.facts.items() if k != "pq_recipient"})
+    proof = swapped.attestation(demo_vault=True)
+    assert not proof.proven and "recipient" in proof.problem
+    assert swapped.policy_kind(demo_vault=True) is TokenKind.SOFTWARE
