@@ -38,6 +38,7 @@ from tessera.core.errors import FormatError, InputError
 
 from .errors import VaultReplaced, VaultRolledBack
 from .genesis import display_genesis, genesis_fingerprint
+from .head_pins import HeadPinStore
 from .store import Vault
 
 PINS_FORMAT = 1
@@ -170,6 +171,10 @@ class WorkstationPins:
         head_seq, head_hash = vault.audit_head()
         details["found"] = {"seq": head_seq, "hash": head_hash}
         vault.append_audit(actor, "vault.accept", vault.vault_id, details)
+        # The head `audit verify` pinned (head_pins.py) would still call the accepted
+        # vault behind or rewritten: forget it, so the next verify checks the whole log
+        # and pins the accepted head.
+        HeadPinStore().forget(vault.vault_id)
         seq, digest = vault.audit_head()
         pin = VaultPin(genesis, seq, digest, vault.now())
         vaults[vault.vault_id] = pin

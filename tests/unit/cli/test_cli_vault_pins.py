@@ -39,6 +39,8 @@ def test_cli_refuses_a_rolled_back_vault_until_accepted(tmp_path: Path) -> None:
     log = run(*v, "audit", "export", "--format", "jsonl")
     assert '"action":"vault.accept"' in log.out and "restored the backup on purpose" in log.out
     assert run(*v, "custodian", "list").code == 0
+    after = run(*v, "audit", "verify")  # the accepted log verifies in full and is pinned
+    assert after.code == 0, after.text
 
 
 def test_cli_refuses_another_vault_at_the_same_path(tmp_path: Path) -> None:
