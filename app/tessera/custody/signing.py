@@ -21,7 +21,6 @@ from tessera.core.errors import FormatError, IntegrityError, PolicyError, Tesser
 from tessera.custody.drivers import TokenDrivers
 from tessera.tokens.base import ApprovalMethod, Evidence, Prompts, TokenInfo, TokenKind, TokenState
 from tessera.tokens.fido2_evidence import verify_evidence as verify_fido2
-from tessera.tokens.piv import verify_piv_evidence
 from tessera.tokens.software import verify_ed25519
 from tessera.vault import Vault
 from tessera.vault.codec import evidence_json, unb64
@@ -103,6 +102,10 @@ def check_evidence(token: TokenInfo, challenge: bytes, evidence: Evidence) -> bo
     if token.kind is TokenKind.FIDO2:
         return evidence.token_id == token.id and verify_fido2(token, challenge, evidence)
     if token.kind is TokenKind.PIV:
+        # Imported here: the PIV driver pulls in ykman and PC/SC, which opening a
+        # vault (and a vault with no PIV signer) does not need.
+        from tessera.tokens.piv import verify_piv_evidence
+
         return verify_piv_evidence(token, challenge, evidence)
     return False
 
