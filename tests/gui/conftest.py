@@ -129,3 +129,40 @@ def discard_unprinted_words(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     monkeypatch.setattr(SheetHandoff, "ask_discard", staticmethod(ask))
     return asked
+
+
+# -- a signed demo vault (its genesis signed by the three virtual keys, as
+#    `tessera gui --demo` builds it): every write needs the operator's signature ----------
+
+@pytest.fixture(scope="session")
+def signed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("signed-demo") / "vault.sqlite3"
+    build_demo_vault(path, touch="immediate", signed=True)
+    return path
+
+
+@pytest.fixture
+def signed_context(signed_template: Path, tmp_path: Path, qtbot) -> Iterator[AppContext]:
+    ctx = AppContext.open(copy_vault(signed_template, tmp_path), touch="immediate")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def signed_manual_context(signed_template: Path, tmp_path: Path,
+                          qtbot) -> Iterator[AppContext]:
+    """The signed demo whose virtual keys wait for their Touch button."""
+    ctx = AppContext.open(copy_vault(signed_template, tmp_path), touch="manual")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def signed_window(signed_context: AppContext, settings: QSettings,
+                  qtbot) -> Iterator[MainWindow]:
+    win = MainWindow(signed_context, settings=settings, poll_devices=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()

@@ -110,7 +110,7 @@ def ensure_demo_vault(path: Path) -> Path:
     log.info("Building the demo vault")
     from tessera.custody.demo import build_demo_vault  # only when a demo is made
 
-    build_demo_vault(path, touch="immediate")
+    build_demo_vault(path, touch="immediate", signed=True)
     return path
 
 

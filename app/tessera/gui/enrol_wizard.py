@@ -19,6 +19,7 @@ import hashlib
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import Signal
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -43,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core import age
 from tessera.core.acknowledgement import statement_text
-from tessera.core.errors import NotFound, TesseraError, TokenError
+from tessera.core.errors import InputError, NotFound, TesseraError, TokenError
 from tessera.custody.acknowledge import (
     acknowledged_at,
     record_witnessed_acknowledgement,
@@ -350,12 +352,50 @@ class RecipientPage(QWizardPage):
         self.verdict = QLabel()
         self.verdict.setWordWrap(True)
         self.verdict.setAccessibleName("Public key check")
+        # A YubiKey recipient proves hardware only with its attestation (#9 item 4): the
+        # slot and F9 certificates `ykman piv keys attest` / `certificates export f9` write.
+        self.attestation = QLineEdit()
+        self.attestation.setAccessibleName("Attestation file")
+        self.attestation.setPlaceholderText("optional: the YubiKey's slot + F9 certificates "
+                                            "(PEM, one file)")
+        self.browse = QPushButton("&Browse…")
+        self.browse.setAccessibleName("Choose the attestation file")
+        self.browse.clicked.connect(self._browse)
+        attest_row = QHBoxLayout()
+        attest_row.addWidget(self.attestation, 1)
+        attest_row.addWidget(self.browse)
+        attest_help = muted("For a YubiKey, ask the custodian for its attestation: without "
+                            "it the key is enrolled but shown as not proven hardware, and "
+                            "hardware-only records will not use it.")
+        attest_help.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.recipient)
         layout.addWidget(self.verdict)
+        layout.addSpacing(8)
+        layout.addWidget(QLabel("Attestation (YubiKey):"))
+        layout.addLayout(attest_row)
+        layout.addWidget(attest_help)
         layout.addStretch(1)
         self.recipient.textChanged.connect(self._changed)
         self._changed()
+
+    def _browse(self) -> None:
+        path = ask_attestation_file(self)
+        if path is not None:
+            self.attestation.setText(str(path))
+
+    def attestation_bytes(self) -> bytes | None:
+        """The attestation file's contents, or ``None`` when none was given."""
+        name = self.attestation.text().strip()
+        if not name:
+            return None
+        try:
+            data = Path(name).expanduser().read_bytes()
+        except OSError as exc:
+            raise InputError(f"the attestation file cannot be read: {exc.strerror}") from None
+        if len(data) > MAX_ATTESTATION_BYTES:
+            raise InputError("the attestation file is too large to be two certificates")
+        return data
 
     def _changed(self) -> None:
         ok, text = describe_recipient(self.recipient.text())
@@ -369,11 +409,12 @@ class RecipientPage(QWizardPage):
 
     def validatePage(self) -> bool:
         try:
+            attestation = self.attestation_bytes()
             custodian_id = self.wiz.ensure_custodian()
             token = enroll_remote(self.wiz.context.vault, custodian_id,
                                   self.recipient.text().strip(),
                                   label=self.wiz.kind_page.label.text().strip() or None,
-                                  actor=self.wiz.context.actor)
+                                  actor=self.wiz.context.actor, attestation=attestation)
         except TesseraError as exc:
             show_error(self, exc)
             return False
@@ -422,7 +463,7 @@ class EnrolPage(QWizardPage):
                            "first. Touch the key when it blinks.",
             KeyChoice.SOFTWARE: "A new key is made and stored on this computer (demo only).",
         }
-        self.instructions.setText(steps.get(choice, ""))
+        self.instructions.setText(steps.get(choice, "") + signing_steps(self.wiz.context, name))
         self.setSubTitle(f"{CHOICE_TEXT[choice][0]} for {name}")
 
     def isComplete(self) -> bool:
@@ -531,6 +572,29 @@ def plug_in_virtual_key(context: AppContext, kind: TokenKind, name: str) -> obje
             raise TokenError(f"the virtual YubiKey {name} is not plugged in")
         return found
     return key.device
+
+
+MAX_ATTESTATION_BYTES = 64 * 1024
+
+
+def ask_attestation_file(parent: QWidget) -> Path | None:
+    """The attestation file the custodian sent (tests replace this seam)."""
+    name, _ = QFileDialog.getOpenFileName(parent, "The YubiKey's attestation certificates", "",
+                                          "PEM certificates (*.pem *.crt *.cer);;All files (*)")
+    return Path(name) if name else None
+
+
+def signing_steps(context: AppContext, name: str) -> str:
+    """What the signed enrolment adds, in order, and why (FORMAT §7.1 enrolment chain)."""
+    if context.vault.genesis_fingerprint() is None:
+        return ""
+    operator = next((t for t in context.vault.list_tokens()
+                     if t.id in context.vault.signer_ids), None)
+    who = f"{operator.custodian_name} ({operator.label})" if operator else "the operator"
+    return (f"<br><br>This vault is signed, so the enrolment is signed twice: first "
+            f"<b>{rich(who)}</b> touches their key to countersign it as the operator, then "
+            f"<b>{rich(name)}'s new key</b> is touched once more to sign its own enrolment — "
+            "proof that it holds the key whose public key is enrolled.")
 
 
 class ResultPage(QWizardPage):
@@ -666,10 +730,16 @@ class ResultPage(QWizardPage):
         pq = (" It also has a post-quantum public key, which new records use by default."
               if token.pq_recipient and token.pq_recipient != token.recipient else "")
         notes = "".join(f"<p>{_html(n)}</p>" for n in self.wiz.notes)
+        proof = ""
+        if token.kind.is_hardware:
+            result = token.attestation(demo_vault=self.wiz.context.vault.is_demo)
+            proof = (f" Attestation: {_html(result.describe())}." if result.proven else
+                     " <b>Not proven hardware</b>: it gave no attestation that verifies, so "
+                     "hardware-only records count it as a software key.")
         self.summary.setText(f"<b>{rich(token.label)}</b> ({token.kind.display_name}) is "
                              f"enrolled for <b>{rich(token.custodian_name)}</b>. New records "
                              f"can wrap shares to this public key ({where}); it is safe to "
-                             f"share.{pq}" + notes)
+                             f"share.{pq}{proof}" + notes)
         self.ack_sign.setVisible(not token.remote)
         self.paper_form.setVisible(token.remote)
         if token.custodian_id in acknowledged_at(self.wiz.context.vault):

@@ -48,7 +48,7 @@ from tessera.core.errors import (
     UserCancelled,
     WrongToken,
 )
-from tessera.vault.errors import Conflict, NotAVault, VaultBusy, VaultTooNew
+from tessera.vault.errors import Conflict, NotAVault, Unsigned, VaultBusy, VaultTooNew
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ MAX_CAUSES = 5  # a chain of causes is followed this far (chains can loop)
 
 # Most specific first: the first class the error is an instance of names the box.
 _TITLES: tuple[tuple[type[TesseraError], str], ...] = (
+    (Unsigned, "Choose who is operating"),
     (PinInvalid, "Wrong PIN"),
     (PinBlocked, "PIN blocked"),
     (PinRequired, "PIN needed"),
@@ -86,9 +87,18 @@ def title_for(exc: TesseraError) -> str:
     return "Could not finish"
 
 
+# Where the GUI words an error itself (the custody layer's wording names a CLI option).
+_GUI_WORDING: tuple[tuple[type[TesseraError], str], ...] = (
+    (Unsigned, "This vault's changes are signed by the token of the person who makes them. "
+               "Choose who is operating (“Operating as” in the status bar), then try again; "
+               "nothing was changed."),
+)
+
+
 def message_for(exc: TesseraError) -> str:
     """The sentence shown to the person: the error's own wording, capitalised."""
-    text = str(exc).strip() or title_for(exc)
+    text = next((t for kind, t in _GUI_WORDING if isinstance(exc, kind)), "") \
+        or str(exc).strip() or title_for(exc)
     text = text[0].upper() + text[1:]
     if not text.endswith((".", "!", "?", ")")):
         text += "."

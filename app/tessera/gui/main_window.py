@@ -343,6 +343,13 @@ class MainWindow(QMainWindow):
         status.addWidget(self.vault_label, 1)
         status.addPermanentWidget(self.busy_label)
         status.addPermanentWidget(self.devices_label)
+        # Who signs this session's changes, and the vault's genesis (#9): gui/operator.py.
+        from tessera.gui.operator import OperatorControl, OperatorSession
+
+        self.operator = OperatorSession(self.context, self)
+        self.operator.choose_default()
+        self.operator_control = OperatorControl(self.context, self.operator)
+        status.addPermanentWidget(self.operator_control)
         self.context.worker.busy_changed.connect(self._show_busy)
         self.context.worker.job_started.connect(self._show_job)
 

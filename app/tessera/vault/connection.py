@@ -122,6 +122,15 @@ class VaultConnection:
             finally:
                 self._signers = saved
 
+    def sign_session_with(self, *signers: statements.StatementSigner) -> None:
+        """Sign every later write with ``signers`` (none: unsigned again), from any thread.
+
+        For a desktop session's operator: unlike :meth:`signed_by` it does not hold the
+        vault's lock until it ends, so the token worker can write while it is in force.
+        Writes inside :meth:`signed_by` add their signers to these."""
+        with self._lock:
+            self._signers = list(signers)
+
     @property
     def signer_ids(self) -> tuple[str, ...]:
         return tuple(s.token_id for s in self._signers)

@@ -1,0 +1,262 @@
+"""People act through their tokens in the GUI (#9 item 2): in a signed vault every
+write is signed by the session's operator, through the token worker's prompts; an
+unsigned vault offers to sign its genesis."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QWizard
+
+from tessera.custody.signing import verify_vault
+from tessera.gui import genesis_dialog
+from tessera.gui.create_wizard import CreateRecordWizard
+from tessera.gui.enrol_wizard import PAGE_ENROL, PAGE_RESULT, EnrolWizard, KeyChoice
+from tessera.gui.genesis_dialog import GenesisDialog
+from tessera.gui.main_window import MainWindow
+from tessera.gui.operator import OperatorDialog
+from tessera.gui.organisation_dialog import OrganisationDialog
+from tessera.gui.policy_dialog import PolicyDialog
+from tessera.gui.prompts import NewPinDialog, PinDialog, TouchPrompt
+
+pytestmark = pytest.mark.usefixtures("no_qt_warnings")
+
+DEMO_PIN = "314159"
+
+
+@pytest.fixture
+def pins(monkeypatch):
+    """Answer every PIN question with the demo PIN; record who was asked."""
+    asked: list[str] = []
+
+    def ask(_parent, token, _extra, done):
+        asked.append(token)
+        done(DEMO_PIN)
+
+    monkeypatch.setattr(PinDialog, "ask", ask)
+    monkeypatch.setattr(NewPinDialog, "ask", ask)
+    return asked
+
+
+def last_statement(path: Path) -> dict:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        body, = conn.execute("SELECT body FROM statements ORDER BY seq DESC LIMIT 1").fetchone()
+    return json.loads(body)
+
+
+def token_id(vault, custodian: str) -> str:
+    return next(t.id for t in vault.list_tokens() if t.custodian_name == custodian)
+
+
+def assert_verifies(vault) -> None:
+    state = verify_vault(vault, full=True)
+    assert state.ok, state.problem
+
+
+def test_a_demo_window_operates_as_alice_and_her_key_signs_a_change(signed_window,
+                                                                    signed_context, qtbot):
+    control = signed_window.operator_control
+    assert "Operating as: <b>Alice" in control.label.text()
+    assert control.genesis.text().startswith("Genesis ")  # the fingerprint, in the window
+    dialog = OrganisationDialog(signed_context, signed_window)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.name, "Example Corp")
+    assert dialog.save() is not None
+    vault = signed_context.vault
+    assert vault.organisation.name == "Example Corp"
+    assert vault.audit_entries()[-1].actor == "Alice"  # who signed, not a login name
+    assert last_statement(signed_context.vault_path)["signers"] == [token_id(vault, "Alice")]
+    assert_verifies(vault)
+
+
+def test_changing_the_operator_changes_who_signs(signed_window, signed_context, qtbot,
+                                                 monkeypatch):
+    vault = signed_context.vault
+    bob = next(t for t in vault.list_tokens() if t.custodian_name == "Bob")
+    monkeypatch.setattr(OperatorDialog, "ask", classmethod(lambda _c, _p, _v, _cur: bob))
+    signed_window.operator_control.button.click()
+    assert "Bob" in signed_window.operator_control.label.text()
+    dialog = PolicyDialog(signed_context, parent=signed_window)
+    qtbot.addWidget(dialog)
+    dialog.rows["rotation_days"].editor.setValue(180)
+    dialog.save()
+    assert vault.policy.rotation_days == 180
+    assert last_statement(signed_context.vault_path)["signers"] == [bob.id]
+    assert_verifies(vault)
+
+
+def test_nobody_operating_refuses_a_change_and_says_what_to_do(signed_window, signed_context,
+                                                               qtbot, shown_errors):
+    signed_window.operator.choose(None)
+    assert "nobody" in signed_window.operator_control.label.text()
+    dialog = PolicyDialog(signed_context, parent=signed_window)
+    qtbot.addWidget(dialog)
+    dialog.rows["rotation_days"].editor.setValue(180)
+    dialog.save()
+    assert signed_context.vault.policy.rotation_days != 180
+    (title, text), = shown_errors.messages
+    assert title == "Choose who is operating" and "Operating as" in text
+    assert "nothing was changed" in text.lower()
+
+
+def test_a_record_is_created_with_the_operators_touch(signed_window, signed_context, qtbot,
+                                                      monkeypatch):
+    from tessera.gui import print_sheets
+
+    monkeypatch.setattr(print_sheets, "preview_sheets", lambda *_a: True)
+    qtbot.mouseClick(signed_window.toolbar.widgetForAction(signed_window.actions_["new-record"]),
+                     Qt.MouseButton.LeftButton)
+    wizard = [w for w in signed_window.open_windows if isinstance(w, CreateRecordWizard)][-1]
+    qtbot.waitExposed(wizard)
+    qtbot.keyClicks(wizard.facts_page.label, "Signed record")
+    qtbot.keyClicks(wizard.facts_page.system, "AWS")
+    qtbot.keyClicks(wizard.facts_page.account, "1234")
+    qtbot.keyClicks(wizard.facts_page.owner, "Platform")
+    wizard.next()
+    people = wizard.custodians_page.people
+    for i in range(people.count()):
+        people.item(i).setCheckState(Qt.CheckState.Checked)
+    wizard.next()
+    qtbot.keyClicks(wizard.secret_page.typed, "s3cret-value")
+    qtbot.keyClicks(wizard.secret_page.confirm, "s3cret-value")
+    wizard.next()
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.CommitButton), Qt.MouseButton.LeftButton)
+    vault = signed_context.vault
+    assert wizard.created is not None
+    assert vault.get_record("Signed record").label == "Signed record"
+    assert token_id(vault, "Alice") in last_statement(signed_context.vault_path)["signers"]
+    assert_verifies(vault)
+    wizard.forget_words()
+
+
+def test_enrolment_is_signed_by_the_new_key_and_countersigned_by_the_operator(
+        signed_window, signed_context, qtbot, pins, shown_errors):
+    wizard = EnrolWizard(signed_context, parent=signed_window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.waitExposed(wizard)
+    page = wizard.person_page
+    qtbot.keyClicks(page.name, "Dave")
+    qtbot.keyClicks(page.contact, "dave@example.invalid")
+    qtbot.keyClicks(page.role, "On call")
+    wizard.next()
+    wizard.kind_page.buttons[KeyChoice.FIDO2].click()
+    wizard.next()
+    assert wizard.currentId() == PAGE_ENROL
+    steps = wizard.enrol_page.instructions.text()
+    assert "countersign" in steps and "Alice" in steps and "its own enrolment" in steps
+    qtbot.mouseClick(wizard.enrol_page.start, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: wizard.currentId() == PAGE_RESULT, timeout=20000)
+    assert not shown_errors.messages
+    vault = signed_context.vault
+    dave = next(t for t in vault.list_tokens() if t.custodian_name == "Dave")
+    assert set(last_statement(signed_context.vault_path)["signers"]) == {
+        token_id(vault, "Alice"), dave.id}
+    state = verify_vault(vault, full=True)
+    assert state.ok and dave.id in state.trusted
+    assert "demo attestation" in wizard.result_page.summary.text()
+
+
+def test_a_remote_key_without_attestation_is_enrolled_as_not_proven_hardware(
+        signed_window, signed_context, qtbot, tmp_path, shown_errors):
+    from tessera.core import age
+
+    wizard = EnrolWizard(signed_context, parent=signed_window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    qtbot.keyClicks(wizard.person_page.name, "Erin")
+    qtbot.keyClicks(wizard.person_page.contact, "erin@example.invalid")
+    qtbot.keyClicks(wizard.person_page.role, "Remote")
+    wizard.next()
+    wizard.kind_page.buttons[KeyChoice.REMOTE].click()
+    wizard.next()
+    page = wizard.recipient_page
+    recipient = age.P256TagRecipient  # a P-256 key anyone can make in software
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        Encoding.X962, PublicFormat.CompressedPoint)
+    text = recipient(point).to_string()
+    qtbot.keyClicks(page.recipient, text)
+    bad = tmp_path / "attest.pem"
+    bad.write_text("not a certificate")
+    page.attestation.setText(str(bad))
+    wizard.next()  # a file that is not two certificates is refused, nothing enrolled
+    assert wizard.currentId() != PAGE_RESULT
+    assert "two PEM certificates" in shown_errors.messages[-1][1]
+    assert all(t.custodian_name != "Erin" or t.state.value != "active"
+               for t in signed_context.vault.list_tokens())
+    page.attestation.clear()
+    wizard.next()
+    assert wizard.currentId() == PAGE_RESULT
+    assert "Not proven hardware" in wizard.result_page.summary.text()
+    assert_verifies(signed_context.vault)
+
+
+def test_cancelling_the_touch_changes_nothing(signed_manual_context, settings, qtbot, shown_errors):
+    manual_context = signed_manual_context
+    window = MainWindow(manual_context, settings=settings, poll_devices=False)
+    qtbot.addWidget(window)
+    window.show()
+    vault = manual_context.vault
+    before = (vault.audit_head(), vault.organisation.name)
+    dialog = OrganisationDialog(manual_context, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.name, "Never saved")
+    seen: list[str] = []
+
+    def cancel_when_asked() -> None:
+        prompts = [w for w in QApplication.topLevelWidgets()
+                   if isinstance(w, TouchPrompt) and w.isVisible()]
+        if prompts:
+            seen.append(prompts[0].text.text())
+            prompts[0].cancel_button.click()
+        else:
+            QTimer.singleShot(50, cancel_when_asked)
+
+    QTimer.singleShot(50, cancel_when_asked)
+    assert dialog.save() is None  # the save waited for the touch, then was cancelled
+    assert seen and "Alice" in seen[0] and "operator" in seen[0]
+    assert (vault.audit_head(), vault.organisation.name) == before
+    assert not shown_errors.messages  # a cancel is shown to nobody
+    assert dialog.isVisible()  # the dialog stays, its fields as typed
+    assert_verifies(vault)
+    window.close()
+
+
+def test_an_unsigned_vault_offers_to_sign_its_genesis(window, context, qtbot, monkeypatch,
+                                                      tmp_path, pins):
+    control = window.operator_control
+    assert "Not signed yet" in control.label.text()
+    assert control.button.text() == "Sign the vault…"
+    control.button.click()
+    dialog = next(w for w in QApplication.topLevelWidgets()
+                  if isinstance(w, GenesisDialog) and w.isVisible())
+    assert "2 of 3" in dialog.intro.text()
+    assert dialog.sign_button.isEnabled()
+    qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.adopted is not None, timeout=20000)
+    fingerprint = context.vault.genesis_fingerprint()
+    assert fingerprint is not None
+    assert dialog.fingerprint.text().replace(" ", "") == fingerprint
+    assert "Operating as: <b>Alice" in control.label.text()
+    sheet = tmp_path / "genesis.pdf"
+    monkeypatch.setattr(genesis_dialog, "ask_sheet_path", lambda _parent: sheet)
+    dialog.save_sheet()
+    assert sheet.read_bytes().startswith(b"%PDF")
+    assert_verifies(context.vault)
+
+
+def test_too_few_custodians_cannot_sign_the_genesis(window, context, qtbot):
+    dialog = GenesisDialog(context, window.operator, window)
+    qtbot.addWidget(dialog)
+    for i in range(1, dialog.choice.count()):
+        dialog.choice.item(i).setCheckState(Qt.CheckState.Unchecked)
+    assert not dialog.sign_button.isEnabled()
+    assert "2 are needed" in dialog.status.text()
