@@ -142,6 +142,13 @@ def signed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def signed_vault_path(signed_template: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "signed"
+    folder.mkdir()
+    return copy_vault(signed_template, folder)
+
+
+@pytest.fixture
 def signed_context(signed_template: Path, tmp_path: Path, qtbot) -> Iterator[AppContext]:
     ctx = AppContext.open(copy_vault(signed_template, tmp_path), touch="immediate")
     yield ctx

@@ -11,7 +11,7 @@ import pytest
 from tessera.gui.app import AcceptVaultDialog, open_window
 from tessera.vault import Vault
 from tessera.vault.errors import VaultRolledBack
-from tessera.vault.workstation_pins import WorkstationPins
+from tessera.vault.workstation_pins import WorkstationPins, _path_key
 
 pytestmark = pytest.mark.usefixtures("no_qt_warnings")
 
@@ -58,3 +58,53 @@ def test_the_app_refuses_a_rollback_unless_accepted_with_a_reason(rolled_back, m
     finally:
         window.close()
         window.context.close()
+
+
+def test_a_signed_vault_is_accepted_with_a_custodians_signature(tmp_path, signed_vault_path,
+                                                                 monkeypatch, qtbot):
+    """Another vault (here the signed demo) found where this computer pinned one: the
+    acceptance is a signed change, so a custodian of *that* vault signs it with their key."""
+    from tessera.custody.signing import verify_vault
+    from tessera.gui.operator import AcceptSignerDialog
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the demo's id stays unpinned
+    path = signed_vault_path
+    pins = WorkstationPins()
+    vaults, paths = pins._load()
+    pins._save(vaults, {**paths, _path_key(path): "0" * 64})  # another vault was here
+    chosen: list[str] = []
+
+    def choose(_cls, _parent, vault, _current):
+        token = next(t for t in vault.list_tokens() if t.custodian_name == "Bob")
+        chosen.append(token.label)
+        return token
+
+    monkeypatch.setattr(AcceptSignerDialog, "ask", classmethod(choose))
+    monkeypatch.setattr(AcceptVaultDialog, "ask", classmethod(lambda cls, *a: "moved disks"))
+    window = open_window(path, demo=False)
+    assert window is not None and chosen == ["Bob's YubiKey"]
+    qtbot.addWidget(window)
+    try:
+        vault = window.context.vault
+        entry, = vault.audit_entries(action="vault.accept")
+        assert entry.actor == "Bob" and entry.details["reason"] == "moved disks"
+        assert verify_vault(vault, full=True).ok
+    finally:
+        window.close()
+        window.context.close()
+
+
+def test_a_signed_vault_stays_closed_when_nobody_signs_the_acceptance(
+        tmp_path, signed_vault_path, monkeypatch):
+    from tessera.gui.operator import AcceptSignerDialog
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the demo's id stays unpinned
+    path = signed_vault_path
+    pins = WorkstationPins()
+    vaults, paths = pins._load()
+    pins._save(vaults, {**paths, _path_key(path): "0" * 64})
+    monkeypatch.setattr(AcceptSignerDialog, "ask", classmethod(lambda *_a: None))
+    monkeypatch.setattr(AcceptVaultDialog, "ask", classmethod(lambda cls, *a: "moved disks"))
+    assert open_window(path, demo=False) is None
+    with Vault.open(path) as v:
+        assert v.audit_entries(action="vault.accept") == []

@@ -89,12 +89,54 @@ class AcceptVaultDialog:
         return reason if accepted and reason else None
 
 
-def accept_vault(path: Path, reason: str, actor: str) -> None:
-    """Accept the vault at ``path`` as it is (audited in the vault, pins moved)."""
+def accept_vault(path: Path, reason: str, actor: str, parent: QWidget | None = None) -> bool:
+    """Accept the vault at ``path`` as it is (audited in the vault, pins moved).
+
+    In a signed vault the acceptance is a change like any other: a custodian of *that*
+    vault signs it with their token (chosen here, asked for PIN and touch on a token
+    worker), after its state verifies. False when nobody was chosen (nothing changed).
+    """
     from tessera.vault.workstation_pins import WorkstationPins
 
     with Vault.open(path) as vault:
-        WorkstationPins().accept(vault, actor=actor, reason=reason)
+        if vault.genesis_fingerprint() is None:
+            WorkstationPins().accept(vault, actor=actor, reason=reason)
+            return True
+    return accept_signed_vault(path, reason, parent)
+
+
+def accept_signed_vault(path: Path, reason: str, parent: QWidget | None) -> bool:
+    from tessera.custody.drivers import TokenDrivers
+    from tessera.custody.signing import StateNotVerified, verify_vault
+    from tessera.gui.operator import AcceptSignerDialog, OperatorSigner
+    from tessera.vault.workstation_pins import WorkstationPins
+
+    vault = Vault.open(path)
+    context: AppContext | None = None
+    try:
+        state = verify_vault(vault)  # a vault whose tables differ from its log is not accepted
+        if not state.ok:
+            raise StateNotVerified(state.problem, acting=False)
+        virtual = None
+        if vault.is_demo:  # no Touch panel is open yet: the virtual keys touch themselves
+            from tessera.gui.virtual_keys import AUTO_TOUCH_MODE
+            from tessera.tokens.virtual.devices import VirtualDevices
+
+            virtual = VirtualDevices.for_vault(path, touch=AUTO_TOUCH_MODE)
+        drivers = TokenDrivers.for_vault(path, demo=vault.is_demo,
+                                         **(virtual.providers() if virtual else {}))
+        context = AppContext(vault, path, drivers, actor=local_actor(), demo=vault.is_demo,
+                             virtual=virtual)
+        token = AcceptSignerDialog.ask(parent, vault, None)
+        if token is None:
+            return False
+        with vault.signed_by(OperatorSigner(context, token, "accepting this vault")):
+            WorkstationPins().accept(vault, actor=token.custodian_name, reason=reason)
+        return True
+    finally:
+        if context is not None:
+            context.worker.shutdown()  # not context.close(): a refused vault stays unpinned
+        vault.close()
 
 
 def demo_vault_path() -> Path:
@@ -160,7 +202,8 @@ def open_window(vault_path: Path | None, demo: bool) -> MainWindow | None:
         reason = AcceptVaultDialog.ask(None, exc)
         if reason is None:
             return None
-        accept_vault(path, reason, local_actor())
+        if not accept_vault(path, reason, local_actor()):
+            return None
         context = AppContext.open(path, demo=is_demo, create=False)
     window = MainWindow(context)
     window.show()

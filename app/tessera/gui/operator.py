@@ -190,6 +190,8 @@ class OperatorSigner:
                 loop.quit()
 
         parent = QApplication.activeWindow()
+        if parent is not None and not parent.isVisible():
+            parent = None  # a window on its way out would drop the result
         job = worker.submit(lambda prompts, cancel: self._sign(prompts, cancel, challenge),
                             on_success=lambda value: outcome.__setitem__("value", value),
                             on_failure=lambda exc: outcome.__setitem__("error", exc),
@@ -257,15 +259,19 @@ class OperatorSession(QObject):
 class OperatorDialog(QDialog):
     """Choose whose token signs this session's changes."""
 
+    TITLE = "Who is operating?"
+    OK_TEXT = "&Operate as this custodian"
+    INTRO = ("Every change to this vault is signed by the token of the person who makes it. "
+             "Choose yours: Tessera asks for its PIN and a touch at each change, and "
+             "remembers the choice until Tessera closes.")
+
     def __init__(self, vault: Vault, current: TokenInfo | None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Who is operating?")
+        self.setWindowTitle(self.TITLE)
         self.setObjectName("operatorDialog")
         layout = QVBoxLayout(self)
-        intro = QLabel("Every change to this vault is signed by the token of the person who "
-                       "makes it. Choose yours: Tessera asks for its PIN and a touch at each "
-                       "change, and remembers the choice until Tessera closes.")
+        intro = QLabel(self.INTRO)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.tokens = QListWidget()
@@ -286,7 +292,7 @@ class OperatorDialog(QDialog):
             layout.addWidget(empty)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Operate as this custodian")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.OK_TEXT)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.tokens.count()))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -309,6 +315,16 @@ class OperatorDialog(QDialog):
             return dialog.chosen()
         finally:
             dialog.deleteLater()
+
+
+class AcceptSignerDialog(OperatorDialog):
+    """Whose token signs the acceptance of a vault this computer did not expect."""
+
+    TITLE = "Who accepts this vault?"
+    OK_TEXT = "&Accept, signed by this custodian"
+    INTRO = ("This vault's changes are signed by its custodians' tokens, and accepting it "
+             "is written to its audit log. Choose the custodian of this vault who accepts "
+             "it: Tessera asks for their key's PIN and a touch.")
 
 
 class OperatorControl(QWidget):
