@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 from tessera.core.errors import PinInvalid, TesseraError, UserCancelled
 from tessera.custody.demo_facts import DEMO_PIN
 from tessera.custody.key_wait import run_with_key
-from tessera.custody.signing import TokenSigner, format_fingerprint
 from tessera.gui.theme import Tone, set_tone
 from tessera.gui.typed_text import rich
 from tessera.tokens.base import Prompts, TokenInfo, TokenKind, TokenState
@@ -163,6 +162,8 @@ class OperatorSigner:
     def _sign(self, prompts: Prompts, cancel: threading.Event,
               challenge: bytes) -> Mapping[str, Any]:
         """On the token worker: ask for the key (insert, PIN, touch) and sign."""
+        from tessera.custody.signing import TokenSigner  # loads the drivers' verifiers
+
         asked = _Purposed(prompts, self.why, demo_pin=self.context.demo)
         signer = TokenSigner(self.context.drivers, self.token, asked, cancel)
         while True:
@@ -371,7 +372,7 @@ class OperatorControl(QWidget):
                                    "keys (its genesis); from then on every change is signed")
             self.button.setAccessibleName("Sign the vault's genesis")
             return
-        grouped = format_fingerprint(fingerprint)
+        grouped = " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
         self.genesis.show()
         self.genesis.setText(f"Genesis {grouped[:19]} …")
         self.genesis.setToolTip(f"The vault's genesis fingerprint, as on its genesis sheet "
