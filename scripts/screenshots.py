@@ -35,6 +35,7 @@ SCREENS = ("1366x768", "1920x1080")
 PRIMARY = "1366x768"
 WRONG_PIN = "000000"
 RECORD = "Demo: CI deploy key"
+AUTO_TOUCH = "delay:0.8"  # the unsigned vault's keys touch themselves (no panel for them)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -156,6 +157,36 @@ class Shooter:
         self.wait_until(visible, what, seconds)
         return visible()
 
+    def touch_for_the_operator(self) -> None:
+        """Press Touch on the operator's virtual key when it asks to sign a change (the
+        demo vault is signed: every change waits for that touch, #9), as the person at
+        the keyboard would; the scenes that show that moment switch this off."""
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+
+        from tessera.gui.prompts import TouchPrompt
+
+        self.auto_operator = True
+        seen: dict[int, float] = {}
+
+        def tick() -> None:
+            if not self.auto_operator or getattr(self, "window", None) is None:
+                return
+            for top in QApplication.topLevelWidgets():
+                if not (isinstance(top, TouchPrompt) and top.isVisible()
+                        and "as the operator" in top.text.text()):
+                    continue
+                first = seen.setdefault(id(top), time.monotonic())
+                if time.monotonic() - first < 0.6:
+                    continue  # a person reads the prompt first
+                for name, row in self.window.keys_panel.rows.items():
+                    if name in top.text.text() and row.touch.isEnabled():
+                        row.touch.click()
+
+        self.operator_timer = QTimer()
+        self.operator_timer.timeout.connect(tick)
+        self.operator_timer.start(100)
+
     def scene(self, name: str, fn: Callable[[], None]) -> None:
         try:
             fn()
@@ -189,8 +220,10 @@ class Shooter:
         self.window = window
         self.wait_until(window.isVisible, "the main window")
         self.settle(1.0)
+        self.touch_for_the_operator()
         try:
             self.scene("main", lambda: self.main_screens(window))
+            self.scene("signing", lambda: self.signing(window))
             self.scene("release", lambda: self.release(window))
             if full:
                 self.scene("enrol", lambda: self.enrol(window))
@@ -416,6 +449,71 @@ class Shooter:
         dialog.url.setText("https://wiki.example.org/break-glass")
         self.save("organisation")
         dialog.reject()
+
+    def signing(self, window: object) -> None:
+        """Who operates, a change waiting for the operator's touch, and an unsigned vault's
+        offer to sign its genesis (a second window on a throw-away unsigned demo)."""
+        from PySide6.QtCore import QTimer
+
+        from tessera.gui.organisation_dialog import OrganisationDialog
+        from tessera.gui.prompts import TouchPrompt
+
+        w = window  # type: ignore[assignment]
+        self.auto_operator = False
+        w.actions_["organisation"].trigger()
+        dialog = self.find(OrganisationDialog, "the organisation dialog")
+        dialog.name.setText("Example Corp — Platform Security")
+        shots: list[str] = []
+
+        def shoot_then_touch() -> None:
+            prompt = next((t for t in self.app.topLevelWidgets()
+                           if isinstance(t, TouchPrompt) and t.isVisible()), None)
+            if prompt is None:
+                QTimer.singleShot(100, shoot_then_touch)
+                return
+            self.save("signing-operator-touch")
+            shots.append("done")
+            self.auto_operator = True  # the operator touches now
+
+        QTimer.singleShot(100, shoot_then_touch)
+        dialog.buttons.accepted.emit()  # Save: waits here for the operator's touch
+        self.auto_operator = True
+        if not shots:
+            raise RuntimeError("the operator's touch prompt was not shown")
+        self.settle()
+        self.save("signing-operator")
+        self.genesis()
+
+    def genesis(self) -> None:
+        from PySide6.QtCore import QSettings
+
+        from tessera.custody.demo import build_demo_vault
+        from tessera.gui.context import AppContext
+        from tessera.gui.genesis_dialog import GenesisDialog
+        from tessera.gui.main_window import MainWindow
+
+        folder = Path(tempfile.mkdtemp(prefix="tessera-unsigned-"))
+        path = folder / "unsigned-vault.sqlite3"
+        build_demo_vault(path, touch="immediate")  # an older, unsigned vault
+        context = AppContext.open(path, touch=AUTO_TOUCH)
+        other = MainWindow(context, settings=QSettings(str(folder / "s.ini"),
+                                                       QSettings.Format.IniFormat))
+        other.show()
+        try:
+            self.wait_until(other.isVisible, "the unsigned vault's window")
+            self.settle(1.0)
+            self.save("genesis-offer")
+            other.operator_control.button.click()
+            dialog = self.find(GenesisDialog, "the genesis dialog")
+            self.save("genesis-1-choose")
+            dialog.sign_button.click()
+            self.wait_until(lambda: dialog.adopted is not None, "the genesis to be signed", 60)
+            self.save("genesis-2-signed")
+            dialog.close()
+        finally:
+            other.close()
+            context.close()
+            shutil.rmtree(folder, ignore_errors=True)
 
     def dark(self, window: object) -> None:
         from tessera.gui.main_window import PAGES

@@ -244,7 +244,7 @@ def test_an_unsigned_vault_offers_to_sign_its_genesis(window, context, qtbot, mo
     qtbot.waitUntil(lambda: dialog.adopted is not None, timeout=20000)
     fingerprint = context.vault.genesis_fingerprint()
     assert fingerprint is not None
-    assert dialog.fingerprint.text().replace(" ", "") == fingerprint
+    assert dialog.fingerprint.text().replace(" ", "").replace("\n", "") == fingerprint
     assert "Operating as: <b>Alice" in control.label.text()
     sheet = tmp_path / "genesis.pdf"
     monkeypatch.setattr(genesis_dialog, "ask_sheet_path", lambda _parent: sheet)
@@ -260,3 +260,58 @@ def test_too_few_custodians_cannot_sign_the_genesis(window, context, qtbot):
         dialog.choice.item(i).setCheckState(Qt.CheckState.Unchecked)
     assert not dialog.sign_button.isEnabled()
     assert "2 are needed" in dialog.status.text()
+
+
+class OperatorToucher:
+    """Presses the operator's virtual key when a "Touch your key" prompt asks it to sign
+    a change (the person at the keyboard, in a vault whose keys wait for Touch)."""
+
+    def __init__(self, context) -> None:
+        self.context = context
+        self.touched = 0
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._tick)
+        self.timer.start(50)
+
+    def _tick(self) -> None:
+        for prompt in QApplication.topLevelWidgets():
+            if isinstance(prompt, TouchPrompt) and prompt.isVisible() \
+                    and "as the operator" in prompt.text.text():
+                for key in self.context.virtual.keys:
+                    if key.name in prompt.text.text() and key.touch.waiting.is_set():
+                        key.touch.press()
+                        self.touched += 1
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def test_a_release_in_a_signed_vault_with_keys_that_wait_for_touch(
+        signed_manual_context, settings, qtbot, monkeypatch, pins, shown_errors):
+    from tessera.gui.prompts import GuiPrompts
+    from tessera.gui.release_window import ReleaseWindow
+    from tessera.vault import ReleaseState
+
+    monkeypatch.setattr(GuiPrompts, "touch_delay_ms", 100)
+    monkeypatch.setattr(ReleaseWindow, "confirm_abort", staticmethod(lambda parent: True))
+    ctx = signed_manual_context
+    window = MainWindow(ctx, settings=settings, poll_devices=False)
+    qtbot.addWidget(window)
+    window.show()
+    toucher = OperatorToucher(ctx)
+    record = ctx.vault.get_record("Demo: CI deploy key")
+    release = ReleaseWindow(ctx, record.id)
+    qtbot.addWidget(release)
+    release.show()
+    qtbot.keyClicks(release.reason_edit, "rotate the key")
+    qtbot.keyClicks(release.ticket_edit, "INC-7")
+    qtbot.mouseClick(release.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: release.ceremony is not None, timeout=10000)
+    assert toucher.touched >= 1  # the request is a signed change
+    release.close()  # abort the open quorum: a signed change too
+    qtbot.waitUntil(lambda: ctx.vault.list_releases(record.id)[-1].state
+                    is ReleaseState.ABORTED, timeout=20000)
+    assert not shown_errors.messages
+    assert_verifies(ctx.vault)
+    toucher.stop()
+    window.close()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from tessera.custody.signing import Adopted, adopt, format_fingerprint
 from tessera.gui.errors import show_error
-from tessera.gui.operator import OperatorSession, operator_text, operator_tokens
+from tessera.gui.operator import OperatorSession, Purposed, operator_text, operator_tokens
 from tessera.gui.theme import Tone, set_tone
 from tessera.gui.widgets import fingerprint_label
 from tessera.sheets.model import Paper
@@ -152,7 +152,9 @@ class GenesisDialog(QDialog):
         self.sign_button.setEnabled(False)
         self.choice.setEnabled(False)
         self.job = ctx.worker.submit(
-            lambda prompts, cancel: adopt(ctx.vault, ctx.drivers, ids, prompts, cancel,
+            lambda prompts, cancel: adopt(ctx.vault, ctx.drivers, ids,
+                                          Purposed(prompts, "signing the vault's genesis",
+                                                   demo_pin=ctx.demo), cancel,
                                           actor=ctx.actor),
             on_success=self._signed, on_failure=self._failed, parent=self,
             title="Signing the vault's genesis")
@@ -181,12 +183,15 @@ class GenesisDialog(QDialog):
                             ("\n\nNot proven about the past: " + " ".join(adopted.unproven)
                              if adopted.unproven else ""))
         set_tone(self.status, Tone.NORMAL)
-        self.fingerprint.setText(format_fingerprint(adopted.fingerprint))
+        groups = format_fingerprint(adopted.fingerprint).split()
+        half = len(groups) // 2  # two lines of eight groups, as read aloud
+        self.fingerprint.setText(" ".join(groups[:half]) + "\n" + " ".join(groups[half:]))
         self.fingerprint.show()
         self.choice.hide()
         self.sign_button.hide()
         self.sheet_button.show()
         self.close_button.setText("Close")
+        self.adjustSize()
 
     def save_sheet(self) -> None:
         from tessera.custody.sheets import genesis_transcript

@@ -84,28 +84,32 @@ def operator_text(token: TokenInfo | None) -> str:
     return f"{token.custodian_name} ({token.label})"
 
 
-class _Purposed:
-    """The job's prompts, naming why this key is asked ("signing as the operator")."""
+class Purposed:
+    """A job's prompts naming why a key is asked ("signing this change as the operator");
+    in a demo vault the virtual keys' PIN is given for the person."""
 
     def __init__(self, prompts: Any, why: str, *, demo_pin: bool = False) -> None:
         self._prompts = prompts
         self._why = why
         self._demo_pin = demo_pin
+        self._answered: set[str] = set()
 
-    def _named(self, token: str) -> str:
-        return f"{token} ({self._why})"
+    def _named(self, token: str, *, clause: bool = False) -> str:
+        if not self._why:
+            return token
+        return f"{token}, {self._why}," if clause else f"{token} — {self._why}"
 
     def request_pin(self, token: str, attempts_left: int | None) -> str | None:
-        if self._demo_pin:
+        if self._demo_pin and token not in self._answered:
             # Demo vaults stay easy (#9 item 6): the virtual keys' PIN is printed on the
-            # banner; the operator's key is only touched. Asked once: a wrong PIN asks.
-            self._demo_pin = False
+            # banner, and signing keys are only touched. Once per key: a wrong PIN asks.
+            self._answered.add(token)
             return DEMO_PIN
         answer: str | None = self._prompts.request_pin(self._named(token), attempts_left)
         return answer
 
     def touch_needed(self, token: str) -> None:
-        self._prompts.touch_needed(self._named(token))
+        self._prompts.touch_needed(self._named(token, clause=True))  # "…, is waiting"
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._prompts, name)
@@ -164,7 +168,7 @@ class OperatorSigner:
         """On the token worker: ask for the key (insert, PIN, touch) and sign."""
         from tessera.custody.signing import TokenSigner  # loads the drivers' verifiers
 
-        asked = _Purposed(prompts, self.why, demo_pin=self.context.demo)
+        asked = Purposed(prompts, self.why, demo_pin=self.context.demo)
         signer = TokenSigner(self.context.drivers, self.token, asked, cancel)
         while True:
             try:
@@ -378,7 +382,11 @@ class OperatorControl(QWidget):
         self.genesis.setToolTip(f"The vault's genesis fingerprint, as on its genesis sheet "
                                 f"and every recovery sheet:\n{grouped}")
         token = self.session.token
-        self.label.setText(f"Operating as: <b>{rich(operator_text(token))}</b>")
+        # The name only: the status bar is narrow on a laptop; the key is in the tooltip.
+        self.label.setText(f"Operating as: <b>{rich(token.custodian_name) if token else 'nobody'}"
+                           "</b>")
+        self.label.setToolTip(f"Changes made here are signed by {operator_text(token)}"
+                              if token else "Nobody is chosen: changes are refused")
         set_tone(self.label, Tone.NORMAL if token is not None else Tone.WARN)
         self.button.setText("Change…" if token is not None else "Choose…")
         self.button.setToolTip("Choose whose token signs the changes made in this window")

@@ -50,6 +50,14 @@ class VaultConnection:
         self._audit_head_at_begin: tuple[int, str] | None = None
         # The last replay that verified in this process: later checks resume from it.
         self.verified_state: statements.Replay | None = None
+        # While a commit waits for its signatures (a person's PIN and touch), other
+        # threads read the last committed state on a second, read-only connection
+        # instead of waiting for the person: a window stays responsive, and can show
+        # the "Touch your key" the signature waits for.
+        self._signing_thread: int | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.RLock()
+        self._reader_depth = 0
 
     @property
     def path(self) -> Path:
@@ -101,8 +109,12 @@ class VaultConnection:
             return
         if not self._signers and kind != "migrate" and statements.genesis(conn) is not None:
             raise Unsigned()
-        statements.emit(conn, at=self.now(), kind=kind, signers=self._signers,
-                        trust=self._statement_trust)
+        self._signing_thread = threading.get_ident()
+        try:
+            statements.emit(conn, at=self.now(), kind=kind, signers=self._signers,
+                            trust=self._statement_trust)
+        finally:
+            self._signing_thread = None
 
     def _start_capture(self) -> None:
         """Install the per-connection triggers that note changed rows."""
@@ -149,9 +161,58 @@ class VaultConnection:
             self._depth -= 1
         self._conn.execute(f"RELEASE {name}")
 
+    def _signing_elsewhere(self) -> bool:
+        signing = self._signing_thread
+        return signing is not None and signing != threading.get_ident()
+
+    @contextmanager
+    def _committed_snapshot(self) -> Iterator[sqlite3.Connection]:
+        """The last committed state, on the read-only second connection (WAL: readers
+        never wait for the writer)."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True,
+                                               isolation_level=None, check_same_thread=False)
+                self._reader.row_factory = sqlite3.Row
+                self._reader.execute("PRAGMA trusted_schema = OFF")
+            reader = self._reader
+            if self._reader_depth:
+                self._reader_depth += 1
+                try:
+                    yield reader
+                finally:
+                    self._reader_depth -= 1
+                return
+            reader.execute("BEGIN")
+            self._reader_depth = 1
+            try:
+                yield reader
+            finally:
+                self._reader_depth = 0
+                reader.execute("COMMIT")
+
+    def _close_reader(self) -> None:
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for reads of several rows (joins an open transaction)."""
+        while not self._lock.acquire(timeout=0.05):
+            if self._signing_elsewhere():
+                with self._committed_snapshot() as reader:
+                    yield reader
+                return
+        try:
+            with self._locked_reading() as conn:
+                yield conn
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _locked_reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._depth:
                 yield self._conn  # a write transaction is already a consistent view

@@ -163,6 +163,7 @@ class Vault(LifecycleMixin):
 
     def close(self) -> None:
         with self._lock:
+            self._close_reader()
             self._conn.close()
 
     def __enter__(self) -> Vault:
