@@ -239,6 +239,7 @@ def test_an_unsigned_vault_offers_to_sign_its_genesis(window, context, qtbot, mo
     dialog = next(w for w in QApplication.topLevelWidgets()
                   if isinstance(w, GenesisDialog) and w.isVisible())
     assert "2 of 3" in dialog.intro.text()
+    assert dialog.windowModality() == Qt.WindowModality.NonModal  # Touch stays usable
     assert dialog.sign_button.isEnabled()
     qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.adopted is not None, timeout=20000)
@@ -315,3 +316,40 @@ def test_a_release_in_a_signed_vault_with_keys_that_wait_for_touch(
     assert_verifies(ctx.vault)
     toucher.stop()
     window.close()
+
+
+def when_shown(kind, then) -> None:
+    """Call ``then(widget)`` once a visible top-level ``kind`` appears."""
+    def look() -> None:
+        shown = [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+        if shown:
+            then(shown[0])
+        else:
+            QTimer.singleShot(50, look)
+
+    QTimer.singleShot(50, look)
+
+
+def test_the_operators_key_pulled_out_is_asked_for_and_cancel_changes_nothing(
+        signed_window, signed_context, qtbot, shown_errors):
+    from tessera.gui.key_prompts import InsertKeyPrompt
+
+    vault = signed_context.vault
+    alice = next(k for k in signed_context.virtual.keys if k.name.startswith("Alice"))
+    alice.pull_out()
+    before = vault.audit_head()
+    dialog = OrganisationDialog(signed_context, signed_window)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.name, "Never saved")
+    asked: list[str] = []
+    when_shown(InsertKeyPrompt, lambda p: (asked.append(p.title.text()), p.cancel_button.click()))
+    assert dialog.save() is None
+    assert asked and "Alice" in asked[0]  # "Insert Alice's security key"
+    assert vault.audit_head() == before and vault.organisation.name != "Never saved"
+    assert not shown_errors.messages
+
+    # Plugged back in while asked for: the change carries on by itself.
+    when_shown(InsertKeyPrompt, lambda _p: alice.plug_in())
+    assert dialog.save() is not None
+    assert vault.organisation.name == "Never saved"
+    assert_verifies(vault)

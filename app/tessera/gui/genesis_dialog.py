@@ -115,10 +115,14 @@ class GenesisDialog(QDialog):
     @classmethod
     def start(cls, parent: QWidget | None, context: AppContext,
               session: OperatorSession) -> GenesisDialog:
-        """Open the dialog (window-modal, no nested event loop)."""
+        """Open the dialog, not modal: the virtual keys' Touch buttons (in the main
+        window) must stay usable while the custodians touch in turn."""
         dialog = cls(context, session, parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
+        dialog.setWindowModality(Qt.WindowModality.NonModal)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
 
     def chosen_ids(self) -> list[str]:

@@ -70,7 +70,22 @@ class VaultConnection:
     # -- transactions ------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write; nested calls join the outer one as a savepoint."""
+        """One atomic write; nested calls join the outer one as a savepoint.
+
+        Refused with :class:`VaultBusy` (nothing written) while another thread's commit
+        waits for its signatures: that wait lasts until a person touches a key, and
+        the window asking for the touch must not freeze waiting for it."""
+        while not self._lock.acquire(timeout=0.05):
+            if self._signing_elsewhere():
+                raise VaultBusy()
+        try:
+            with self._locked_transaction() as conn:
+                yield conn
+        finally:
+            self._lock.release()
+
+    @contextmanager
+    def _locked_transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._reading_depth:
                 raise RuntimeError("a vault write cannot start inside a read snapshot")

@@ -59,3 +59,44 @@ def test_reads_from_another_thread_see_the_committed_state_while_a_commit_is_sig
     assert not failures
     assert [c.name for c in vault.list_custodians()] == ["Alice", "Bob"]
     vault.close()
+
+
+def test_a_write_from_another_thread_is_refused_as_busy_while_a_commit_is_signed(
+        tmp_path: Path) -> None:
+    import pytest
+
+    from tessera.core.errors import NotFound
+    from tessera.vault.errors import VaultBusy
+
+    vault = Vault.open(tmp_path / "vault.sqlite3", create=True)
+    signer = SlowSigner()
+    writer = threading.Thread(target=lambda: _signed_add(vault, signer, "Bob"))
+    writer.start()
+    outcome: list[BaseException | None] = []
+
+    def other_write() -> None:
+        try:
+            vault.add_custodian("Carol", "", "", actor="op")
+            outcome.append(None)
+        except BaseException as exc:  # reported below
+            outcome.append(exc)
+
+    try:
+        assert signer.waiting.wait(30)
+        other = threading.Thread(target=other_write)
+        other.start()
+        other.join(30)  # a guard against hanging the run, not a speed check
+        assert not other.is_alive(), "the write waited for the signature"
+    finally:
+        signer.touched.set()
+        writer.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], VaultBusy)
+    with pytest.raises(NotFound):  # nothing of Carol was written
+        vault.get_custodian("Carol")
+    assert [c.name for c in vault.list_custodians()] == ["Bob"]
+    vault.close()
+
+
+def _signed_add(vault: Vault, signer: SlowSigner, name: str) -> None:
+    with vault.signed_by(signer):
+        vault.add_custodian(name, "", "", actor="op")
