@@ -159,6 +159,10 @@ def test_enrolment_is_signed_by_the_new_key_and_countersigned_by_the_operator(
     state = verify_vault(vault, full=True)
     assert state.ok and dave.id in state.trusted
     assert "demo attestation" in wizard.result_page.summary.text()
+    # the new key's PIN is asked saying why (its own signature), the operator's is not
+    # asked at all in a demo vault (its virtual key's PIN is given for the person)
+    assert any("signs its own enrolment" in asked for asked in pins)
+    assert not any("operator" in asked for asked in pins)
 
 
 def test_a_remote_key_without_attestation_is_enrolled_as_not_proven_hardware(

@@ -55,6 +55,7 @@ from tessera.custody.enroll import enroll_device, enroll_remote
 from tessera.gui.context import AppContext
 from tessera.gui.errors import message_for, show_error
 from tessera.gui.key_prompts import run_with_key
+from tessera.gui.operator import Purposed
 from tessera.gui.prompts import ask_again_on_wrong_pin
 from tessera.gui.theme import Tone, set_tone
 from tessera.gui.typed_text import lookalike_problem, rich, typed_text_problem
@@ -491,11 +492,17 @@ class EnrolPage(QWizardPage):
             label = virtual_name
         context = wiz.context
 
+        signed = context.vault.genesis_fingerprint() is not None
+
         def work(prompts: Prompts, cancel: threading.Event) -> TokenInfo:
             device = None
             if virtual_name is not None and context.virtual is not None:
                 device = plug_in_virtual_key(context, kind, virtual_name)
-            return enroll_device(context.vault, context.drivers, custodian_id, kind, prompts,
+            # In a signed vault the new key's prompts say why it is touched again after
+            # the operator's countersignature: it signs its own enrolment.
+            asked: Prompts = Purposed(prompts, "being enrolled: it also signs its own "
+                                      "enrolment") if signed else prompts
+            return enroll_device(context.vault, context.drivers, custodian_id, kind, asked,
                                  cancel, label=label, actor=context.actor, device=device)
 
         self.running = True
