@@ -6,8 +6,13 @@ import threading
 from pathlib import Path
 
 from helpers.ceremony import Ceremony, ScriptedPrompts, build
+from tessera.custody.drivers import TokenDrivers
+from tessera.custody.enroll import enroll_device
 from tessera.custody.release import ReleaseCeremony, drill
 from tessera.custody.signing import TokenSigner, adopt
+from tessera.tokens.base import TokenKind
+from tessera.tokens.virtual.devices import VirtualDevices
+from tessera.vault import Vault
 from tessera.vault.sheet_registry import SheetRegistry
 
 
@@ -42,3 +47,19 @@ def sign_genesis(c: Ceremony) -> str:
 
 def signer(c: Ceremony, name: str) -> TokenSigner:
     return TokenSigner(c.drivers, c.tokens[name], ScriptedPrompts())
+
+
+def signed_real_vault(path: Path, operator: str = "Olivia") -> tuple[Vault, TokenSigner]:
+    """A real (not demo) vault signed by its operator's attested virtual FIDO2 key: what a
+    vault must be before any share is wrapped in it. Needs the ``trust_demo_ca`` fixture
+    (the workstation trusts the virtual keys' attestation). Returns the vault and the
+    operator's signer; wrap writes in ``vault.signed_by(signer)``."""
+    vault = Vault.open(path, create=True)
+    devices = VirtualDevices.for_vault(path, touch="immediate")
+    drivers = TokenDrivers.for_vault(path, demo=False, **devices.providers())
+    person = vault.add_custodian(operator, "", "Operator", actor="op")
+    key = devices.add(TokenKind.FIDO2, f"{operator}'s key")
+    token = enroll_device(vault, drivers, person.id, TokenKind.FIDO2, ScriptedPrompts(),
+                          threading.Event(), actor="op", device=key.device)
+    adopt(vault, drivers, [token.id], ScriptedPrompts(), actor="op")
+    return vault, TokenSigner(drivers, token, ScriptedPrompts())

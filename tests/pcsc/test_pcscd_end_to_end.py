@@ -83,8 +83,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                               input=f"{pin}\n{pin}\n")
             assert r.returncode == 0, r.stderr
             world.enrol_output[name] = r.stdout + r.stderr
+        # Both custodians' tokens sign the vault (its genesis): no share is wrapped
+        # before. From then on Alice's key signs every change (TESSERA_SIGN_WITH), so
+        # each command also asks for her PIN after the ones it asked before.
+        alice = world.tessera("token", "list").stdout.split("Alice")[0].split()[-1]
+        bob = world.tessera("token", "list").stdout.split("Bob")[0].split()[-1]
+        r = world.tessera("audit", "adopt", "--token", alice, "--token", bob,
+                          input=f"{ALICE_PIN}\n{BOB_PIN}\n")
+        assert r.returncode == 0, r.stderr
+        world.env["TESSERA_SIGN_WITH"] = alice
+        (tmp / "secret-in").write_text("s3cr3t")
         r = world.tessera("record", "create", "--label", "Root", "--custodian", "Alice",
-                          "--custodian", "Bob", "-k", "2", input="s3cr3t\n")
+                          "--custodian", "Bob", "-k", "2", "--secret-file",
+                          str(tmp / "secret-in"), input=f"{ALICE_PIN}\n" * 3)
         assert r.returncode == 0, r.stderr
         yield world
     finally:
@@ -121,13 +132,14 @@ def test_ykman_sees_the_same_card_and_tesseras_slot(world: World):
 
 
 def test_drill_and_release_through_pcscd(world: World):
-    r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n")
+    r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n" * 3)
     assert r.returncode == 0, r.stderr
     assert "opens share" in r.stdout
     out = world.tmp / "secret"
+    # Alice signs the request, approves (and signs that), Bob approves, Alice signs on.
     r = world.tessera("release", "Root", "--reason", "DR test", "--ticket", "CHG-1",
                       "--approve", "Alice", "--approve", "Bob", "--out", str(out),
-                      input=f"{ALICE_PIN}\n{BOB_PIN}\n")
+                      input=f"{ALICE_PIN}\n" * 3 + f"{BOB_PIN}\n" + f"{ALICE_PIN}\n" * 4)
     assert r.returncode == 0, r.stderr
     assert out.read_text() == "s3cr3t"
     verify = world.tessera("audit", "verify")
@@ -138,7 +150,8 @@ def test_wrong_pin_through_pcscd(world: World):
     r = world.tessera("drill", "Root", "Bob", input="00000000\n")
     assert r.returncode != 0
     assert "Wrong PIN — 2 attempts left" in r.stderr
-    ok = world.tessera("drill", "Root", "Bob", input=f"{BOB_PIN}\n")  # the counter resets
+    ok = world.tessera("drill", "Root", "Bob",  # the counter resets; Alice signs
+                       input=f"{BOB_PIN}\n" + f"{ALICE_PIN}\n" * 3)
     assert ok.returncode == 0, ok.stderr
 
 
@@ -157,7 +170,7 @@ def test_key_pulled_out_while_waiting_for_touch(world: World):
     assert drill.returncode != 0
     assert "was removed during the operation" in err, err
     world.pcscd.plug_in(0, ALICE)  # plugged back in, the key works again
-    r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n")
+    r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n" * 3)
     assert r.returncode == 0, r.stderr
 
 
@@ -202,6 +215,7 @@ def test_drills_beside_the_gui_device_poller_never_say_wrong_key(world: World, q
 
     from tessera.custody.drivers import TokenDrivers
     from tessera.custody.release import drill
+    from tessera.custody.signing import TokenSigner
     from tessera.gui.device_poller import DevicePoller
     from tessera.gui.worker import TokenWorker
     from tessera.tokens.piv_devices import list_real_devices
@@ -228,10 +242,15 @@ def test_drills_beside_the_gui_device_poller_never_say_wrong_key(world: World, q
     outcomes: list[object] = []
     jobs = []
 
+    def signed_drill(cancel: threading.Event) -> object:
+        # The vault is signed: Alice's key also signs the drill's result.
+        with vault.signed_by(TokenSigner(drivers, token, PinPrompts(ALICE_PIN), cancel)):
+            return drill(vault, drivers, "Root", token.id, PinPrompts(ALICE_PIN), cancel,
+                         actor="Alice")
+
     def submit() -> None:
         jobs.append(worker.submit(
-            lambda prompts, cancel: drill(vault, drivers, "Root", token.id,
-                                          PinPrompts(ALICE_PIN), cancel, actor="operator"),
+            lambda prompts, cancel: signed_drill(cancel),
             on_success=outcomes.append, on_failure=outcomes.append))
 
     poller = DevicePoller(poller_drivers, busy=lambda: worker.busy, lock=worker.device_lock,

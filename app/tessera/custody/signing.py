@@ -53,6 +53,26 @@ class StateNotVerified(TesseraError):
             "backup you trust"))
 
 
+class NotSignedYet(TesseraError):
+    """A share would be wrapped in a vault whose state nobody has signed yet (no genesis):
+    its tables, recipients included, could have been written by anyone."""
+
+    exit_code = 78
+
+    def __init__(self, custodians: int, signing_tokens: Sequence[str]) -> None:
+        self.custodians = custodians
+        self.signing_tokens = tuple(signing_tokens)
+        need = custodians // 2 + 1
+        example = " ".join(f'--token "{label}"' for label in self.signing_tokens[:need])
+        super().__init__(
+            "this vault's state is not signed yet (it has no genesis), so nothing proves the "
+            "recipients in it are the custodians' own: no share is wrapped until "
+            f"{need} of its {custodians} custodian(s) sign it with their tokens. Run "
+            f"`tessera audit adopt {example or '--token TOKEN …'}` (one token per custodian; "
+            "`tessera token list` shows them), then repeat this command with "
+            "`tessera --sign-with TOKEN …`; nothing was wrapped")
+
+
 class TokenSigner:
     """A token signing statements through its driver (asks for PIN/touch as needed)."""
 
@@ -82,9 +102,17 @@ def require_operator_token(vault: Vault, token: TokenInfo) -> None:
     if token.state is not TokenState.ACTIVE or token.remote:
         raise PolicyError(f"{token.label} cannot sign (it is {token.state.value}"
                           f"{', enrolled remotely' if token.remote else ''})")
-    if token.kind is TokenKind.SOFTWARE and not vault.is_demo:
+    if vault.is_demo:
+        return
+    if token.kind is TokenKind.SOFTWARE:
         raise PolicyError(f"{token.label} is a software key: outside demo vaults people act "
                           "through hardware tokens")
+    if token.policy_kind(demo_vault=False) is TokenKind.SOFTWARE:
+        # A claimed kind proves nothing (#9 item 4): without an attestation that chains
+        # to the trust store the key could have been made in software.
+        raise PolicyError(f"{token.label} is not proven hardware (no valid attestation): "
+                          "outside demo vaults people act through attested hardware tokens "
+                          "(docs/TOKENS.md, Attestation)")
 
 
 def token_from_projection(row: Mapping[str, Any]) -> TokenInfo:
@@ -203,9 +231,7 @@ def adopt(vault: Vault, drivers: TokenDrivers, token_ids: Sequence[str], prompts
     for token in tokens:
         require_operator_token(vault, token)
     custodians = {t.custodian_id for t in tokens}
-    eligible = {t.custodian_id for c in vault.list_custodians() if c.state.value == "active"
-                for t in vault.list_tokens(c.id)
-                if t.state is TokenState.ACTIVE and not t.remote}
+    eligible = {t.custodian_id for t in signing_tokens(vault)}
     if len(custodians) * 2 <= len(eligible):
         raise PolicyError(f"signing the vault needs tokens of more than half of its "
                           f"{len(eligible)} custodians with signing tokens; "
@@ -231,11 +257,44 @@ def adopt(vault: Vault, drivers: TokenDrivers, token_ids: Sequence[str], prompts
     return Adopted(fingerprint, names, tuple(unproven))
 
 
+def created_as_demo(vault: Vault) -> bool:
+    """The vault is a demo vault and said so when it was created (audit entry 1).
+
+    Before the genesis the ``meta`` table is unsigned: flipping its demo flag alone must
+    not turn a real vault into one that wraps shares unsigned. Rewriting entry 1 as well
+    changes the vault's genesis as workstations pin it (vault/genesis.py)."""
+    if not vault.is_demo:
+        return False
+    first = vault.audit_entries(limit=1)
+    return bool(first) and first[0].action == "vault.create" and \
+        first[0].details.get("demo") is True
+
+
+def signing_tokens(vault: Vault) -> list[TokenInfo]:
+    """The tokens that can sign: active, enrolled in person, of active custodians."""
+    return [t for c in vault.list_custodians() if c.state.value == "active"
+            for t in vault.list_tokens(c.id) if t.state is TokenState.ACTIVE and not t.remote]
+
+
+def require_genesis(vault: Vault) -> None:
+    """No share is wrapped in a vault without a genesis (its state is unsigned, so a
+    recipient could be anyone's). Demo vaults are exempt (`tessera demo` and the
+    GUI's demo sign theirs anyway), but only when created as demo vaults."""
+    if vault.genesis_fingerprint() is None and not created_as_demo(vault):
+        tokens = signing_tokens(vault)
+        first: dict[str, str] = {}
+        for token in tokens:
+            first.setdefault(token.custodian_id, token.label)
+        raise NotSignedYet(len(first), list(first.values()))
+
+
 def require_verified_recipients(vault: Vault, tokens: Iterable[TokenInfo]) -> None:
-    """Before wrapping a share: each token's row must be the one its signed enrolment
-    made, and after genesis the token must chain to it. Names the first that fails."""
-    replay = verify_vault(vault)
+    """Before wrapping a share: the vault must have a genesis (outside demo vaults);
+    each token's row must be the one its signed enrolment made, and after genesis the
+    token must chain to it. Names the first that fails."""
     wanted = list(tokens)
+    require_genesis(vault)
+    replay = verify_vault(vault)
     if not replay.ok and replay.difference is None:
         raise StateNotVerified(replay.problem)
     for token in wanted:

@@ -54,17 +54,27 @@ def test_a_bad_url_is_refused_and_changes_nothing(vault_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler) missing")
+@pytest.mark.usefixtures("trust_demo_ca")  # virtual keys stand for attested hardware
 def test_sheets_printed_afterwards_carry_it(vault_path: Path, tmp_path: Path) -> None:
     run("organisation", "set", "--name", "Example Corp", "--contact", "Dana +44 20 7946 0001",
         "--url", "https://wiki.example.org/tessera")
+    virtual, pins = ("--virtual", "--virtual-touch", "immediate"), "314159\n" * 4
     for name in ("Alice", "Bob"):
         assert run("custodian", "add", name).code == 0
-        assert run("token", "enroll", name, "--kind", "software").code == 0
-    run("policy", "set", "hardware_only", "no")
+        r = run(*virtual, "token", "enroll", name, "--kind", "fido2", input=pins)
+        assert r.code == 0, r.text
+    tokens = [line.split()[0] for line in run("token", "list").out.splitlines()
+              if "fido2" in line]
+    # A real vault wraps shares only once its custodians signed it (its genesis).
+    adopted = run(*virtual, "audit", "adopt", "--token", tokens[0], "--token", tokens[1],
+                  input=pins)
+    assert adopted.code == 0, adopted.text
     sheets = tmp_path / "sheets"
-    r = run("record", "create", "--label", "AWS root", "--custodian", "Alice", "--custodian",
-            "Bob", "--threshold", "2", "--system", "aws", "--allow-software",
-            "--sheets", str(sheets), input=SECRET + "\n")
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    r = run(*virtual, "--sign-with", tokens[0], "record", "create", "--label", "AWS root",
+            "--custodian", "Alice", "--custodian", "Bob", "--threshold", "2", "--system",
+            "aws", "--secret-file", str(secret), "--sheets", str(sheets), input=pins)
     assert r.code == 0, r.text
     pdf = sorted(sheets.glob("*.pdf"))[0]
     pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,

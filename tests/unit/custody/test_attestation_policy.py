@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from helpers.attestation import enrolled_virtual_yubikey, ykman_attestation_pem
+from helpers.signed import signed_real_vault
 from tessera.core import age, canonical
 from tessera.core.attestation import ATTESTATION_FACT
 from tessera.core.errors import FormatError, PolicyError
@@ -22,6 +23,7 @@ from tessera.core.review import FindingKind, record_findings
 from tessera.custody.create import create_record
 from tessera.custody.enroll import AttestationRefused, enroll_remote
 from tessera.custody.review import record_view
+from tessera.custody.signing import NotSignedYet
 from tessera.tokens.base import TokenKind
 from tessera.vault import Vault
 from tessera.vault.exchange import export_version, import_version
@@ -75,24 +77,48 @@ def _plan(vault: Vault) -> SplitPlan:
     return SplitPlan.simple(2, [c.id for c in vault.list_custodians()])
 
 
-def test_a_software_p256_key_enrolled_remotely_as_a_yubikey_counts_as_software(real: Vault):
-    alice, bob = real.list_custodians()
-    _, recipient = software_yubikey_recipient()
-    token = enroll_remote(real, alice.id, recipient, actor="op")
-    assert token.kind is TokenKind.PIV                      # what it claims...
-    assert token.policy_kind(demo_vault=False) is TokenKind.SOFTWARE   # ...what it counts as
-    assert "no attestation" in token.attestation(demo_vault=False).problem
-    _, other = software_yubikey_recipient()
-    enroll_remote(real, bob.id, other, actor="op")
-    with pytest.raises(PolicyError, match="software key"):
-        create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op")
-    assert real.list_records() == []
-    # with software allowed (on the record), the access review names the unproven key
-    create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op",
-                  allow_software=True)
+def test_a_software_p256_key_enrolled_remotely_as_a_yubikey_counts_as_software(
+        tmp_path: Path, trust_demo_ca: Path):
+    # A signed real vault (its operator's attested key signed the genesis): shares are
+    # wrapped only in a vault with a genesis.
+    real, operator = signed_real_vault(tmp_path / "real.sqlite3")
+    with real.signed_by(operator):
+        alice, bob = (real.add_custodian(n, "", "", actor="op") for n in ("Alice", "Bob"))
+        _, recipient = software_yubikey_recipient()
+        token = enroll_remote(real, alice.id, recipient, actor="op")
+        assert token.kind is TokenKind.PIV                      # what it claims...
+        assert token.policy_kind(demo_vault=False) is TokenKind.SOFTWARE  # ...counts as
+        assert "no attestation" in token.attestation(demo_vault=False).problem
+        _, other = software_yubikey_recipient()
+        enroll_remote(real, bob.id, other, actor="op")
+        plan = SplitPlan.simple(2, [alice.id, bob.id])
+        with pytest.raises(PolicyError, match="software key"):
+            create_record(real, b"root key", label="Root", plan=plan, nhi={}, actor="op")
+        assert real.list_records() == []
+        # with software allowed (on the record), the access review names the unproven key
+        create_record(real, b"root key", label="Root", plan=plan, nhi={}, actor="op",
+                      allow_software=True)
     findings = record_findings(record_view(real, real.list_records()[0]),
                              now=datetime.datetime.now(datetime.UTC))
     assert [f for f in findings if f.kind is FindingKind.NOT_PROVEN_HARDWARE]
+    real.close()
+
+
+def test_no_share_is_wrapped_in_a_real_vault_before_its_genesis(real: Vault):
+    """An attacker who writes a vault nobody has adopted yet controls every recipient in
+    it: the create is refused and says how to sign the vault, nothing is stored."""
+    alice, bob = real.list_custodians()
+    for person in (alice, bob):
+        real.add_token(person.id, TokenKind.SOFTWARE, f"{person.name}'s laptop key",
+                       age.X25519Identity.generate().recipient.to_string(), {"store": "file"},
+                       actor="op")
+    with pytest.raises(NotSignedYet, match="tessera audit adopt") as refused:
+        create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op",
+                      allow_software=True)
+    assert "not signed yet" in str(refused.value)
+    assert real.list_records() == []
+    with real.reading() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0] == 0
 
 
 def test_a_forged_attestation_from_an_untrusted_ca_is_refused(real: Vault):

@@ -17,6 +17,7 @@ from tessera.core.policy import SplitPlan
 from tessera.custody.create import create_record
 from tessera.custody.enroll import enroll_device
 from tessera.custody.signing import (
+    NotSignedYet,
     RecipientNotVerified,
     StateNotVerified,
     adopt,
@@ -295,3 +296,28 @@ def test_reshare_refuses_a_substituted_recipient_after_the_quorum(signed: Any) -
             ceremony.finish()
     assert caught.value.custodian == "Carol"
     assert c.vault.get_record("Deploy key").current_version == before
+
+
+def test_a_demo_flag_flipped_in_a_vault_never_adopted_does_not_unlock_wrapping(tmp_path: Any
+                                                                               ) -> None:
+    """Before its genesis a real vault wraps nothing; turning it into a 'demo vault' by
+    editing meta (and even re-recording the statement log, which nobody signed yet)
+    does not exempt it: entry 1 of its audit log says it was created real."""
+    path = tmp_path / "real.sqlite3"
+    with Vault.open(path, create=True) as vault:
+        for name in ("Alice", "Bob"):
+            person = vault.add_custodian(name, "", "", actor="op")
+            vault.add_token(person.id, TokenKind.SOFTWARE, f"{name}'s laptop key",
+                            age.X25519Identity.generate().recipient.to_string(),
+                            {"store": "file"}, actor="op")
+    conn = raw(path)
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'demo'")
+    conn.execute("DELETE FROM statements")  # an unsigned log: nothing to compare with
+    conn.close()
+    vault = Vault.open(path)
+    assert vault.is_demo
+    with pytest.raises(NotSignedYet, match="audit adopt"):
+        create_record(vault, SECRET, label="Root", plan=SplitPlan.simple(2, ["Alice", "Bob"]),
+                      nhi={}, actor="op", allow_software=True)
+    assert vault.list_records() == []
+    vault.close()

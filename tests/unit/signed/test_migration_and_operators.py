@@ -124,3 +124,24 @@ def test_a_retired_token_cannot_sign_any_more(signed: Any) -> None:
         c.vault.add_custodian("Mallory", contact="", role="", actor="op")
     result = verify_vault(c.vault)
     assert not result.ok and "not signed by any trusted token" in result.problem
+
+
+def test_outside_demo_vaults_an_unattested_key_cannot_sign(tmp_path: Path) -> None:
+    """A FIDO2 key that gave no attestation may be software dressed as a YubiKey: in a
+    real vault it neither signs the genesis nor acts (#9 items 2 and 4)."""
+    from helpers.attestation import attested_fido2_facts
+    from tessera.core import age
+    from tessera.core.attestation import ATTESTATION_FACT
+
+    vault = Vault.open(tmp_path / "real.sqlite3", create=True)
+    drivers = TokenDrivers.for_vault(tmp_path / "real.sqlite3")
+    person = vault.add_custodian("Alice", contact="", role="", actor="op")
+    facts = attested_fido2_facts()
+    facts.pop(ATTESTATION_FACT)
+    token = vault.add_token(person.id, TokenKind.FIDO2, "Alice's key",
+                            age.X25519Identity.generate().recipient.to_string(), facts,
+                            actor="op")
+    with pytest.raises(PolicyError, match="not proven hardware"):
+        adopt(vault, drivers, [token.id], ScriptedPrompts(), actor="op")
+    assert vault.genesis_fingerprint() is None
+    vault.close()
