@@ -39,6 +39,7 @@ class Context:
 
     def __init__(self, vault_path: Path | None, actor: str | None) -> None:
         self.vault_path = vault_path or Vault.default_path()
+        self.typed_actor = actor  # --actor as typed (None: not given)
         self.actor = actor or os.environ.get("TESSERA_ACTOR") or getpass.getuser()
         self.prompts = TerminalPrompts()
         self.virtual_touch = "delay:0.3"
@@ -86,6 +87,11 @@ class Context:
 
         token = find_token(vault, ref)
         require_operator_token(vault, token)
+        if self.typed_actor is not None and self.typed_actor != token.custodian_name:
+            # Free text cannot say who acted where a token signs (#9 item 2).
+            raise InputError(f"--actor {self.typed_actor!r} is not who signs: the audit log "
+                             f"names the custodian whose token signs ({token.custodian_name}, "
+                             "with --sign-with); drop --actor")
         self.actor = token.custodian_name
         return TokenSigner(self.drivers(vault), token, self.prompts)
 

@@ -43,7 +43,9 @@ EXIT_INTERNAL = 70
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--vault", "vault_path", type=click.Path(path_type=Path), envvar="TESSERA_VAULT",
               help="Vault file (default: the platform data directory; env TESSERA_VAULT).")
-@click.option("--actor", help="Who is operating (recorded in the audit log; env TESSERA_ACTOR).")
+@click.option("--actor", help="Who is operating, in a vault not signed yet (recorded in the "
+              "audit log; env TESSERA_ACTOR). In a signed vault the actor is whoever signs "
+              "(--sign-with); an --actor naming someone else is refused.")
 @click.option("--sign-with", "sign_with", envvar="TESSERA_SIGN_WITH", metavar="TOKEN",
               help="The token (id, id prefix or label) that signs this command's changes in "
                    "a signed vault; its custodian is recorded as the actor.")

@@ -97,3 +97,20 @@ def test_commands_refuse_a_tampered_vault_and_audit_still_reports(vault_path: Pa
     v = run("audit", "verify")
     assert v.code == 3 and "role" in v.err
     assert run("audit", "export").code == 0
+
+
+def test_in_a_signed_vault_actor_text_cannot_name_someone_other_than_the_signer(
+        vault_path: Path) -> None:
+    assert run("audit", "adopt", "--token", "Alice's software key", "--token",
+               "Bob's software key").code == 0
+    r = run("--actor", "Mallory", "--sign-with", "Carol's software key", "custodian", "add",
+            "Dave")
+    assert r.code == 65
+    assert "--actor 'Mallory' is not who signs" in r.err and "Carol" in r.err
+    assert "Dave" not in run("custodian", "list").out
+    # Naming the signer is redundant but honest; TESSERA_ACTOR ("operator") gives way.
+    r = run("--actor", "Carol", "--sign-with", "Carol's software key", "custodian", "add",
+            "Dave")
+    assert r.code == 0, r.text
+    with Vault.open(vault_path) as vault:
+        assert vault.audit_entries(action="custodian.add")[-1].actor == "Carol"
