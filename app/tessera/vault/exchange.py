@@ -393,6 +393,11 @@ def _import_custodians(vault: Vault, conn: sqlite3.Connection, parsed: ExportFil
 
 def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile) -> list[str]:
     added: list[str] = []
+    # In a signed vault a token arrives without having signed its own enrolment here
+    # (FORMAT §7.1): it is kept as enrolled remotely — possession not proven, vouched
+    # for by the importing operator's signature, never a signer — so the vault still
+    # verifies and replay lists it among the tokens whose possession is unproven.
+    signed_vault = vault.genesis_fingerprint() is not None
     for token in parsed.tokens:
         known = conn.execute("SELECT custodian_id, kind, recipient FROM tokens WHERE id = ?",
                              (token.id,)).fetchone()
@@ -423,6 +428,6 @@ def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile) -
                      " state, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
                      (token.id, token.custodian_id, token.kind.value, token.label,
                       token.recipient, json_object(token.facts, "token facts", MAX_FACTS),
-                      int(token.remote), vault.now()))
+                      int(token.remote or signed_vault), vault.now()))
         added.append(token.id)
     return added
