@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from helpers.ceremony import ScriptedPrompts
 from helpers.signed import signer
@@ -26,6 +30,14 @@ def test_sheets_and_transcripts_carry_the_genesis_fingerprint(signed: Any,
     assert transcript.genesis == genesis
     assert write_pdf([sheet], tmp_path / "sheet.pdf", Paper.A4) >= 1
     assert write_transcript_pdf(transcript, tmp_path / "t.pdf", Paper.A4) >= 1
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler) missing: the printed text is not checked")
+    groups = " ".join(genesis[i:i + 4] for i in range(0, 32, 4))
+    for pdf in ("sheet.pdf", "t.pdf"):
+        text = subprocess.run(["pdftotext", "-layout", str(tmp_path / pdf), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        # What a custodian compares: the genesis as printed on the page itself.
+        assert "genesis" in text.lower() and groups in " ".join(text.split()), pdf
 
 
 def test_an_unsigned_vault_prints_no_genesis(tmp_path: Path) -> None:
