@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from tessera.core import canonical
 from tessera.core.errors import IntegrityError
+from tessera.custody.signing import verify_vault
 from tessera.vault import Vault
 
 # Names copied from the operator's environment: enough to find programs and speak the
@@ -84,6 +85,14 @@ def run_revocation_hook(vault: Vault, record_id: str, release_id: str, *,
     in the GUI). The outcome is in the audit log as ``hook.run`` or ``hook.fail``.
     """
     release = vault.get_release(release_id)
+    # Run a hook only as the vault's signed log has it: a row planted after the vault
+    # was opened (a shared drive, a window left open) would run with the operator's
+    # rights. Nothing is run and nothing written; the caller says so.
+    state = verify_vault(vault)
+    if not state.ok:
+        return HookOutcome(record_id, release.id, (), None, False, "", "",
+                           f"the vault does not verify ({state.problem}), so no hook was "
+                           "run — run `tessera audit verify`")
     try:
         hook = vault.revocation_hook(record_id)
     except IntegrityError as exc:

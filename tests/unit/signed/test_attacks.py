@@ -321,3 +321,25 @@ def test_a_demo_flag_flipped_in_a_vault_never_adopted_does_not_unlock_wrapping(t
                       nhi={}, actor="op", allow_software=True)
     assert vault.list_records() == []
     vault.close()
+
+
+def test_a_hook_planted_while_the_vault_is_open_does_not_run(signed: Any, tmp_path: Any
+                                                            ) -> None:
+    """The vault was checked when it was opened (a window left open on a shared drive);
+    the attacker then rewrites the hook. The next release's hook is not run."""
+    from tessera.custody.hooks import run_revocation_hook
+
+    c = signed
+    assert verify_vault(c.vault).ok  # checked on open
+    loot = tmp_path / "loot"
+    conn = raw(c.path)
+    conn.execute("UPDATE record_hooks SET command = ? WHERE record_id = ?",
+                 (json.dumps(["/bin/sh", "-c", f"echo planted > {loot}"]), c.record_id))
+    conn.close()
+    release = c.vault.list_releases(c.record_id)[0]
+    outcome = run_revocation_hook(c.vault, c.record_id, release.id, actor="Alice")
+    assert outcome is not None and not outcome.ok
+    assert "no hook was run" in outcome.describe() and "record_hooks" in outcome.describe()
+    assert "/bin/true" in outcome.describe()  # what the signed log says it should be
+    assert not loot.exists()
+    c.vault.close()
