@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,40 @@ def test_in_a_signed_vault_actor_text_cannot_name_someone_other_than_the_signer(
     assert r.code == 0, r.text
     with Vault.open(vault_path) as vault:
         assert vault.audit_entries(action="custodian.add")[-1].actor == "Carol"
+
+
+@pytest.mark.skipif(shutil.which("age") is None or shutil.which("age-keygen") is None,
+                    reason="stock age not installed")
+def test_enrolment_substitution_end_to_end_with_stock_age(vault_path: Path,
+                                                          tmp_path: Path) -> None:
+    """#9's first attack as the attacker runs it: their own key from stock age-keygen put
+    in Bob's place with plain SQLite, then the operator's next `record create`. It is
+    refused naming Bob's token, and stock age opens nothing in the vault with their key."""
+    assert run("audit", "adopt", "--token", "Alice's software key", "--token",
+               "Bob's software key").code == 0
+    made = run("--sign-with", "Carol's software key", "record", "create", "--label", "AWS root",
+               "--custodian", "Alice", "--custodian", "Bob", "--custodian", "Carol",
+               "--threshold", "2", input=SECRET + "\n")
+    assert made.code == 0, made.text
+    key = tmp_path / "attacker.key"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    recipient = next(line.split(": ")[1] for line in key.read_text().splitlines()
+                     if line.startswith("# public key: "))
+    conn = sqlite3.connect(str(vault_path))
+    conn.execute("UPDATE tokens SET recipient = ?, facts = json_remove(facts, '$.pq_recipient')"
+                 " WHERE label = ?", (recipient, "Bob's software key"))
+    conn.commit()
+    conn.close()
+    r = run("--sign-with", "Alice's software key", "record", "create", "--label", "Payroll",
+            "--custodian", "Alice", "--custodian", "Bob", "--custodian", "Carol",
+            "--threshold", "2", input=SECRET + "\n")
+    assert r.code == 78 and "Bob's software key" in r.err
+    conn = sqlite3.connect(str(vault_path))
+    envelopes = [bytes(row[0]) for row in conn.execute("SELECT age FROM envelopes")]
+    labels = [row[0] for row in conn.execute("SELECT label FROM records")]
+    conn.close()
+    assert labels == ["AWS root"] and len(envelopes) == 3  # the refused create made none
+    for envelope in envelopes:
+        opened = subprocess.run(["age", "-d", "-i", str(key)], input=envelope,
+                                capture_output=True, check=False)
+        assert opened.returncode != 0 and not opened.stdout
