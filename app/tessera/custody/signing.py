@@ -64,13 +64,18 @@ class NotSignedYet(TesseraError):
         self.signing_tokens = tuple(signing_tokens)
         need = custodians // 2 + 1
         example = " ".join(f'--token "{label}"' for label in self.signing_tokens[:need])
+        why = ("this vault's state is not signed yet (it has no genesis), so nothing proves "
+               "the recipients in it are the custodians' own; nothing was wrapped. ")
+        if not custodians:
+            super().__init__(why + "No custodian has a token that can sign it (a token "
+                             "enrolled remotely cannot): enrol custodians' tokens in person "
+                             "(`tessera token enroll NAME`), then run `tessera audit adopt`")
+            return
         super().__init__(
-            "this vault's state is not signed yet (it has no genesis), so nothing proves the "
-            "recipients in it are the custodians' own: no share is wrapped until "
-            f"{need} of its {custodians} custodian(s) sign it with their tokens. Run "
-            f"`tessera audit adopt {example or '--token TOKEN …'}` (one token per custodian; "
-            "`tessera token list` shows them), then repeat this command with "
-            "`tessera --sign-with TOKEN …`; nothing was wrapped")
+            why + f"No share is wrapped until {need} of its {custodians} custodians with "
+            f"signing tokens sign it. Run `tessera audit adopt {example}` (one token per "
+            "custodian; `tessera token list` shows them), then repeat this command with "
+            "`tessera --sign-with TOKEN …`")
 
 
 class TokenSigner:

@@ -116,6 +116,8 @@ def test_no_share_is_wrapped_in_a_real_vault_before_its_genesis(real: Vault):
         create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op",
                       allow_software=True)
     assert "not signed yet" in str(refused.value)
+    assert "2 of its 2 custodians" in str(refused.value)
+    assert "Alice's laptop key" in str(refused.value)
     assert real.list_records() == []
     with real.reading() as conn:
         assert conn.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0] == 0
@@ -208,3 +210,13 @@ def test_a_genuine_attestation_beside_the_attackers_recipient_proves_nothing():
     proof = swapped.attestation(demo_vault=True)
     assert not proof.proven and "recipient" in proof.problem
     assert swapped.policy_kind(demo_vault=True) is TokenKind.SOFTWARE
+
+
+def test_a_vault_of_remote_custodians_only_is_told_to_enrol_a_signer_in_person(real: Vault):
+    for person in real.list_custodians():
+        enroll_remote(real, person.id, age.X25519Identity.generate().recipient.to_string(),
+                      actor="op")
+    with pytest.raises(NotSignedYet, match="No custodian has a token that can sign"):
+        create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op",
+                      allow_software=True)
+    assert real.list_records() == []
