@@ -61,16 +61,25 @@ class NotSignedYet(TesseraError):
 
     def __init__(self, custodians: int, signing_tokens: Sequence[str]) -> None:
         self.custodians = custodians
-        self.signing_tokens = tuple(signing_tokens)
+        self.signing_tokens = tuple(signing_tokens)  # one per custodian who can sign
         need = custodians // 2 + 1
-        example = " ".join(f'--token "{label}"' for label in self.signing_tokens[:need])
         why = ("this vault's state is not signed yet (it has no genesis), so nothing proves "
                "the recipients in it are the custodians' own; nothing was wrapped. ")
         if not custodians:
-            super().__init__(why + "No custodian has a token that can sign it (a token "
-                             "enrolled remotely cannot): enrol custodians' tokens in person "
-                             "(`tessera token enroll NAME`), then run `tessera audit adopt`")
+            super().__init__(why + "No custodian has a token enrolled in person (a token "
+                             "enrolled remotely cannot sign): enrol their FIDO2 keys or "
+                             "YubiKeys in person (`tessera token enroll NAME --kind "
+                             "fido2|piv`), then run `tessera audit adopt --token … --token …`")
             return
+        if len(self.signing_tokens) < need:
+            super().__init__(
+                why + f"Its genesis needs {need} of the {custodians} custodians with tokens "
+                f"enrolled in person, signing with a token that can act here (attested "
+                f"hardware outside demo vaults), and {len(self.signing_tokens)} can: enrol "
+                "their FIDO2 keys or YubiKeys in person (`tessera token enroll NAME --kind "
+                "fido2|piv`), then run `tessera audit adopt --token … --token …`")
+            return
+        example = " ".join(f'--token "{label}"' for label in self.signing_tokens[:need])
         super().__init__(
             why + f"No share is wrapped until {need} of its {custodians} custodians with "
             f"signing tokens sign it. Run `tessera audit adopt {example}` (one token per "
@@ -287,10 +296,14 @@ def require_genesis(vault: Vault) -> None:
     GUI's demo sign theirs anyway), but only when created as demo vaults."""
     if vault.genesis_fingerprint() is None and not created_as_demo(vault):
         tokens = signing_tokens(vault)
-        first: dict[str, str] = {}
+        able: dict[str, str] = {}  # custodian -> a token that may sign the genesis
         for token in tokens:
-            first.setdefault(token.custodian_id, token.label)
-        raise NotSignedYet(len(first), list(first.values()))
+            try:
+                require_operator_token(vault, token)
+            except PolicyError:
+                continue
+            able.setdefault(token.custodian_id, token.label)
+        raise NotSignedYet(len({t.custodian_id for t in tokens}), list(able.values()))
 
 
 def require_verified_recipients(vault: Vault, tokens: Iterable[TokenInfo]) -> None:

@@ -135,14 +135,42 @@ def test_reveal_refuses_a_pipe(vault_path: Path) -> None:
     assert SECRET not in r.text
 
 
-def test_hardware_only_vault_refuses_software_keys_unless_allowed(vault_path: Path) -> None:
+@pytest.mark.usefixtures("trust_demo_ca")  # the operator's virtual key stands for hardware
+def test_hardware_only_vault_refuses_software_keys_unless_allowed(vault_path: Path,
+                                                                  tmp_path: Path) -> None:
     setup_custodians(demo=False)
     r = run("record", "create", "--label", "X", "--custodian", "Alice", "--custodian", "Bob",
             "--custodian", "Carol", "--threshold", "2", input="s\n")
     assert r.code == 66
     assert "hardware-only" in r.err
-    create("X", extra=("--allow-software",))
-    exported = run("audit", "export").out
+    # Allowed on the record, software keys still wrap nothing before the vault's genesis,
+    # and software keys cannot sign a real vault's genesis: the refusal says what can.
+    r = run("record", "create", "--label", "X", "--custodian", "Alice", "--custodian", "Bob",
+            "--custodian", "Carol", "--threshold", "2", "--allow-software", input="s\n")
+    assert r.code == 78
+    assert "not signed yet" in r.err and "FIDO2 keys or YubiKeys in person" in r.err
+    # A vault whose operator signs with hardware: her key signs the genesis first, the
+    # software-key custodians are enrolled after it (each key signs its own enrolment).
+    virtual, pins = ("--virtual", "--virtual-touch", "immediate"), "314159\n" * 6
+    signed_vault = tmp_path / "signed.sqlite3"
+    env = {"TESSERA_VAULT": str(signed_vault)}
+    assert run("init", env=env).code == 0
+    assert run("custodian", "add", "Olivia", env=env).code == 0
+    assert run(*virtual, "token", "enroll", "Olivia", "--kind", "fido2", input=pins,
+               env=env).code == 0
+    olivia = run("token", "list", env=env).out.split()[2]
+    assert run(*virtual, "audit", "adopt", "--token", olivia, input=pins, env=env).code == 0
+    signed = (*virtual, "--sign-with", olivia)
+    for name in ("Alice", "Bob", "Carol"):
+        assert run(*signed, "custodian", "add", name, input=pins, env=env).code == 0
+        r = run(*signed, "token", "enroll", name, "--kind", "software", input=pins, env=env)
+        assert r.code == 0, r.text
+    (tmp_path / "secret").write_text(SECRET)
+    r = run(*signed, "record", "create", "--label", "X", "--custodian", "Alice", "--custodian",
+            "Bob", "--custodian", "Carol", "--threshold", "2", "--allow-software",
+            "--secret-file", str(tmp_path / "secret"), input=pins, env=env)
+    assert r.code == 0, r.text
+    exported = run("audit", "export", env=env).out
     assert '"allow_software":true' in exported.replace(" ", "")
 
 

@@ -116,8 +116,9 @@ def test_no_share_is_wrapped_in_a_real_vault_before_its_genesis(real: Vault):
         create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op",
                       allow_software=True)
     assert "not signed yet" in str(refused.value)
-    assert "2 of its 2 custodians" in str(refused.value)
-    assert "Alice's laptop key" in str(refused.value)
+    # Software keys cannot sign a real vault's genesis: the message says what can.
+    assert "needs 2 of the 2 custodians" in str(refused.value)
+    assert "enrol their FIDO2 keys or YubiKeys in person" in str(refused.value)
     assert real.list_records() == []
     with real.reading() as conn:
         assert conn.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0] == 0
@@ -216,7 +217,7 @@ def test_a_vault_of_remote_custodians_only_is_told_to_enrol_a_signer_in_person(r
     for person in real.list_custodians():
         enroll_remote(real, person.id, age.X25519Identity.generate().recipient.to_string(),
                       actor="op")
-    with pytest.raises(NotSignedYet, match="No custodian has a token that can sign"):
+    with pytest.raises(NotSignedYet, match="No custodian has a token enrolled in person"):
         create_record(real, b"root key", label="Root", plan=_plan(real), nhi={}, actor="op",
                       allow_software=True)
     assert real.list_records() == []
