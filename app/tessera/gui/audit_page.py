@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core.errors import InputError
 from tessera.core.private_file import private_writer
-from tessera.custody.log_check import check_log
+from tessera.custody.log_check import check_vault
 from tessera.gui.audit_detail import AuditEntryDetail
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
@@ -26,7 +26,6 @@ from tessera.gui.inventory_models import audit_model
 from tessera.gui.pages import TablePage
 from tessera.gui.theme import Tone, set_tone, themed
 from tessera.vault import AuditEntry, AuditVerdict, Vault
-from tessera.vault.head_pins import HeadPinStore
 
 ACTION_GROUPS = (
     ("All actions", None),
@@ -139,11 +138,12 @@ class AuditPage(TablePage):
 
     def verify(self) -> AuditVerdict | None:
         """Recompute the chain and say the result; select the first bad entry if any."""
-        from tessera.custody.signing import format_fingerprint, verify_vault
+        from tessera.custody.signing import format_fingerprint
+        from tessera.vault.workstation_pins import WorkstationPins
 
         try:
-            verdict = check_log(self.context.vault, HeadPinStore(), full=True)
-            state = verify_vault(self.context.vault, full=True) if verdict.ok else None
+            state = check_vault(self.context.vault, WorkstationPins(), full=True)
+            verdict = state.audit or self.context.vault.verify_audit()
         except Exception as exc:
             show_error(self, exc)
             return None
