@@ -138,7 +138,7 @@ class AuditPage(TablePage):
 
     def verify(self) -> AuditVerdict | None:
         """Recompute the chain and say the result; select the first bad entry if any."""
-        from tessera.custody.signing import format_fingerprint
+        from tessera.vault.genesis import describe_genesis
         from tessera.vault.workstation_pins import WorkstationPins
 
         try:
@@ -156,11 +156,8 @@ class AuditPage(TablePage):
             # The head in full: it is what a printed transcript is compared against.
             text = (f"✓ Chain intact: {verdict.entries} entries. Head: entry "
                     f"{verdict.head_seq}, hash {verdict.head_hash}")
-            if state is not None and state.genesis is not None:
-                text += (f"\nSigned by its custodians' tokens since the genesis "
-                         f"{format_fingerprint(state.genesis[1])}")
-            else:
-                text += "\nNot signed yet: no genesis (tessera audit adopt)"
+            text += "\n" + describe_genesis(
+                state.genesis[1] if state is not None and state.genesis is not None else None)
             tone = Tone.GOOD
             self.select_where(lambda e: e.seq == verdict.head_seq)
         else:
