@@ -12,6 +12,7 @@ that verifies is kept as the new starting point; one that fails changes nothing.
 
 from __future__ import annotations
 
+from tessera.core.errors import IntegrityError
 from tessera.custody.signing import verify_vault
 from tessera.vault import Vault
 from tessera.vault.statements import Replay
@@ -25,6 +26,10 @@ def check_vault(vault: Vault, pins: WorkstationPins | None, *, full: bool = Fals
     ``expected_head`` is an audit head printed on a transcript (``--head``). The result
     carries the audit chain's verdict in ``audit`` (None when the statements failed
     before the chain was checked)."""
+    try:
+        vault.vault_id  # noqa: B018 (read to know which store is this vault's)
+    except IntegrityError:
+        pins = None  # no id to find a store by: the full replay names what was changed
     kept = None if pins is None else pins.verified(vault)
     start = None if full else kept
     state = verify_vault(vault, start=start, full=start is None,

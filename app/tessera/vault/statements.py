@@ -18,6 +18,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 from tessera.core import canonical
@@ -316,8 +317,9 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         try:
             body_bytes = str(body_text).encode("utf-8")
             body = canonical.loads(body_bytes, what=f"statement {seq}")
-            signatures = canonical.loads(str(sig_text).encode("utf-8"),
-                                         what=f"statement {seq} signatures")
+            # Signatures are outside the hashed body: read only when they are checked.
+            signatures = [] if check is None else canonical.loads(
+                str(sig_text).encode("utf-8"), what=f"statement {seq} signatures")
         except (FormatError, UnicodeEncodeError):
             return fail(seq, f"statement {seq} is damaged (not canonical JSON)")
         if not isinstance(body, dict) or not isinstance(signatures, list):
@@ -359,13 +361,11 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     result.audit = chain
     if not chain.ok:
         return fail(None, f"audit log: {chain.problem}")
-    for seq, head_seq, head_hash in audit_heads:
-        if head_seq == 0:
-            continue
-        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (head_seq,)).fetchone()
-        if row is None or row[0] != head_hash:
-            return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
-                             "the audit log was rewritten")
+    mismatch = _audit_heads_differ(conn, audit_heads)
+    if mismatch is not None:
+        seq, head_seq = mismatch
+        return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
+                         "the audit log was rewritten")
     signed_any = bool(audit_heads) or (start is not None and start.head[0] > 0)
     last_audit = audit_heads[-1][1:] if audit_heads else result.audit_head
     if (chain.head_seq, chain.head_hash) != tuple(last_audit) and signed_any and until is None:
@@ -378,6 +378,34 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
             result.difference = difference
             return fail(difference.statement, difference.describe())
     return result
+
+
+def _audit_heads_differ(conn: sqlite3.Connection, heads: list[tuple[int, int, str]]
+                        ) -> tuple[int, int] | None:
+    """(statement, audit seq) of the first statement whose signed audit head is not in the
+    log. Heads only grow, so one ordered read of the audit range serves them all."""
+    wanted = [(head_seq, seq, digest) for seq, head_seq, digest in heads if head_seq]
+    if not wanted:
+        return None
+    if any(a[0] > b[0] for a, b in pairwise(wanted)):
+        for head_seq, seq, digest in wanted:  # out of order: one look-up each
+            if audit.entry_hash(conn, head_seq) != digest:
+                return seq, head_seq
+        return None
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    at = 0
+    for audit_seq, audit_hash in cursor.execute(
+            "SELECT seq, hash FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            (wanted[0][0], wanted[-1][0])):
+        while at < len(wanted) and wanted[at][0] <= audit_seq:
+            head_seq, seq, digest = wanted[at]
+            if head_seq != audit_seq or audit_hash != digest:
+                return seq, head_seq
+            at += 1
+        if at == len(wanted):
+            return None
+    return (wanted[at][1], wanted[at][0]) if at < len(wanted) else None
 
 
 def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatures: list[Any],

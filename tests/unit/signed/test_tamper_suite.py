@@ -157,8 +157,9 @@ def test_an_edit_with_the_chain_recomputed_is_caught(signed: Any, table: str,
     conn.close()
     result = signed.verify(signed.path)
     assert not result.ok
-    if signed.resumed:
-        # The recomputed chain no longer holds the statement verified before.
+    if signed.resumed and result.resumed_from:
+        # The recomputed chain no longer holds the statement verified before. (An edit
+        # of the vault's id finds no store: the full replay then names it.)
         assert "was rewritten" in result.problem, result.problem
     else:
         assert "signature" in result.problem and "does not verify" in result.problem, \
