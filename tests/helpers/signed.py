@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from helpers.ceremony import Ceremony, ScriptedPrompts, build
 from tessera.custody.release import ReleaseCeremony, drill
@@ -42,3 +43,15 @@ def sign_genesis(c: Ceremony) -> str:
 
 def signer(c: Ceremony, name: str) -> TokenSigner:
     return TokenSigner(c.drivers, c.tokens[name], ScriptedPrompts())
+
+
+def pin_as_real(pins: Any, vault: Any) -> None:
+    """Make this workstation's store of a (demo) test vault a pinned one, as a real vault's
+    is: what was verified then holds the vault to it instead of only saving time."""
+    import sqlite3
+
+    seq, digest = vault.audit_head()
+    conn = sqlite3.connect(pins.path_for(vault.vault_id))
+    conn.execute("UPDATE pin SET seen_seq = ?, seen_hash = ?", (seq, digest))
+    conn.commit()
+    conn.close()

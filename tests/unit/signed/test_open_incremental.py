@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from helpers.attacker import raw
-from helpers.signed import signer
+from helpers.signed import pin_as_real, signer
 from tessera.core import canonical
 from tessera.custody.log_check import check_vault
 from tessera.vault import Vault, statements
@@ -23,6 +23,13 @@ from tessera.vault.workstation_pins import WorkstationPins
 @pytest.fixture
 def pins(tmp_path: Path) -> WorkstationPins:
     return WorkstationPins(tmp_path / "workstation")
+
+
+def _checked(c: Any, pins: WorkstationPins) -> statements.Replay:
+    """This workstation verifies the vault and keeps it pinned (as it does a real one)."""
+    result = check_vault(c.vault, pins)
+    pin_as_real(pins, c.vault)
+    return result
 
 
 def _reopen(c: Any) -> Vault:
@@ -40,7 +47,7 @@ def _grow(c: Any, *names: str) -> None:
 def test_opening_again_replays_only_the_new_statements(signed: Any, pins: WorkstationPins,
                                                        statements_read: list[int]) -> None:
     c = signed
-    first = check_vault(c.vault, pins)
+    first = _checked(c, pins)
     assert first.ok and first.resumed_from == 0
     _grow(c, "Dave", "Erin")
     read = statements_read
@@ -58,7 +65,7 @@ def test_opening_again_replays_only_the_new_statements(signed: Any, pins: Workst
 def test_a_row_no_new_statement_touches_is_still_compared(signed: Any,
                                                           pins: WorkstationPins) -> None:
     c = signed
-    assert check_vault(c.vault, pins).ok
+    assert _checked(c, pins).ok
     _grow(c, "Dave")
     c.vault.close()
     conn = raw(c.path)
@@ -74,7 +81,7 @@ def test_a_row_no_new_statement_touches_is_still_compared(signed: Any,
 def test_a_rolled_back_statement_log_is_refused(signed: Any, pins: WorkstationPins) -> None:
     c = signed
     _grow(c, "Dave")
-    assert check_vault(c.vault, pins).ok
+    assert _checked(c, pins).ok
     head = c.vault.statement_head()[0]
     c.vault.close()
     conn = raw(c.path)
@@ -94,7 +101,7 @@ def test_an_older_copy_grown_another_way_is_refused(signed: Any, pins: Workstati
     c.vault.checkpoint()
     shutil.copyfile(c.path, tmp_path / "old.sqlite3")
     _grow(c, "Dave")
-    assert check_vault(c.vault, pins).ok
+    assert _checked(c, pins).ok
     c.vault.close()
     shutil.copyfile(tmp_path / "old.sqlite3", c.path)
     for side in ("-wal", "-shm"):
@@ -108,7 +115,7 @@ def test_an_older_copy_grown_another_way_is_refused(signed: Any, pins: Workstati
 def test_a_changed_old_statement_with_the_chain_recomputed_is_refused(
         signed: Any, pins: WorkstationPins) -> None:
     c = signed
-    assert check_vault(c.vault, pins).ok
+    assert _checked(c, pins).ok
     c.vault.close()
     conn = raw(c.path)
     prev = statements.ZERO
@@ -130,13 +137,13 @@ def test_a_changed_old_statement_with_the_chain_recomputed_is_refused(
 
 def test_a_failed_check_keeps_the_verified_state(signed: Any, pins: WorkstationPins) -> None:
     c = signed
-    first = check_vault(c.vault, pins)
+    first = _checked(c, pins)
     _grow(c, "Dave")
     c.vault.close()
     conn = raw(c.path)
     conn.execute("UPDATE custodians SET name = 'Mallory' WHERE name = 'Dave'")
     conn.close()
     c.vault = Vault.open(c.path)
-    assert not check_vault(c.vault, pins).ok
+    assert not _checked(c, pins).ok
     kept = pins.verified(c.vault)
     assert kept is not None and kept.head == first.head

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helpers.attacker import raw
+from helpers.signed import pin_as_real
 from tessera.core import canonical
 from tessera.custody.log_check import check_vault
 from tessera.custody.signing import verify_vault
@@ -71,6 +72,7 @@ def signed(request: Any, signed: Any, tmp_path: Path) -> Any:
     else:
         pins = WorkstationPins(tmp_path / "workstation")
         assert check_vault(signed.vault, pins).ok  # this computer verified it before
+        pin_as_real(pins, signed.vault)
 
         def verify(path: Path) -> statements.Replay:
             with Vault.open(path) as vault:
