@@ -70,7 +70,7 @@ class Context:
 
                 # Checking against the pins is skipped only to accept or show a vault that
                 # differs from them: then its whole log is verified, and nothing is kept.
-                state = check_vault(vault, pins if check_pins else None)
+                state = check_vault(vault, pins if check_pins else None, opening=True)
                 if not state.ok:
                     raise StateNotVerified(state.problem, acting=False)
             if self.sign_with:

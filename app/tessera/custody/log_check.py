@@ -20,12 +20,15 @@ from tessera.vault.workstation_pins import WorkstationPins
 
 
 def check_vault(vault: Vault, pins: WorkstationPins | None, *, full: bool = False,
-                expected_head: tuple[int, str] | None = None) -> Replay:
+                expected_head: tuple[int, str] | None = None, opening: bool = False
+                ) -> Replay:
     """Verify ``vault`` (only what is new unless ``full`` or never verified here).
 
     ``expected_head`` is an audit head printed on a transcript (``--head``). The result
     carries the audit chain's verdict in ``audit`` (None when the statements failed
-    before the chain was checked)."""
+    before the chain was checked). ``opening``: a vault being opened, where a demo vault
+    whose kept replay no longer holds is checked in full rather than refused (`audit
+    verify` still reports it)."""
     try:
         vault.vault_id  # noqa: B018 (read to know which store is this vault's)
     except IntegrityError:
@@ -34,7 +37,8 @@ def check_vault(vault: Vault, pins: WorkstationPins | None, *, full: bool = Fals
     start = None if full else kept
     state = verify_vault(vault, start=start, full=start is None,
                          expected_audit_head=expected_head)
-    if not state.ok and start is not None and pins is not None and _cache_only(vault, pins):
+    if (opening and not state.ok and start is not None and pins is not None
+            and _cache_only(vault, pins)):
         # A demo vault is not pinned: what was verified of it only saves time, and a copy
         # of it that went another way (a fresh demo) is checked in full instead.
         kept = start = None

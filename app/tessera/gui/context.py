@@ -74,7 +74,7 @@ class AppContext(QObject):
             # Like every CLI command: a vault whose tables differ from its signed log
             # is not opened (`tessera audit verify` names what differs); only what is
             # new since this computer last verified it is replayed.
-            state = check_vault(vault, pins)
+            state = check_vault(vault, pins, opening=True)
             if not state.ok:
                 raise StateNotVerified(state.problem, acting=False)
             pins.remember(vault)
