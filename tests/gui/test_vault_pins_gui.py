@@ -70,8 +70,7 @@ def test_a_signed_vault_is_accepted_with_a_custodians_signature(tmp_path, signed
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the demo's id stays unpinned
     path = signed_vault_path
     pins = WorkstationPins()
-    vaults, paths = pins._load()
-    pins._save(vaults, {**paths, _path_key(path): "0" * 64})  # another vault was here
+    _another_vault_was_here(pins, path, tmp_path)
     chosen: list[str] = []
 
     def choose(_cls, _parent, vault, _current):
@@ -101,10 +100,22 @@ def test_a_signed_vault_stays_closed_when_nobody_signs_the_acceptance(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the demo's id stays unpinned
     path = signed_vault_path
     pins = WorkstationPins()
-    vaults, paths = pins._load()
-    pins._save(vaults, {**paths, _path_key(path): "0" * 64})
+    _another_vault_was_here(pins, path, tmp_path)
     monkeypatch.setattr(AcceptSignerDialog, "ask", classmethod(lambda *_a: None))
     monkeypatch.setattr(AcceptVaultDialog, "ask", classmethod(lambda cls, *a: "moved disks"))
     assert open_window(path, demo=False) is None
     with Vault.open(path) as v:
         assert v.audit_entries(action="vault.accept") == []
+
+
+def _another_vault_was_here(pins: WorkstationPins, path, tmp_path) -> None:
+    """This computer's store says another (real) vault was opened from ``path``."""
+    import sqlite3
+
+    with Vault.open(tmp_path / "elsewhere.sqlite3", create=True) as other:
+        pins.remember(other)
+        store = pins.path_for(other.vault_id)
+    conn = sqlite3.connect(store)
+    conn.execute("INSERT INTO paths (path) VALUES (?)", (_path_key(path),))
+    conn.commit()
+    conn.close()

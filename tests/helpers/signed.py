@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from helpers.ceremony import Ceremony, ScriptedPrompts, build
 from tessera.custody.drivers import TokenDrivers
@@ -63,3 +64,15 @@ def signed_real_vault(path: Path, operator: str = "Olivia") -> tuple[Vault, Toke
                           threading.Event(), actor="op", device=key.device)
     adopt(vault, drivers, [token.id], ScriptedPrompts(), actor="op")
     return vault, TokenSigner(drivers, token, ScriptedPrompts())
+
+
+def pin_as_real(pins: Any, vault: Any) -> None:
+    """Make this workstation's store of a (demo) test vault a pinned one, as a real vault's
+    is: what was verified then holds the vault to it instead of only saving time."""
+    import sqlite3
+
+    seq, digest = vault.audit_head()
+    conn = sqlite3.connect(pins.path_for(vault.vault_id))
+    conn.execute("UPDATE pin SET seen_seq = ?, seen_hash = ?", (seq, digest))
+    conn.commit()
+    conn.close()

@@ -21,14 +21,15 @@ def audit() -> None:
 @audit.command("verify")
 @click.option("--head", help="The head printed on a transcript, as SEQ:HASH, to detect "
               "truncation.")
-@click.option("--full", is_flag=True, help="Recompute the whole chain, not only the entries "
-              "written since this computer last verified it.")
+@click.option("--full", is_flag=True, help="Replay the whole signed log and recompute the "
+              "whole chain, not only what was written since this computer last verified it.")
 @pass_ctx
 def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
-    """Check the audit hash chain (and approval signatures).
+    """Check the signed log, the audit hash chain and the approval signatures.
 
-    Only the entries written since this computer last verified the log are recomputed
-    (the entry verified then must still be there, unchanged); --full recomputes all."""
+    Only the statements and entries written since this computer last verified the vault
+    are replayed (the head verified then must still be there, unchanged; every table is
+    still compared); --full replays and recomputes everything."""
     expected = None
     if head:
         seq, _, digest = head.partition(":")
@@ -36,34 +37,38 @@ def audit_verify(ctx: Context, head: str | None, full: bool) -> None:
             raise InputError("--head takes SEQ:HASH, e.g. 42:3f1a…(64 hex digits)")
         expected = (int(seq), digest.lower())
     from tessera.custody.evidence import verify_approvals
-    from tessera.custody.log_check import check_log
-    from tessera.custody.signing import format_fingerprint, verify_vault
-    from tessera.vault.head_pins import HeadPinStore
+    from tessera.custody.log_check import check_vault
+    from tessera.vault.genesis import describe_genesis
+    from tessera.vault.workstation_pins import WorkstationPins
 
     with ctx.vault(check=False) as vault:
-        verdict = check_log(vault, HeadPinStore(), full=full, expected_head=expected)
-
+        state = check_vault(vault, WorkstationPins(), full=full, expected_head=expected)
+        verdict = state.audit or vault.verify_audit(expected)
         bad = verify_approvals(vault, ctx.drivers(vault))
-        state = verify_vault(vault, full=True)
+    scope = (f"{state.statements} statements" if state.resumed_from == 0 else
+             f"{state.head[0] - state.resumed_from} new statements after statement "
+             f"{state.resumed_from}, which this computer verified before")
     if state.ok and state.genesis is not None:
-        echo(f"Signed state intact: {state.statements} statements replayed, every signature "
-             f"verifies, every table matches.")
-        echo(f"Genesis fingerprint: {format_fingerprint(state.genesis[1])}")
+        echo(f"Signed state intact: {scope} replayed, every signature verifies, every "
+             "table matches.")
+        echo(describe_genesis(state.genesis[1]))
         for token_id in state.unproven_possession:
             warn(f"token {token_id} was enrolled remotely: possession of its key is not proven")
     elif state.ok:
-        echo(f"Statements intact: {state.statements} replayed, every table matches.")
+        echo(f"Statements intact: {scope} replayed, every table matches.")
+        echo(describe_genesis(None))
         warn("this vault's state is not signed yet (no genesis): anyone with write access "
-             "to the file could have made these changes. Sign it with `tessera audit adopt`.")
+             "to the file could have made these changes.")
     else:
         secho(f"Vault state does NOT verify: {state.problem}", fg="red", err=True)
     if verdict.ok:
-        scope = (f"{verdict.entries} new entries after entry {verdict.from_seq}, which this "
-                 "computer verified before" if verdict.from_seq else f"{verdict.entries} entries")
-        echo(f"Audit chain intact: {scope}; head {verdict.head_seq}:{verdict.head_hash}")
+        entries = (f"{verdict.entries} new entries after entry {verdict.from_seq}, which this "
+                   "computer verified before" if verdict.from_seq else
+                   f"{verdict.entries} entries")
+        echo(f"Audit chain intact: {entries}; head {verdict.head_seq}:{verdict.head_hash}")
     else:
         secho(f"Audit chain BROKEN at entry {verdict.first_bad_seq}: {verdict.problem}",
-                    fg="red", err=True)
+              fg="red", err=True)
     for problem in bad:
         secho(f"Approval signature problem: {problem}", fg="red", err=True)
     if not verdict.ok or bad or not state.ok:
@@ -82,7 +87,8 @@ def audit_adopt(ctx: Context, tokens: tuple[str, ...], out: Path | None, paper: 
     """Sign the vault's current state once (its genesis): from now on every change is
     signed by the token of whoever makes it."""
     from tessera.cli.context import find_token
-    from tessera.custody.signing import adopt, format_fingerprint
+    from tessera.custody.signing import adopt
+    from tessera.vault.genesis import describe_genesis
 
     with ctx.vault() as vault:
         ids = [find_token(vault, t).id for t in tokens]
@@ -97,7 +103,7 @@ def audit_adopt(ctx: Context, tokens: tuple[str, ...], out: Path | None, paper: 
             write_transcript_pdf(sheet, out, Paper(paper))
             echo(f"Wrote the genesis sheet to {out}.")
     echo(f"Vault signed by {', '.join(done.signed_by)}.")
-    echo(f"Genesis fingerprint: {format_fingerprint(done.fingerprint)}")
+    echo(describe_genesis(done.fingerprint))
     echo("Print it and keep it with the recovery sheets. What could not be proven:")
     for line in done.unproven:
         echo(f"  - {line}")

@@ -52,9 +52,10 @@ class Context:
     def vault(self, *, check: bool = True, check_pins: bool = True) -> Iterator[Vault]:
         """The vault, refused if it is not what this computer pinned of it (an older copy,
         another vault) and checked against its signed log (``check``): a command refuses
-        to act on a vault whose tables differ from what its custodians signed. `audit
-        verify` and `audit export` open it unchecked, to report. Its newest head is
-        pinned again when the command is done."""
+        to act on a vault whose tables differ from what its custodians signed; only what
+        is new since this computer last verified it is replayed (custody/log_check.py).
+        `audit verify` and `audit export` open it unchecked, to report. Its newest head
+        is pinned again when the command is done."""
         from tessera.vault.workstation_pins import WorkstationPins
 
         if not self.vault_path.exists():
@@ -65,9 +66,12 @@ class Context:
             if check_pins:
                 pins.check(vault)
             if check:
-                from tessera.custody.signing import StateNotVerified, verify_vault
+                from tessera.custody.log_check import check_vault
+                from tessera.custody.signing import StateNotVerified
 
-                state = verify_vault(vault)
+                # Checking against the pins is skipped only to accept or show a vault that
+                # differs from them: then its whole log is verified, and nothing is kept.
+                state = check_vault(vault, pins if check_pins else None, opening=True)
                 if not state.ok:
                     raise StateNotVerified(state.problem, acting=False)
             if self.sign_with:

@@ -1,5 +1,6 @@
-"""``tessera vault``: what this computer pinned of the vault, and accepting a vault that
-differs from it deliberately (a restore from backup, a replaced file), on the record."""
+"""``tessera vault``: what this computer keeps of the vault (identity, genesis, newest
+head seen, what it verified), and accepting a vault that differs from it deliberately
+(a restore from backup, a replaced file), on the record."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import click
 
 from tessera.cli.context import Context, echo, pass_ctx, warn
 from tessera.vault.errors import VaultNotAsPinned
-from tessera.vault.genesis import display_genesis, genesis_fingerprint
+from tessera.vault.genesis import describe_genesis
 from tessera.vault.workstation_pins import WorkstationPins
 
 
 @click.group("vault")
 def vault_group() -> None:
-    """This computer's pins of the vault: genesis and the newest log head seen."""
+    """This computer's record of the vault: genesis and the newest log head seen."""
 
 
 @vault_group.command("status")
@@ -21,18 +22,19 @@ def vault_group() -> None:
 def vault_status(ctx: Context) -> None:
     """Show the vault's genesis and head, and whether they match this computer's pins."""
     pins = WorkstationPins()
-    with ctx.vault(check_pins=False) as vault:
-        genesis = genesis_fingerprint(vault)
+    with ctx.vault(check_pins=False, check=False) as vault:
         seq, digest = vault.audit_head()
         echo(f"Vault {vault.vault_id}")
-        echo(f"Genesis {display_genesis(genesis)} ({genesis})")
+        echo(describe_genesis(vault.genesis_fingerprint()))
         echo(f"Audit head {seq}:{digest}")
         pin = pins.pin_for(vault.vault_id)
-        if pin is None:
+        if pin is None or pin.seq < 0:
             echo("This computer has not pinned this vault yet.")
         else:
-            echo(f"Pinned here: genesis {display_genesis(pin.genesis)}, head {pin.seq}:"
-                 f"{pin.hash} (seen {pin.seen_at})")
+            signed = "" if pin.genesis is None else (
+                f", {describe_genesis(pin.genesis)[0].lower()}"
+                f"{describe_genesis(pin.genesis)[1:]}")
+            echo(f"Pinned here: head {pin.seq}:{pin.hash} (seen {pin.seen_at}){signed}")
         try:
             pins.check(vault)
         except VaultNotAsPinned as exc:
@@ -51,7 +53,8 @@ def vault_accept(ctx: Context, reason: str, yes: bool) -> None:
 
     For a restore from a backup you chose, or a vault file you replaced on purpose.
     The acceptance, what was pinned and what was found are written to the vault's
-    audit log; this computer's pins then move to this vault.
+    audit log; this computer's record of the vault then starts afresh from it (its
+    signed log is verified in full on the next command).
     """
     pins = WorkstationPins()
     with ctx.vault(check_pins=False) as vault:
@@ -65,5 +68,5 @@ def vault_accept(ctx: Context, reason: str, yes: bool) -> None:
         if not yes:
             click.confirm("Accept this vault as it is, on the audit record?", abort=True)
         pin = pins.accept(vault, actor=ctx.actor, reason=reason)
-    echo(f"Accepted: genesis {display_genesis(pin.genesis)}, head {pin.seq}:{pin.hash} "
-         "(on the audit record).")
+    echo(f"Accepted: head {pin.seq}:{pin.hash} (on the audit record). "
+         + describe_genesis(pin.genesis))

@@ -24,6 +24,7 @@ from tessera.tokens.fido2_evidence import verify_evidence as verify_fido2
 from tessera.tokens.software import verify_ed25519
 from tessera.vault import Vault
 from tessera.vault.codec import evidence_json, unb64
+from tessera.vault.genesis import format_fingerprint as format_fingerprint
 from tessera.vault.statements import Replay
 
 
@@ -200,25 +201,23 @@ def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[
 
 
 def verify_vault(vault: Vault, *, start: Replay | None = None,
-                 until: int | None = None, full: bool = False) -> Replay:
+                 until: int | None = None, full: bool = False,
+                 expected_audit_head: tuple[int, str] | None = None) -> Replay:
     """Replay the log, check every signature and compare the tables (``audit verify``).
 
-    ``start`` resumes from an earlier verified replay (only newer statements are read);
-    by default the last replay that verified in this process is resumed (the tables
-    are still compared in full), so checking before each wrap stays cheap in a large
-    vault. ``full`` replays from the first statement (what `audit verify` does).
+    ``start`` resumes from an earlier verified replay (only newer statements and audit
+    entries are read; the tables are still compared in full): the one this workstation
+    kept (:func:`tessera.custody.log_check.check_vault`) or, by default, the last replay
+    that verified in this process, so checking before each wrap stays cheap in a large
+    vault. ``full`` replays from the first statement (`audit verify --full`).
     """
     if start is None and not full and until is None:
         start = vault.verified_state
-    result = vault.verify_state(SignatureCheck(), start=start, until=until)
+    result = vault.verify_state(SignatureCheck(), start=start, until=until,
+                                expected_audit_head=expected_audit_head)
     if result.ok and until is None:
         vault.verified_state = result
     return result
-
-
-def format_fingerprint(fingerprint: str) -> str:
-    """A genesis fingerprint as people read it aloud: 16 groups of 4 hex digits."""
-    return " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from tessera.core.errors import InputError
 from tessera.core.private_file import private_writer
-from tessera.custody.log_check import check_log
+from tessera.custody.log_check import check_vault
 from tessera.gui.audit_detail import AuditEntryDetail
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
@@ -26,7 +26,6 @@ from tessera.gui.inventory_models import audit_model
 from tessera.gui.pages import TablePage
 from tessera.gui.theme import Tone, set_tone, themed
 from tessera.vault import AuditEntry, AuditVerdict, Vault
-from tessera.vault.head_pins import HeadPinStore
 
 ACTION_GROUPS = (
     ("All actions", None),
@@ -139,11 +138,12 @@ class AuditPage(TablePage):
 
     def verify(self) -> AuditVerdict | None:
         """Recompute the chain and say the result; select the first bad entry if any."""
-        from tessera.custody.signing import format_fingerprint, verify_vault
+        from tessera.vault.genesis import describe_genesis
+        from tessera.vault.workstation_pins import WorkstationPins
 
         try:
-            verdict = check_log(self.context.vault, HeadPinStore(), full=True)
-            state = verify_vault(self.context.vault, full=True) if verdict.ok else None
+            state = check_vault(self.context.vault, WorkstationPins(), full=True)
+            verdict = state.audit or self.context.vault.verify_audit()
         except Exception as exc:
             show_error(self, exc)
             return None
@@ -156,11 +156,8 @@ class AuditPage(TablePage):
             # The head in full: it is what a printed transcript is compared against.
             text = (f"✓ Chain intact: {verdict.entries} entries. Head: entry "
                     f"{verdict.head_seq}, hash {verdict.head_hash}")
-            if state is not None and state.genesis is not None:
-                text += (f"\nSigned by its custodians' tokens since the genesis "
-                         f"{format_fingerprint(state.genesis[1])}")
-            else:
-                text += "\nNot signed yet: no genesis (tessera audit adopt)"
+            text += "\n" + describe_genesis(
+                state.genesis[1] if state is not None and state.genesis is not None else None)
             tone = Tone.GOOD
             self.select_where(lambda e: e.seq == verdict.head_seq)
         else:

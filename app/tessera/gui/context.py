@@ -68,11 +68,13 @@ class AppContext(QObject):
             # computer saw (docs/SECURITY.md); the app offers to accept it on the record.
             pins = WorkstationPins()
             pins.check(vault)
-            from tessera.custody.signing import StateNotVerified, verify_vault
+            from tessera.custody.log_check import check_vault
+            from tessera.custody.signing import StateNotVerified
 
             # Like every CLI command: a vault whose tables differ from its signed log
-            # is not opened (`tessera audit verify` names what differs).
-            state = verify_vault(vault)
+            # is not opened (`tessera audit verify` names what differs); only what is
+            # new since this computer last verified it is replayed.
+            state = check_vault(vault, pins, opening=True)
             if not state.ok:
                 raise StateNotVerified(state.problem, acting=False)
             pins.remember(vault)

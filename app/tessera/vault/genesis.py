@@ -1,40 +1,52 @@
-"""The vault's genesis fingerprint: which vault this is, independent of its file name.
+"""Which vault this is: its identity (from creation) and its genesis fingerprint (once
+its state is signed).
 
-Until the signed statement log lands, the genesis is the vault's creation facts: its id
-and the hash of its first audit entry (``vault.create``, which names the id and the
-demo flag). A copy of the same vault has the same genesis; another vault, or this vault
-with its whole history rewritten, has another. :func:`genesis_fingerprint` is the one
-place that says how the genesis is computed, so a signed genesis statement can replace
-the creation facts without touching its callers.
+The **genesis fingerprint** is the one fingerprint people compare: the hash of the
+vault's signed genesis statement (FORMAT §7.1), written by `tessera audit adopt` and
+printed on the genesis sheet, every recovery sheet and transcript. A vault that has
+no genesis yet is *not signed yet* and has no genesis fingerprint.
+
+The **identity** is what a workstation pins from a vault's creation on (before and
+after it is signed): SHA-256 of a domain, the vault id and the hash of its first audit
+entry (``vault.create``). A copy of the vault has the same identity; another vault, or
+this vault with its whole history rewritten, has another. Signing the vault does not
+change it, so adopting is not mistaken for a replacement. It is never shown as a
+fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from tessera.core.manifest import format_fingerprint
-
 from .connection import VaultConnection
 
-GENESIS_DOMAIN = b"tessera/genesis/v1\x00"
+IDENTITY_DOMAIN = b"tessera/genesis/v1\x00"  # the name it had before the signed genesis
 
 
-def genesis_digest(vault_id: str, first_entry_hash: str) -> str:
+def identity_digest(vault_id: str, first_entry_hash: str) -> str:
     """Hex SHA-256 of the domain, the vault id and the first audit entry's hash."""
-    return hashlib.sha256(GENESIS_DOMAIN + vault_id.encode("utf-8") + b"\x00"
+    return hashlib.sha256(IDENTITY_DOMAIN + vault_id.encode("utf-8") + b"\x00"
                           + first_entry_hash.encode("ascii")).hexdigest()
 
 
-def genesis_fingerprint(vault: VaultConnection) -> str:
-    """The vault's genesis as 64 hex digits (what a workstation pins)."""
+def vault_identity(vault: VaultConnection) -> str:
+    """The vault's identity as 64 hex digits (what a workstation pins from creation on)."""
     with vault.reading() as conn:
         row = conn.execute("SELECT value FROM meta WHERE key = 'vault_id'").fetchone()
         first = conn.execute("SELECT hash FROM audit WHERE seq = 1").fetchone()
     vault_id = "" if row is None else str(row[0])
     first_hash = "" if first is None else str(first[0])
-    return genesis_digest(vault_id, first_hash)
+    return identity_digest(vault_id, first_hash)
 
 
-def display_genesis(digest_hex: str) -> str:
-    """``TSR-XXXX-XXXX-XXXX-XXXX`` for people to compare (screens, sheets, transcripts)."""
-    return format_fingerprint(bytes.fromhex(digest_hex))
+def format_fingerprint(fingerprint: str) -> str:
+    """A genesis fingerprint as people read it aloud: 16 groups of 4 hex digits."""
+    return " ".join(fingerprint[i:i + 4] for i in range(0, len(fingerprint), 4))
+
+
+def describe_genesis(fingerprint: str | None) -> str:
+    """The genesis line every front end shows."""
+    if fingerprint is None:
+        return ("Not signed yet: this vault has no genesis fingerprint "
+                "(sign it with `tessera audit adopt`)")
+    return f"Genesis fingerprint: {format_fingerprint(fingerprint)}"

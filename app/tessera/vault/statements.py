@@ -18,12 +18,14 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError
 
 from . import audit
+from .models import AuditVerdict
 
 ZERO = "00" * 32
 DOMAIN = b"tessera/statement/v1\0"
@@ -222,6 +224,13 @@ class Replay:
     tables: dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int]]] = field(
         default_factory=dict)
     trusted: set[str] = field(default_factory=set)
+    # The audit head the last statement signed (the chain's head when it verified).
+    audit_head: tuple[int, str] = (0, audit.ZERO_HASH)
+    # (table, key) of every row the statements replayed here set or deleted.
+    touched: set[tuple[str, tuple[Any, ...]]] = field(default_factory=set)
+    # The audit chain's verdict (recomputed after ``start``'s audit head when resuming).
+    audit: AuditVerdict | None = None
+    resumed_from: int = 0  # the statement a resumed replay continued after (0: from the first)
 
     def token_row(self, token_id: str) -> dict[str, Any] | None:
         found = self.tables.get("tokens", {}).get((token_id,))
@@ -249,7 +258,8 @@ def _signing_custodians(tables: Mapping[str, Any]) -> set[str]:
 
 
 def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = True,
-           start: Replay | None = None, until: int | None = None) -> Replay:
+           start: Replay | None = None, until: int | None = None,
+           expected_audit_head: tuple[int, str] | None = None) -> Replay:
     """Replay every statement; with ``check`` verify every signature and rule.
 
     ``check`` ``None`` checks the chain and the projection only (the plain hash-chain
@@ -257,9 +267,11 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     drivers are at hand).
 
     ``start`` resumes from an earlier, verified replay (its head must still be in the
-    log): only the statements after it are read and checked — what a workstation that
-    pinned a head needs. ``until`` stops at that statement (and skips the comparison
-    with the tables, which hold the newest state).
+    log): only the statements after it are read and checked, and only the audit entries
+    after the audit head it verified — what a workstation that kept its last verified
+    replay needs (the tables are still compared in full). ``until`` stops at that
+    statement (and skips the comparison with the tables, which hold the newest state).
+    ``expected_audit_head`` is a head printed on a transcript (``audit verify --head``).
     """
     result = Replay(ok=True)
     tables = result.tables
@@ -274,14 +286,20 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         result.unsigned_before_genesis = start.unsigned_before_genesis
         result.unproven_possession = list(start.unproven_possession)
         result.statements = start.statements
+        result.audit_head = start.audit_head
+        result.resumed_from = start.head[0]
         expected_seq, prev = start.head[0] + 1, start.head[1]
         found = conn.execute("SELECT hash FROM statements WHERE seq = ?",
                              (start.head[0],)).fetchone()
         if start.head[0] and (found is None or found[0] != prev):
             result.ok = False
             result.bad_statement = start.head[0]
-            result.problem = (f"statement {start.head[0]} is no longer the one verified before: "
-                              "the log was rewritten or rolled back")
+            result.problem = (
+                f"the signed log ends before statement {start.head[0]}, which was verified "
+                "before: this is an older copy of the vault (rolled back), or newer statements "
+                "were removed" if found is None else
+                f"statement {start.head[0]} is not the one verified before: the log was "
+                "rewritten")
             return result
     if until is not None:
         compare = False
@@ -299,8 +317,9 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         try:
             body_bytes = str(body_text).encode("utf-8")
             body = canonical.loads(body_bytes, what=f"statement {seq}")
-            signatures = canonical.loads(str(sig_text).encode("utf-8"),
-                                         what=f"statement {seq} signatures")
+            # Signatures are outside the hashed body: read only when they are checked.
+            signatures = [] if check is None else canonical.loads(
+                str(sig_text).encode("utf-8"), what=f"statement {seq} signatures")
         except (FormatError, UnicodeEncodeError):
             return fail(seq, f"statement {seq} is damaged (not canonical JSON)")
         if not isinstance(body, dict) or not isinstance(signatures, list):
@@ -314,9 +333,12 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
             problem = _check_signatures(result, seq, body, signatures, digest, check)
             if problem:
                 return fail(seq, problem)
+        touched = result.touched
         for change in body.get("changes", []):
             key = tuple(change["k"])
-            table = tables.setdefault(str(change["t"]), {})
+            name = str(change["t"])
+            table = tables.setdefault(name, {})
+            touched.add((name, key))
             if change["row"] is None:
                 table.pop(key, None)
             else:
@@ -333,26 +355,57 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         expected_seq += 1
         result.statements += 1
     result.head = (expected_seq - 1, prev)
-    chain = audit.verify(conn)
+    resumed_audit = start.audit_head if start is not None and start.audit_head[0] else None
+    chain = audit.verify(conn, expected_audit_head,
+                         verified_before=resumed_audit, only_new=resumed_audit is not None)
+    result.audit = chain
     if not chain.ok:
         return fail(None, f"audit log: {chain.problem}")
-    for seq, head_seq, head_hash in audit_heads:
-        if head_seq == 0:
-            continue
-        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (head_seq,)).fetchone()
-        if row is None or row[0] != head_hash:
-            return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
-                             "the audit log was rewritten")
-    last_audit = audit_heads[-1][1:] if audit_heads else (0, audit.ZERO_HASH)
-    if (chain.head_seq, chain.head_hash) != tuple(last_audit) and audit_heads and until is None:
+    mismatch = _audit_heads_differ(conn, audit_heads)
+    if mismatch is not None:
+        seq, head_seq = mismatch
+        return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
+                         "the audit log was rewritten")
+    signed_any = bool(audit_heads) or (start is not None and start.head[0] > 0)
+    last_audit = audit_heads[-1][1:] if audit_heads else result.audit_head
+    if (chain.head_seq, chain.head_hash) != tuple(last_audit) and signed_any and until is None:
         return fail(None, f"audit entries after {last_audit[0]} are not covered by any "
                           "signed statement")
+    result.audit_head = (int(last_audit[0]), str(last_audit[1]))
     if compare:
         difference = compare_tables(conn, tables)
         if difference is not None:
             result.difference = difference
             return fail(difference.statement, difference.describe())
     return result
+
+
+def _audit_heads_differ(conn: sqlite3.Connection, heads: list[tuple[int, int, str]]
+                        ) -> tuple[int, int] | None:
+    """(statement, audit seq) of the first statement whose signed audit head is not in the
+    log. Heads only grow, so one ordered read of the audit range serves them all."""
+    wanted = [(head_seq, seq, digest) for seq, head_seq, digest in heads if head_seq]
+    if not wanted:
+        return None
+    if any(a[0] > b[0] for a, b in pairwise(wanted)):
+        for head_seq, seq, digest in wanted:  # out of order: one look-up each
+            if audit.entry_hash(conn, head_seq) != digest:
+                return seq, head_seq
+        return None
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    at = 0
+    for audit_seq, audit_hash in cursor.execute(
+            "SELECT seq, hash FROM audit WHERE seq BETWEEN ? AND ? ORDER BY seq",
+            (wanted[0][0], wanted[-1][0])):
+        while at < len(wanted) and wanted[at][0] <= audit_seq:
+            head_seq, seq, digest = wanted[at]
+            if head_seq != audit_seq or audit_hash != digest:
+                return seq, head_seq
+            at += 1
+        if at == len(wanted):
+            return None
+    return (wanted[at][1], wanted[at][0]) if at < len(wanted) else None
 
 
 def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatures: list[Any],

@@ -186,13 +186,15 @@ class Vault(LifecycleMixin):
 
     def verify_state(self, check: statements.Check | None, *,
                      start: statements.Replay | None = None,
-                     until: int | None = None) -> statements.Replay:
+                     until: int | None = None,
+                     expected_audit_head: tuple[int, str] | None = None) -> statements.Replay:
         """Replay the signed log, check its signatures (with ``check``) and compare
         the projection with every table; the result names the first difference.
         ``start``: resume after an earlier verified replay (only newer statements are
         checked); ``until``: stop at that statement."""
         with self.reading() as conn:
-            return statements.replay(conn, check, start=start, until=until)
+            return statements.replay(conn, check, start=start, until=until,
+                                     expected_audit_head=expected_audit_head)
 
     def record_genesis(self, trust: list[str], actor: str, details: dict[str, object]) -> str:
         """Write the genesis statement, signed by every signer in :meth:`signed_by`

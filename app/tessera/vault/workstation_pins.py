@@ -1,24 +1,29 @@
-"""What this workstation pins of each vault, outside the vault file: rollback and
-replacement are noticed on open.
+"""What this workstation keeps of each vault, outside the vault file: one store per vault.
 
-Per vault id: its genesis fingerprint and the highest audit head this computer has seen
-(seq, hash). Per vault path: the genesis of the vault found there. Opening a vault is
-refused (:class:`VaultReplaced`, :class:`VaultRolledBack`) when
+The store is this computer's witness of a vault, which someone who can write only the
+vault file cannot change (SECURITY.md "Rollback and replacement"). Per vault it keeps:
 
-- the file at a pinned path holds a vault with another genesis (the file was replaced
-  by another vault, or by this vault with its history rewritten);
-- the vault's id is pinned with another genesis (a forged vault reusing the id);
-- its log is shorter than the pinned head (an older copy: a rollback), or holds the
-  pinned entry with another hash (the log was rewritten from there).
+- the vault's **identity** (its id and first audit entry, :func:`genesis.vault_identity`)
+  and, once the vault is signed, its **genesis fingerprint** (the genesis statement's
+  hash);
+- the **highest audit head seen** and the **paths** the vault was opened from;
+- what was last **verified**: the statement head, the audit head it signed and the
+  projection of the signed log at that head (every row, as the statements set it), so
+  opening the vault replays only newer statements (FORMAT §7.1 "Resuming").
 
-A person who knows why (a backup restored on purpose) accepts the vault with
-:func:`accept`: the acceptance and its reason go into the vault's audit log, and the
-pins move to what was accepted. Demo vaults are not pinned (a demo vault is
-throw-away), but a demo vault found at a pinned path is refused like any other.
+Opening a vault is refused (:class:`VaultReplaced`, :class:`VaultRolledBack`) when the
+file at a known path holds another vault, when the vault's identity or genesis differs
+from the pinned one, or when its log is shorter than the pinned head (an older copy)
+or holds the pinned entry with another hash (a rewritten log). Adopting (writing the
+genesis) is a vault moving forward: the genesis is pinned when first seen. A person
+who knows why (a backup restored on purpose) accepts the vault with :meth:`accept`:
+audited in the vault, the store then starts afresh from it. Demo vaults are not pinned
+(a demo vault rebuilt at the same path is not "replaced"); their stores keep only
+what was verified.
 
-One JSON file in the user's config directory (``platformdirs``), mode 0600, replaced
-atomically. Independent of the file name the vault was opened by, and the vault file
-cannot change it: an attacker who can write only the vault file cannot move the pins.
+One SQLite file per vault id in ``<user config dir>/tessera/vaults/`` (directory 0700,
+file 0600); every change is one SQLite transaction, so a reader sees the old store or
+the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -27,192 +32,364 @@ import contextlib
 import json
 import os
 import re
-import tempfile
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from tessera.core import canonical
 from tessera.core.errors import FormatError, InputError
 
+from . import statements
 from .errors import VaultReplaced, VaultRolledBack
-from .genesis import display_genesis, genesis_fingerprint
-from .head_pins import HeadPinStore
+from .genesis import format_fingerprint, vault_identity
 from .store import Vault
 
-PINS_FORMAT = 1
-FILE_NAME = "vault-pins.json"
+STORE_FORMAT = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_SAFE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+_SCHEMA = (
+    "CREATE TABLE pin (one INTEGER PRIMARY KEY CHECK (one = 1), vault_id TEXT NOT NULL,"
+    " identity TEXT NOT NULL, genesis TEXT, seen_seq INTEGER NOT NULL,"
+    " seen_hash TEXT NOT NULL, seen_at TEXT NOT NULL)",
+    "CREATE TABLE paths (path TEXT PRIMARY KEY)",
+    "CREATE TABLE verified (one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " statement_seq INTEGER NOT NULL, statement_hash TEXT NOT NULL,"
+    " audit_seq INTEGER NOT NULL, audit_hash TEXT NOT NULL, statements INTEGER NOT NULL,"
+    " genesis_seq INTEGER, genesis_hash TEXT, unsigned_before_genesis INTEGER NOT NULL,"
+    " trusted TEXT NOT NULL, unproven TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE TABLE projection (t TEXT NOT NULL, k TEXT NOT NULL, row TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID",
+)
 
 
 class PinsDamaged(FormatError):
-    """The workstation's pin file cannot be read; nothing is assumed about any vault."""
+    """A vault's store cannot be read; nothing is assumed about that vault."""
 
     def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"this computer's record of the vaults it has seen ({path}) is "
-                         f"damaged: {why}. Move it aside to start afresh (every vault is then "
-                         "trusted as first seen).")
+        super().__init__(f"this computer's record of the vault ({path}) is damaged: {why}. "
+                         "Move it aside to start afresh: the vault is then trusted as first "
+                         "seen and its signed log verified in full.")
         self.path = path
 
 
 @dataclass(frozen=True)
 class VaultPin:
-    """The genesis and highest head this workstation has seen of one vault."""
+    """The identity, genesis and highest audit head this workstation has seen of a vault."""
 
-    genesis: str
-    seq: int
+    identity: str
+    genesis: str | None  # the signed genesis statement's hash, once seen
+    seq: int  # -1: not pinned (a demo vault whose verified state only is kept)
     hash: str
     seen_at: str = ""
 
 
-def default_path() -> Path:
-    return Path(platformdirs.user_config_dir("tessera", appauthor=False)) / FILE_NAME
+def default_directory() -> Path:
+    return Path(platformdirs.user_config_dir("tessera", appauthor=False)) / "vaults"
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class WorkstationPins:
-    """The pin file of this workstation (tests give their own path)."""
+    """The stores of this workstation (a directory; tests give their own)."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path if path is not None else default_path()
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory if directory is not None else default_directory()
 
-    # -- reading and writing the file ------------------------------------------------
-    def _load(self) -> tuple[dict[str, VaultPin], dict[str, str]]:
+    # -- the files -------------------------------------------------------------------
+    def path_for(self, vault_id: str) -> Path:
+        if not _SAFE_ID.fullmatch(vault_id):
+            raise FormatError(f"the vault id {vault_id!r} cannot name a store file")
+        return self.directory / f"{vault_id}.sqlite3"
+
+    @contextlib.contextmanager
+    def _open(self, vault_id: str, *, write: bool) -> Iterator[sqlite3.Connection | None]:
+        """The store of ``vault_id`` in one transaction (None: there is none, read only)."""
+        path = self.path_for(vault_id)
+        if not path.exists():
+            if not write:
+                yield None
+                return
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}, {}
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise PinsDamaged(self.path, f"it cannot be read ({type(exc).__name__})") from None
-        return _parse(self.path, data)
-
-    def _save(self, vaults: dict[str, VaultPin], paths: dict[str, str]) -> None:
-        data = {"format": PINS_FORMAT,
-                "vaults": {vid: {"genesis": p.genesis, "seq": p.seq, "hash": p.hash,
-                                 "seen_at": p.seen_at} for vid, p in sorted(vaults.items())},
-                "paths": dict(sorted(paths.items()))}
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".pins-", dir=self.path.parent)
+            conn = sqlite3.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise PinsDamaged(path, f"it cannot be opened ({exc})") from None
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(data, sort_keys=True, indent=1) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0 and write and conn.execute(
+                    "SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                for sql in _SCHEMA:
+                    conn.execute(sql)
+                conn.execute(f"PRAGMA user_version = {STORE_FORMAT}")
+            elif version != STORE_FORMAT:
+                raise PinsDamaged(path, f"its format {version} is not known")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise PinsDamaged(path, f"it cannot be read ({exc})") from None
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
 
+    def _stores(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.stem for p in self.directory.glob("*.sqlite3")
+                      if _SAFE_ID.fullmatch(p.stem))
+
+    # -- pins ------------------------------------------------------------------------
     def pin_for(self, vault_id: str) -> VaultPin | None:
-        return self._load()[0].get(vault_id)
+        with self._open(vault_id, write=False) as conn:
+            return None if conn is None else _pin(conn, self.path_for(vault_id))
 
-    def genesis_at(self, path: Path) -> str | None:
-        return self._load()[1].get(_path_key(path))
+    def _claimed_by(self, path: Path) -> list[tuple[str, VaultPin]]:
+        """The vaults this computer last saw at ``path`` (normally one)."""
+        key = _path_key(path)
+        found = []
+        for vault_id in self._stores():
+            with self._open(vault_id, write=False) as conn:
+                if conn is not None and conn.execute("SELECT 1 FROM paths WHERE path = ?",
+                                                     (key,)).fetchone():
+                    pin = _pin(conn, self.path_for(vault_id))
+                    if pin is not None:
+                        found.append((vault_id, pin))
+        return found
 
-    # -- the checks ------------------------------------------------------------------
     def check(self, vault: Vault) -> None:
         """Refuse ``vault`` if it is not what this workstation pinned (changes nothing)."""
-        vaults, paths = self._load()
-        genesis = genesis_fingerprint(vault)
+        identity = vault_identity(vault)
+        genesis = vault.genesis_fingerprint()
         where = str(vault.path)
-        at_path = paths.get(_path_key(vault.path))
-        if at_path is not None and at_path != genesis:
-            raise VaultReplaced(where, display_genesis(at_path), display_genesis(genesis))
-        pin = vaults.get(vault.vault_id)
-        if pin is None:
-            return
-        if pin.genesis != genesis:
-            raise VaultReplaced(where, display_genesis(pin.genesis), display_genesis(genesis))
+        for vault_id, other in self._claimed_by(vault.path):
+            if vault_id != vault.vault_id or other.identity != identity:
+                raise VaultReplaced(where, _known_as(vault_id, other),
+                                    _known_as(vault.vault_id, None, genesis))
+        pin = self.pin_for(vault.vault_id)
+        if pin is None or pin.seq < 0:
+            return  # never seen, or only a demo vault's verified state is kept
+        if pin.identity != identity or (pin.genesis is not None and genesis is not None
+                                        and pin.genesis != genesis):
+            raise VaultReplaced(where, _known_as(vault.vault_id, pin),
+                                _known_as(vault.vault_id, None, genesis))
         head_seq, _ = vault.audit_head()
         if head_seq < pin.seq:
             raise VaultRolledBack(where, pin.seq, head_seq, forked=False)
-        if _entry_hash(vault, pin.seq) != pin.hash:
+        if pin.seq and vault.audit_hash(pin.seq) != pin.hash:
+            raise VaultRolledBack(where, pin.seq, head_seq, forked=True)
+        if pin.genesis is not None and genesis is None:
+            # The pinned head is later than the genesis: reaching here means the
+            # genesis statement was removed while the audit log was kept.
             raise VaultRolledBack(where, pin.seq, head_seq, forked=True)
 
     def remember(self, vault: Vault, seen_at: str = "") -> None:
         """Move the pins forward to ``vault``'s head (call after :meth:`check` passed).
 
         Never moves a pin backwards: a head below the pin (another process saw more)
-        leaves the pin as it is. Demo vaults are not pinned.
+        leaves it. The genesis is pinned when first seen. Demo vaults are not pinned.
         """
         if vault.is_demo:
             return
-        vaults, paths = self._load()
-        genesis = genesis_fingerprint(vault)
+        identity = vault_identity(vault)
+        genesis = vault.genesis_fingerprint()
         seq, digest = vault.audit_head()
-        pin = vaults.get(vault.vault_id)
         key = _path_key(vault.path)
-        if pin is not None and pin.genesis == genesis and pin.seq >= seq \
-                and paths.get(key) == genesis:
-            return
-        if pin is None or pin.genesis != genesis or seq >= pin.seq:
-            vaults[vault.vault_id] = VaultPin(genesis, seq, digest, seen_at or vault.now())
-        paths[key] = genesis
-        self._save(vaults, paths)
+        with self._open(vault.vault_id, write=True) as conn:
+            assert conn is not None  # noqa: S101 (write=True makes it)
+            pin = _pin(conn, self.path_for(vault.vault_id))
+            if pin is None or pin.identity != identity:
+                _reset(conn, vault.vault_id, identity, genesis, seq, digest,
+                       seen_at or vault.now())
+            else:
+                if seq >= pin.seq:
+                    conn.execute("UPDATE pin SET seen_seq = ?, seen_hash = ?, seen_at = ?",
+                                 (seq, digest, seen_at or vault.now()))
+                if pin.genesis is None and genesis is not None:
+                    conn.execute("UPDATE pin SET genesis = ?", (genesis,))
+            conn.execute("INSERT OR IGNORE INTO paths (path) VALUES (?)", (key,))
+        self._release_path(key, keep=vault.vault_id)
+
+    def _release_path(self, key: str, keep: str) -> None:
+        for vault_id in self._stores():
+            if vault_id == keep:
+                continue
+            with self._open(vault_id, write=True) as conn:
+                assert conn is not None  # noqa: S101
+                conn.execute("DELETE FROM paths WHERE path = ?", (key,))
 
     def accept(self, vault: Vault, *, actor: str, reason: str) -> VaultPin:
-        """Accept ``vault`` as it is, deliberately: audited in the vault, pins moved to it."""
+        """Accept ``vault`` as it is, deliberately: audited in the vault; this computer's
+        store of it starts afresh (the next open verifies its signed log in full)."""
         reason = reason.strip()
         if not reason:
             raise InputError("say why this vault is accepted (--reason), e.g. 'restored "
                              "from the backup of 1 December after disk failure'")
-        vaults, paths = self._load()
-        genesis = genesis_fingerprint(vault)
+        identity = vault_identity(vault)
+        genesis = vault.genesis_fingerprint()
         key = _path_key(vault.path)
-        before = vaults.get(vault.vault_id)
-        details: dict[str, Any] = {
-            "reason": reason,
-            "genesis": genesis,
-            "pinned_genesis_at_path": paths.get(key),
-            "pinned": None if before is None else {
-                "genesis": before.genesis, "seq": before.seq, "hash": before.hash},
-        }
+        before = self.pin_for(vault.vault_id)
+        at_path = [vid for vid, _ in self._claimed_by(vault.path)]
         head_seq, head_hash = vault.audit_head()
-        details["found"] = {"seq": head_seq, "hash": head_hash}
-        vault.append_audit(actor, "vault.accept", vault.vault_id, details)
-        # The head `audit verify` pinned (head_pins.py) would still call the accepted
-        # vault behind or rewritten: forget it, so the next verify checks the whole log
-        # and pins the accepted head.
-        HeadPinStore().forget(vault.vault_id)
+        vault.append_audit(actor, "vault.accept", vault.vault_id, {
+            "reason": reason,
+            "identity": identity,
+            "genesis": genesis,
+            "pinned_at_path": at_path,
+            "pinned": None if before is None or before.seq < 0 else {
+                "identity": before.identity, "genesis": before.genesis,
+                "seq": before.seq, "hash": before.hash},
+            "found": {"seq": head_seq, "hash": head_hash},
+        })
         seq, digest = vault.audit_head()
-        pin = VaultPin(genesis, seq, digest, vault.now())
-        vaults[vault.vault_id] = pin
-        paths[key] = genesis
-        self._save(vaults, paths)
+        pin = VaultPin(identity, genesis, seq, digest, vault.now())
+        with self._open(vault.vault_id, write=True) as conn:
+            assert conn is not None  # noqa: S101
+            _reset(conn, vault.vault_id, identity, genesis, seq, digest, pin.seen_at)
+            conn.execute("INSERT OR IGNORE INTO paths (path) VALUES (?)", (key,))
+        self._release_path(key, keep=vault.vault_id)
         return pin
 
+    # -- what was verified -----------------------------------------------------------
+    def verified(self, vault: Vault) -> statements.Replay | None:
+        """The replay this computer last verified of ``vault`` (its projection), to resume
+        from; None when there is none or it belongs to another identity."""
+        identity = vault_identity(vault)
+        path = self.path_for(vault.vault_id)
+        with self._open(vault.vault_id, write=False) as conn:
+            if conn is None:
+                return None
+            pin = _pin(conn, path)
+            row = conn.execute("SELECT statement_seq, statement_hash, audit_seq, audit_hash,"
+                               " statements, genesis_seq, genesis_hash,"
+                               " unsigned_before_genesis, trusted, unproven FROM verified"
+                               ).fetchone()
+            if pin is None or pin.identity != identity or row is None:
+                return None
+            try:
+                replay = statements.Replay(
+                    ok=True, statements=int(row[4]), head=(int(row[0]), _hex(row[1])),
+                    genesis=None if row[5] is None else (int(row[5]), _hex(row[6])),
+                    unsigned_before_genesis=int(row[7]),
+                    unproven_possession=[str(t) for t in json.loads(row[9])],
+                    trusted={str(t) for t in json.loads(row[8])},
+                    audit_head=(int(row[2]), _hex(row[3])))
+                tables = replay.tables
+                for t, k, body, seq in conn.execute("SELECT t, k, row, seq FROM projection"):
+                    value = json.loads(body)
+                    if not isinstance(value, dict):
+                        raise ValueError("a row is not an object")
+                    tables.setdefault(str(t), {})[tuple(json.loads(k))] = (value, int(seq))
+            except (TypeError, ValueError) as exc:
+                raise PinsDamaged(path, f"its verified state cannot be read ({exc})") from None
+        return replay
 
-def _entry_hash(vault: Vault, seq: int) -> str | None:
-    with vault.reading() as conn:
-        row = conn.execute("SELECT hash FROM audit WHERE seq = ?", (seq,)).fetchone()
-    return None if row is None else str(row[0])
+    def save_verified(self, vault: Vault, replay: statements.Replay,
+                      resumed_from: statements.Replay | None) -> None:
+        """Keep ``replay`` (verified) as what this computer verified of ``vault``.
+
+        ``resumed_from`` is the stored replay it continued, if any: only the rows its
+        newer statements touched are written. A store already past ``replay`` (another
+        process verified more) is left as it is. Demo vaults are not kept."""
+        if not replay.ok:
+            return
+        identity = vault_identity(vault)
+        with self._open(vault.vault_id, write=True) as conn:
+            assert conn is not None  # noqa: S101
+            pin = _pin(conn, self.path_for(vault.vault_id))
+            if pin is None or pin.identity != identity:
+                # A demo vault's store keeps only what was verified (seen -1: not pinned).
+                seq, digest = (-1, "") if vault.is_demo else vault.audit_head()
+                _reset(conn, vault.vault_id, identity, vault.genesis_fingerprint(), seq,
+                       digest, vault.now())
+            current = conn.execute("SELECT statement_seq, statement_hash FROM verified"
+                                   ).fetchone()
+            if current is not None and int(current[0]) > replay.head[0]:
+                return
+            if (resumed_from is not None and current is not None
+                    and (int(current[0]), str(current[1])) == resumed_from.head):
+                touched = replay.touched
+            else:
+                conn.execute("DELETE FROM projection")
+                touched = {(t, k) for t, rows in replay.tables.items() for k in rows}
+            for t, k in touched:
+                found = replay.tables.get(t, {}).get(k)
+                key_text = canonical.dumps(list(k)).decode("utf-8")
+                if found is None:
+                    conn.execute("DELETE FROM projection WHERE t = ? AND k = ?", (t, key_text))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO projection (t, k, row, seq)"
+                                 " VALUES (?, ?, ?, ?)",
+                                 (t, key_text, json.dumps(found[0], sort_keys=True), found[1]))
+            genesis = replay.genesis
+            conn.execute("DELETE FROM verified")
+            conn.execute(
+                "INSERT INTO verified (one, statement_seq, statement_hash, audit_seq,"
+                " audit_hash, statements, genesis_seq, genesis_hash, unsigned_before_genesis,"
+                " trusted, unproven, at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (replay.head[0], replay.head[1], replay.audit_head[0], replay.audit_head[1],
+                 replay.statements, None if genesis is None else genesis[0],
+                 None if genesis is None else genesis[1], replay.unsigned_before_genesis,
+                 json.dumps(sorted(replay.trusted)), json.dumps(replay.unproven_possession),
+                 _stamp()))
+
+    def forget_verified(self, vault_id: str) -> None:
+        """Drop what was verified of ``vault_id`` (the next open verifies in full)."""
+        with self._open(vault_id, write=False) as conn:
+            if conn is None:
+                return
+        with self._open(vault_id, write=True) as conn:
+            assert conn is not None  # noqa: S101
+            conn.execute("DELETE FROM verified")
+            conn.execute("DELETE FROM projection")
+
+
+def _reset(conn: sqlite3.Connection, vault_id: str, identity: str, genesis: str | None,
+           seq: int, digest: str, seen_at: str) -> None:
+    for table in ("pin", "paths", "verified", "projection"):
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+    conn.execute("INSERT INTO pin (one, vault_id, identity, genesis, seen_seq, seen_hash,"
+                 " seen_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
+                 (vault_id, identity, genesis, seq, digest, seen_at))
+
+
+def _hex(value: Any) -> str:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise ValueError("a hash has the wrong form")
+    return value
+
+
+def _pin(conn: sqlite3.Connection, path: Path) -> VaultPin | None:
+    row = conn.execute("SELECT identity, genesis, seen_seq, seen_hash, seen_at FROM pin"
+                       ).fetchone()
+    if row is None:
+        return None
+    identity, genesis, seq, digest, seen_at = row
+    if (not isinstance(identity, str) or not _HEX64.fullmatch(identity)
+            or (genesis is not None and (not isinstance(genesis, str)
+                                         or not _HEX64.fullmatch(genesis)))
+            or type(seq) is not int or seq < -1 or not isinstance(digest, str)
+            or not isinstance(seen_at, str)):
+        raise PinsDamaged(path, "a field has the wrong form")
+    return VaultPin(identity, genesis, seq, digest, seen_at)
+
+
+def _known_as(vault_id: str, pin: VaultPin | None, genesis: str | None = None) -> str:
+    """How a refusal names a vault to people: its id and its genesis fingerprint."""
+    genesis = pin.genesis if pin is not None else genesis
+    if genesis is None:
+        return f"vault {vault_id} (not signed yet)"
+    return f"vault {vault_id} with genesis fingerprint {format_fingerprint(genesis)}"
 
 
 def _path_key(path: Path) -> str:
     return str(Path(path).expanduser().resolve())
-
-
-def _parse(where: Path, data: Any) -> tuple[dict[str, VaultPin], dict[str, str]]:
-    if not isinstance(data, dict) or data.get("format") != PINS_FORMAT:
-        raise PinsDamaged(where, "its format is not known")
-    raw_vaults, raw_paths = data.get("vaults"), data.get("paths")
-    if not isinstance(raw_vaults, dict) or not isinstance(raw_paths, dict):
-        raise PinsDamaged(where, "a field is missing")
-    vaults: dict[str, VaultPin] = {}
-    for vault_id, item in raw_vaults.items():
-        try:
-            pin = VaultPin(item["genesis"], item["seq"], item["hash"], item.get("seen_at", ""))
-        except (KeyError, TypeError, AttributeError):
-            raise PinsDamaged(where, "a field is missing") from None
-        if (not isinstance(pin.genesis, str) or not _HEX64.fullmatch(pin.genesis)
-                or type(pin.seq) is not int or pin.seq < 0
-                or not isinstance(pin.hash, str) or not isinstance(pin.seen_at, str)):
-            raise PinsDamaged(where, "a field has the wrong form")
-        vaults[str(vault_id)] = pin
-    paths: dict[str, str] = {}
-    for key, genesis in raw_paths.items():
-        if not isinstance(genesis, str) or not _HEX64.fullmatch(genesis):
-            raise PinsDamaged(where, "a field has the wrong form")
-        paths[str(key)] = genesis
-    return vaults, paths

@@ -44,4 +44,4 @@ def test_an_older_copy_of_the_vault_fails_verification(vault_path: Path, tmp_pat
     shutil.copy(tmp_path / "old.sqlite3", vault_path)
     stale = run("audit", "verify")
     assert stale.code == 3
-    assert "BROKEN" in stale.err and "older copy of the vault" in stale.err
+    assert "does NOT verify" in stale.err and "older copy of the vault" in stale.err

@@ -6,7 +6,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from helpers.cli import run
+from tessera.vault import Vault
+from tessera.vault.genesis import format_fingerprint
 
 
 def _restore(copy: Path, path: Path) -> None:
@@ -61,3 +65,38 @@ def test_audit_verify_head_still_checks_a_printed_head(tmp_path: Path) -> None:
     seq, digest = head.split(":")
     wrong = run(*v, "audit", "verify", "--head", f"{int(seq) + 5}:{digest}")
     assert wrong.code != 0 and "removed" in wrong.text
+
+
+@pytest.mark.usefixtures("trust_demo_ca")
+def test_adopting_is_no_replacement_and_one_genesis_fingerprint_is_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "vault.sqlite3"
+    monkeypatch.setenv("TESSERA_VAULT", str(path))
+    monkeypatch.setenv("TESSERA_ACTOR", "operator")
+    pin = "314159"
+    assert run("init").code == 0  # a real vault: pinned by this computer from now on
+    for name in ("Alice", "Bob", "Carol"):
+        assert run("custodian", "add", name).code == 0
+        r = run("--virtual", "--virtual-touch", "immediate", "token", "enroll", name,
+                "--kind", "fido2", input=f"{pin}\n{pin}\n")
+        assert r.code == 0, r.text
+    before = run("vault", "status")
+    assert before.code == 0, before.text
+    assert "Not signed yet" in before.out and "TSR-" not in before.out
+    with Vault.open(path) as vault:
+        ids = {t.custodian_name: t.id for t in vault.list_tokens()}
+    adopted = run("--virtual", "--virtual-touch", "immediate", "audit", "adopt", "--token",
+                  ids["Alice"], "--token", ids["Bob"], input=f"{pin}\n{pin}\n")
+    assert adopted.code == 0, adopted.text
+    with Vault.open(path) as vault:
+        fingerprint = vault.genesis_fingerprint()
+    assert fingerprint is not None
+    shown = format_fingerprint(fingerprint)
+    assert f"Genesis fingerprint: {shown}" in adopted.out
+    opened = run("custodian", "list")  # the signed vault is the same vault moving forward
+    assert opened.code == 0, opened.text
+    status = run("vault", "status")
+    assert f"Genesis fingerprint: {shown}" in status.out
+    assert "matches this computer's pins" in status.out and "TSR-" not in status.out
+    verify = run("--virtual", "audit", "verify")
+    assert verify.code == 0 and f"Genesis fingerprint: {shown}" in verify.out

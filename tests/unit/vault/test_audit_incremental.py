@@ -1,10 +1,10 @@
-"""Verifying only what is new since this computer last verified the log, and the pins
-that make it safe: a rolled-back or rewritten log is reported, never accepted."""
+"""Verifying only what is new since this computer last verified the vault, and the store
+that makes it safe: a rolled-back or rewritten log is reported, never accepted."""
 
 from __future__ import annotations
 
-import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,22 @@ from vault_fixtures import ACTOR, open_vault, raw
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError
-from tessera.custody.log_check import check_log
+from tessera.custody.log_check import check_vault
 from tessera.vault import Vault
 from tessera.vault.audit import _canonical_details, entry_bytes, link
-from tessera.vault.head_pins import HeadPinStore, PinStoreDamaged
+from tessera.vault.models import AuditVerdict
+from tessera.vault.workstation_pins import PinsDamaged, WorkstationPins
+
+
+def check_log(vault: Vault, pins: WorkstationPins, *, full: bool = False) -> AuditVerdict:
+    """The audit chain's verdict of a check (what `audit verify` prints)."""
+    state = check_vault(vault, pins, full=full)
+    if state.audit is not None and not state.audit.ok:
+        return state.audit
+    if not state.ok:
+        return AuditVerdict(False, 0, 0, "", state.bad_statement, state.problem)
+    assert state.audit is not None
+    return state.audit
 
 
 def add(vault: Vault, n: int, start: int = 0) -> None:
@@ -24,8 +36,8 @@ def add(vault: Vault, n: int, start: int = 0) -> None:
 
 
 @pytest.fixture
-def pins(tmp_path: Path) -> HeadPinStore:
-    return HeadPinStore(tmp_path / "pins")
+def pins(tmp_path: Path) -> WorkstationPins:
+    return WorkstationPins(tmp_path / "pins")
 
 
 @pytest.fixture
@@ -35,7 +47,7 @@ def vault(tmp_path: Path) -> Vault:
     return v  # 10 entries
 
 
-def test_second_check_recomputes_only_the_new_entries(vault: Vault, pins: HeadPinStore) -> None:
+def test_second_check_recomputes_only_the_new_entries(vault: Vault, pins: WorkstationPins) -> None:
     first = check_log(vault, pins)
     assert (first.ok, first.entries, first.from_seq) == (True, 10, 0)
     add(vault, 5, start=100)
@@ -47,7 +59,7 @@ def test_second_check_recomputes_only_the_new_entries(vault: Vault, pins: HeadPi
 
 
 def test_an_edit_to_an_old_row_is_found_by_the_full_check(vault: Vault,
-                                                          pins: HeadPinStore) -> None:
+                                                          pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
     raw(vault).execute("UPDATE audit SET details = '{\"serial\":77}' WHERE seq = 4")
     # The incremental check trusts what was verified before (that is its point) …
@@ -60,7 +72,7 @@ def test_an_edit_to_an_old_row_is_found_by_the_full_check(vault: Vault,
 
 def test_an_older_copy_of_the_vault_is_reported_and_the_pin_stays(tmp_path: Path,
                                                                    vault: Vault,
-                                                                   pins: HeadPinStore) -> None:
+                                                                   pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
     vault.checkpoint()
     shutil.copy(vault.path, tmp_path / "old.sqlite3")
@@ -72,13 +84,12 @@ def test_an_older_copy_of_the_vault_is_reported_and_the_pin_stays(tmp_path: Path
     for full in (False, True):
         verdict = check_log(old, pins, full=full)
         assert not verdict.ok
-        assert "verified it up to entry 13" in verdict.problem
-        assert "older copy" in verdict.problem
-    pin = pins.get(old.vault_id)
-    assert pin is not None and pin.seq == 13
+        assert "rolled back" in verdict.problem
+    kept = pins.verified(old)
+    assert kept is not None and kept.audit_head[0] == 13
 
 
-def test_a_rewritten_chain_is_reported(vault: Vault, pins: HeadPinStore) -> None:
+def test_a_rewritten_chain_is_reported(vault: Vault, pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
     conn = raw(vault)
     conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
@@ -93,51 +104,56 @@ def test_a_rewritten_chain_is_reported(vault: Vault, pins: HeadPinStore) -> None
         prev = digest
     assert vault.verify_audit().ok  # a consistent chain on its own …
     verdict = check_log(vault, pins)
-    assert not verdict.ok and verdict.first_bad_seq == 10  # … but not the one seen before
+    assert not verdict.ok  # … but not the one seen before
     assert "rewritten" in verdict.problem
 
 
-def test_another_log_under_the_same_vault_id_is_reported(tmp_path: Path, vault: Vault,
-                                                        pins: HeadPinStore) -> None:
+def test_another_log_under_the_same_vault_id_is_verified_in_full(tmp_path: Path,
+                                                                  vault: Vault,
+                                                                  pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
     other = open_vault(tmp_path / "other.sqlite3")
     raw(other).execute("UPDATE meta SET value = ? WHERE key = 'vault_id'", (vault.vault_id,))
-    verdict = check_log(other, pins)
-    assert not verdict.ok
-    assert "begins differently" in verdict.problem
+    # Not resumed from the other log's verified state (opening it is refused as a
+    # replacement by the pins, tests/unit/vault/test_workstation_pins.py).
+    assert pins.verified(other) is None
 
 
-def test_a_damaged_pin_file_is_named_not_ignored(vault: Vault, pins: HeadPinStore) -> None:
+def test_a_damaged_store_is_named_not_ignored(vault: Vault, pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
     path = pins.path_for(vault.vault_id)
-    data = json.loads(path.read_text())
-    data["verified"]["seq"] = "ten"
-    path.write_text(json.dumps(data))
-    with pytest.raises(PinStoreDamaged, match="--full"):
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE verified SET statement_hash = 'ten'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(PinsDamaged, match="Move it aside"):
         check_log(vault, pins)
-    path.write_text("{not json")
-    with pytest.raises(PinStoreDamaged, match="damaged"):
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(PinsDamaged, match="damaged"):
         check_log(vault, pins)
 
 
-def test_a_pin_is_private_and_names_the_log(vault: Vault, pins: HeadPinStore) -> None:
+def test_the_store_is_private_and_names_the_log(vault: Vault, pins: WorkstationPins) -> None:
     check_log(vault, pins)
-    pin = pins.get(vault.vault_id)
-    assert pin is not None
-    assert (pin.seq, pin.hash, pin.genesis) == (10, vault.audit_head()[1], vault.audit_hash(1))
+    kept = pins.verified(vault)
+    assert kept is not None
+    assert kept.audit_head == (10, vault.audit_head()[1])
+    assert kept.head == vault.statement_head()
     assert pins.path_for(vault.vault_id).stat().st_mode & 0o077 == 0
+    assert pins.directory.stat().st_mode & 0o077 == 0
     with pytest.raises(FormatError):
         pins.path_for("../elsewhere")
 
 
-def test_a_broken_log_does_not_move_the_pin(vault: Vault, pins: HeadPinStore) -> None:
+def test_a_broken_log_does_not_move_the_verified_head(vault: Vault,
+                                                      pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
     add(vault, 2, start=30)
     raw(vault).execute("UPDATE audit SET actor = 'mallory' WHERE seq = 12")
     verdict = check_log(vault, pins)
     assert (verdict.ok, verdict.first_bad_seq) == (False, 12)
-    pin = pins.get(vault.vault_id)
-    assert pin is not None and pin.seq == 10
+    kept = pins.verified(vault)
+    assert kept is not None and kept.audit_head[0] == 10
 
 
 @pytest.mark.parametrize("text", [

@@ -7,13 +7,14 @@ computer's config directory, where the pins live.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tessera.vault import Vault
 from tessera.vault.errors import VaultReplaced, VaultRolledBack
-from tessera.vault.genesis import display_genesis, genesis_fingerprint
+from tessera.vault.genesis import vault_identity
 from tessera.vault.workstation_pins import PinsDamaged, WorkstationPins
 
 
@@ -25,7 +26,7 @@ def _copy(src: Path, dst: Path) -> None:
 
 @pytest.fixture
 def pins(tmp_path: Path) -> WorkstationPins:
-    return WorkstationPins(tmp_path / "config" / "vault-pins.json")
+    return WorkstationPins(tmp_path / "config" / "vaults")
 
 
 def _opened(path: Path, pins: WorkstationPins) -> Vault:
@@ -60,18 +61,17 @@ def _put_back(copy: Path, path: Path) -> None:
         Path(str(path) + side).unlink(missing_ok=True)
 
 
-def test_genesis_is_the_same_for_a_copy_and_differs_for_another_vault(tmp_path: Path) -> None:
+def test_identity_is_the_same_for_a_copy_and_differs_for_another_vault(tmp_path: Path) -> None:
     a, b = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
     with Vault.open(a, create=True) as v:
-        genesis = genesis_fingerprint(v)
+        identity = vault_identity(v)
         v.add_custodian("Alice", "", "", actor="op")
-        assert genesis_fingerprint(v) == genesis  # later writes do not change it
+        assert vault_identity(v) == identity  # later writes do not change it
     _copy(a, tmp_path / "copy.sqlite3")
     with Vault.open(tmp_path / "copy.sqlite3") as v:
-        assert genesis_fingerprint(v) == genesis
+        assert vault_identity(v) == identity
     with Vault.open(b, create=True) as v:
-        assert genesis_fingerprint(v) != genesis
-    assert display_genesis(genesis).startswith("TSR-")
+        assert vault_identity(v) != identity
 
 
 def test_rollback_to_an_older_copy_is_refused_on_open(tmp_path: Path,
@@ -99,16 +99,17 @@ def test_replacement_by_another_vault_is_refused(tmp_path: Path, pins: Workstati
     path, other = tmp_path / "vault.sqlite3", tmp_path / "other.sqlite3"
     with Vault.open(path, create=True) as v:
         pins.remember(v)
-        mine = display_genesis(genesis_fingerprint(v))
+        mine = v.vault_id
     with Vault.open(other, create=True) as v:
         v.add_custodian("Mallory", "", "", actor="attacker")
-        theirs = display_genesis(genesis_fingerprint(v))
+        theirs = v.vault_id
     _copy(other, path)
     _put_back(path, path)
     with pytest.raises(VaultReplaced) as err:
         _opened(path, pins)
-    assert err.value.pinned == mine and err.value.found == theirs
+    assert mine in err.value.pinned and theirs in err.value.found
     assert mine in str(err.value) and theirs in str(err.value)
+    assert "not signed yet" in str(err.value)
 
 
 def test_a_demo_vault_put_in_place_of_a_real_one_is_refused(tmp_path: Path,
@@ -118,7 +119,7 @@ def test_a_demo_vault_put_in_place_of_a_real_one_is_refused(tmp_path: Path,
         pins.remember(v)
     with Vault.open(demo, create=True, demo=True) as v:
         pins.remember(v)  # demo vaults are not pinned...
-    assert pins.genesis_at(demo) is None
+        assert pins.pin_for(v.vault_id) is None
     _copy(demo, path)
     _put_back(path, path)
     with pytest.raises(VaultReplaced):            # ...but are refused where a real one was
@@ -155,12 +156,16 @@ def test_accepting_a_rollback_is_audited_and_moves_the_pins(tmp_path: Path,
         assert v.verify_audit().ok
 
 
-def test_a_damaged_pin_file_is_reported_not_ignored(tmp_path: Path,
-                                                    pins: WorkstationPins) -> None:
+def test_a_damaged_store_is_reported_not_ignored(tmp_path: Path,
+                                                 pins: WorkstationPins) -> None:
     path = tmp_path / "vault.sqlite3"
     with Vault.open(path, create=True) as v:
         pins.remember(v)
-    assert pins.path.stat().st_mode & 0o077 == 0
-    pins.path.write_text('{"format": 1, "vaults": {"x": {"genesis": "nope"}}, "paths": {}}')
+        store = pins.path_for(v.vault_id)
+    assert store.stat().st_mode & 0o077 == 0
+    conn = sqlite3.connect(store)
+    conn.execute("UPDATE pin SET identity = 'nope'")
+    conn.commit()
+    conn.close()
     with Vault.open(path) as v, pytest.raises(PinsDamaged, match="damaged"):
         pins.check(v)
