@@ -149,9 +149,9 @@ def test_enrol_migrates_factory_credentials_and_labels_the_slot(rig: Rig):
 
     assert enrolled.kind is TokenKind.PIV
     assert enrolled.facts["slot"] == "82" and enrolled.facts["serial"] == 5550001
-    assert (enrolled.facts["touch_policy"], enrolled.facts["pin_policy"]) == ("always", "once")
+    assert (enrolled.facts["touch_policy"], enrolled.facts["pin_policy"]) == ("cached", "once")
     meta = session.get_slot_metadata(SLOT.RETIRED1)
-    assert (meta.pin_policy, meta.touch_policy) == (PIN_POLICY.ONCE, TOUCH_POLICY.ALWAYS)
+    assert (meta.pin_policy, meta.touch_policy) == (PIN_POLICY.ONCE, TOUCH_POLICY.CACHED)
     compressed = base64.b64decode(enrolled.facts["public_key"])
     assert enrolled.recipient == PivP256Recipient.from_public_key(compressed).to_string()
     assert enrolled.recipient.startswith("age1yubikey1")
@@ -283,7 +283,7 @@ def test_missing_or_replaced_key_is_the_wrong_token(rig: Rig):
 
 
 def test_touch_timeout(rig: Rig):
-    enrolled = rig.enroll()
+    enrolled = rig.enroll(touch_policy=TouchPolicy.ALWAYS)  # the enrolment touch is not cached
     rig.card.touch.set_mode("never")
     with pytest.raises(TouchTimeout):
         unlock(rig, rig.token(enrolled), envelope_for(enrolled.recipient))
@@ -304,7 +304,7 @@ def _unlock_in_thread(rig, token, envelope, cancel):
 
 
 def test_cancel_while_waiting_for_touch(rig: Rig):
-    enrolled = rig.enroll()
+    enrolled = rig.enroll(touch_policy=TouchPolicy.ALWAYS)  # the enrolment touch is not cached
     rig.card.touch.set_mode("manual")
     rig.card.touch_timeout = 10
     cancel = threading.Event()
@@ -318,7 +318,7 @@ def test_cancel_while_waiting_for_touch(rig: Rig):
 
 
 def test_key_pulled_out_while_waiting_for_touch(rig: Rig):
-    enrolled = rig.enroll()
+    enrolled = rig.enroll(touch_policy=TouchPolicy.ALWAYS)  # the enrolment touch is not cached
     rig.card.touch.set_mode("manual")
     rig.card.touch_timeout = 10
     thread, outcome = _unlock_in_thread(
