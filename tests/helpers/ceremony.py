@@ -57,6 +57,15 @@ class Ceremony:
     words: dict[str, str] = field(default_factory=dict)  # custodian name -> share words
     record_id: str = ""
 
+    def later(self, seconds: float = 60.0) -> None:
+        """Time passes on the virtual YubiKeys: the touch cached by the enrolment (touch
+        policy CACHED, 15 s) has lapsed, as it has by the time of a real release."""
+        import time
+
+        for key in self.keys.values():
+            if isinstance(key.device, VirtualYubiKey):
+                key.device.card.set_clock(lambda: time.monotonic() + seconds)
+
 
 def build(tmp_path: Path, kinds: dict[str, TokenKind] | None = None, k: int = 2) -> Ceremony:
     kinds = kinds or {"Alice": TokenKind.FIDO2, "Bob": TokenKind.PIV,

@@ -76,6 +76,10 @@ def token() -> None:
 @click.option("--acknowledge", is_flag=True,
               help="The custodian has read the custodian responsibilities (shown) and signs "
                    "their acknowledgement with the new key (PCI DSS 3.7.8).")
+@click.option("--touch-policy", "piv_touch", type=click.Choice(["cached", "always"]),
+              default=None, help="With --kind piv: the slot key's touch policy. cached "
+              "(default): one touch per release; always: a touch for every operation, two "
+              "per release (docs/TOKENS.md).")
 @click.option("--attestation", "attestation_file", type=click.Path(dir_okay=False, exists=True,
               path_type=Path), help="With --recipient age1yubikey1…: the key's PIV attestation "
               "(the slot's attestation certificate and the F9 certificate, PEM, in one file) "
@@ -83,7 +87,7 @@ def token() -> None:
 @pass_ctx
 def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient: str | None,
                  label: str | None, serial: int | None, acknowledge: bool,
-                 attestation_file: Path | None) -> None:
+                 piv_touch: str | None, attestation_file: Path | None) -> None:
     """Enrol a token for a custodian."""
     from tessera.custody.acknowledge import acknowledged_at
     from tessera.custody.enroll import enroll_device, enroll_remote
@@ -103,6 +107,8 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
                 raise InputError("say which kind of token to enrol: --kind fido2|piv|software, "
                                  "or --recipient for remote enrolment")
             token_kind = TokenKind(kind)
+            if piv_touch is not None and token_kind is not TokenKind.PIV:
+                raise InputError("--touch-policy goes with --kind piv")
             device = None
             if serial is not None:
                 device = _yubikey_with_serial(ctx.drivers(vault), token_kind, serial)
@@ -110,7 +116,7 @@ def token_enroll(ctx: Context, custodian_name: str, kind: str | None, recipient:
                 device = plug_in_virtual_key(ctx, vault, token_kind, person.name)
             info = enroll_device(vault, ctx.drivers(vault), person.id, token_kind,
                                  ctx.prompts, threading.Event(), label=label, actor=ctx.actor,
-                                 device=device)
+                                 device=device, piv_touch=piv_touch)
         echo(f"Enrolled {info.label} for {person.name}")
         echo(f"  recipient: {info.recipient}")
         if info.kind.is_hardware:

@@ -64,6 +64,7 @@ class FindingKind(enum.StrEnum):
     NOT_POST_QUANTUM = "not_post_quantum"  # a share envelope with a classical stanza
     NOT_ACKNOWLEDGED = "not_acknowledged"  # PCI DSS 3.7.8: no recorded acknowledgement
     NOT_PROVEN_HARDWARE = "not_proven_hardware"  # a FIDO2/PIV token without valid attestation
+    TWO_TOUCHES = "two_touches"  # a PIV key with touch policy ALWAYS: two touches a release
 
     @property
     def heading(self) -> str:
@@ -81,6 +82,7 @@ class FindingKind(enum.StrEnum):
             "not_post_quantum": "Share envelopes not post-quantum",
             "not_acknowledged": "Responsibilities not acknowledged",
             "not_proven_hardware": "Token not proven hardware",
+            "two_touches": "Two touches per release",
         }[self.value]
 
 
@@ -98,6 +100,7 @@ _SEVERITY = {
     FindingKind.NOT_POST_QUANTUM: Severity.MEDIUM,
     FindingKind.NOT_ACKNOWLEDGED: Severity.MEDIUM,
     FindingKind.NOT_PROVEN_HARDWARE: Severity.HIGH,
+    FindingKind.TWO_TOUCHES: Severity.LOW,
 }
 CLOSED_STATES = ("superseded", "retired")
 ROTATE_NOW_STATES = ("released", "rotation_required")  # rotate at once, not at an age
@@ -117,6 +120,7 @@ class TokenView:
     post_quantum: bool = True  # the envelope names it by a hybrid (age1pq1…) recipient
     hybrid_capable: bool = True  # it has a hybrid recipient a re-wrap could use
     unproven: str = ""  # why a FIDO2/PIV token is not proven hardware ("" when it is)
+    touch_policy: str = ""  # a PIV key's touch policy ("always", "cached"); "" otherwise
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,13 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
                     f"{holder.name}'s {token.label} claims to be a hardware key but is not "
                     f"proven: {token.unproven}. It counts as a software key"
                     + (" on this hardware-only record." if record.hardware_only else "."),
+                    holder.name, token.label)
+            if token.kind == "piv" and token.touch_policy == "always":
+                add(FindingKind.TWO_TOUCHES,
+                    f"{holder.name}'s {token.label} was enrolled with touch policy ALWAYS: "
+                    "each release asks for two touches (the approval, then opening the "
+                    "share). It keeps working; to need one touch, re-enrol the key (new "
+                    "enrolments use touch policy CACHED) and re-wrap the share to it.",
                     holder.name, token.label)
             if token.last_drill_at is None:
                 add(FindingKind.NEVER_DRILLED,

@@ -69,8 +69,11 @@ def connected_devices(drivers: TokenDrivers,
 
 def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: TokenKind,
                   prompts: Prompts, cancel: threading.Event, *, label: str | None = None,
-                  actor: str, device: Any = None) -> TokenInfo:
-    """Enrol a token that is present: PIN set-up where needed, touch, store public facts."""
+                  actor: str, device: Any = None, piv_touch: str | None = None) -> TokenInfo:
+    """Enrol a token that is present: PIN set-up where needed, touch, store public facts.
+
+    ``piv_touch`` ("cached", the default, or "always") is a YubiKey PIV key's touch
+    policy (docs/TOKENS.md, "One touch per release")."""
     person = vault.get_custodian(custodian_id)
     policy = vault.policy
     if kind.value not in policy.allowed_kinds:
@@ -89,11 +92,12 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
             raise TokenError("the FIDO2 driver is not available")
         enrolled = fido.enroll(device, person.name, prompts, cancel)
     elif kind is TokenKind.PIV:
-        from tessera.tokens.piv import PivDriver
+        from tessera.tokens.piv import PivDriver, TouchPolicy
 
         piv = drivers.driver(kind)
         if not isinstance(piv, PivDriver):
             raise TokenError("the PIV driver is not available")
+        touch = TouchPolicy(piv_touch) if piv_touch else TouchPolicy.CACHED
         card = device
         if card is None:
             cards = piv.list_devices()
@@ -104,7 +108,7 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
             card = cards[0]
         connection = card.open()
         try:
-            enrolled = piv.enroll(connection, person.name, prompts, cancel)
+            enrolled = piv.enroll(connection, person.name, prompts, cancel, touch_policy=touch)
         finally:
             connection.close()
     else:

@@ -134,7 +134,9 @@ def _record_view(snap: _Snapshot, record: Record) -> RecordView:
                                     drilled.get(info.id),
                                     post_quantum=age.is_post_quantum(recipient),
                                     hybrid_capable=info.pq_recipient is not None,
-                                    unproven="" if proof.proven else proof.problem))
+                                    unproven="" if proof.proven else proof.problem,
+                                    touch_policy=str(info.facts.get("touch_policy", ""))
+                                    if info.kind.value == "piv" else ""))
         holders.append(HolderView(cid, visible(custodian.name), visible(custodian.contact),
                                   visible(custodian.role),
                                   tuple(e.key for e in entries), tuple(e.group for e in entries),

@@ -1,7 +1,7 @@
 """The YubiKey PIV token driver, through the real ``yubikit.piv.PivSession``.
 
 Enrolment generates a P-256 key on the card in the first free retired slot (82-95)
-with PIN policy ONCE and touch policy ALWAYS (or CACHED), writes a self-signed
+with PIN policy ONCE and touch policy CACHED (or ALWAYS), writes a self-signed
 certificate naming the custodian into the slot, and records the age-plugin-yubikey
 recipient (``age1yubikey1…``). Shares wrapped to that recipient open with stock
 ``age`` + ``age-plugin-yubikey`` too. It also records the slot's post-quantum hybrid
@@ -9,8 +9,8 @@ recipient (``age1tagpq1…``), whose ML-KEM half lives in a PIN-protected data o
 the same card (tokens.piv_pq); hybrid envelopes use that one.
 
 Unlocking finds the card by serial, checks the slot still holds the enrolled key,
-verifies the PIN, unwraps the share with ECDH on the card, and signs the challenge
-with the same slot key. The signature is ES256 over the 32-byte challenge: yubikit
+verifies the PIN, signs the challenge with the slot key (the touch), then unwraps the
+share with ECDH by the same key (covered by that touch under CACHED). The signature is ES256 over the 32-byte challenge: yubikit
 hashes the challenge with SHA-256 (``hash_algorithm=hashes.SHA256()``) and the card
 signs that digest, so it verifies with
 ``public_key.verify(signature, challenge, ECDSA(SHA256()))``.
@@ -46,7 +46,6 @@ from tessera.core.age import (
 )
 from tessera.core.attestation import ATTESTATION_FACT, piv_evidence
 from tessera.core.errors import PinBlocked, TokenError, UserCancelled, WrongToken
-from tessera.core.memory import wipe
 from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import (
     ApprovalMethod,
@@ -84,10 +83,12 @@ STANZA_TYPE = "piv-p256"
 
 
 class TouchPolicy(enum.StrEnum):
-    """Touch policies Tessera offers for an enrolled slot key."""
+    """Touch policies Tessera offers for an enrolled slot key (docs/TOKENS.md, "One
+    touch per release"). New enrolments get CACHED; ALWAYS keys enrolled earlier keep
+    working with two touches per approval."""
 
-    ALWAYS = "always"  # every unwrap and every approval needs a touch
-    CACHED = "cached"  # one touch covers 15 s of use (unwrap + sign in one go)
+    ALWAYS = "always"  # every operation needs its own touch: approval + unwrap = two
+    CACHED = "cached"  # a touch covers the card's next 15 s: approval, then unwrap = one
 
     @property
     def piv(self) -> TOUCH_POLICY:
@@ -184,7 +185,7 @@ class PivDriver:
         prompts: Prompts,
         cancel: threading.Event,
         *,
-        touch_policy: TouchPolicy = TouchPolicy.ALWAYS,
+        touch_policy: TouchPolicy = TouchPolicy.CACHED,
     ) -> Enrolled:
         """Create the custodian's key on the card; returns public facts for the vault.
 
@@ -272,19 +273,18 @@ class PivDriver:
                 session = PivSession(connection)
                 self._require_slot_key(session, token, slot, compressed)
                 self._verify_pin(session, label, prompts, cancel)
+                # The approval first: the touch the custodian gives is taken by the
+                # signature over this request's digest. With touch policy CACHED the
+                # unwrap right after needs no second touch; with ALWAYS it asks again.
+                signature = run_card_call(
+                    lambda: session.sign(slot, KEY_TYPE.ECCP256, challenge, hashes.SHA256()),
+                    label=label,
+                    prompts=prompts,
+                    cancel=cancel,
+                )
                 share = self._unwrap(
                     session, token, slot, compressed, envelope, label, prompts, cancel
                 )
-                try:
-                    signature = run_card_call(
-                        lambda: session.sign(slot, KEY_TYPE.ECCP256, challenge, hashes.SHA256()),
-                        label=label,
-                        prompts=prompts,
-                        cancel=cancel,
-                    )
-                except BaseException:
-                    wipe(share)
-                    raise
         finally:
             connection.close()
         evidence = Evidence(

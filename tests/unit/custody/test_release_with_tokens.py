@@ -97,6 +97,7 @@ def test_touch_timeout_then_a_touch(c: Ceremony) -> None:
 @pytest.mark.parametrize("who", ["Alice", "Bob"])
 def test_cancel_while_waiting_for_touch(c: Ceremony, who: str) -> None:
     ceremony = start(c)
+    c.later()  # the touch is not cached from the enrolment
     key = c.keys[who]
     key.touch.set_mode("never")
     cancel = threading.Event()
@@ -114,6 +115,7 @@ def test_device_pulled_out_mid_touch(c: Ceremony, who: str) -> None:
     from tessera.core.errors import DeviceRemoved
 
     ceremony = start(c)
+    c.later()  # the touch is not cached from the enrolment
     key = c.keys[who]
     key.touch.set_mode("never")
     key.touch.on_waiting = lambda waiting: key.pull_out() if waiting else None

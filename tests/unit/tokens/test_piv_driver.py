@@ -149,9 +149,9 @@ def test_enrol_migrates_factory_credentials_and_labels_the_slot(rig: Rig):
 
     assert enrolled.kind is TokenKind.PIV
     assert enrolled.facts["slot"] == "82" and enrolled.facts["serial"] == 5550001
-    assert (enrolled.facts["touch_policy"], enrolled.facts["pin_policy"]) == ("always", "once")
+    assert (enrolled.facts["touch_policy"], enrolled.facts["pin_policy"]) == ("cached", "once")
     meta = session.get_slot_metadata(SLOT.RETIRED1)
-    assert (meta.pin_policy, meta.touch_policy) == (PIN_POLICY.ONCE, TOUCH_POLICY.ALWAYS)
+    assert (meta.pin_policy, meta.touch_policy) == (PIN_POLICY.ONCE, TOUCH_POLICY.CACHED)
     compressed = base64.b64decode(enrolled.facts["public_key"])
     assert enrolled.recipient == PivP256Recipient.from_public_key(compressed).to_string()
     assert enrolled.recipient.startswith("age1yubikey1")
@@ -283,7 +283,7 @@ def test_missing_or_replaced_key_is_the_wrong_token(rig: Rig):
 
 
 def test_touch_timeout(rig: Rig):
-    enrolled = rig.enroll()
+    enrolled = rig.enroll(touch_policy=TouchPolicy.ALWAYS)  # the enrolment touch is not cached
     rig.card.touch.set_mode("never")
     with pytest.raises(TouchTimeout):
         unlock(rig, rig.token(enrolled), envelope_for(enrolled.recipient))
@@ -304,7 +304,7 @@ def _unlock_in_thread(rig, token, envelope, cancel):
 
 
 def test_cancel_while_waiting_for_touch(rig: Rig):
-    enrolled = rig.enroll()
+    enrolled = rig.enroll(touch_policy=TouchPolicy.ALWAYS)  # the enrolment touch is not cached
     rig.card.touch.set_mode("manual")
     rig.card.touch_timeout = 10
     cancel = threading.Event()
@@ -318,7 +318,7 @@ def test_cancel_while_waiting_for_touch(rig: Rig):
 
 
 def test_key_pulled_out_while_waiting_for_touch(rig: Rig):
-    enrolled = rig.enroll()
+    enrolled = rig.enroll(touch_policy=TouchPolicy.ALWAYS)  # the enrolment touch is not cached
     rig.card.touch.set_mode("manual")
     rig.card.touch_timeout = 10
     thread, outcome = _unlock_in_thread(
@@ -358,3 +358,56 @@ def test_present_tells_a_plugged_in_yubikey_from_a_missing_one_without_pin_or_to
     assert rig.driver.present(token) is False
     other = Rig([card(serial=5550099)])  # only somebody else's YubiKey is plugged in
     assert other.driver.present(token) is False
+
+
+def test_a_cached_touch_lasts_15_s_from_the_touch_unextended_and_not_past_power_loss():
+    clock = [1000.0]
+    cached = card(serial=5550005, clock=lambda: clock[0])
+    rig = Rig([cached])
+    token = rig.token(rig.enroll())  # CACHED; the certificate's touch at t = 1000
+    sign = lambda: rig.driver.sign(token, os.urandom(32), Prompts(), threading.Event())  # noqa: E731
+    touched = cached.touch.touches
+    clock[0] += 14.9
+    sign()  # within the window: no touch
+    assert cached.touch.touches == touched
+    clock[0] += 0.1
+    sign()  # 15 s after the touch: using the cache did not extend it
+    assert cached.touch.touches == touched + 1
+    clock[0] += 1
+    cached.pull_out()
+    cached.plug_in()
+    sign()  # power lost: the cache with it
+    assert cached.touch.touches == touched + 2
+
+
+def test_unlock_signs_first_and_one_touch_covers_the_unwrap_only_under_cached():
+    clock = [1000.0]
+    yk = card(serial=5550006, clock=lambda: clock[0])
+    rig = Rig([yk])
+    always = rig.token(rig.enroll("Alice", touch_policy=TouchPolicy.ALWAYS), token_id="a")
+    cached = rig.token(rig.enroll("Bob", prompts=Prompts()), "Bob", token_id="b")
+    for token, touches in ((cached, 1), (always, 2)):
+        clock[0] += 60
+        before = yk.touch.touches
+        unlocked = unlock(rig, token, envelope_for(token.recipient))
+        assert bytes(unlocked.share) == SHARE
+        assert yk.touch.touches - before == touches, token.facts["touch_policy"]
+    # The approval is the operation that takes the touch; the unwrap rides on the cache.
+    ops: list[tuple[str, int]] = []
+    use_key = yk._use_private_key
+
+    def spy(algorithm: int, slot: int, fields: dict[int, bytes]) -> bytes:
+        before = yk.touch.touches
+        result = use_key(algorithm, slot, fields)
+        ops.append(("sign" if 0x81 in fields else "ecdh", yk.touch.touches - before))
+        return result
+
+    yk._use_private_key = spy  # type: ignore[method-assign]
+    clock[0] += 60
+    unlock(rig, cached, envelope_for(cached.recipient))
+    assert ops == [("sign", 1), ("ecdh", 0)]
+    clock[0] += 60
+    yk.touch.set_mode("never")
+    with pytest.raises(TouchTimeout):
+        unlock(rig, cached, envelope_for(cached.recipient))
+    assert ops[2:] == []  # no touch: no signature, and nothing was opened

@@ -4,6 +4,10 @@ A :class:`TouchControl` answers "did the person touch the key?" for one virtual
 device. Modes: ``immediate`` (touch happens at once), ``delay:S`` (after S seconds),
 ``never`` (the device waits until its timeout or until cancelled) and ``manual``
 (a Touch button or a test calls :meth:`press`).
+
+:attr:`touches` counts the touches the device consumed (one per operation that waited
+for presence, whatever the mode): what a person would have had to do, which the
+one-touch-per-release tests count.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class TouchControl:
         self.on_waiting: Callable[[bool], None] | None = None
         self.mode = "immediate"
         self.delay = 0.0
+        self.touches = 0
         self.set_mode(mode)
 
     def set_mode(self, mode: str) -> None:
@@ -45,7 +50,10 @@ class TouchControl:
     def wait(self, timeout: float, cancel: threading.Event | None = None) -> bool:
         """Block until touched; False on timeout or cancel. Called by the device."""
         if self.mode == "immediate":
-            return not (cancel is not None and cancel.is_set())
+            if cancel is not None and cancel.is_set():
+                return False
+            self._count()
+            return True
         self._set_waiting(True)
         try:
             deadline = time.monotonic() + timeout
@@ -56,12 +64,17 @@ class TouchControl:
                     return False
                 if self._pressed.is_set() or now >= touch_at:
                     self._pressed.clear()
+                    self._count()
                     return True
                 if now >= deadline:
                     return False
                 self._pressed.wait(min(0.02, max(0.0, deadline - now)))
         finally:
             self._set_waiting(False)
+
+    def _count(self) -> None:
+        with self._lock:
+            self.touches += 1
 
     def _set_waiting(self, waiting: bool) -> None:
         with self._lock:
