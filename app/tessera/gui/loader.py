@@ -19,6 +19,7 @@ thread with the GUI's own vault, as before the loader existed.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from tessera.vault import Vault
 logger = logging.getLogger(__name__)
 
 Read = Callable[[Vault], Any]
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class VaultLoader(QObject):
             self._waiting[key] = request
             self._lock.notify()
         if self._thread is None:
+            # While the loader computes, the GUI thread needs the GIL for every Python
+            # call Qt makes (a cell's text, a timer): hand it over within 1 ms, not 5.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
             self._thread = threading.Thread(target=self._run, name="tessera-page-loader",
                                             daemon=True)
             self._thread.start()

@@ -38,6 +38,7 @@ from tessera.tokens.base import TokenState
 from tessera.vault import RecordState, Vault
 
 Read = Callable[[Vault], Any]
+SIZE_SAMPLE = 40  # rows a column's width is measured on (about a screenful)
 
 
 class TablePage(RefreshWhenShown, QWidget):
@@ -74,6 +75,7 @@ class TablePage(RefreshWhenShown, QWidget):
         self.hint = muted(hint)
         self.layout_.addWidget(self.hint)
         self.table: QTableView = make_table(self.proxy, f"{title} table")
+        self.table.horizontalHeader().setResizeContentsPrecision(SIZE_SAMPLE)
         self.count = QLabel()
         self.count.setAccessibleName(f"Number of {title.lower()}")
         self.proxy.rowsInserted.connect(self._show_count)
@@ -136,9 +138,12 @@ class TablePage(RefreshWhenShown, QWidget):
         self.loading = False
         current = self.selected_row()
         keep = self._identity(current) if current is not None else None
+        was_empty = not self.model.rowCount()
         self.model.set_rows(rows)
-        if self.model.rowCount():
-            fit_columns(self.table)  # on a sample of rows (widgets.CONTENTS_SAMPLE)
+        if self.model.rowCount() and was_empty:
+            # Widths from the first rows read (and on every resize of the table), not
+            # after every vault change: measuring cells is the slow part of a refresh.
+            fit_columns(self.table)
         self._fitted = True
         wanted, self._select_next = self._select_next, None
         if wanted is not None and self.select_where(wanted):
@@ -175,7 +180,7 @@ class RecordsPage(TablePage):
             self.state_filter.addItem(state.display.capitalize(), state.value)
         self.state_filter.currentIndexChanged.connect(self._filter_state)
         self.filters.addWidget(self.state_filter)
-        self.detail = RecordDetail(context.vault)
+        self.detail = RecordDetail(context.vault, loader=context.loader)
         self.detail.setMinimumWidth(330)
         self.detail.release_requested.connect(self.release_requested)
         self.detail.drill_requested.connect(self.drill_requested)

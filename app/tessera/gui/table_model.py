@@ -43,6 +43,7 @@ class Prepared(Generic[R]):
     rows: list[R]
     sort_keys: dict[int, list[tuple[int, Any]]]
     haystacks: list[str]
+    texts: list[list[str]]  # per column, each row's cell as shown
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         # The model keeps its rows in the view's order (see RowFilterProxy.sort): one
         # Python sort over precomputed keys, not a comparison call per pair of rows.
         self._order: tuple[int, Qt.SortOrder] | None = None
+        self._texts: list[list[str]] | None = None  # cells as shown, when prepared
         self.version = 0  # changes whenever the rows or their order change
 
     # -- content -----------------------------------------------------------------
@@ -78,10 +80,11 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         """Compute every row's sort keys and search text: pure Python on the row objects,
         so the loader thread does it and the GUI thread only swaps the lists in."""
         rows = list(rows)
-        keys = {n: [_none_first(c.sort_key(r) if c.sort_key else c.text(r).casefold())
-                    for r in rows] for n, c in enumerate(self._columns)}
-        hay = [" ".join(str(c.text(r) or "") for c in self._columns).casefold() for r in rows]
-        return Prepared(rows, keys, hay)
+        raw = [[c.text(r) for r in rows] for c in self._columns]
+        keys = {n: [_none_first(c.sort_key(r)) for r in rows] if c.sort_key
+                else [(1, t.casefold()) for t in raw[n]] for n, c in enumerate(self._columns)}
+        hay = [" ".join(str(t or "") for t in cells).casefold() for cells in zip(*raw, strict=True)]
+        return Prepared(rows, keys, hay, [[visible(t) for t in col] for col in raw])
 
     def set_rows(self, rows: Sequence[R] | Prepared[R]) -> None:
         """Replace every row (views keep their sort and filter)."""
@@ -90,10 +93,12 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
             self._rows = list(rows.rows)
             self._sort_keys = dict(rows.sort_keys)
             self._haystacks = list(rows.haystacks)
+            self._texts = [list(t) for t in rows.texts]
         else:
             self._rows = list(rows)
             self._sort_keys = {}
             self._haystacks = None
+            self._texts = None
         if self._order is not None:
             self._reorder(*self._order)
         self.version += 1
@@ -133,6 +138,8 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         self._sort_keys = {c: [k[i] for i in moved] for c, k in self._sort_keys.items()}
         if self._haystacks is not None:
             self._haystacks = [self._haystacks[i] for i in moved]
+        if self._texts is not None:
+            self._texts = [[t[i] for i in moved] for t in self._texts]
         return moved
 
     def matching(self, words: Sequence[str], predicate: Callable[[R], bool] | None) -> list[bool]:
@@ -188,6 +195,8 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         row = self._rows[index.row()]
         column = self._columns[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if self._texts is not None:
+                return self._texts[index.column()][index.row()]
             # Stored names may predate the checks on typed text: show, never obey.
             return visible(column.text(row))
         if role == SORT_ROLE:
