@@ -56,8 +56,9 @@ configure_app(app)
 context = AppContext.open(Path(sys.argv[1]))
 w = MainWindow(context, poll_devices=False); w.show()
 
-def listed():
-    if context.loader.idle and not w.records.loading:
+def listed():  # older code (no loader) lists the records before the window shows
+    loader = getattr(context, "loader", None)
+    if (loader is None or loader.idle) and not getattr(w.records, "loading", False):
         print("listed", w.records.model.rowCount(), flush=True)
         app.quit()
     else:
