@@ -138,12 +138,9 @@ class TablePage(RefreshWhenShown, QWidget):
         self.loading = False
         current = self.selected_row()
         keep = self._identity(current) if current is not None else None
-        was_empty = not self.model.rowCount()
         self.model.set_rows(rows)
-        if self.model.rowCount() and was_empty:
-            # Widths from the first rows read (and on every resize of the table), not
-            # after every vault change: measuring cells is the slow part of a refresh.
-            fit_columns(self.table)
+        if self.model.rowCount():
+            fit_columns(self.table)  # measured on the first SIZE_SAMPLE rows
         self._fitted = True
         wanted, self._select_next = self._select_next, None
         if wanted is not None and self.select_where(wanted):
