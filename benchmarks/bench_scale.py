@@ -5,8 +5,9 @@ scale_vaults.py) it prints, measured on a fresh copy:
 
 - GUI start: process start → main window shown, and × a bare PySide6 window (yardstick,
   measured in the same run);
-- the longest GUI-thread stall of any action (start-up, page switches, search, filters,
-  a vault change, a release from start to reveal) by the tick-gap method (bench_gui.py);
+- the longest GUI-thread stall of any action (start-up, page switches, search, sort,
+  filters, a vault change, a release from start to reveal) by the tick-gap method
+  (bench_gui.py), opening the vault (its signed-log check) listed apart;
 - whole-process wall time of ``record list``, ``review``, ``audit verify --full``,
   ``audit verify`` (incremental: only what is new since this computer verified it),
   ``audit export`` and one release (two virtual keys, PINs, no touch delay);
@@ -194,7 +195,9 @@ def measure(size: Size, *, gui: bool, repeat: int, timeout: float) -> Row:
             row.figures["gui start"] = statistics.median(starts)
             stalls = gui_actions(copy_vault(source, work / "g"), env_for(work / "g"), timeout)
             if stalls:
-                worst = max(stalls, key=lambda k: stalls[k])
+                # Opening the vault (its signed-log check) is reported on its own line.
+                mine = [k for k in stalls if k != "open vault (checks)"]
+                worst = max(mine, key=lambda k: stalls[k])
                 row.figures["longest stall"] = stalls[worst] / 1000
                 row.notes["longest stall"] = worst
                 row.notes["stalls"] = json.dumps({k: round(v) for k, v in stalls.items()},

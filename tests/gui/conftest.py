@@ -173,3 +173,21 @@ def signed_window(signed_context: AppContext, settings: QSettings,
     qtbot.waitExposed(win)
     yield win
     win.close()
+
+
+@pytest.fixture(autouse=True)
+def pages_read_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages read the vault at once on the GUI thread, so a test that writes and then
+    looks at a page sees the change without waiting. Tests of the loader thread itself
+    use ``threaded_pages``."""
+    from tessera.gui.loader import VaultLoader
+
+    monkeypatch.setattr(VaultLoader, "inline", True)
+
+
+@pytest.fixture
+def threaded_pages(pages_read_inline: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages read on the loader thread, as in the application."""
+    from tessera.gui.loader import VaultLoader
+
+    monkeypatch.setattr(VaultLoader, "inline", False)

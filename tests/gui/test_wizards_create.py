@@ -155,9 +155,9 @@ def test_enrol_three_then_create_a_2_of_3_record_with_sheets_and_envelopes(
     actions = [e.action for e in context.vault.audit_entries()]
     assert actions[-13:] == (["custodian.add", "token.enrol"] * 3 + ["record.create"]
                              + ["sheet.print"] * 3 + ["sheet.seal"] * 3)
-    audit_rows = [window.audit.model.row_at(r).action
-                  for r in range(window.audit.model.rowCount())]
-    assert audit_rows == actions
+    audit_rows = [window.audit.proxy.row_at(r).action
+                  for r in range(window.audit.proxy.rowCount())]
+    assert audit_rows == actions[::-1]  # the newest first
 
 
 def test_secret_from_a_file_and_a_generated_one(window, context, qtbot, tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.inventory_models import audit_model
 from tessera.gui.pages import TablePage
+from tessera.gui.table_model import RowTableModel
 from tessera.gui.theme import Tone, set_tone, themed
 from tessera.vault import AuditEntry, AuditVerdict, Vault
 
@@ -67,7 +69,7 @@ class AuditPage(TablePage):
         super().__init__(context, "Audit",
                          "Every custody action, in order. Each entry carries the hash of the one "
                          "before it, so a changed or removed entry breaks the chain.",
-                         audit_model(), self._entries, lambda e: str(e.seq), parent)
+                         audit_model(), lambda _vault: [], lambda e: str(e.seq), parent)
         self.action_filter.setAccessibleName("Show actions of kind")
         for text, prefix in ACTION_GROUPS:
             self.action_filter.addItem(text, prefix)
@@ -112,19 +114,29 @@ class AuditPage(TablePage):
         self.finish_layout(splitter)
         self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
 
-    def _entries(self) -> list[AuditEntry]:
-        # The newest PAGE entries that pass the filters, chosen by SQL: a log of a million
-        # entries is never read whole onto the GUI thread (search works within them).
-        vault = self.context.vault
-        entries = vault.audit_entries(action=self.action_filter.currentData(),
-                                      actor=self.actor_filter.currentData(), newest=PAGE)
-        self.total = vault.audit_head()[0]
-        actors = sorted({e.actor for e in entries})
+    def read_job(self) -> Callable[[Vault], tuple[list[AuditEntry], int]]:
+        # The newest PAGE entries that pass the filters, chosen by SQL on the loader
+        # thread: a log of a million entries is never read whole (search works within them).
+        action, actor = self.action_filter.currentData(), self.actor_filter.currentData()
+
+        def read(vault: Vault) -> tuple[list[AuditEntry], int]:
+            return (vault.audit_entries(action=action, actor=actor, newest=PAGE),
+                    vault.audit_head()[0])
+
+        return read
+
+    @staticmethod
+    def prepare(model: RowTableModel[Any], rows: Any) -> Any:
+        entries, total = rows
+        return model.prepare(entries), total
+
+    def show_rows(self, rows: Any) -> None:
+        entries, self.total = rows
         known = {self.actor_filter.itemData(i) for i in range(self.actor_filter.count())}
-        for actor in actors:
+        for actor in sorted({e.actor for e in entries.rows}):
             if actor not in known:
                 self.actor_filter.addItem(actor, actor)
-        return entries
+        super().show_rows(entries)
 
     def _show_count(self, *_args: object) -> None:
         super()._show_count()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from tessera.custody.drivers import TokenDrivers
+from tessera.gui.loader import VaultLoader
 from tessera.gui.worker import TokenWorker
 from tessera.vault import Vault
 
@@ -50,6 +51,8 @@ class AppContext(QObject):
         self.demo = demo
         self.virtual = virtual
         self.worker = worker if worker is not None else TokenWorker(self)
+        # The pages read through their own connection, off the GUI thread.
+        self.loader = VaultLoader(vault_path, vault, self)
 
     @classmethod
     def open(cls, vault_path: Path, *, demo: bool = False, create: bool = False,
@@ -101,6 +104,7 @@ class AppContext(QObject):
         """Stop the worker (cancelling any device call) and close the vault."""
         from tessera.vault.workstation_pins import WorkstationPins
 
+        self.loader.shutdown()
         self.worker.shutdown()
         try:
             WorkstationPins().remember(self.vault)

@@ -1,7 +1,11 @@
 """The sidebar's inventory pages: Records (with detail pane), Custodians and Tokens.
 
 Each page reads the vault when it is built and whenever the context says the vault
-changed, keeping the selection on the same row object id where it can.
+changed (while it is on screen, else when next shown), keeping the selection on the
+same row object id where it can. The reading runs on the context's loader thread
+(:mod:`tessera.gui.loader`) and the rows arrive by signal, so a vault of thousands of
+records never freezes the window; the table then sorts and searches them in memory,
+each row's sort key and search text computed once.
 """
 
 from __future__ import annotations
@@ -31,14 +35,19 @@ from tessera.gui.table_model import RowFilterProxy, RowTableModel
 from tessera.gui.token_state import TokenStateDialog
 from tessera.gui.widgets import fit_columns, heading, make_table, muted, search_field
 from tessera.tokens.base import TokenState
-from tessera.vault import RecordState
+from tessera.vault import RecordState, Vault
+
+Read = Callable[[Vault], Any]
+SIZE_SAMPLE = 40  # rows a column's width is measured on (about a screenful)
 
 
 class TablePage(RefreshWhenShown, QWidget):
     """A heading, a search field (plus optional filters) and a sorted table."""
 
+    loaded = Signal()  # rows read from the vault are on screen
+
     def __init__(self, context: AppContext, title: str, hint: str, model: RowTableModel[Any],
-                 load: Callable[[], list[Any]], identity: Callable[[Any], str],
+                 load: Read, identity: Callable[[Any], str],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
@@ -48,6 +57,9 @@ class TablePage(RefreshWhenShown, QWidget):
         self.proxy.setSourceModel(model)
         self._load = load
         self._identity = identity
+        self._fitted = False
+        self.loading = False
+        self._select_next: Callable[[Any], bool] | None = None
 
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(16, 12, 16, 12)
@@ -63,6 +75,7 @@ class TablePage(RefreshWhenShown, QWidget):
         self.hint = muted(hint)
         self.layout_.addWidget(self.hint)
         self.table: QTableView = make_table(self.proxy, f"{title} table")
+        self.table.horizontalHeader().setResizeContentsPrecision(SIZE_SAMPLE)
         self.count = QLabel()
         self.count.setAccessibleName(f"Number of {title.lower()}")
         self.proxy.rowsInserted.connect(self._show_count)
@@ -77,31 +90,70 @@ class TablePage(RefreshWhenShown, QWidget):
         self.refresh()
 
     def _show_count(self, *_args: object) -> None:
+        if self.loading and not self._fitted:
+            self.count.setText("Reading the vault…")
+            return
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count.setText(f"{total} in this vault" if shown == total
-                           else f"{shown} of {total} shown")
+        self.count.setText(f"{total:,} in this vault" if shown == total
+                           else f"{shown:,} of {total:,} shown")
 
     def selected_row(self) -> Any:
         rows = self.table.selectionModel().selectedRows()
         return self.proxy.row_at(rows[0].row()) if rows else None
 
     def select_where(self, wanted: Callable[[Any], bool]) -> bool:
+        """Select the first row ``wanted``; if none is shown while the page is reading
+        the vault, select it when the rows arrive."""
         for row in range(self.proxy.rowCount()):
             if wanted(self.proxy.row_at(row)):
                 self.table.selectRow(row)
+                self.table.scrollTo(self.proxy.index(row, 0))
                 return True
+        if self.loading:
+            self._select_next = wanted
         return False
 
+    def read_job(self) -> Read:
+        """What to read from the vault (runs on the loader thread, with its own vault)."""
+        return self._load
+
     def refresh(self) -> None:
-        """Re-read the vault; keep the selected row selected."""
+        """Re-read the vault off the GUI thread; :meth:`show_rows` shows the result."""
+        self.loading = True
+        self._show_count()
+        read, model = self.read_job(), self.model
+
+        def read_and_prepare(vault: Vault) -> Any:
+            return self.prepare(model, read(vault))
+
+        self.context.loader.load(self, read_and_prepare, self.show_rows, self._read_failed)
+
+    @staticmethod
+    def prepare(model: RowTableModel[Any], rows: Any) -> Any:
+        """On the loader thread: the rows with their sort keys and search text."""
+        return model.prepare(rows)
+
+    def show_rows(self, rows: Any) -> None:
+        """Show rows read from the vault; keep the selected row selected."""
+        self.loading = False
         current = self.selected_row()
         keep = self._identity(current) if current is not None else None
-        self.model.set_rows(self._load())
+        self.model.set_rows(rows)
         if self.model.rowCount():
-            fit_columns(self.table)
-        if keep is not None:
+            fit_columns(self.table)  # measured on the first SIZE_SAMPLE rows
+        self._fitted = True
+        wanted, self._select_next = self._select_next, None
+        if wanted is not None and self.select_where(wanted):
+            pass
+        elif keep is not None:
             self.select_where(lambda r: self._identity(r) == keep)
         self._show_count()
+        self.loaded.emit()
+
+    def _read_failed(self, exc: BaseException) -> None:
+        self.loading = False
+        self.count.setText("The vault could not be read.")
+        show_error(self, exc)
 
 
 class RecordsPage(TablePage):
@@ -115,7 +167,7 @@ class RecordsPage(TablePage):
         super().__init__(context, "Records",
                          "Every recovery secret in this vault, who can release it, and what is "
                          "due. Select one to see its custodians and history.",
-                         records_model(), lambda: record_rows(context.vault),
+                         records_model(), record_rows,
                          lambda r: r.record.id, parent)
         self.state_filter = QComboBox()
         self.state_filter.setAccessibleName("Show records in state")
@@ -125,7 +177,7 @@ class RecordsPage(TablePage):
             self.state_filter.addItem(state.display.capitalize(), state.value)
         self.state_filter.currentIndexChanged.connect(self._filter_state)
         self.filters.addWidget(self.state_filter)
-        self.detail = RecordDetail(context.vault)
+        self.detail = RecordDetail(context.vault, loader=context.loader)
         self.detail.setMinimumWidth(330)
         self.detail.release_requested.connect(self.release_requested)
         self.detail.drill_requested.connect(self.drill_requested)
@@ -157,8 +209,8 @@ class RecordsPage(TablePage):
     def _selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
         self.detail.show_row(self.selected_row())
 
-    def refresh(self) -> None:
-        super().refresh()
+    def show_rows(self, rows: Any) -> None:
+        super().show_rows(rows)
         row = self.selected_row()
         if row is None and self.proxy.rowCount():
             self.table.selectRow(0)
@@ -176,7 +228,7 @@ class CustodiansPage(TablePage):
         super().__init__(context, "Custodians",
                          "The people who hold shares, the keys their shares are locked to, and "
                          "how many records they help protect.",
-                         custodians_model(), lambda: custodian_rows(context.vault),
+                         custodians_model(), custodian_rows,
                          lambda r: r.custodian.id, parent)
         self.table.activated.connect(self._activated)
         self.finish_layout()
@@ -199,7 +251,7 @@ class TokensPage(TablePage):
         super().__init__(context, "Tokens",
                          "Every enrolled key. Software keys are lower assurance; remote keys "
                          "were enrolled from a public key the custodian sent.",
-                         tokens_model(), lambda: token_rows(context.vault),
+                         tokens_model(), token_rows,
                          lambda r: r.token.info.id, parent)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # recipients differ at both ends
         self.retire_button = QPushButton("&Retire…")
@@ -218,8 +270,8 @@ class TokensPage(TablePage):
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self._update_buttons()
 
-    def refresh(self) -> None:
-        super().refresh()
+    def show_rows(self, rows: Any) -> None:
+        super().show_rows(rows)
         if hasattr(self, "lost_button"):
             self._update_buttons()
 

@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 
 from tessera.core.envelopes import EnvelopeKind, envelope_kind
 from tessera.core.errors import TesseraError
-from tessera.core.review import FindingKind, record_findings
+from tessera.core.review import Finding, FindingKind, record_findings
 from tessera.core.wording import field_value, share_label, version_text
 from tessera.custody.lifecycle import sheets_to_destroy
 from tessera.custody.review import record_view
 from tessera.custody.sheet_backup import backup_status
+from tessera.gui.loader import VaultLoader
 from tessera.gui.rows import RecordRow, short_date, short_time
 from tessera.gui.theme import Tone, set_tone, themed
 from tessera.gui.widgets import fingerprint_label, fit_columns, heading, muted
@@ -86,9 +87,11 @@ class RecordDetail(QWidget):
     drill_requested = Signal(str)
     lifecycle_requested = Signal(str, str)  # action ("rotate", "reshare", …), record id
 
-    def __init__(self, vault: Vault, parent: QWidget | None = None) -> None:
+    def __init__(self, vault: Vault, parent: QWidget | None = None,
+                 loader: VaultLoader | None = None) -> None:
         super().__init__(parent)
         self.vault = vault
+        self.loader = loader
         self.setAccessibleName("Record details")
         self.record_id: str | None = None
         self._pages = QStackedWidget()
@@ -330,13 +333,28 @@ class RecordDetail(QWidget):
         self._fill_envelopes_note(record_id)
 
     def _fill_envelopes_note(self, record_id: str) -> None:
-        try:
-            view = record_view(self.vault, self.vault.get_record(record_id))
-        except TesseraError:
+        # The review's view of a record reads the whole vault (every current version):
+        # on the loader thread, so selecting a record in a large vault stays instant.
+        def read(vault: Vault) -> list[Finding] | None:
+            try:
+                view = record_view(vault, vault.get_record(record_id))
+            except TesseraError:
+                return None
+            return [f for f in record_findings(view, datetime.now(UTC))
+                    if f.kind is FindingKind.NOT_POST_QUANTUM]
+
+        if self.loader is None:
+            self._show_envelopes_note(record_id, read(self.vault))
+        else:
+            self.loader.load(self.envelopes_note, read,
+                             lambda found: self._show_envelopes_note(record_id, found))
+
+    def _show_envelopes_note(self, record_id: str, found: list[Finding] | None) -> None:
+        if record_id != self.record_id:
+            return
+        if found is None:
             self.envelopes_note.setVisible(False)
             return
-        found = [f for f in record_findings(view, datetime.now(UTC))
-                 if f.kind is FindingKind.NOT_POST_QUANTUM]
         self.envelopes_note.setText("\n".join(f"⚠ {f.kind.heading}: {f.text}" for f in found))
         set_tone(self.envelopes_note, Tone.WARN)
         self.envelopes_note.setVisible(bool(found))

@@ -4,16 +4,19 @@ One row per record with its custodians → keys → kinds beneath it, then every
 flagged by severity (single points of loss, one person holding several shares,
 software keys on hardware-only records, overdue drills or rotations, keys never
 drilled, a custodian who owns the record, superseded sheets not destroyed). The
-review is computed by :func:`tessera.custody.review.gather_review`; CSV and PDF are
-the same report the CLI writes.
+review is computed by :func:`tessera.custody.review.gather_review` on the context's
+loader thread, and the lists are filled a slice at a time from the event loop, so the
+review of thousands of records never freezes the window; CSV and PDF are the same
+report the CLI writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -41,6 +44,8 @@ from tessera.tokens.base import TokenKind
 
 SEVERITY_ORDER = {severity: n for n, severity in enumerate(Severity)}
 SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
+FILL_SLICE = 0.012  # seconds of list filling per turn of the event loop
+SIZE_SAMPLE = 200  # rows a column's width is measured on
 
 
 def ask_export_path(parent: QWidget, kind: str) -> Path | None:
@@ -56,6 +61,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
     """Sidebar page: the access review of the open vault."""
 
     ask_export_path: Callable[[QWidget, str], Path | None] = staticmethod(ask_export_path)
+    filled = Signal()  # the review read last is listed in full
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,11 +90,14 @@ class ReviewPage(RefreshWhenShown, QWidget):
                                       "Last release / last drill", "Rotation due",
                                       "Old sheets", "Findings"])
         self.records.setUniformRowHeights(True)
+        self.records.header().setResizeContentsPrecision(SIZE_SAMPLE)
+        self._fill: Iterator[None] | None = None
         self.findings = QTreeWidget()
         self.findings.setAccessibleName("Findings")
         self.findings.setHeaderLabels(["Severity", "Finding", "Record", "Custodian", "Details"])
         self.findings.setRootIsDecorated(False)
         self.findings.setWordWrap(True)
+        self.findings.header().setResizeContentsPrecision(SIZE_SAMPLE)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.records)
         splitter.addWidget(self.findings)
@@ -102,19 +111,43 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        try:
-            self.review = gather_review(self.context.vault)
-        except Exception as exc:
-            show_error(self, exc)
-            return
-        review = self.review
+        """Compute the review on the loader thread; :meth:`show_review` lists it."""
+        if self.review is None:
+            self.counts.setText("Reviewing the vault…")
+        self.context.loader.load(self, gather_review, self.show_review,
+                                 lambda exc: show_error(self, exc))
+
+    @property
+    def filling(self) -> bool:
+        return self._fill is not None
+
+    def show_review(self, review: Review) -> None:
+        self.review = review
         counts = review.counts()
         records = len(review.records)
-        self.counts.setText(f"{records} record{'' if records == 1 else 's'} · findings: "
+        self.counts.setText(f"{records:,} record{'' if records == 1 else 's'} · findings: "
                             f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
                             f"{counts[Severity.LOW]} low")
         self.records.clear()
-        for record in review.records:
+        self.findings.clear()
+        self._fill = self._fill_steps(review)
+        self._fill_more(self._fill)
+
+    def _fill_more(self, steps: Iterator[None]) -> None:
+        """Fill for one slice of time, then let the event loop turn (tests: all at once)."""
+        if steps is not self._fill:
+            return  # a newer review replaced this one
+        deadline = time.perf_counter() + FILL_SLICE
+        for _ in steps:
+            if not self.context.loader.inline and time.perf_counter() > deadline:
+                QTimer.singleShot(0, lambda: self._fill_more(steps))
+                return
+        self._fill = None
+        self.filled.emit()
+
+    def _fill_steps(self, review: Review) -> Iterator[None]:
+        sized = False
+        for n, record in enumerate(review.records):
             found = review.findings_for(record.record_id)
             worst = min((f.severity for f in found), default=None,
                         key=lambda s: SEVERITY_ORDER[s])
@@ -143,13 +176,19 @@ class ReviewPage(RefreshWhenShown, QWidget):
                                                                      holder.name))) or ""])
                 item.addChild(child)
             self.records.addTopLevelItem(item)
-        self.records.expandAll()
-        for column in range(self.records.columnCount()):
-            self.records.resizeColumnToContents(column)
-        self.findings.clear()
+            item.setExpanded(True)
+            if n % 50 == 49:
+                yield
+            if not sized and n >= 49:
+                sized = True
+                self._size_records()
+        if not sized:
+            self._size_records()
         order = list(Severity)
-        for finding in sorted(review.findings, key=lambda f: (order.index(f.severity),
-                                                               f.label.casefold())):
+        sized = False
+        for n, finding in enumerate(sorted(review.findings,
+                                           key=lambda f: (order.index(f.severity),
+                                                          f.label.casefold()))):
             item = QTreeWidgetItem([finding.severity.value.upper(), finding.kind.heading,
                                     finding.label, finding.custodian, finding.text])
             color = tone_color(SEVERITY_TONE[finding.severity])
@@ -157,6 +196,19 @@ class ReviewPage(RefreshWhenShown, QWidget):
                 item.setForeground(0, QBrush(color))
             item.setToolTip(4, finding.text)
             self.findings.addTopLevelItem(item)
+            if n % 100 == 99:
+                yield
+            if not sized and n >= 99:
+                sized = True
+                self._size_findings()
+        if not sized:
+            self._size_findings()
+
+    def _size_records(self) -> None:
+        for column in range(self.records.columnCount()):
+            self.records.resizeColumnToContents(column)
+
+    def _size_findings(self) -> None:
         for column in range(4):
             self.findings.resizeColumnToContents(column)
 

@@ -30,10 +30,20 @@ Index = QModelIndex | QPersistentModelIndex
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the row object itself
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts correctly
-__all__ = ["Column", "RowFilterProxy", "RowTableModel", "Tone", "tone_color"]
+__all__ = ["Column", "Prepared", "RowFilterProxy", "RowTableModel", "Tone", "tone_color"]
 _ROOT = QModelIndex()
 
 
+
+
+@dataclass(frozen=True)
+class Prepared(Generic[R]):
+    """Rows with every sort key and search text computed (on the loader thread)."""
+
+    rows: list[R]
+    sort_keys: dict[int, list[tuple[int, Any]]]
+    haystacks: list[str]
+    texts: list[list[str]]  # per column, each row's cell as shown
 
 
 @dataclass(frozen=True)
@@ -59,15 +69,91 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         # thousands of rows asks for them many times, each a Python call otherwise.
         self._sort_keys: dict[int, list[tuple[int, Any]]] = {}
         self._haystacks: list[str] | None = None
+        # The model keeps its rows in the view's order (see RowFilterProxy.sort): one
+        # Python sort over precomputed keys, not a comparison call per pair of rows.
+        self._order: tuple[int, Qt.SortOrder] | None = None
+        self._texts: list[list[str]] | None = None  # cells as shown, when prepared
+        self.version = 0  # changes whenever the rows or their order change
 
     # -- content -----------------------------------------------------------------
-    def set_rows(self, rows: Sequence[R]) -> None:
+    def prepare(self, rows: Sequence[R]) -> Prepared[R]:
+        """Compute every row's sort keys and search text: pure Python on the row objects,
+        so the loader thread does it and the GUI thread only swaps the lists in."""
+        rows = list(rows)
+        raw = [[c.text(r) for r in rows] for c in self._columns]
+        keys = {n: [_none_first(c.sort_key(r)) for r in rows] if c.sort_key
+                else [(1, t.casefold()) for t in raw[n]] for n, c in enumerate(self._columns)}
+        hay = [" ".join(str(t or "") for t in cells).casefold() for cells in zip(*raw, strict=True)]
+        return Prepared(rows, keys, hay, [[visible(t) for t in col] for col in raw])
+
+    def set_rows(self, rows: Sequence[R] | Prepared[R]) -> None:
         """Replace every row (views keep their sort and filter)."""
         self.beginResetModel()
-        self._rows = list(rows)
-        self._sort_keys = {}
-        self._haystacks = None
+        if isinstance(rows, Prepared):
+            self._rows = list(rows.rows)
+            self._sort_keys = dict(rows.sort_keys)
+            self._haystacks = list(rows.haystacks)
+            self._texts = [list(t) for t in rows.texts]
+        else:
+            self._rows = list(rows)
+            self._sort_keys = {}
+            self._haystacks = None
+            self._texts = None
+        if self._order is not None:
+            self._reorder(*self._order)
+        self.version += 1
         self.endResetModel()
+
+    def sort_rows(self, column: int, order: Qt.SortOrder) -> None:
+        """Order every row by ``column`` (stable; selections follow their rows)."""
+        self._order = (column, order)
+        if not 0 <= column < len(self._columns):
+            return
+        self.layoutAboutToBeChanged.emit()
+        before = self.persistentIndexList()
+        moved = self._reorder(column, order)
+        self.version += 1
+        if before:
+            where = [0] * len(moved)
+            for new, old in enumerate(moved):
+                where[old] = new
+            self.changePersistentIndexList(
+                before, [self.index(where[i.row()], i.column()) if i.isValid() else i
+                         for i in before])
+        self.layoutChanged.emit()
+
+    def _reorder(self, column: int, order: Qt.SortOrder) -> list[int]:
+        """Sort the rows and their cached keys; the old position of each new row."""
+        if not 0 <= column < len(self._columns) or not self._rows:
+            return list(range(len(self._rows)))
+        self.sort_key(0, column)
+        keys = self._sort_keys[column]
+        descending = order == Qt.SortOrder.DescendingOrder
+        try:
+            moved = sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)
+        except TypeError:  # mixed kinds in one column: compare their text
+            moved = sorted(range(len(keys)), key=lambda i: (keys[i][0], str(keys[i][1])),
+                           reverse=descending)
+        self._rows = [self._rows[i] for i in moved]
+        self._sort_keys = {c: [k[i] for i in moved] for c, k in self._sort_keys.items()}
+        if self._haystacks is not None:
+            self._haystacks = [self._haystacks[i] for i in moved]
+        if self._texts is not None:
+            self._texts = [[t[i] for i in moved] for t in self._texts]
+        return moved
+
+    def matching(self, words: Sequence[str], predicate: Callable[[R], bool] | None) -> list[bool]:
+        """Which rows contain every word (casefolded) and pass ``predicate``."""
+        if words:
+            if self._rows:
+                self.haystack(0)  # computes every row's text once
+            hay = self._haystacks or []
+            keep = [all(w in h for w in words) for h in hay]
+        else:
+            keep = [True] * len(self._rows)
+        if predicate is not None:
+            keep = [k and bool(predicate(r)) for k, r in zip(keep, self._rows, strict=True)]
+        return keep
 
     def sort_key(self, row: int, column: int) -> tuple[int, Any]:
         """The row's sort key in ``column`` (None first), computed once per content."""
@@ -109,6 +195,8 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         row = self._rows[index.row()]
         column = self._columns[index.column()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if self._texts is not None:
+                return self._texts[index.column()][index.row()]
             # Stored names may predate the checks on typed text: show, never obey.
             return visible(column.text(row))
         if role == SORT_ROLE:
@@ -149,28 +237,44 @@ class RowFilterProxy(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
         self._words: list[str] = []
         self._predicate: Callable[[Any], bool] | None = None
+        self._kept: list[bool] | None = None  # rows that pass, for one model version
+        self._kept_version = -1
 
     def set_search(self, text: str) -> None:
+        words = text.casefold().split()
+        if words == self._words:
+            return
         self.beginFilterChange()
-        self._words = text.casefold().split()
+        self._words = words
+        self._kept = None
         self.endFilterChange()
 
     def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
         self.beginFilterChange()
         self._predicate = predicate
+        self._kept = None
         self.endFilterChange()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """A :class:`RowTableModel` sorts itself (one key per row, one Python sort); the
+        proxy then shows its rows in that order."""
+        model = self.sourceModel()
+        if isinstance(model, RowTableModel):
+            model.sort_rows(column, order)
+            return
+        super().sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
         if model is None:
             return True
         if isinstance(model, RowTableModel):
-            if self._predicate is not None and not self._predicate(model.row_at(source_row)):
-                return False
-            if not self._words:
+            if not self._words and self._predicate is None:
                 return True
-            cells = model.haystack(source_row)
-            return all(word in cells for word in self._words)
+            if self._kept is None or self._kept_version != model.version:
+                self._kept = model.matching(self._words, self._predicate)
+                self._kept_version = model.version
+            return 0 <= source_row < len(self._kept) and self._kept[source_row]
         if self._predicate is not None:
             row = model.data(model.index(source_row, 0, source_parent), ROW_ROLE)
             if not self._predicate(row):

@@ -1,0 +1,168 @@
+"""Reads for the pages, off the GUI thread: one loader thread with its own vault connection.
+
+A page asks :meth:`VaultLoader.load` for a read (a function of a :class:`Vault`) and
+gets the result later, on the GUI thread, by a queued signal — so reading 5,000 records
+or the access review of a large vault never freezes the window. The loader opens its
+own connection to the vault file (SQLite connections do not cross threads; the vault
+is in WAL mode, so it reads the last committed state while the GUI's connection
+writes). It is separate from the token worker: a page loading never delays a key
+operation, and a key operation never waits for a page.
+
+Requests are keyed by their page: a newer request for the same page replaces one not yet
+started, and a result older than the page's newest request is dropped, so a burst of
+vault changes costs one read per page, not one per change.
+
+``inline`` (tests of other behaviour set it) runs every read at once on the calling
+thread with the GUI's own vault, as before the loader existed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from tessera.vault import Vault
+
+logger = logging.getLogger(__name__)
+
+Read = Callable[[Vault], Any]
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it
+
+
+@dataclass(frozen=True)
+class _Request:
+    key: object
+    generation: int
+    read: Read
+    on_done: Callable[[Any], None]
+    on_error: Callable[[BaseException], None] | None
+
+
+@dataclass(frozen=True)
+class _Result:
+    request: _Request
+    value: Any
+    error: BaseException | None
+    threaded: bool = False  # counted in ``_running`` until delivered
+
+
+class VaultLoader(QObject):
+    """One background thread reading the vault for the pages, newest request per page."""
+
+    inline = False  # tests: read at once on the GUI thread, with the GUI's vault
+    idle_changed = Signal(bool)
+    _delivered = Signal(object)  # _Result, emitted on the loader thread
+
+    def __init__(self, vault_path: Path, gui_vault: Vault, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._path = vault_path
+        self._gui_vault = gui_vault
+        self._lock = threading.Condition()
+        self._waiting: OrderedDict[object, _Request] = OrderedDict()
+        self._generation: dict[object, int] = {}
+        self._running = 0
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    # -- GUI thread ----------------------------------------------------------------------
+    def load(self, key: object, read: Read, on_done: Callable[[Any], None],
+             on_error: Callable[[BaseException], None] | None = None) -> None:
+        """Run ``read(vault)`` on the loader thread; ``on_done(result)`` runs later on the
+        GUI thread unless a newer request for ``key`` was made meanwhile."""
+        generation = self._generation.get(key, 0) + 1
+        self._generation[key] = generation
+        request = _Request(key, generation, read, on_done, on_error)
+        if self.inline or self._stopped:
+            self._deliver(self._run_one(request, self._gui_vault))
+            return
+        with self._lock:
+            was_idle = not self._waiting and not self._running
+            self._waiting.pop(key, None)
+            self._waiting[key] = request
+            self._lock.notify()
+        if self._thread is None:
+            # While the loader computes, the GUI thread needs the GIL for every Python
+            # call Qt makes (a cell's text, a timer): hand it over within 1 ms, not 5.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+            self._thread = threading.Thread(target=self._run, name="tessera-page-loader",
+                                            daemon=True)
+            self._thread.start()
+        if was_idle:
+            self.idle_changed.emit(False)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting, running or not yet delivered."""
+        with self._lock:
+            return not self._waiting and not self._running
+
+    def shutdown(self) -> None:
+        """Drop what waits, let a running read finish, close the loader's connection."""
+        with self._lock:
+            self._stopped = True
+            self._waiting.clear()
+            self._lock.notify()
+        if self._thread is not None:
+            self._thread.join(10.0)
+
+    def _deliver(self, result: _Result) -> None:
+        request = result.request
+        with self._lock:
+            if result.threaded:
+                self._running -= 1
+            now_idle = result.threaded and not self._waiting and not self._running
+        try:
+            if self._stopped and result.threaded:
+                return  # the window is closing: its pages may be gone
+            if self._generation.get(request.key) != request.generation:
+                return  # a newer read of this page is on its way
+            if result.error is None:
+                request.on_done(result.value)
+            elif request.on_error is not None:
+                request.on_error(result.error)
+            else:
+                logger.warning("A page could not read the vault: %s", result.error)
+        finally:
+            if now_idle:
+                self.idle_changed.emit(True)
+
+    # -- loader thread -------------------------------------------------------------------
+    @staticmethod
+    def _run_one(request: _Request, vault: Vault) -> _Result:
+        try:
+            return _Result(request, request.read(vault), None)
+        except Exception as exc:  # delivered to the page, on the GUI thread
+            return _Result(request, None, exc)
+
+    def _run(self) -> None:
+        vault: Vault | None = None
+        try:
+            while True:
+                with self._lock:
+                    while not self._waiting and not self._stopped:
+                        self._lock.wait()
+                    if self._stopped:
+                        return
+                    _key, request = self._waiting.popitem(last=False)
+                    self._running += 1
+                if vault is None:
+                    try:
+                        vault = Vault.open(self._path)
+                    except Exception as exc:
+                        self._delivered.emit(_Result(request, None, exc, threaded=True))
+                        continue
+                result = self._run_one(request, vault)
+                self._delivered.emit(_Result(request, result.value, result.error,
+                                             threaded=True))
+        finally:
+            if vault is not None:
+                vault.close()
