@@ -13,7 +13,11 @@ scale_vaults.py) it prints, measured on a fresh copy:
   ``audit export`` and one release (two virtual keys, PINs, no touch delay);
 - in-process ``audit verify`` × a read-and-SHA-256 loop over the same rows (yardstick),
   and the in-process access review (no interpreter start-up in it);
-- peak memory (largest resident set of any of those commands).
+- ``review −check``: the whole ``review`` process with the signed-log check every
+  command runs on open (``custody.signing.verify_vault``) replaced by one that passes,
+  so the review's own cost shows apart from that check's;
+- peak memory (largest resident set of any of those commands), and per command for
+  ``review``, ``record list`` and ``export``.
 
 Then one verdict per column and series: constant, linear or worse, from how the figure
 grew between the two largest sizes. Prints figures; asserts nothing.
@@ -60,6 +64,7 @@ class Row:
     notes: dict[str, str] = field(default_factory=dict)
     peak_mb: float = 0.0
     peak_by: str = ""
+    peaks: dict[str, float] = field(default_factory=dict)  # MB, per command
 
 
 def env_for(work: Path) -> dict[str, str]:
@@ -92,11 +97,20 @@ def run_measured(argv: list[str], env: dict[str, str], stdin: str = "",
     return time.perf_counter() - start, usage.ru_maxrss / 1024, proc.returncode
 
 
+# `tessera` with the signed-log check on open (custody.signing.verify_vault) replaced by
+# one that passes: what a command costs beside that check, which every command runs.
+UNCHECKED = ("import sys, types, tessera.custody.signing as signing; "
+             "signing.verify_vault = lambda vault, **_: types.SimpleNamespace(ok=True); "
+             "from tessera.launcher import main; main(sys.argv[1:])")
+
+
 def cli(row: Row, column: str, vault: Path, env: dict[str, str], *args: str,
-        stdin: str = "", timeout: float = 600.0) -> None:
-    argv = [sys.executable, "-m", "tessera", "--vault", str(vault), *args]
+        stdin: str = "", timeout: float = 600.0, checked: bool = True) -> None:
+    start = ["-m", "tessera"] if checked else ["-c", UNCHECKED]
+    argv = [sys.executable, *start, "--vault", str(vault), *args]
     wall, peak, code = run_measured(argv, env, stdin, timeout)
     row.figures[column] = wall
+    row.peaks[column] = peak
     if code != 0:
         row.notes[column] = f"exit {code}"
     if peak > row.peak_mb:
@@ -134,11 +148,13 @@ def verify_in_process(path: Path) -> float:
 
 
 def review_in_process(path: Path) -> float:
-    from tessera.core import manifest
+    from tessera.core import attestation, manifest, review
     from tessera.custody.review import gather_review
     from tessera.vault import Vault
 
-    manifest._parsed_manifest.cache_clear()  # as cold as a fresh `tessera review`
+    for cached in (manifest._parsed_manifest, attestation._cached, review._losses,
+                   review._folded, review.parse_time, review.format_time):
+        cached.cache_clear()  # as cold as a fresh `tessera review`
     vault = Vault.open(path)
     try:
         start = time.perf_counter()
@@ -206,6 +222,7 @@ def measure(size: Size, *, gui: bool, repeat: int, timeout: float) -> Row:
                 row.figures["longest stall"] = float("inf")
         cli(row, "record list", vault, env, "record", "list", timeout=timeout)
         cli(row, "review", vault, env, "review", timeout=timeout)
+        cli(row, "review −check", vault, env, "review", timeout=timeout, checked=False)
         cli(row, "verify full", vault, env, "audit", "verify", "--full", timeout=timeout)
         cli(row, "export", vault, env, "audit", "export", "--out", str(work / "log.jsonl"),
             timeout=timeout)
@@ -286,9 +303,40 @@ def report(rows: list[Row], bare: float | None) -> None:
                 print(f"  {column:15} {verdict(points)}")
         peaks = [(key(r), r.peak_mb) for r in series]
         print(f"  {'peak memory':15} {verdict(peaks)}")
+    review_report(rows)
     for row in rows:
         if row.notes.get("stalls"):
             print(f"stalls (ms), {row.size.label}: {row.notes['stalls']}")
+
+
+REVIEW_COLUMNS = ("review", "review −check", "review in-proc", "record list", "export")
+
+
+def review_report(rows: list[Row]) -> None:
+    """The review, record list and export: time and peak memory per size, the review
+    also without the signed-log check every command runs on open (−check) and without
+    interpreter start-up (in-proc), then how each grows."""
+    print()
+    head = ["size", *REVIEW_COLUMNS, "peak MB review", "peak MB list", "peak MB export"]
+    print(" | ".join(head))
+    print(" | ".join("---" for _ in head))
+    for row in rows:
+        cells = [row.size.label, *(fmt(row.figures.get(c)) for c in REVIEW_COLUMNS)]
+        cells += [f"{row.peaks[c]:.0f}" if c in row.peaks else "—"
+                  for c in ("review", "record list", "export")]
+        print(" | ".join(cells))
+    for name, series in (("records", [r for r in rows if not r.size.log]),
+                         ("log entries", [r for r in rows if r.size.log])):
+        if len(series) < 2:
+            continue
+        key = (lambda r: r.size.records) if name == "records" else (lambda r: r.size.log)
+        print(f"growth with {name}:")
+        for column in REVIEW_COLUMNS:
+            points = [(key(r), r.figures[column]) for r in series if column in r.figures]
+            print(f"  {column:15} {verdict(points)}")
+        for column in ("review", "record list", "export"):
+            points = [(key(r), r.peaks[column]) for r in series if column in r.peaks]
+            print(f"  {'peak MB ' + column:15} {verdict(points)}")
 
 
 def parse_sizes(text: str) -> list[Size]:

@@ -306,19 +306,25 @@ def review_cmd(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> No
     with ctx.vault() as vault:
         review = gather_review(vault)
         vault_name = vault.path.name
+    # Thousands of records: the lines are written in a few blocks, not one call each.
+    lines: list[str] = []
     for record in review.records:
-        echo(f"{record.label} — {record.state_display}, {record.k_of_n} "
-             f"(v{record.version}, epoch {record.epoch})")
+        lines.append(f"{record.label} — {record.state_display}, {record.k_of_n} "
+                     f"(v{record.version}, epoch {record.epoch})")
         for holder in record.holders:
             tokens = ", ".join(f"{t.label} [{t.kind}]" for t in holder.tokens) or "paper only"
-            echo(f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}")
+            lines.append(f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}")
     counts = review.counts()
-    echo(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
-         f"{counts[Severity.LOW]} low")
-    for finding in review.findings:
-        colour = {"high": "red", "medium": "yellow"}.get(finding.severity.value)
-        secho(f"  [{finding.severity.value}] {finding.kind.heading}: {finding.text}",
-                    fg=colour)
+    lines.append(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
+                 f"{counts[Severity.LOW]} low")
+    echo("\n".join(lines))
+    # Findings come sorted by severity: one coloured block per severity.
+    for severity, colour in ((Severity.HIGH, "red"), (Severity.MEDIUM, "yellow"),
+                             (Severity.LOW, None)):
+        block = [f"  [{f.severity.value}] {f.kind.heading}: {f.text}"
+                 for f in review.findings if f.severity is severity]
+        if block:
+            secho("\n".join(block), fg=colour)
     if csv_path:
         write_private(csv_path, review_csv(review).encode("utf-8"))
         echo(f"Wrote {csv_path}")

@@ -159,8 +159,9 @@ def record_list(ctx: Context) -> None:
         records = vault.list_records()
         if not records:
             echo("No records yet. Create one with `tessera record create`.")
-        for r in records:
-            echo(f"{r.label:<28} {r.state.display:<28} v{r.current_version}  {r.id}")
+        else:  # one write, not one per record
+            echo("\n".join(f"{r.label:<28} {r.state.display:<28} v{r.current_version}  {r.id}"
+                           for r in records))
 
 
 @record.command("show")

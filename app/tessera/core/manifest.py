@@ -155,12 +155,8 @@ class Manifest:
 
     def describe_quorum(self) -> str:
         """Plain words for the quorum: "any 2 of 3" or "2 of 3 groups: …"."""
-        if len(self.groups) == 1:
-            g = self.groups[0]
-            return f"any {g.threshold} of {g.count}"
-        parts = ", ".join(f"group {i + 1}: {g.threshold} of {g.count}"
-                          for i, g in enumerate(self.groups))
-        return f"{self.group_threshold} of {len(self.groups)} groups ({parts})"
+        return describe_quorum(tuple((g.threshold, g.count) for g in self.groups),
+                               self.group_threshold)
 
     # -- decoding -----------------------------------------------------------------
     @classmethod
@@ -279,6 +275,16 @@ def _iteration_exponent(s: Any) -> int:
     return value
 
 
+def describe_quorum(groups: tuple[tuple[int, int], ...], group_threshold: int) -> str:
+    """Plain words for a quorum of (threshold, count) groups."""
+    if len(groups) == 1:
+        threshold, count = groups[0]
+        return f"any {threshold} of {count}"
+    parts = ", ".join(f"group {i + 1}: {threshold} of {count}"
+                      for i, (threshold, count) in enumerate(groups))
+    return f"{group_threshold} of {len(groups)} groups ({parts})"
+
+
 def new_record_id() -> str:
     return str(uuid.uuid4())
 
@@ -295,7 +301,7 @@ def check_record_id(value: str) -> str:
 
 def format_fingerprint(digest: bytes) -> str:
     """``TSR-XXXX-XXXX-XXXX-XXXX``: the first 80 bits of the digest in RFC 4648 base32."""
-    b32 = base64.b32encode(digest).decode("ascii")[:16]
+    b32 = base64.b32encode(digest[:10]).decode("ascii")  # 80 bits: 16 characters
     return "TSR-" + "-".join(b32[i:i + 4] for i in range(0, 16, 4))
 
 

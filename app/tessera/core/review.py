@@ -290,17 +290,26 @@ def drill_schedule(record: RecordView, now: datetime) -> list[DrillDue]:
 
 # -- findings --------------------------------------------------------------------------
 
-def _quorum_without(record: RecordView, custodian_id: str) -> bool:
-    """Whether the remaining shares can still meet the quorum without this custodian."""
-    left = [0] * len(record.groups)
-    for holder in record.holders:
-        if holder.custodian_id == custodian_id:
-            continue
-        for group in holder.groups:
-            left[group] += 1
-    met = sum(1 for (threshold, _), n in zip(record.groups, left, strict=True)
-              if n >= threshold)
-    return met >= record.group_threshold
+def _single_points_of_loss(record: RecordView) -> frozenset[str]:
+    """The custodians without whom the remaining shares can no longer meet the quorum."""
+    return _losses(record.groups, record.group_threshold,
+                   tuple((h.custodian_id, h.groups) for h in record.holders))
+
+
+@functools.lru_cache(maxsize=4096)  # thousands of records share a few quorum shapes
+def _losses(groups: tuple[tuple[int, int], ...], group_threshold: int,
+            holders: tuple[tuple[str, tuple[int, ...]], ...]) -> frozenset[str]:
+    lost = set()
+    for custodian_id, _ in holders:
+        left = [0] * len(groups)
+        for other, held in holders:
+            if other != custodian_id:
+                for group in held:
+                    left[group] += 1
+        met = sum(1 for (threshold, _), n in zip(groups, left, strict=True) if n >= threshold)
+        if met < group_threshold:
+            lost.add(custodian_id)
+    return frozenset(lost)
 
 
 def _post_quantum_finding(record: RecordView, holder: HolderView,
@@ -326,18 +335,27 @@ def _post_quantum_finding(record: RecordView, holder: HolderView,
         holder.name, names)
 
 
-def record_findings(record: RecordView, now: datetime) -> list[Finding]:
-    """Everything worth an auditor's attention on one record."""
+@functools.lru_cache(maxsize=4096)  # the same few custodians hold thousands of records
+def _folded(*texts: str) -> frozenset[str]:
+    return frozenset(fold(t) for t in texts)
+
+
+def record_findings(record: RecordView, now: datetime,
+                    schedule: Sequence[DrillDue] | None = None) -> list[Finding]:
+    """Everything worth an auditor's attention on one record (``schedule``: its
+    :func:`drill_schedule` at ``now``, when the caller has it already)."""
     if record.closed:
         return []
     found: list[Finding] = []
+    owner = fold(record.owner) if record.owner else ""
+    losses = _single_points_of_loss(record)
 
     def add(kind: FindingKind, text: str, custodian: str = "", token: str = "") -> None:
         found.append(Finding(kind, _SEVERITY[kind], record.record_id, record.label, text,
                              custodian, token))
 
     for holder in record.holders:
-        if not _quorum_without(record, holder.custodian_id):
+        if holder.custodian_id in losses:
             add(FindingKind.LOSS_BELOW_THRESHOLD,
                 f"Losing {holder.name} would leave {record.label} below its quorum "
                 f"({record.quorum}): the secret could no longer be recovered.", holder.name)
@@ -345,7 +363,7 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
             add(FindingKind.MULTIPLE_SHARES,
                 f"{holder.name} holds {len(holder.share_keys)} shares of {record.label} and "
                 "counts more than once towards the quorum.", holder.name)
-        if record.owner and fold(record.owner) in {fold(holder.name), fold(holder.contact)}:
+        if owner and owner in _folded(holder.name, holder.contact):
             add(FindingKind.CUSTODIAN_IS_OWNER,
                 f"{holder.name} owns {record.label} and is also one of its custodians: the "
                 "owner should not be able to count towards its own recovery.", holder.name)
@@ -384,7 +402,7 @@ def record_findings(record: RecordView, now: datetime) -> list[Finding]:
                     f"{token.label} ({holder.name}) has not been drilled since it was "
                     f"enrolled ({token.enrolled_at[:10]}).", holder.name, token.label)
         _post_quantum_finding(record, holder, add)
-    for due in drill_schedule(record, now):
+    for due in drill_schedule(record, now) if schedule is None else schedule:
         if due.overdue:
             last = due.last_drill_at[:10] if due.last_drill_at else "never on this version"
             add(FindingKind.DRILL_OVERDUE,
@@ -412,11 +430,14 @@ def build_review(records: Sequence[RecordView], now: datetime) -> Review:
     findings: list[Finding] = []
     drills: list[DrillDue] = []
     for record in records:
-        findings.extend(record_findings(record, now))
-        if not record.closed:
-            drills.extend(drill_schedule(record, now))
-    order = list(Severity)
-    findings.sort(key=lambda f: (order.index(f.severity), f.label.casefold(), f.kind.value))
+        if record.closed:
+            continue
+        schedule = drill_schedule(record, now)
+        findings.extend(record_findings(record, now, schedule))
+        drills.extend(schedule)
+    rank = {severity: n for n, severity in enumerate(Severity)}
+    # FindingKind is a StrEnum: kinds order as their values do.
+    findings.sort(key=lambda f: (rank[f.severity], f.label.casefold(), f.kind))
     return Review(format_time(now), tuple(records), tuple(findings), tuple(drills))
 
 
