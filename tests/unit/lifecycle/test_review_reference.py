@@ -63,7 +63,9 @@ def reference_view(vault: Vault, record: Record) -> RecordView:
                                     drilled.get(info.id),
                                     post_quantum=age.is_post_quantum(recipient),
                                     hybrid_capable=info.pq_recipient is not None,
-                                    unproven="" if proof.proven else proof.problem))
+                                    unproven="" if proof.proven else proof.problem,
+                                    touch_policy=str(info.facts.get("touch_policy", ""))
+                                    if info.kind.value == "piv" else ""))
         holders.append(HolderView(cid, visible(person.name), visible(person.contact),
                                   visible(person.role), tuple(e.key for e in entries),
                                   tuple(e.group for e in entries), tuple(tokens),
@@ -125,6 +127,13 @@ def every_finding(c: Ceremony) -> None:
     set_record_setting(c.vault, "Backups", "drill_days", "30", actor="op")
     record_witnessed_acknowledgement(c.vault, c.vault.get_custodian("Carol").id,
                                      witness="Dana", reference="form 7", actor="op")
+    # A YubiKey enrolled with touch policy ALWAYS (two touches per release).
+    yubikey = c.devices.add(TokenKind.PIV, "Carol's old-style YubiKey")
+    enroll_device(c.vault, c.drivers, c.vault.get_custodian("Carol").id, TokenKind.PIV,
+                  prompts, cancel, actor="op",
+                  device=c.drivers.driver(TokenKind.PIV).find_device(  # type: ignore[attr-defined]
+                      yubikey.device.card.serial),
+                  label="Carol's old-style YubiKey", piv_touch="always")
     # Classical envelopes, an unattested remote YubiKey, then Bob's key lost (paper only).
     spare = age.PivP256Recipient.from_public_key(
         ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
