@@ -12,12 +12,15 @@ cd "$(dirname "$0")/.."
 # a virtual screen) and sheet rendering checks.
 # libegl1, libgl1, libxkbcommon0, libfontconfig1, libdbus-1-3: what Qt needs even offscreen;
 # libxcb-cursor0 and libxkbcommon-x11-0: Qt's xcb platform plugin on an X11 desktop.
+# libwayland-cursor0, libwayland-egl1: the wayland plugins PySide6 ships (the offline
+# kit's app build bundles them, and make test-dist checks every library resolves).
 # appstream, desktop-file-utils, binutils, man-db: make test-dist validates the metainfo and
 # the desktop entry, PyInstaller reads ELF headers, and the man page is rendered.
 SYSTEM_PACKAGES=(libpcsclite-dev swig age pcscd vsmartcard-vpcd poppler-utils xvfb xauth openbox imagemagick
                  libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4
                  libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
                  libfontconfig1 libdbus-1-3 fonts-dejavu-core
+                 libwayland-cursor0 libwayland-egl1
                  appstream desktop-file-utils binutils man-db)
 
 missing=()
