@@ -24,7 +24,7 @@ import enum
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -262,41 +262,37 @@ class PivDriver:
         prompts: Prompts,
         cancel: threading.Event,
     ) -> Unlocked:
-        compressed, slot, serial = self._stored(token, challenge, cancel)
-        self._require_stanza(token, envelope, compressed)
-        device = self._device_of(token, serial)
-        label = token.label
-        with piv_errors(label, cancel, touch=True):
-            connection = device.open()
-        try:
-            with bind_cancel(connection, cancel), piv_errors(label, cancel, touch=True):
-                session = PivSession(connection)
-                self._require_slot_key(session, token, slot, compressed)
-                self._verify_pin(session, label, prompts, cancel)
-                # The approval first: the touch the custodian gives is taken by the
-                # signature over this request's digest. With touch policy CACHED the
-                # unwrap right after needs no second touch; with ALWAYS it asks again.
-                signature = run_card_call(
-                    lambda: session.sign(slot, KEY_TYPE.ECCP256, challenge, hashes.SHA256()),
-                    label=label,
-                    prompts=prompts,
-                    cancel=cancel,
-                )
-                share = self._unwrap(
-                    session, token, slot, compressed, envelope, label, prompts, cancel
-                )
-        finally:
-            connection.close()
-        evidence = Evidence(
-            method=ApprovalMethod.PIV, token_id=token.id, algorithm=ALGORITHM, signature=signature
-        )
-        return Unlocked(share=share, evidence=evidence)
+        signature, share = self._on_card(token, challenge, envelope, prompts, cancel)
+        return Unlocked(share=cast(bytearray, share), evidence=self._evidence(token, signature))
 
     def sign(
         self, token: TokenInfo, challenge: bytes, prompts: Prompts, cancel: threading.Event
     ) -> Evidence:
         """Sign ``challenge`` (a statement's hash) with the slot key: PIN, then touch."""
+        signature, _ = self._on_card(token, challenge, None, prompts, cancel)
+        return self._evidence(token, signature)
+
+    @staticmethod
+    def _evidence(token: TokenInfo, signature: bytes) -> Evidence:
+        return Evidence(
+            method=ApprovalMethod.PIV, token_id=token.id, algorithm=ALGORITHM, signature=signature
+        )
+
+    def _on_card(
+        self,
+        token: TokenInfo,
+        challenge: bytes,
+        envelope: bytes | None,
+        prompts: Prompts,
+        cancel: threading.Event,
+    ) -> tuple[bytes, bytearray | None]:
+        """Sign ``challenge`` with the slot key (PIN, then touch) and, given an
+        ``envelope``, open it in the same session: the signature's touch comes first, so
+        with touch policy CACHED the unwrap right after needs no second touch (with
+        ALWAYS it asks again). Returns the signature and the share (or ``None``)."""
         compressed, slot, serial = self._stored(token, challenge, cancel)
+        if envelope is not None:
+            self._require_stanza(token, envelope, compressed)
         device = self._device_of(token, serial)
         label = token.label
         with piv_errors(label, cancel, touch=True):
@@ -312,11 +308,12 @@ class PivDriver:
                     prompts=prompts,
                     cancel=cancel,
                 )
+                share = None if envelope is None else self._unwrap(
+                    session, token, slot, compressed, envelope, label, prompts, cancel
+                )
         finally:
             connection.close()
-        return Evidence(
-            method=ApprovalMethod.PIV, token_id=token.id, algorithm=ALGORITHM, signature=signature
-        )
+        return signature, share
 
     @staticmethod
     def _stored(token: TokenInfo, challenge: bytes,
