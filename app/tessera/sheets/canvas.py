@@ -54,6 +54,10 @@ class Canvas:
         # No hinting: glyphs keep the same shape at every resolution, so a preview and
         # the printed page wrap lines at the same places.
         font.setHintingPreference(QFont.HintingPreference.PreferNoHinting)
+        # No ligatures: what a custodian compares or copies (a genesis, a record id) is
+        # printed letter for letter — "ff" in hex is two letters, not one ﬀ glyph.
+        for tag in ("liga", "clig", "dlig"):
+            font.setFeature(QFont.Tag(tag), 0)
         if spacing:
             font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, spacing)
         return font
