@@ -25,7 +25,7 @@ from tessera.tokens.software import verify_ed25519
 from tessera.vault import Vault
 from tessera.vault.codec import evidence_json, unb64
 from tessera.vault.genesis import format_fingerprint as format_fingerprint
-from tessera.vault.statements import Replay
+from tessera.vault.statements import Replay, genesis_quorum
 
 
 class RecipientNotVerified(TesseraError):
@@ -63,7 +63,7 @@ class NotSignedYet(TesseraError):
     def __init__(self, custodians: int, signing_tokens: Sequence[str]) -> None:
         self.custodians = custodians
         self.signing_tokens = tuple(signing_tokens)  # one per custodian who can sign
-        need = custodians // 2 + 1
+        need = genesis_quorum(custodians)
         why = ("this vault's state is not signed yet (it has no genesis), so nothing proves "
                "the recipients in it are the custodians' own; nothing was wrapped. ")
         if not custodians:
@@ -245,7 +245,7 @@ def adopt(vault: Vault, drivers: TokenDrivers, token_ids: Sequence[str], prompts
         require_operator_token(vault, token)
     custodians = {t.custodian_id for t in tokens}
     eligible = {t.custodian_id for t in signing_tokens(vault)}
-    if len(custodians) * 2 <= len(eligible):
+    if len(custodians) < genesis_quorum(len(eligible)):
         raise PolicyError(f"signing the vault needs tokens of more than half of its "
                           f"{len(eligible)} custodians with signing tokens; "
                           f"{len(custodians)} given")

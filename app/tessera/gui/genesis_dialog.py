@@ -32,6 +32,7 @@ from tessera.gui.operator import OperatorSession, Purposed, operator_text, opera
 from tessera.gui.theme import Tone, set_tone
 from tessera.gui.widgets import fingerprint_label
 from tessera.sheets.model import Paper
+from tessera.vault.statements import genesis_quorum
 
 if TYPE_CHECKING:
     from tessera.gui.context import AppContext
@@ -43,11 +44,6 @@ def ask_sheet_path(parent: QWidget) -> Path | None:
     name, _ = QFileDialog.getSaveFileName(parent, "Save the genesis sheet",
                                           "tessera-genesis-sheet.pdf", "PDF (*.pdf)")
     return Path(name) if name else None
-
-
-def needed(eligible: int) -> int:
-    """Custodians needed to sign a genesis: more than half of those who can sign."""
-    return eligible // 2 + 1
 
 
 class GenesisDialog(QDialog):
@@ -66,7 +62,7 @@ class GenesisDialog(QDialog):
         layout = QVBoxLayout(self)
         self.tokens = operator_tokens(context.vault)
         people = {t.custodian_id for t in self.tokens}
-        self.need = needed(len(people))
+        self.need = genesis_quorum(len(people))
         self.intro = QLabel(
             "<b>This vault's state is not signed yet.</b> Anyone who can write the vault "
             "file could change a custodian's key, the policy or the log without it being "
