@@ -121,3 +121,14 @@ class WrongToken(TokenError):
     def __init__(self, expected_custodian: str, detail: str = "") -> None:
         self.expected_custodian = expected_custodian
         super().__init__(f"This is not {expected_custodian}'s key" + (f" ({detail})" if detail else ""))
+
+
+class NoKeyFound(TokenError):
+    """No FIDO2 key is plugged in (or none answers).
+
+    Here rather than beside the FIDO2 driver's other errors: waiting for a key
+    (custody/key_wait.py) needs it, and importing python-fido2 for it would cost every
+    window's start-up its client stack."""
+
+    def __init__(self) -> None:
+        super().__init__("No FIDO2 security key was found — plug in your key and try again")

@@ -10,12 +10,14 @@ import base64
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.core.age import is_post_quantum, parse_recipient
-from tessera.core.attestation import AttestationResult, enrolled_key, token_attestation
 from tessera.core.errors import FormatError
 from tessera.core.memory import wipe
+
+if TYPE_CHECKING:
+    from tessera.core.attestation import AttestationResult
 
 PQ_RECIPIENT_FACT = "pq_recipient"
 """The facts key of a token's post-quantum ``age1pq1…`` recipient, beside its classical one."""
@@ -90,6 +92,10 @@ class TokenInfo:
         For a YubiKey the attested key must also be the key its recipient names: a
         genuine attestation next to someone else's recipient proves nothing.
         """
+        # Imported here: certificate parsing (cryptography.x509) is not needed to open
+        # a vault or show a window, only when a token's hardware is judged.
+        from tessera.core.attestation import AttestationResult, token_attestation
+
         result = token_attestation(self.kind.value, self.facts, demo_vault=demo_vault)
         if result.proven and self.kind is TokenKind.PIV and not self._recipient_is_attested():
             return AttestationResult(False, "refused", "the attested key is not the key "
@@ -97,6 +103,8 @@ class TokenInfo:
         return result
 
     def _recipient_is_attested(self) -> bool:
+        from tessera.core.attestation import enrolled_key
+
         attested = enrolled_key("piv", self.facts)
         for recipient in self.recipients:
             try:

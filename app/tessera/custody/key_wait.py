@@ -18,10 +18,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tessera.core.errors import UserCancelled, WrongToken
+from tessera.core.errors import NoKeyFound, UserCancelled, WrongToken
 from tessera.custody.drivers import TokenDrivers
 from tessera.tokens.base import TokenInfo
-from tessera.tokens.fido2_errors import NoKeyFound
 
 T = TypeVar("T")
 

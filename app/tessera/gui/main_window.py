@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from tessera import __version__
 from tessera.custody.demo_facts import DEMO_PIN
-from tessera.custody.enroll import ConnectedDevice
 from tessera.gui.audit_page import AuditPage
 from tessera.gui.context import AppContext
 from tessera.gui.device_poller import DevicePoller, describe_devices
@@ -45,6 +44,7 @@ from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon,
 from tessera.vault import ReleaseState
 
 if TYPE_CHECKING:
+    from tessera.custody.enroll import ConnectedDevice
     from tessera.gui.virtual_keys import VirtualKeysPanel
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")

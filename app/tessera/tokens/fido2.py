@@ -41,7 +41,14 @@ from fido2.webauthn import (
 
 from tessera.core.age import AgeNoMatch, decrypt
 from tessera.core.attestation import ATTESTATION_FACT, packed_evidence
-from tessera.core.errors import PinBlocked, PinRequired, TokenError, UserCancelled, WrongToken
+from tessera.core.errors import (
+    NoKeyFound,
+    PinBlocked,
+    PinRequired,
+    TokenError,
+    UserCancelled,
+    WrongToken,
+)
 from tessera.core.token_types import PQ_RECIPIENT_FACT
 from tessera.tokens.base import Enrolled, Evidence, Prompts, TokenInfo, TokenKind, Unlocked
 from tessera.tokens.fido2_client import (
@@ -54,7 +61,6 @@ from tessera.tokens.fido2_errors import (
     PAPER_SHEET_WAY_BACK,
     RESET_HINT,
     AmbiguousKeys,
-    NoKeyFound,
     PrfUnsupported,
     U2fOnly,
     UserVerificationUnsupported,

@@ -80,13 +80,6 @@ class AmbiguousKeys(TokenError):
         )
 
 
-class NoKeyFound(TokenError):
-    """No FIDO2 key is plugged in (or none answers)."""
-
-    def __init__(self) -> None:
-        super().__init__("No FIDO2 security key was found — plug in your key and try again")
-
-
 class PrfUnsupported(TokenError):
     """The key cannot evaluate the PRF (hmac-secret) extension Tessera derives keys from."""
 

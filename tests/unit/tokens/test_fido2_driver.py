@@ -11,6 +11,7 @@ import pytest
 from tessera.core.age import X25519Identity, encrypt, parse_recipient
 from tessera.core.errors import (
     DeviceRemoved,
+    NoKeyFound,
     PinBlocked,
     PinInvalid,
     PinRequired,
@@ -20,7 +21,7 @@ from tessera.core.errors import (
 )
 from tessera.tokens.base import Evidence, TokenInfo, TokenKind
 from tessera.tokens.fido2 import Fido2Driver
-from tessera.tokens.fido2_errors import NoKeyFound, PinAuthBlocked, PrfUnsupported
+from tessera.tokens.fido2_errors import PinAuthBlocked, PrfUnsupported
 from tessera.tokens.virtual.ctap import VirtualAuthenticator
 from tessera.tokens.virtual.hid import hid_device, virtual_authenticator
 from tessera.tokens.virtual.touch import TouchControl
