@@ -1,5 +1,6 @@
 """Opening the main window on a real vault loads only what it shows: not the demo, the
-virtual keys, the sheet renderer or the review report, and it never probes the keyring."""
+virtual keys, the sheet renderer, the review report or python-fido2's client, and it never
+probes the keyring."""
 
 from __future__ import annotations
 
@@ -31,7 +32,9 @@ context.close()
 """
 
 NOT_AT_START = ("tessera.custody.demo", "tessera.tokens.virtual", "tessera.sheets.render",
-                "tessera.sheets.review_report", "tessera.gui.virtual_keys", "keyring")
+                "tessera.sheets.review_report", "tessera.gui.virtual_keys", "keyring",
+               # python-fido2's client stack: loaded when a FIDO2 key is used (~90 ms)
+               "fido2.client")
 
 
 def test_main_window_on_a_real_vault_imports_no_demo_renderer_or_keyring(tmp_path: Path) -> None:
