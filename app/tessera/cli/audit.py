@@ -148,9 +148,10 @@ def export_cmd(ctx: Context, record_ref: str, file: Path, version: int | None) -
 @pass_ctx
 def import_cmd(ctx: Context, file: Path) -> None:
     """Import a .tessera file (validated completely before anything is written)."""
+    from tessera.custody.signing import SignatureCheck
     from tessera.vault.exchange import import_version
 
     data = file.read_bytes()
     with ctx.vault() as vault:
-        result = import_version(vault, data, ctx.actor)
+        result = import_version(vault, data, ctx.actor, SignatureCheck())
     echo(str(result))

@@ -157,16 +157,19 @@ class SignatureCheck:
     """The :data:`~tessera.vault.statements.Check` replay uses (no device needed).
 
     Tokens are rebuilt from their projected row once per distinct row, not once per
-    signature: a 100,000-statement replay checks the same few keys again and again.
+    signature (and their attestation judged once): a 100,000-statement replay checks
+    the same few keys again and again.
     """
 
     _FIELDS = frozenset({"method", "token_id", "algorithm", "signature", "data"})
 
     def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str, str], TokenInfo | None] = {}
+        self._tokens: dict[tuple[str, str, str, str], TokenInfo | None] = {}
+        self._hardware: dict[tuple[str, str, str, str, bool], bool] = {}
 
     def _token(self, row: Mapping[str, Any]) -> TokenInfo | None:
-        key = (str(row.get("id")), str(row.get("kind")), str(row.get("facts")))
+        key = (str(row.get("id")), str(row.get("kind")), str(row.get("facts")),
+               str(row.get("recipient")))
         if key not in self._tokens:
             try:
                 self._tokens[key] = token_from_projection(row)
@@ -176,6 +179,17 @@ class SignatureCheck:
         if token is not None and token.state.value != row.get("state"):
             token = token_from_projection(row)
         return token
+
+    def proven_hardware(self, row: Mapping[str, Any], *, demo_vault: bool) -> bool:
+        """The token's attestation verifies (a claimed kind proves nothing): judged once
+        per token row, as :meth:`TokenInfo.policy_kind` judges it when it signs."""
+        key = (str(row.get("id")), str(row.get("kind")), str(row.get("facts")),
+               str(row.get("recipient")), demo_vault)
+        if key not in self._hardware:
+            token = self._token(row)
+            self._hardware[key] = token is not None and token.kind.is_hardware and \
+                token.policy_kind(demo_vault=demo_vault) is not TokenKind.SOFTWARE
+        return self._hardware[key]
 
     def __call__(self, row: Mapping[str, Any], challenge: bytes,
                  evidence: Mapping[str, Any]) -> bool:

@@ -47,6 +47,9 @@ class VaultConnection:
         self._signers: list[statements.StatementSigner] = []
         self._statement_kind = "change"
         self._statement_trust: tuple[str, ...] = ()
+        # Imported tokens' signed enrolments, carried by the statement of the write
+        # in progress (statements.emit).
+        self._statement_proofs: dict[str, dict[str, Any]] = {}
         self._audit_head_at_begin: tuple[int, str] | None = None
         # The last replay that verified in this process: later checks resume from it.
         self.verified_state: statements.Replay | None = None
@@ -100,6 +103,7 @@ class VaultConnection:
                 raise
             self._depth = 1
             try:
+                self._statement_proofs = {}
                 if self._capturing:
                     statements.clear(self._conn)
                     self._audit_head_at_begin = audit.head(self._conn)
@@ -127,7 +131,7 @@ class VaultConnection:
         self._signing_thread = threading.get_ident()
         try:
             statements.emit(conn, at=self.now(), kind=kind, signers=self._signers,
-                            trust=self._statement_trust)
+                            trust=self._statement_trust, proofs=self._statement_proofs)
         finally:
             self._signing_thread = None
 
@@ -157,6 +161,12 @@ class VaultConnection:
         Writes inside :meth:`signed_by` add their signers to these."""
         with self._lock:
             self._signers = list(signers)
+
+    def carry_enrolment(self, token_id: str, proof: Mapping[str, Any]) -> None:
+        """The write in progress imports ``token_id`` with its signed enrolment from
+        another vault: the statement carries it, and replay re-checks it."""
+        self._require_write()
+        self._statement_proofs[token_id] = dict(proof)
 
     @property
     def signer_ids(self) -> tuple[str, ...]:
@@ -262,6 +272,23 @@ class VaultConnection:
 
     def _audit(self, actor: str, action: str, subject: str,
                details: Mapping[str, Any]) -> AuditEntry:
-        """Append the audit entry of the write in progress."""
-        return audit.append(self._require_write(), at=self.now(), actor=actor, action=action,
-                            subject=subject, details=details)
+        """Append the audit entry of the write in progress.
+
+        In a signed vault the entry names who signs the write, whatever ``actor`` the
+        caller passed: replay holds every entry a signed statement covers to the
+        custodians of its signers (FORMAT §7.1)."""
+        conn = self._require_write()
+        return audit.append(conn, at=self.now(), actor=self._acting_custodian(conn) or actor,
+                            action=action, subject=subject, details=details)
+
+    def _acting_custodian(self, conn: sqlite3.Connection) -> str | None:
+        """The custodian whose token signs the write in progress (the first signer: the
+        operator; an enrolment adds the new token after it), once the vault has a
+        genesis; ``None`` before it, and for the genesis and unsigned migrations."""
+        if not self._signers or self._statement_kind != "change":
+            return None
+        if statements.genesis(conn) is None:
+            return None
+        row = conn.execute("SELECT c.name FROM tokens t JOIN custodians c ON c.id = t.custodian_id"
+                           " WHERE t.id = ?", (self._signers[0].token_id,)).fetchone()
+        return None if row is None else str(row[0])

@@ -23,8 +23,9 @@ from tessera.core.policy import Policy
 from tessera.core.sealing import SealedVersion
 from tessera.core.text import UnsafeText, visible
 from tessera.core.text import check as check_text
-from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenKind
+from tessera.core.token_types import PQ_RECIPIENT_FACT, TokenInfo, TokenKind
 
+from . import statements
 from .codec import MAX_FACTS, MAX_NAME, b64, clean_text, fold, json_object, unb64
 from .custodians import check_pq_fact, check_recipient
 from .models import ImportResult, VersionData
@@ -35,6 +36,8 @@ EXPORT_FORMAT = "tessera/export/v1"
 MAX_EXPORT = 32 * 1024 * 1024
 _TOP_KEYS = {"format", "manifest", "ciphertext", "envelopes", "custodians", "tokens", "record"}
 _REWRAPPED = "rewrapped"
+_ENROLMENTS = "enrolments"
+_OPTIONAL = {_REWRAPPED, _ENROLMENTS}
 _TOKEN_KEYS = {"id", "custodian_id", "kind", "label", "recipient", "facts", "remote"}
 
 
@@ -63,6 +66,8 @@ class ExportFile:
     policy_overrides: Mapping[str, Any]
     # share key -> recipients, for envelopes re-wrapped since sealing (docs/LIFECYCLE.md)
     rewrapped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # token id -> its signed enrolment in the exporting vault (FORMAT §8)
+    enrolments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def recipients_of(self, share_key: str) -> tuple[str, ...]:
         return self.rewrapped.get(share_key) or self.manifest.share(share_key).recipients
@@ -98,9 +103,31 @@ def export_version(vault: Vault, record_id: str, version: int | None = None, *,
         }
         if rewrapped:  # absent unless a share was re-wrapped, so older files stay identical
             document[_REWRAPPED] = rewrapped
+        enrolments = _enrolments(vault, tokens)
+        if enrolments:  # absent from unsigned vaults' files, so those stay identical
+            document[_ENROLMENTS] = enrolments
         vault.append_audit(actor, "version.export", record.id, {
             "label": record.label, "version": data.version, "fingerprint": data.fingerprint})
     return canonical.dumps(document)
+
+
+def _enrolments(vault: Vault, tokens: list[TokenInfo]) -> dict[str, dict[str, Any]]:
+    """Each listed token's own signed enrolment in this vault (the statement that set
+    its row and that it signed), so the importing vault can prove possession too."""
+    if vault.genesis_fingerprint() is None:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    with vault.reading() as conn:
+        for token in tokens:
+            if token.remote:
+                continue
+            identity = {"kind": token.kind.value, "recipient": token.recipient,
+                        "facts": canonical.dumps(dict(token.facts)).decode("utf-8"),
+                        "custodian_id": token.custodian_id}
+            proof = statements.enrolment_proof(conn, token.id, identity)
+            if proof is not None:
+                found[token.id] = proof
+    return found
 
 
 # -- parsing -------------------------------------------------------------------------
@@ -244,7 +271,7 @@ def parse_export(data: bytes) -> ExportFile:
         raise FormatError(f"the file is larger than {MAX_EXPORT // (1024 * 1024)} MiB; it is "
                           "not a Tessera export")
     doc = canonical.loads(bytes(data), what="export file")
-    if not isinstance(doc, dict) or set(doc) - {_REWRAPPED} != _TOP_KEYS:
+    if not isinstance(doc, dict) or set(doc) - _OPTIONAL != _TOP_KEYS:
         raise FormatError("this is not a Tessera export file (unexpected fields)")
     if doc["format"] != EXPORT_FORMAT:
         raise FormatError(f"unknown export format {doc['format']!r} (expected {EXPORT_FORMAT})")
@@ -273,22 +300,46 @@ def parse_export(data: bytes) -> ExportFile:
     if not isinstance(overrides, dict) or len(canonical.dumps(overrides)) > MAX_POLICY_OVERRIDES:
         raise FormatError("record.policy_overrides must be a small object")
     Policy().with_overrides(overrides)
+    enrolments = _parse_enrolments(doc[_ENROLMENTS], tokens) if _ENROLMENTS in doc else {}
     return ExportFile(manifest, manifest_bytes, ciphertext, envelopes, custodians, tokens,
-                      record["allow_software"], overrides, rewrapped)
+                      record["allow_software"], overrides, rewrapped, enrolments)
+
+
+def _parse_enrolments(items: Any, tokens: tuple[ExportedToken, ...]
+                      ) -> dict[str, Mapping[str, Any]]:
+    """The shape of each signed enrolment; whether it proves anything is checked on import,
+    against the importing vault's rules (statements.check_enrolment_proof)."""
+    listed = {t.id: t for t in tokens}
+    if not isinstance(items, dict):
+        raise FormatError("enrolments must be an object")
+    for token_id, proof in items.items():
+        if token_id not in listed:
+            raise FormatError(f"enrolments.{token_id}: no such token in the file")
+        if listed[token_id].remote:
+            raise FormatError(f"enrolments.{token_id}: the token was enrolled remotely and "
+                              "signed nothing")
+        if not isinstance(proof, dict) or set(proof) != statements.PROOF_KEYS:
+            raise FormatError(f"enrolments.{token_id} must have exactly the fields "
+                              f"{', '.join(sorted(statements.PROOF_KEYS))}")
+    return dict(items)
 
 
 # -- import --------------------------------------------------------------------------
 
-def import_version(vault: Vault, data: bytes, actor: str) -> ImportResult:
+def import_version(vault: Vault, data: bytes, actor: str,
+                   check: statements.Check | None = None) -> ImportResult:
     """Import a ``.tessera`` file: all of it in one transaction, or nothing.
 
     A version already present with the same fingerprint (and the same ciphertext and
-    envelopes) is reported as already imported and changes nothing.
+    envelopes) is reported as already imported and changes nothing. ``check`` verifies
+    token signatures (custody/signing.py): with it, a token that carries its signed
+    enrolment is imported as enrolled in person, the proof checked now and kept in the
+    statement for every later replay; without it such a token is imported as remote.
     """
     parsed = parse_export(data)
     try:
         with vault.transaction() as conn:
-            return _import(vault, conn, parsed, actor)
+            return _import(vault, conn, parsed, actor, check)
     except FormatError:
         raise
     except TesseraError as exc:  # a conflict with the vault: still "this file is refused"
@@ -304,7 +355,7 @@ def _same_version(stored: VersionData, parsed: ExportFile) -> bool:
 
 
 def _import(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile,
-            actor: str) -> ImportResult:
+            actor: str, check: statements.Check | None) -> ImportResult:
     manifest = parsed.manifest
     label = manifest.label
     row = conn.execute("SELECT current_version, label FROM records WHERE id = ?",
@@ -334,7 +385,7 @@ def _import(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile,
             raise FormatError(f"the vault has {label!r} at version {current}; import versions "
                               f"{current + 1} to {manifest.version - 1} first")
     custodians_added = _import_custodians(vault, conn, parsed)
-    tokens_added = _import_tokens(vault, conn, parsed)
+    tokens_added = _import_tokens(vault, conn, parsed, check)
     created = row is None
     sealed = _as_sealed(parsed)
     if created:
@@ -391,12 +442,15 @@ def _import_custodians(vault: Vault, conn: sqlite3.Connection, parsed: ExportFil
     return added
 
 
-def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile) -> list[str]:
+def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile,
+                   check: statements.Check | None) -> list[str]:
     added: list[str] = []
     # In a signed vault a token arrives without having signed its own enrolment here
-    # (FORMAT §7.1): it is kept as enrolled remotely — possession not proven, vouched
-    # for by the importing operator's signature, never a signer — so the vault still
-    # verifies and replay lists it among the tokens whose possession is unproven.
+    # (FORMAT §7.1). With its signed enrolment from the exporting vault (checked now, and
+    # carried in this write's statement so every replay checks it again) it is enrolled
+    # in person, countersigned by the importing operator. Without one it is kept as
+    # enrolled remotely — possession not proven, never a signer — and replay lists it
+    # among the tokens whose possession is unproven.
     signed_vault = vault.genesis_fingerprint() is not None
     for token in parsed.tokens:
         known = conn.execute("SELECT custodian_id, kind, recipient FROM tokens WHERE id = ?",
@@ -424,10 +478,24 @@ def _import_tokens(vault: Vault, conn: sqlite3.Connection, parsed: ExportFile) -
                 raise FormatError(f"token {token.label!r} in the file claims an attestation "
                                   f"that does not verify ({proof.problem}); nothing was "
                                   "imported")
+        facts = json_object(token.facts, "token facts", MAX_FACTS)
+        proven = False
+        enrolment = parsed.enrolments.get(token.id)
+        if signed_vault and enrolment is not None and check is not None:
+            row = {"id": token.id, "custodian_id": token.custodian_id, "kind": token.kind.value,
+                   "label": token.label, "recipient": token.recipient, "facts": facts,
+                   "remote": 0, "state": "active"}
+            problem = statements.check_enrolment_proof(row, enrolment, check)
+            if problem:
+                raise FormatError(f"token {token.label!r} in the file carries a signed "
+                                  f"enrolment that does not prove its key ({problem}); "
+                                  "nothing was imported")
+            vault.carry_enrolment(token.id, enrolment)
+            proven = True
         conn.execute("INSERT INTO tokens (id, custodian_id, kind, label, recipient, facts, remote,"
                      " state, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
                      (token.id, token.custodian_id, token.kind.value, token.label,
-                      token.recipient, json_object(token.facts, "token facts", MAX_FACTS),
-                      int(token.remote or signed_vault), vault.now()))
+                      token.recipient, facts,
+                      int(token.remote or (signed_vault and not proven)), vault.now()))
         added.append(token.id)
     return added

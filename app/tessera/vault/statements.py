@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Protocol
@@ -35,8 +35,20 @@ TOKEN_IDENTITY = ("kind", "recipient", "facts", "custodian_id")
 FORMAT_VERSION = 1
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
-Check = Callable[[Mapping[str, Any], bytes, Mapping[str, Any]], bool]
-"""``check(token_row, challenge, evidence)``: does the evidence verify for that token?"""
+class Check(Protocol):
+    """What replay needs of the token layer, which the vault layer does not know: the
+    custody layer supplies it (custody/signing.py ``SignatureCheck``)."""
+
+    def __call__(self, row: Mapping[str, Any], challenge: bytes,
+                 evidence: Mapping[str, Any]) -> bool:
+        """Does ``evidence`` verify for the token of ``row`` over ``challenge``?"""
+        ...
+
+    def proven_hardware(self, row: Mapping[str, Any], *, demo_vault: bool) -> bool:
+        """Is the token of ``row`` proven hardware: its attestation verifies against the
+        trust store (the virtual keys' demo CA only in demo vaults)? A claimed kind
+        proves nothing."""
+        ...
 
 
 class StatementSigner(Protocol):
@@ -48,6 +60,13 @@ class StatementSigner(Protocol):
         """Evidence JSON (``token_id``, ``method``, ``algorithm``, ``signature`` hex,
         ``data``) over the 32-byte ``challenge``."""
         ...
+
+
+# Who may be named as the actor of the audit entries a statement covers: the names of
+# its signers' custodians, MIGRATION (an unsigned schema migration: one vault.migrate
+# entry), or None (no rule: before and at the genesis).
+MIGRATION = "migration"
+Acting = frozenset[str] | str | None
 
 
 # -- schema introspection ----------------------------------------------------------
@@ -162,8 +181,13 @@ def genesis(conn: sqlite3.Connection) -> tuple[int, str] | None:
 
 
 def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[StatementSigner],
-         trust: Sequence[str] = ()) -> tuple[int, str]:
-    """Append the statement of the transaction in progress; the caller holds it."""
+         trust: Sequence[str] = (),
+         proofs: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[int, str]:
+    """Append the statement of the transaction in progress; the caller holds it.
+
+    ``proofs``: for a token imported with its signed enrolment from another vault, that
+    enrolment (:func:`enrolment_proof`), carried in the body so that every replay
+    re-checks it."""
     seq, prev = head(conn)
     body_obj: dict[str, Any] = {
         "v": FORMAT_VERSION, "seq": seq + 1, "prev": prev, "at": at, "kind": kind,
@@ -171,6 +195,8 @@ def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[Stat
         "signers": [s.token_id for s in signers]}
     if kind == "genesis":
         body_obj["trust"] = list(trust)
+    if proofs:
+        body_obj["proofs"] = {k: dict(v) for k, v in proofs.items()}
     body = canonical.dumps(body_obj)
     digest = statement_hash(prev, body)
     signatures = [dict(s.sign(bytes.fromhex(digest))) for s in signers]
@@ -179,6 +205,93 @@ def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[Stat
                   canonical.dumps(signatures).decode("utf-8")))
     clear(conn)
     return seq + 1, digest
+
+
+def mark_tokens(conn: sqlite3.Connection) -> None:
+    """Note every token row as changed: the genesis lists them (unchanged), so each
+    token that signs it signs its own row — the enrolment it can carry to another
+    vault (:func:`enrolment_proof`)."""
+    conn.execute("INSERT INTO temp.tessera_changed (t, k) SELECT 'tokens', json_array(id)"
+                 " FROM main.tokens")
+
+
+# -- enrolment proofs (a token's signed enrolment, carried by a .tessera file) ------
+
+MAX_PROOF_BODY = 256 * 1024
+PROOF_KEYS = frozenset({"prev", "body", "signature"})
+
+
+def enrolment_proof(conn: sqlite3.Connection, token_id: str,
+                    identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The newest statement that set this token's row with ``identity`` (its current
+    kind, recipient, facts and custodian) and that the token itself signed — its
+    enrolment, or the genesis it signed — as ``{"prev", "body", "signature"}``;
+    ``None`` when it never signed its own row (enrolled remotely, or before a genesis
+    it did not sign)."""
+    pattern = f'%"{token_id}"%'
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for _, prev_hash, body_text, sig_text in cursor.execute(
+            "SELECT s.seq, COALESCE(p.hash, ?), s.body, s.signatures FROM statements s"
+            " LEFT JOIN statements p ON p.seq = s.seq - 1"
+            " WHERE s.signatures LIKE ? AND s.body LIKE ? ORDER BY s.seq DESC",
+            (ZERO, pattern, pattern)):
+        if len(str(body_text)) > MAX_PROOF_BODY:
+            continue
+        body = json.loads(str(body_text))
+        if token_id not in body.get("signers", []) or _proof_row(body, token_id, identity) is None:
+            continue
+        signatures = json.loads(str(sig_text))
+        mine = next((e for e in signatures if isinstance(e, dict)
+                     and e.get("token_id") == token_id), None)
+        if mine is not None:
+            return {"prev": str(prev_hash), "body": str(body_text), "signature": mine}
+    return None
+
+
+def _proof_row(body: Mapping[str, Any], token_id: str,
+               identity: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for change in body.get("changes", []):
+        if (isinstance(change, dict) and change.get("t") == "tokens"
+                and change.get("k") == [token_id] and isinstance(change.get("row"), dict)):
+            row = change["row"]
+            same = all(row.get(c) == identity.get(c) for c in TOKEN_IDENTITY if c != "facts")
+            try:
+                same = same and json.loads(str(row.get("facts"))) == json.loads(
+                    str(identity.get("facts")))
+            except ValueError:
+                return None
+            return row if same else None
+    return None
+
+
+def check_enrolment_proof(row: Mapping[str, Any], proof: Any, check: Check) -> str:
+    """Why ``proof`` does not prove that the key of token ``row`` signed its own enrolment
+    (``""``: it does). The proof is a statement of another vault: its hash is computed
+    here from ``prev`` and ``body`` (nothing in it is taken on trust), its changes must
+    set this token's row with the same kind, recipient, facts and custodian, and the
+    token's signature over that hash must verify with the key ``row`` enrols."""
+    if not isinstance(proof, dict) or set(proof) != PROOF_KEYS:
+        return "its signed enrolment is malformed"
+    prev, body_text, signature = proof["prev"], proof["body"], proof["signature"]
+    if not isinstance(prev, str) or not re.fullmatch(r"[0-9a-f]{64}", prev) \
+            or not isinstance(body_text, str) or len(body_text) > MAX_PROOF_BODY \
+            or not isinstance(signature, dict):
+        return "its signed enrolment is malformed"
+    token_id = str(row.get("id"))
+    try:
+        body_bytes = body_text.encode("utf-8")
+        body = canonical.loads(body_bytes, what="signed enrolment")
+    except (FormatError, UnicodeEncodeError):
+        return "its signed enrolment is not canonical JSON"
+    if not isinstance(body, dict) or token_id not in body.get("signers", []):
+        return "its signed enrolment is not signed by the token"
+    if _proof_row(body, token_id, row) is None:
+        return "its signed enrolment enrols another key (kind, recipient, facts or custodian differ)"
+    if signature.get("token_id") != token_id or not check(
+            row, bytes.fromhex(statement_hash(prev, body_bytes)), signature):
+        return "the token's signature on its enrolment does not verify"
+    return ""
 
 
 # -- replay ------------------------------------------------------------------------
@@ -317,6 +430,9 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         return result
 
     audit_heads: list[tuple[int, int, str]] = []
+    # (statement, audit entries after, up to, who may be named as their actor)
+    covered: list[tuple[int, int, int, Acting]] = []
+    last_audit_seq = result.audit_head[0]
     for seq, kind, body_text, digest, sig_text in _iter(conn, expected_seq - 1, until):
         if seq != expected_seq:
             return fail(expected_seq, f"statement {expected_seq} is missing")
@@ -335,10 +451,13 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
                              "were removed, reordered or replaced")
         if statement_hash(prev, body_bytes) != digest:
             return fail(seq, f"statement {seq} was changed after it was written")
+        head_seq, head_hash = body.get("audit", [0, audit.ZERO_HASH])
         if check is not None:
-            problem = _check_signatures(result, seq, body, signatures, digest, check)
+            problem, acting = _check_signatures(result, seq, body, signatures, digest, check)
             if problem:
                 return fail(seq, problem)
+            if acting is not None:
+                covered.append((seq, last_audit_seq, int(head_seq), acting))
         touched = result.touched
         for change in body.get("changes", []):
             key = tuple(change["k"])
@@ -355,8 +474,8 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
             result.trusted = {str(k[0]) for k in tables.get("tokens", {})}
         elif result.genesis is None:
             result.unsigned_before_genesis += 1
-        head_seq, head_hash = body.get("audit", [0, audit.ZERO_HASH])
         audit_heads.append((seq, int(head_seq), str(head_hash)))
+        last_audit_seq = int(head_seq)
         prev = str(digest)
         expected_seq += 1
         result.statements += 1
@@ -372,6 +491,9 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         seq, head_seq = mismatch
         return fail(seq, f"audit entry {head_seq} is not the one statement {seq} signed: "
                          "the audit log was rewritten")
+    wrong_actor = _actors_differ(conn, covered)
+    if wrong_actor is not None:
+        return fail(*wrong_actor)
     signed_any = bool(audit_heads) or (start is not None and start.head[0] > 0)
     last_audit = audit_heads[-1][1:] if audit_heads else result.audit_head
     if (chain.head_seq, chain.head_hash) != tuple(last_audit) and signed_any and until is None:
@@ -414,13 +536,48 @@ def _audit_heads_differ(conn: sqlite3.Connection, heads: list[tuple[int, int, st
     return (wanted[at][1], wanted[at][0]) if at < len(wanted) else None
 
 
+def _actors_differ(conn: sqlite3.Connection, covered: list[tuple[int, int, int, Acting]]
+                   ) -> tuple[int, str] | None:
+    """(statement, problem) for the first audit entry whose actor is not who signed the
+    statement that covers it: a signed change names one of its signers' custodians, an
+    unsigned migration after the genesis covers exactly one ``vault.migrate`` entry.
+    One ordered read of the audit range serves every statement."""
+    ranges = [c for c in covered if c[2] > c[1]]
+    if not ranges:
+        return None
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    at = 0
+    for audit_seq, actor, action in cursor.execute(
+            "SELECT seq, actor, action FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (ranges[0][1], ranges[-1][2])):
+        while at < len(ranges) and ranges[at][2] < audit_seq:
+            at += 1
+        if at == len(ranges) or audit_seq <= ranges[at][1]:
+            continue
+        seq, after, _, acting = ranges[at]
+        if acting == MIGRATION:
+            if action != "vault.migrate" or audit_seq != after + 1 or ranges[at][2] != after + 1:
+                return seq, (f"statement {seq} is an unsigned migration, but audit entry "
+                             f"{audit_seq} ({action}) is not its one vault.migrate entry: "
+                             "unsigned statements cannot add to the log")
+        elif isinstance(acting, frozenset) and actor not in acting:
+            who = " or ".join(sorted(acting)) or "nobody"
+            return seq, (f"audit entry {audit_seq} ({action}) names {actor!r} as who acted, "
+                         f"but statement {seq} that covers it is signed by {who}")
+    return None
+
+
 def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatures: list[Any],
-                      digest: str, check: Check) -> str:
+                      digest: str, check: Check) -> tuple[str, Acting]:
+    """The first rule the statement breaks (``""``: none), and who may be named as the
+    actor of the audit entries it covers."""
     tables = result.tables
     challenge = bytes.fromhex(digest)
     names = body.get("signers", [])
     if len(names) != len(signatures):
-        return f"statement {seq} lists {len(names)} signer(s) but carries {len(signatures)}"
+        return (f"statement {seq} lists {len(names)} signer(s) but carries "
+                f"{len(signatures)}"), None
     changed_tokens: dict[str, dict[str, Any] | None] = {}
     for change in body.get("changes", []):
         if change.get("t") == "tokens":
@@ -440,26 +597,28 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
     for token_id, evidence in zip(names, signatures, strict=True):
         row = row_for(str(token_id))
         if row is None or not isinstance(evidence, dict) or not check(row, challenge, evidence):
-            return f"statement {seq}: the signature of token {token_id} does not verify"
+            return f"statement {seq}: the signature of token {token_id} does not verify", None
         verified.add(str(token_id))
     kind = body.get("kind")
     if kind == "genesis" and result.genesis is None:
         trust = [str(t) for t in body.get("trust", [])]
         if not trust or set(trust) != verified:
-            return f"statement {seq}: the genesis is not signed by every token it trusts"
+            return f"statement {seq}: the genesis is not signed by every token it trusts", None
         custodians = {str(r["custodian_id"]) for t in trust if (r := row_for(t)) is not None}
         demo = tables.get("meta", {}).get(("demo",))
         if (demo is None or demo[0].get("value") != "1") and any(
-                (r := row_for(t)) is None or r.get("kind") == "software" for t in trust):
-            return (f"statement {seq}: a software key signed the genesis of a vault that is "
-                    "not a demo vault")
+                (r := row_for(t)) is None or not check.proven_hardware(r, demo_vault=False)
+                for t in trust):
+            return (f"statement {seq}: a key not proven hardware (software, or without "
+                    "valid attestation) signed the genesis of a vault that is not a demo "
+                    "vault"), None
         eligible = _signing_custodians(tables)
         if len(custodians) < genesis_quorum(len(eligible)):
             return (f"statement {seq}: the genesis is signed by {len(custodians)} of "
-                    f"{len(eligible)} custodians; more than half must sign")
-        return ""
+                    f"{len(eligible)} custodians; more than half must sign"), None
+        return "", None
     if result.genesis is None:
-        return ""
+        return "", None
     if kind == "migrate" and not names:
         # A schema migration after genesis is unsigned (nobody is at the keyboard when
         # a newer Tessera opens the file); it may only add columns to existing rows.
@@ -469,28 +628,50 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
             if old is None or new is None or any(
                     c not in new or new[c] != v for c, v in old[0].items()):
                 return (f"statement {seq} is an unsigned migration that changes "
-                        f"{change.get('t')} row {', '.join(map(str, change['k']))}")
-        return ""
+                        f"{change.get('t')} row {', '.join(map(str, change['k']))}"), None
+        return "", MIGRATION
     demo = tables.get("meta", {}).get(("demo",))
     hardware_needed = demo is None or demo[0].get("value") != "1"
     trusted_signers = [t for t in verified if t in result.trusted and t not in changed_tokens
                        and (r := row_for(t)) is not None and r.get("state") == "active"]
     if not trusted_signers:
-        return f"statement {seq} is not signed by any trusted token"
-    if hardware_needed and all((r := row_for(t)) is not None and r.get("kind") == "software"
-                               for t in trusted_signers):
-        return (f"statement {seq} is signed only by a software key; outside demo vaults "
-                "people act through hardware tokens")
+        return f"statement {seq} is not signed by any trusted token", None
+    if hardware_needed and not any((r := row_for(t)) is not None
+                                   and check.proven_hardware(r, demo_vault=False)
+                                   for t in trusted_signers):
+        return (f"statement {seq} is signed only by keys not proven hardware (software, "
+                "or without valid attestation); outside demo vaults people act through "
+                "attested hardware tokens"), None
+    proofs = body.get("proofs", {})
     for token_id, row in changed_tokens.items():
         if row is None:
             continue
         if row.get("remote") == 1:
             result.unproven_possession.append(token_id)
         elif token_id not in verified:
-            return (f"statement {seq} enrols token {token_id} ({row.get('label')}) without "
-                    "that token's own signature")
+            # Or imported with its signed enrolment from another vault (FORMAT §8).
+            if not isinstance(proofs, dict) or token_id not in proofs:
+                return (f"statement {seq} enrols token {token_id} ({row.get('label')}) "
+                        "without that token's own signature"), None
+            why = check_enrolment_proof(row, proofs[token_id], check)
+            if why:
+                return (f"statement {seq} imports token {token_id} ({row.get('label')}) "
+                        f"but {why}"), None
         result.trusted.add(token_id)
-    return ""
+    return "", _custodian_names(tables, body, {str(r["custodian_id"]) for t in trusted_signers
+                                               if (r := row_for(t)) is not None})
+
+
+def _custodian_names(tables: Mapping[str, Any], body: Mapping[str, Any],
+                     ids: set[str]) -> frozenset[str]:
+    """The names of custodians ``ids`` before and after the statement (a statement that
+    renames its own signer's custodian may name them either way)."""
+    names = {str(row[0].get("name")) for cid in ids
+             if (row := tables.get("custodians", {}).get((cid,))) is not None}
+    names.update(str(change["row"].get("name")) for change in body.get("changes", [])
+                 if change.get("t") == "custodians" and change.get("row") is not None
+                 and change["k"] and str(change["k"][0]) in ids)
+    return frozenset(names)
 
 
 def compare_tables(conn: sqlite3.Connection,

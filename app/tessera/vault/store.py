@@ -206,7 +206,8 @@ class Vault(LifecycleMixin):
                 raise PolicyError("every trusted token must sign the genesis")
             self._statement_kind, self._statement_trust = "genesis", tuple(trust)
             try:
-                with self.transaction():
+                with self.transaction() as conn:
+                    statements.mark_tokens(conn)
                     self._audit(actor, "vault.genesis", self.vault_id, details)
             finally:
                 self._statement_kind, self._statement_trust = "change", ()
