@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import QSettings, QtMsgType
 from PySide6.QtWidgets import QWidget
 
+from helpers.windows import shown_window
 from tessera.custody.demo import build_demo_vault
 from tessera.gui import errors as gui_errors
 from tessera.gui.context import AppContext
@@ -71,12 +72,7 @@ def settings(tmp_path: Path) -> QSettings:
 
 @pytest.fixture
 def window(context: AppContext, settings: QSettings, qtbot) -> Iterator[MainWindow]:
-    win = MainWindow(context, settings=settings, poll_devices=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
+    yield from shown_window(context, settings, qtbot)
 
 
 @dataclass
@@ -167,12 +163,7 @@ def signed_manual_context(signed_template: Path, tmp_path: Path,
 @pytest.fixture
 def signed_window(signed_context: AppContext, settings: QSettings,
                   qtbot) -> Iterator[MainWindow]:
-    win = MainWindow(signed_context, settings=settings, poll_devices=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
+    yield from shown_window(signed_context, settings, qtbot)
 
 
 @pytest.fixture(autouse=True)

@@ -357,3 +357,34 @@ def test_the_operators_key_pulled_out_is_asked_for_and_cancel_changes_nothing(
     assert dialog.save() is not None
     assert vault.organisation.name == "Never saved"
     assert_verifies(vault)
+
+
+def test_a_wrong_operator_pin_is_asked_again_and_the_change_goes_through(
+        signed_window, signed_context, qtbot, monkeypatch, pins):
+    from tessera.gui import operator
+
+    monkeypatch.setattr(operator, "DEMO_PIN", "000000")  # the first PIN given is wrong
+    dialog = OrganisationDialog(signed_context, signed_window)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.name, "Example Corp")
+    assert dialog.save() is not None
+    assert len(pins) == 1 and "Alice" in pins[0]  # asked again, naming the key
+    assert signed_context.vault.organisation.name == "Example Corp"
+    assert_verifies(signed_context.vault)
+
+
+def test_giving_up_after_a_wrong_operator_pin_changes_nothing(
+        signed_window, signed_context, qtbot, monkeypatch, shown_errors):
+    from tessera.gui import operator
+
+    monkeypatch.setattr(operator, "DEMO_PIN", "000000")
+    monkeypatch.setattr(PinDialog, "ask", lambda _p, _t, _e, done: done(None))
+    head = signed_context.vault.statement_head()
+    dialog = OrganisationDialog(signed_context, signed_window)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.name, "Example Corp")
+    assert dialog.save() is None
+    assert signed_context.vault.organisation.name != "Example Corp"
+    assert signed_context.vault.statement_head() == head
+    assert dialog.name.text() == "Example Corp"  # what was typed is still there
+    assert_verifies(signed_context.vault)
