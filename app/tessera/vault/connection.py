@@ -47,6 +47,8 @@ class VaultConnection:
         self._signers: list[statements.StatementSigner] = []
         self._statement_kind = "change"
         self._statement_trust: tuple[str, ...] = ()
+        # A ceremony key the next statement authorises (FORMAT 7.1, ``ceremony``).
+        self._ceremony_grant: dict[str, str] | None = None
         self._audit_head_at_begin: tuple[int, str] | None = None
         # The last replay that verified in this process: later checks resume from it.
         self.verified_state: statements.Replay | None = None
@@ -127,7 +129,7 @@ class VaultConnection:
         self._signing_thread = threading.get_ident()
         try:
             statements.emit(conn, at=self.now(), kind=kind, signers=self._signers,
-                            trust=self._statement_trust)
+                            trust=self._statement_trust, ceremony=self._ceremony_grant)
         finally:
             self._signing_thread = None
 
@@ -137,17 +139,31 @@ class VaultConnection:
         self._capturing = True
 
     @contextmanager
-    def signed_by(self, *signers: statements.StatementSigner) -> Iterator[None]:
+    def signed_by(self, *signers: statements.StatementSigner,
+                  replace: bool = False) -> Iterator[None]:
         """Every write inside is signed by ``signers`` (the first is the actor; an
-        enrolment adds the new token itself)."""
+        enrolment adds the new token itself). ``replace``: by ``signers`` only, not
+        also by the session's or an outer block's (a quorum's ceremony key: the
+        operator's token signed its request once and is not asked again)."""
         with self._lock:
             saved = self._signers
-            self._signers = [*saved, *(s for s in signers
-                                       if s.token_id not in {x.token_id for x in saved})]
+            self._signers = list(signers) if replace else [
+                *saved, *(s for s in signers if s.token_id not in {x.token_id for x in saved})]
             try:
                 yield
             finally:
                 self._signers = saved
+
+    @contextmanager
+    def authorising(self, grant: dict[str, str]) -> Iterator[None]:
+        """The write inside (a quorum's request) authorises a ceremony key:
+        ``{"release": id, "key": Ed25519 public key hex}`` goes into its statement."""
+        with self._lock:
+            self._ceremony_grant = dict(grant)
+            try:
+                yield
+            finally:
+                self._ceremony_grant = None
 
     def sign_session_with(self, *signers: statements.StatementSigner) -> None:
         """Sign every later write with ``signers`` (none: unsigned again), from any thread.
