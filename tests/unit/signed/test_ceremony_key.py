@@ -304,3 +304,63 @@ def test_the_ceremony_key_of_a_reshare_cannot_seal_a_new_share_set(signed: Any) 
         ceremony.finish()
     _refused(c, _head(c.vault), f"signed by the ceremony key of release {ceremony.release_id}"
                                 " but changes")
+
+
+def test_a_workstation_that_verified_mid_quorum_resumes_with_the_key_it_saw_granted(
+        signed: Any, tmp_path: Any, statements_read: list[int]) -> None:
+    """Another workstation verifies the vault (and keeps that) while a quorum is open; the
+    next time it opens the vault it replays only the newer statements — the ceremony
+    key's — and checks them against the grant it kept, not one read from the file."""
+    from helpers.signed import pin_as_real
+    from tessera.custody.log_check import check_vault
+    from tessera.vault.workstation_pins import WorkstationPins
+
+    c = signed
+    pins = WorkstationPins(tmp_path / "workstation")
+    ceremony = _open(c)
+    granted = _head(c.vault)
+    elsewhere = Vault.open(c.path)
+    try:
+        assert check_vault(elsewhere, pins).ok
+        pin_as_real(pins, elsewhere)
+    finally:
+        elsewhere.close()
+    _approve(c, ceremony, "Alice", "Bob")
+    ceremony.finish()
+    statements_read.clear()
+    elsewhere = Vault.open(c.path)
+    try:
+        again = check_vault(elsewhere, pins)
+        assert again.ok, again.problem
+        assert again.resumed_from == granted and statements_read == [
+            granted + 1, granted + 2, granted + 3]
+        assert again.ceremony_keys[ceremony.release_id].token_id == c.tokens["Alice"].id
+    finally:
+        elsewhere.close()
+
+
+def test_a_store_of_the_first_format_gains_the_ceremony_keys(signed: Any, tmp_path: Any
+                                                              ) -> None:
+    import sqlite3
+
+    from tessera.custody.log_check import check_vault
+    from tessera.vault.workstation_pins import STORE_FORMAT, WorkstationPins
+
+    c = signed
+    pins = WorkstationPins(tmp_path / "workstation")
+    assert check_vault(c.vault, pins).ok
+    path = pins.path_for(c.vault.vault_id)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE ceremony_keys")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    assert pins.verified(c.vault) is not None  # read as it is
+    ceremony = _open(c)
+    assert check_vault(c.vault, pins).ok  # written: upgraded
+    kept = pins.verified(c.vault)
+    assert kept is not None and ceremony.release_id in kept.ceremony_keys
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_FORMAT == 2
+    conn.close()
+    ceremony.abort()
