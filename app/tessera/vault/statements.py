@@ -364,7 +364,9 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
             return fail(seq, f"statement {seq} was changed after it was written")
         if check is not None:
             problem = (_check_signatures(result, seq, body, signatures, digest, check)
-                       or _note_ceremony_grant(result, seq, body))
+                       or _note_ceremony_grant(result, seq, body)
+                       or _ceremony_audit_scope(conn, seq, body, audit_heads[-1][1]
+                                                if audit_heads else result.audit_head[0]))
             if problem:
                 return fail(seq, problem)
         touched = result.touched
@@ -628,6 +630,28 @@ def check_ceremony_statement(result: Replay, seq: int, body: Mapping[str, Any],
                        and _differs_only(old, new, _RELEASE_STATE_COLUMNS))
         if not (sets_release or sets_record):
             return outside(change)
+    return ""
+
+
+def _ceremony_audit_scope(conn: sqlite3.Connection, seq: int, body: Mapping[str, Any],
+                          after: int) -> str:
+    """Every audit entry a ceremony-key statement covers is about its release (the
+    entry's subject, or its ``release_id``): the key cannot speak of anything else."""
+    names = body.get("signers", [])
+    release = ceremony_key.release_of(str(names[0])) if len(names) == 1 else None
+    head = body.get("audit", [0])
+    if release is None or not isinstance(head, list) or not head:
+        return ""
+    for entry, subject, action, details in conn.execute(
+            "SELECT seq, subject, action, details FROM audit WHERE seq > ? AND seq <= ?"
+            " ORDER BY seq", (after, int(head[0]))):
+        try:
+            named = json.loads(details).get("release_id")
+        except (ValueError, AttributeError):
+            named = None
+        if release not in (subject, named):
+            return (f"statement {seq} is signed by the ceremony key of release {release} but "
+                    f"covers audit entry {entry} ({action}) about something else")
     return ""
 
 

@@ -364,3 +364,17 @@ def test_a_store_of_the_first_format_gains_the_ceremony_keys(signed: Any, tmp_pa
     assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_FORMAT == 2
     conn.close()
     ceremony.abort()
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_the_key_cannot_write_audit_entries_about_anything_else(signed: Any,
+                                                                finished: bool) -> None:
+    c = signed
+    ceremony = _open(c)
+    key = ceremony._key
+    if finished:
+        _approve(c, ceremony, "Alice", "Bob")
+        ceremony.finish(keep_key=True)
+    seq = _note(c.vault, key, c.record_id)  # about the record, naming no release
+    _refused(c, seq, f"signed by the ceremony key of release {ceremony.release_id} but "
+                     "covers audit entry")
