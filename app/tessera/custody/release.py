@@ -131,10 +131,14 @@ class QuorumCeremony:
         self._key: CeremonyKey | None = None
         if vault.signer_ids and vault.genesis_fingerprint() is not None:
             self._key = CeremonyKey(self.request.request_id)
-        with vault.authorising(self._key.grant()) if self._key else nullcontext():
-            vault.start_release(self.record.id, self.request.to_bytes(),
-                                self.request.request_id, self.request.reason,
-                                self.request.ticket, requested_by, purpose=self.purpose)
+        try:
+            with vault.authorising(self._key.grant()) if self._key else nullcontext():
+                vault.start_release(self.record.id, self.request.to_bytes(),
+                                    self.request.request_id, self.request.reason,
+                                    self.request.ticket, requested_by, purpose=self.purpose)
+        except BaseException:
+            self.close()  # refused: nothing was granted, nothing may sign
+            raise
 
     @contextmanager
     def signing(self) -> Iterator[None]:

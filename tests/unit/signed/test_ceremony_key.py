@@ -378,3 +378,23 @@ def test_the_key_cannot_write_audit_entries_about_anything_else(signed: Any,
     seq = _note(c.vault, key, c.record_id)  # about the record, naming no release
     _refused(c, seq, f"signed by the ceremony key of release {ceremony.release_id} but "
                      "covers audit entry")
+
+
+def test_a_refused_request_leaves_no_key_behind(signed: Any, monkeypatch: Any) -> None:
+    """A second quorum of a record with one open is refused: the key made for it is
+    wiped, and nothing can sign with it."""
+    made: list[CeremonyKey] = []
+    real_init = CeremonyKey.__init__
+
+    def keep(self: CeremonyKey, release_id: str) -> None:
+        real_init(self, release_id)
+        made.append(self)
+
+    monkeypatch.setattr(CeremonyKey, "__init__", keep)
+    c = signed
+    first = _open(c)
+    with pytest.raises(PolicyError, match="still open"):
+        _open(c, reason="again")
+    assert len(made) == 2 and made[1].wiped and not made[0].wiped
+    first.abort()
+    assert made[0].wiped
