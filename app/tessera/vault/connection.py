@@ -157,8 +157,12 @@ class VaultConnection:
     @contextmanager
     def authorising(self, grant: dict[str, str]) -> Iterator[None]:
         """The write inside (a quorum's request) authorises a ceremony key:
-        ``{"release": id, "key": Ed25519 public key hex}`` goes into its statement."""
+        ``{"release": id, "key": Ed25519 public key hex}`` goes into its statement.
+        It must be a transaction of its own: inside another one the grant would miss
+        the statement, which is written when the outer one commits."""
         with self._lock:
+            if self._depth:
+                raise RuntimeError("a ceremony key is authorised by a transaction of its own")
             self._ceremony_grant = dict(grant)
             try:
                 yield

@@ -398,3 +398,15 @@ def test_a_refused_request_leaves_no_key_behind(signed: Any, monkeypatch: Any) -
     assert len(made) == 2 and made[1].wiped and not made[0].wiped
     first.abort()
     assert made[0].wiped
+
+
+def test_a_quorum_cannot_start_inside_another_transaction(signed: Any) -> None:
+    """The grant goes into the request's own statement; inside an outer transaction it
+    would miss it, and every later statement of the quorum would fail verification."""
+    c = signed
+    with c.vault.signed_by(signer(c, "Alice")), pytest.raises(RuntimeError, match="own"), \
+            c.vault.transaction():
+        ReleaseCeremony(c.vault, c.drivers, "Deploy key", reason="r", ticket="T-9",
+                        requested_by="Alice")
+    assert not [r for r in c.vault.list_releases() if r.state.value == "open"]
+    assert verify_vault(c.vault).ok
