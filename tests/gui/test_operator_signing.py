@@ -291,6 +291,20 @@ class OperatorToucher:
         self.timer.stop()
 
 
+def start_release(qtbot, ctx, record_id: str):
+    """Open the release window and start a quorum (the request is a signed change)."""
+    from tessera.gui.release_window import ReleaseWindow
+
+    release = ReleaseWindow(ctx, record_id, clipboard_clear_ms=300)
+    qtbot.addWidget(release)
+    release.show()
+    qtbot.keyClicks(release.reason_edit, "rotate the key")
+    qtbot.keyClicks(release.ticket_edit, "INC-7")
+    qtbot.mouseClick(release.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: release.ceremony is not None, timeout=10000)
+    return release
+
+
 def test_a_release_in_a_signed_vault_with_keys_that_wait_for_touch(
         signed_manual_context, settings, qtbot, monkeypatch, pins, shown_errors):
     from tessera.gui.prompts import GuiPrompts
@@ -305,13 +319,7 @@ def test_a_release_in_a_signed_vault_with_keys_that_wait_for_touch(
     window.show()
     toucher = OperatorToucher(ctx)
     record = ctx.vault.get_record("Demo: CI deploy key")
-    release = ReleaseWindow(ctx, record.id)
-    qtbot.addWidget(release)
-    release.show()
-    qtbot.keyClicks(release.reason_edit, "rotate the key")
-    qtbot.keyClicks(release.ticket_edit, "INC-7")
-    qtbot.mouseClick(release.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: release.ceremony is not None, timeout=10000)
+    release = start_release(qtbot, ctx, record.id)
     assert toucher.touched >= 1  # the request is a signed change
     release.close()  # abort the open quorum: a signed change too
     qtbot.waitUntil(lambda: ctx.vault.list_releases(record.id)[-1].state
@@ -388,3 +396,39 @@ def test_giving_up_after_a_wrong_operator_pin_changes_nothing(
     assert signed_context.vault.statement_head() == head
     assert dialog.name.text() == "Example Corp"  # what was typed is still there
     assert_verifies(signed_context.vault)
+
+
+def test_a_release_costs_the_operator_one_touch_in_the_release_window(
+        signed_window, signed_context, qtbot, monkeypatch, pins, shown_errors):
+    """Alice operates; Bob and Carol approve with their keys in the release window (the
+    token worker's path). Alice's key signs the request once; the ceremony key signs
+    the approvals and the release."""
+    from tessera.gui.release_rows import RowState
+    from tessera.gui.release_window import ReleaseWindow
+    from tessera.vault import ReleaseState
+
+    monkeypatch.setattr(ReleaseWindow, "confirm_abort", staticmethod(lambda parent: True))
+    ctx = signed_context
+    vault = ctx.vault
+    assert verify_vault(vault).ok  # later checks resume from here
+    record = vault.get_record("Demo: CI deploy key")
+    ids = {e.custodian: e.custodian_id for e in vault.get_version(record.id).manifest.shares}
+    labels = {t.custodian_name: t.label for t in vault.list_tokens()}
+    keys = {name: next(k for k in ctx.virtual.keys if k.name == labels[name])
+            for name in ("Alice", "Bob", "Carol")}
+    before = {name: key.touch.touches for name, key in keys.items()}
+    release = start_release(qtbot, ctx, record.id)
+    for name in ("Bob", "Carol"):
+        row = release.rows[ids[name]]
+        qtbot.mouseClick(row.key_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda row=row: row.state is RowState.APPROVED, timeout=10000)
+    qtbot.waitUntil(lambda: release.reveal_dialog is not None, timeout=10000)
+    assert vault.list_releases(record.id)[-1].state is ReleaseState.RELEASED
+    made = {name: key.touch.touches - before[name] for name, key in keys.items()}
+    assert made == {"Alice": 1, "Bob": 1, "Carol": 1}
+    assert not shown_errors.messages
+    incremental = verify_vault(vault)
+    assert incremental.ok, incremental.problem
+    assert_verifies(vault)
+    release.reveal_dialog.close()
+    release.close()

@@ -119,20 +119,26 @@ def release_run(ctx: Context, record_ref: str, reason: str, ticket: str, approve
                                    ticket=ticket, requested_by=ctx.actor)
         try:
             collect_quorum(ctx, vault, ceremony, approvers, paper)
-            secret = ceremony.finish()
+            # The key stays for the hook's audit entry below: no touch for it either.
+            secret = ceremony.finish(keep_key=True)
         except BaseException:
             ceremony.abort()
             raise
         try:
-            deliver_secret(secret, ceremony.manifest.payload_encoding, out, reveal)
+            try:
+                deliver_secret(secret, ceremony.manifest.payload_encoding, out, reveal)
+            finally:
+                wipe(secret)
+            echo(f"Released {ceremony.manifest.label}: {ceremony.progress().describe()} "
+                 "approvals.")
+            echo("The record is now marked released — rotation due. Rotate the credential "
+                 "once it has served its purpose.")
+            echo(f"Ceremony transcript for signatures: tessera transcript "
+                 f"{ceremony.release_id} --out release-transcript.pdf")
+            with ceremony.signing():
+                report_hook(ctx, vault, ceremony.record.id, ceremony.release_id)
         finally:
-            wipe(secret)
-        echo(f"Released {ceremony.manifest.label}: {ceremony.progress().describe()} approvals.")
-        echo("The record is now marked released — rotation due. Rotate the credential "
-             "once it has served its purpose.")
-        echo(f"Ceremony transcript for signatures: tessera transcript {ceremony.release_id} "
-             "--out release-transcript.pdf")
-        report_hook(ctx, vault, ceremony.record.id, ceremony.release_id)
+            ceremony.close()
 
 
 @click.command("drill")

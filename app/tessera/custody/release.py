@@ -9,12 +9,14 @@ quorum is met and the payload decrypts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from tessera.core.commitment import matches_commitment, normalize_mnemonic
 from tessera.core.errors import PolicyError, ShareMismatch, TokenError, WrongToken
 from tessera.core.manifest import Manifest, ShareEntry
+from tessera.core.memory import wipe
 from tessera.core.quorum import Contribution, Progress, QuorumSession
 from tessera.core.request import Request, new_request
 from tessera.custody.drivers import TokenDrivers
@@ -28,6 +30,7 @@ from tessera.tokens.base import (
     Unlocked,
 )
 from tessera.vault import Vault, VersionData
+from tessera.vault.ceremony_key import CeremonyKey
 
 
 @dataclass(frozen=True)
@@ -122,9 +125,35 @@ class QuorumCeremony:
         self.actor = requested_by
         self.finished = False
         self._prepare()
-        vault.start_release(self.record.id, self.request.to_bytes(), self.request.request_id,
-                            self.request.reason, self.request.ticket, requested_by,
-                            purpose=self.purpose)
+        # In a signed vault the operator's token signs the request once and authorises
+        # this ceremony's own key with it; the key signs the ceremony's later writes, so
+        # the operator touches once per quorum (FORMAT §7.1, docs/TOKENS.md).
+        self._key: CeremonyKey | None = None
+        if vault.signer_ids and vault.genesis_fingerprint() is not None:
+            self._key = CeremonyKey(self.request.request_id)
+        try:
+            with vault.authorising(self._key.grant()) if self._key else nullcontext():
+                vault.start_release(self.record.id, self.request.to_bytes(),
+                                    self.request.request_id, self.request.reason,
+                                    self.request.ticket, requested_by, purpose=self.purpose)
+        except BaseException:
+            self.close()  # refused: nothing was granted, nothing may sign
+            raise
+
+    @contextmanager
+    def signing(self) -> Iterator[None]:
+        """The ceremony's writes inside are signed by its key alone (no touch); in an
+        unsigned vault, or once the key is wiped, by whoever signs them otherwise."""
+        if self._key is None or self._key.wiped:
+            yield
+            return
+        with self.vault.signed_by(self._key, replace=True):
+            yield
+
+    def close(self) -> None:
+        """Wipe the ceremony key: nothing more is signed for this quorum."""
+        if self._key is not None:
+            self._key.wipe()
 
     def _refuse_state(self) -> None:
         """Hook: refuse a record whose state does not allow this quorum."""
@@ -173,8 +202,9 @@ class QuorumCeremony:
                 from None
         finally:
             unlocked.wipe()
-        self.vault.add_approval(self.request_id, token.custodian_id, token.id,
-                                unlocked.evidence, self.actor)
+        with self.signing():
+            self.vault.add_approval(self.request_id, token.custodian_id, token.id,
+                                    unlocked.evidence, self.actor)
         return contribution
 
     def contribute_paper(self, custodian_id: str, words: str) -> Contribution:
@@ -186,28 +216,43 @@ class QuorumCeremony:
         contribution = self.session.offer(custodian.id, words, method="paper")
         evidence = Evidence(ApprovalMethod.PAPER, None, "share-commitment", b"",
                             {"share": contribution.share_key})
-        self.vault.add_approval(self.request_id, custodian.id, None, evidence, self.actor)
+        with self.signing():
+            self.vault.add_approval(self.request_id, custodian.id, None, evidence, self.actor)
         return contribution
 
     def abort(self) -> None:
         """Stop: the collected shares are dropped and the quorum is logged as aborted."""
         if not self.finished:
             self.session.wipe()
-            self.vault.finish_release(self.request_id, "aborted", self.actor)
+            try:
+                with self.signing():
+                    self.vault.finish_release(self.request_id, "aborted", self.actor)
+            finally:
+                self.close()
             self.finished = True
 
 
 class ReleaseCeremony(QuorumCeremony):
     """One quorum release of a record's current version."""
 
-    def finish(self) -> bytearray:
+    def finish(self, *, keep_key: bool = False) -> bytearray:
         """Combine and decrypt; the record becomes *released — rotation due*.
 
         Returns the secret in a ``bytearray``: the caller shows it and wipes it.
+        ``keep_key``: the ceremony key stays for the audit entries that still belong
+        to this release (its revocation hook's outcome, under :meth:`signing`) until
+        :meth:`close`; otherwise it is wiped now.
         """
         secret = self.session.release(self.data.ciphertext)
         self.session.wipe()
-        self.vault.finish_release(self.request_id, "released", self.actor)
+        try:
+            with self.signing():
+                self.vault.finish_release(self.request_id, "released", self.actor)
+        except BaseException:
+            wipe(secret)  # the key stays: abort() signs with it
+            raise
+        if not keep_key:
+            self.close()
         self.finished = True
         return secret
 

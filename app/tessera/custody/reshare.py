@@ -86,6 +86,9 @@ class ReshareCeremony(QuorumCeremony):
         finally:
             wipe(dek)
             wipe(secret)
+        # The new share set is signed by the operator's token, not the ceremony key:
+        # a new version under a key that never needed the quorum's shares could seal a
+        # different secret for other recipients (docs/TOKENS.md, "One touch per quorum").
         with self.vault.transaction():
             self.vault.finish_release(self.request_id, "released", self.actor)
             updated = self.vault.add_version(sealed, self.actor, self._version_reason())
@@ -99,6 +102,7 @@ class ReshareCeremony(QuorumCeremony):
                 "custodians": self._plan_ids(), "reason": self.reason,
                 **self._audit_extra(),
                 "sheets_to_destroy": [s.serial for s in old_sheets]})
+        self.close()
         self.finished = True
         return NewVersion(self.operation, self.record.id, updated.label, self.manifest.version,
                           sealed.manifest.version, sealed.manifest.epoch, sealed.fingerprint,

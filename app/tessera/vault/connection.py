@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import audit, statements
+from . import audit, ceremony_key, statements
 from .codec import utc_text
 from .errors import Unsigned, VaultBusy
 from .models import AuditEntry
@@ -50,6 +50,10 @@ class VaultConnection:
         # Imported tokens' signed enrolments, carried by the statement of the write
         # in progress (statements.emit).
         self._statement_proofs: dict[str, dict[str, Any]] = {}
+        # A ceremony key the next statement authorises (FORMAT 7.1, ``ceremony``).
+        self._ceremony_grant: dict[str, str] | None = None
+        # Ceremony key (signer id) -> the token whose signature authorised it.
+        self._ceremony_actors: dict[str, str] = {}
         self._audit_head_at_begin: tuple[int, str] | None = None
         # The last replay that verified in this process: later checks resume from it.
         self.verified_state: statements.Replay | None = None
@@ -131,7 +135,8 @@ class VaultConnection:
         self._signing_thread = threading.get_ident()
         try:
             statements.emit(conn, at=self.now(), kind=kind, signers=self._signers,
-                            trust=self._statement_trust, proofs=self._statement_proofs)
+                            trust=self._statement_trust, proofs=self._statement_proofs,
+                            ceremony=self._ceremony_grant)
         finally:
             self._signing_thread = None
 
@@ -141,17 +146,38 @@ class VaultConnection:
         self._capturing = True
 
     @contextmanager
-    def signed_by(self, *signers: statements.StatementSigner) -> Iterator[None]:
+    def signed_by(self, *signers: statements.StatementSigner,
+                  replace: bool = False) -> Iterator[None]:
         """Every write inside is signed by ``signers`` (the first is the actor; an
-        enrolment adds the new token itself)."""
+        enrolment adds the new token itself). ``replace``: by ``signers`` only, not
+        also by the session's or an outer block's (a quorum's ceremony key: the
+        operator's token signed its request once and is not asked again)."""
         with self._lock:
             saved = self._signers
-            self._signers = [*saved, *(s for s in signers
-                                       if s.token_id not in {x.token_id for x in saved})]
+            self._signers = list(signers) if replace else [
+                *saved, *(s for s in signers if s.token_id not in {x.token_id for x in saved})]
             try:
                 yield
             finally:
                 self._signers = saved
+
+    @contextmanager
+    def authorising(self, grant: dict[str, str]) -> Iterator[None]:
+        """The write inside (a quorum's request) authorises a ceremony key:
+        ``{"release": id, "key": Ed25519 public key hex}`` goes into its statement.
+        It must be a transaction of its own: inside another one the grant would miss
+        the statement, which is written when the outer one commits."""
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("a ceremony key is authorised by a transaction of its own")
+            self._ceremony_grant = dict(grant)
+            if self._signers:  # who acts through the key: the token that authorises it
+                self._ceremony_actors[ceremony_key.signer_id(grant["release"])] = \
+                    self._signers[0].token_id
+            try:
+                yield
+            finally:
+                self._ceremony_grant = None
 
     def sign_session_with(self, *signers: statements.StatementSigner) -> None:
         """Sign every later write with ``signers`` (none: unsigned again), from any thread.
@@ -289,6 +315,8 @@ class VaultConnection:
             return None
         if statements.genesis(conn) is None:
             return None
+        first = self._signers[0].token_id
+        token_id = self._ceremony_actors.get(first, first)  # a ceremony key acts for its grantor
         row = conn.execute("SELECT c.name FROM tokens t JOIN custodians c ON c.id = t.custodian_id"
-                           " WHERE t.id = ?", (self._signers[0].token_id,)).fetchone()
+                           " WHERE t.id = ?", (token_id,)).fetchone()
         return None if row is None else str(row[0])

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError
 
-from . import audit
+from . import audit, ceremony_key
 from .models import AuditVerdict
 
 ZERO = "00" * 32
@@ -182,12 +182,14 @@ def genesis(conn: sqlite3.Connection) -> tuple[int, str] | None:
 
 def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[StatementSigner],
          trust: Sequence[str] = (),
-         proofs: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[int, str]:
+         proofs: Mapping[str, Mapping[str, Any]] | None = None,
+         ceremony: Mapping[str, str] | None = None) -> tuple[int, str]:
     """Append the statement of the transaction in progress; the caller holds it.
 
     ``proofs``: for a token imported with its signed enrolment from another vault, that
     enrolment (:func:`enrolment_proof`), carried in the body so that every replay
-    re-checks it."""
+    re-checks it. ``ceremony`` (``{"release", "key"}``) authorises a ceremony key for
+    that release."""
     seq, prev = head(conn)
     body_obj: dict[str, Any] = {
         "v": FORMAT_VERSION, "seq": seq + 1, "prev": prev, "at": at, "kind": kind,
@@ -197,6 +199,8 @@ def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[Stat
         body_obj["trust"] = list(trust)
     if proofs:
         body_obj["proofs"] = {k: dict(v) for k, v in proofs.items()}
+    if ceremony is not None:
+        body_obj["ceremony"] = dict(ceremony)
     body = canonical.dumps(body_obj)
     digest = statement_hash(prev, body)
     signatures = [dict(s.sign(bytes.fromhex(digest))) for s in signers]
@@ -321,6 +325,16 @@ class Difference:
         return f"{where}: column {self.column} is {self.found!r}{said}"
 
 
+@dataclass(frozen=True)
+class CeremonyGrant:
+    """A ceremony key a verified statement authorised for one release (FORMAT §7.1)."""
+
+    release: str
+    key: str  # Ed25519 public key, hex
+    token_id: str  # the trusted token that signed the grant: its custodian acts
+    statement: int  # the statement that authorised it (the release's request)
+
+
 @dataclass
 class Replay:
     """The result of replaying the statements (the projection and what was proven)."""
@@ -344,6 +358,17 @@ class Replay:
     # The audit chain's verdict (recomputed after ``start``'s audit head when resuming).
     audit: AuditVerdict | None = None
     resumed_from: int = 0  # the statement a resumed replay continued after (0: from the first)
+    # Ceremony keys by release id: who authorised each (for the actor of what it signs).
+    ceremony_keys: dict[str, CeremonyGrant] = field(default_factory=dict)
+
+    def acting_token(self, signer: str) -> str | None:
+        """The token that acts through a ``signers`` entry: itself, or for a ceremony
+        key the token that authorised it (None: a ceremony key nobody authorised)."""
+        release = ceremony_key.release_of(signer)
+        if release is None:
+            return signer
+        grant = self.ceremony_keys.get(release)
+        return None if grant is None else grant.token_id
 
     def token_row(self, token_id: str) -> dict[str, Any] | None:
         found = self.tables.get("tokens", {}).get((token_id,))
@@ -406,6 +431,7 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         result.unproven_possession = list(start.unproven_possession)
         result.statements = start.statements
         result.audit_head = start.audit_head
+        result.ceremony_keys = dict(start.ceremony_keys)
         result.resumed_from = start.head[0]
         expected_seq, prev = start.head[0] + 1, start.head[1]
         found = conn.execute("SELECT hash FROM statements WHERE seq = ?",
@@ -454,6 +480,8 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
         head_seq, head_hash = body.get("audit", [0, audit.ZERO_HASH])
         if check is not None:
             problem, acting = _check_signatures(result, seq, body, signatures, digest, check)
+            problem = (problem or _note_ceremony_grant(result, seq, body, check)
+                       or _ceremony_audit_scope(conn, seq, body, last_audit_seq))
             if problem:
                 return fail(seq, problem)
             if acting is not None:
@@ -578,6 +606,9 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
     if len(names) != len(signatures):
         return (f"statement {seq} lists {len(names)} signer(s) but carries "
                 f"{len(signatures)}"), None
+    if any(ceremony_key.release_of(str(n)) is not None for n in names):
+        problem = check_ceremony_statement(result, seq, body, signatures, challenge, check)
+        return problem, None if problem else _ceremony_acting(result, body)
     changed_tokens: dict[str, dict[str, Any] | None] = {}
     for change in body.get("changes", []):
         if change.get("t") == "tokens":
@@ -672,6 +703,181 @@ def _custodian_names(tables: Mapping[str, Any], body: Mapping[str, Any],
                  if change.get("t") == "custodians" and change.get("row") is not None
                  and change["k"] and str(change["k"][0]) in ids)
     return frozenset(names)
+
+
+# -- ceremony keys (one operator touch per quorum) -------------------------------------
+
+# What completing a release sets on its record (vault/releases.py finish_release).
+_RELEASE_STATE_COLUMNS = frozenset({"state", "state_reason", "state_since", "last_release_at"})
+
+
+def _is_demo(tables: Mapping[str, Any]) -> bool:
+    demo = tables.get("meta", {}).get(("demo",))
+    return demo is not None and demo[0].get("value") == "1"
+
+
+def _ceremony_acting(result: Replay, body: Mapping[str, Any]) -> frozenset[str]:
+    """Who acts through a ceremony key: the custodian of the token that authorised it."""
+    token_id = result.acting_token(str(body.get("signers", [""])[0]))
+    row = result.token_row(token_id) if token_id is not None else None
+    return _custodian_names(result.tables, body,
+                            {str(row["custodian_id"])} if row is not None else set())
+
+
+def _note_ceremony_grant(result: Replay, seq: int, body: Mapping[str, Any],
+                         check: Check) -> str:
+    """Record the ceremony key a verified statement authorises (its ``ceremony`` field).
+
+    The grant counts only after the genesis, in the statement that opens the release
+    it names, and only with a trusted signer that may act here (hardware outside demo
+    vaults): that token's custodian is who acts through the key."""
+    grant = body.get("ceremony")
+    if grant is None:
+        return ""
+    if (not isinstance(grant, dict) or set(grant) != {"release", "key"}
+            or not isinstance(grant["release"], str) or not isinstance(grant["key"], str)
+            or not re.fullmatch(r"[0-9a-f]{64}", grant["key"])):
+        return f"statement {seq} authorises a ceremony key, but the grant is damaged"
+    release = grant["release"]
+    if result.genesis is None:
+        return (f"statement {seq} authorises a ceremony key for release {release} before "
+                "the vault's genesis")
+    opened = [c for c in body.get("changes", []) if c.get("t") == "releases"
+              and c.get("k") == [release] and isinstance(c.get("row"), dict)
+              and c["row"].get("state") == "open"]
+    if not opened or (release,) in result.tables.get("releases", {}) \
+            or release in result.ceremony_keys:
+        return (f"statement {seq} authorises a ceremony key for release {release}, which it "
+                "does not open")
+    demo = _is_demo(result.tables)
+    actor = next((str(t) for t in body.get("signers", [])
+                  if str(t) in result.trusted and (row := result.token_row(str(t))) is not None
+                  and row.get("state") == "active"
+                  and (demo or check.proven_hardware(row, demo_vault=False))), None)
+    if actor is None:
+        return (f"statement {seq} authorises a ceremony key for release {release} without "
+                "a trusted hardware token's signature")
+    result.ceremony_keys[release] = CeremonyGrant(release, grant["key"], actor, seq)
+    return ""
+
+
+def check_ceremony_statement(result: Replay, seq: int, body: Mapping[str, Any],
+                             signatures: list[Any], challenge: bytes, check: Check) -> str:
+    """A statement signed by a ceremony key: authorised earlier, its release open, and
+    every change within that release's scope — approval rows of that release (each
+    token approval verifying against the release's request and the approving token),
+    the release's own state and finish time, and its record's release-state columns
+    when it completes. After the release completed the key signs audit entries only."""
+    names = [str(n) for n in body.get("signers", [])]
+    release = ceremony_key.release_of(names[0]) or ""
+    if len(names) != 1 or "ceremony" in body:
+        return (f"statement {seq} is signed by the ceremony key of release {release} together "
+                "with other signers or grants; a ceremony key signs alone")
+    grant = result.ceremony_keys.get(release)
+    if grant is None:
+        return (f"statement {seq} is signed by a ceremony key for release {release} that no "
+                "earlier statement authorised")
+    if not isinstance(signatures[0], dict) or not ceremony_key.verifies(grant.key, challenge,
+                                                                         signatures[0]):
+        return f"statement {seq}: the signature of the ceremony key of release {release} " \
+               "does not verify"
+    tables = result.tables
+    found = tables.get("releases", {}).get((release,))
+    rel = found[0] if found is not None else {}
+    changes = body.get("changes", [])
+
+    def outside(change: Mapping[str, Any], why: str = "") -> str:
+        return (f"statement {seq} is signed by the ceremony key of release {release} but "
+                f"changes {change.get('t')} row {', '.join(map(str, change.get('k', [])))}"
+                f"{why}")
+
+    if rel.get("state") != "open":
+        if rel.get("state") == "released" and not changes:
+            return ""  # audit entries of the completed release (its hook's outcome)
+        return (outside(changes[0], f" after release {release} was {rel.get('state')}")
+                if changes else f"statement {seq} is signed by the ceremony key of release "
+                f"{release} after that release was {rel.get('state')}")
+    completes = any(c.get("t") == "releases" and c.get("k") == [release]
+                    and isinstance(c.get("row"), dict) and c["row"].get("state") == "released"
+                    for c in changes)
+    request_challenge = _request_challenge(rel)
+    for change in changes:
+        table, key, new = change.get("t"), tuple(change.get("k", ())), change.get("row")
+        old_found = tables.get(str(table), {}).get(key)
+        old = old_found[0] if old_found is not None else None
+        if table == "approvals" and old is None and isinstance(new, dict) \
+                and new.get("release_id") == release:
+            problem = _approval_problem(result, new, request_challenge, check)
+            if problem:
+                return outside(change, f": {problem}")
+            continue
+        sets_release = (table == "releases" and key == (release,) and isinstance(new, dict)
+                        and _differs_only(old, new, {"state", "finished_at"})
+                        and new.get("state") in ("released", "aborted"))
+        sets_record = (table == "records" and key == (rel.get("record_id"),) and completes
+                       and isinstance(new, dict) and new.get("state") == "released"
+                       and _differs_only(old, new, _RELEASE_STATE_COLUMNS))
+        if not (sets_release or sets_record):
+            return outside(change)
+    return ""
+
+
+def _ceremony_audit_scope(conn: sqlite3.Connection, seq: int, body: Mapping[str, Any],
+                          after: int) -> str:
+    """Every audit entry a ceremony-key statement covers is about its release (the
+    entry's subject, or its ``release_id``): the key cannot speak of anything else."""
+    names = body.get("signers", [])
+    release = ceremony_key.release_of(str(names[0])) if len(names) == 1 else None
+    head = body.get("audit", [0])
+    if release is None or not isinstance(head, list) or not head:
+        return ""
+    for entry, subject, action, details in conn.execute(
+            "SELECT seq, subject, action, details FROM audit WHERE seq > ? AND seq <= ?"
+            " ORDER BY seq", (after, int(head[0]))):
+        try:
+            named = json.loads(details).get("release_id")
+        except (ValueError, AttributeError):
+            named = None
+        if release not in (subject, named):
+            return (f"statement {seq} is signed by the ceremony key of release {release} but "
+                    f"covers audit entry {entry} ({action}) about something else")
+    return ""
+
+
+def _request_challenge(release_row: Mapping[str, Any]) -> bytes | None:
+    """The 32 bytes the approving tokens sign: the SHA-256 of the release's request
+    (core/request.py), as its row states it twice (the BLOB's hash and the column)."""
+    digest = release_row.get("request_sha256")
+    if not isinstance(digest, str) or release_row.get("request") != {"sha256": digest} \
+            or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        return None
+    return bytes.fromhex(digest)
+
+
+def _approval_problem(result: Replay, row: Mapping[str, Any], challenge: bytes | None,
+                      check: Check) -> str:
+    """Why an approval row a ceremony key inserts proves less than its token's own
+    signature of the request ("" when it verifies; paper names no token)."""
+    token_id = row.get("token_id")
+    if token_id is None:
+        return "" if row.get("method") == "paper" else "an approval without a token or paper"
+    token = result.token_row(str(token_id))
+    try:
+        evidence = json.loads(str(row.get("evidence")))
+    except ValueError:
+        evidence = None
+    if (token is None or challenge is None or not isinstance(evidence, dict)
+            or token.get("custodian_id") != row.get("custodian_id")
+            or token.get("state") != "active" or token.get("kind") != row.get("method")
+            or evidence.get("token_id") != token_id or not check(token, challenge, evidence)):
+        return f"the approval evidence of token {token_id} does not verify against the request"
+    return ""
+
+
+def _differs_only(old: Mapping[str, Any] | None, new: Mapping[str, Any],
+                  allowed: frozenset[str] | set[str]) -> bool:
+    return old is not None and set(old) == set(new) and all(
+        old[c] == new[c] for c in old if c not in allowed)
 
 
 def compare_tables(conn: sqlite3.Connection,

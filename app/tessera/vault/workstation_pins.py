@@ -49,9 +49,15 @@ from .errors import VaultReplaced, VaultRolledBack
 from .genesis import format_fingerprint, vault_identity
 from .store import Vault
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SAFE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+# Format 2: the ceremony keys the verified statements authorised (a resumed replay
+# checks a quorum's later statements against them).
+_V2 = (
+    "CREATE TABLE ceremony_keys (release TEXT PRIMARY KEY, key TEXT NOT NULL,"
+    " token_id TEXT NOT NULL, statement INTEGER NOT NULL)",
+)
 _SCHEMA = (
     "CREATE TABLE pin (one INTEGER PRIMARY KEY CHECK (one = 1), vault_id TEXT NOT NULL,"
     " identity TEXT NOT NULL, genesis TEXT, seen_seq INTEGER NOT NULL,"
@@ -64,6 +70,7 @@ _SCHEMA = (
     " trusted TEXT NOT NULL, unproven TEXT NOT NULL, at TEXT NOT NULL)",
     "CREATE TABLE projection (t TEXT NOT NULL, k TEXT NOT NULL, row TEXT NOT NULL,"
     " seq INTEGER NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID",
+    *_V2,
 )
 
 
@@ -131,7 +138,11 @@ class WorkstationPins:
                 for sql in _SCHEMA:
                     conn.execute(sql)
                 conn.execute(f"PRAGMA user_version = {STORE_FORMAT}")
-            elif version != STORE_FORMAT:
+            elif version == 1 and write:
+                for sql in _V2:
+                    conn.execute(sql)
+                conn.execute(f"PRAGMA user_version = {STORE_FORMAT}")
+            elif version not in (1, STORE_FORMAT):
                 raise PinsDamaged(path, f"its format {version} is not known")
             yield conn
             conn.execute("COMMIT")
@@ -283,6 +294,11 @@ class WorkstationPins:
                     unproven_possession=[str(t) for t in json.loads(row[9])],
                     trusted={str(t) for t in json.loads(row[8])},
                     audit_head=(int(row[2]), _hex(row[3])))
+                if version_of(conn) >= 2:
+                    for release, key, token_id, seq in conn.execute(
+                            "SELECT release, key, token_id, statement FROM ceremony_keys"):
+                        replay.ceremony_keys[str(release)] = statements.CeremonyGrant(
+                            str(release), str(key), str(token_id), int(seq))
                 tables = replay.tables
                 for t, k, body, seq in conn.execute("SELECT t, k, row, seq FROM projection"):
                     value = json.loads(body)
@@ -330,6 +346,11 @@ class WorkstationPins:
                     conn.execute("INSERT OR REPLACE INTO projection (t, k, row, seq)"
                                  " VALUES (?, ?, ?, ?)",
                                  (t, key_text, json.dumps(found[0], sort_keys=True), found[1]))
+            conn.execute("DELETE FROM ceremony_keys")
+            conn.executemany("INSERT INTO ceremony_keys (release, key, token_id, statement)"
+                             " VALUES (?, ?, ?, ?)",
+                             [(g.release, g.key, g.token_id, g.statement)
+                              for g in replay.ceremony_keys.values()])
             genesis = replay.genesis
             conn.execute("DELETE FROM verified")
             conn.execute(
@@ -360,6 +381,10 @@ def _reset(conn: sqlite3.Connection, vault_id: str, identity: str, genesis: str 
     conn.execute("INSERT INTO pin (one, vault_id, identity, genesis, seen_seq, seen_hash,"
                  " seen_at) VALUES (1, ?, ?, ?, ?, ?, ?)",
                  (vault_id, identity, genesis, seq, digest, seen_at))
+
+
+def version_of(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def _hex(value: Any) -> str:
