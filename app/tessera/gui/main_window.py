@@ -207,12 +207,6 @@ class MainWindow(QMainWindow):
             self.addToolBarBreak()
             self.addToolBar(strip)
         self._build_status_bar()
-        # Who is operating, asked at once in a signed real vault (gui/operator.py).
-        from tessera.gui.operator import OperatorBar
-
-        self.operator_bar = OperatorBar(context, self.operator, self)
-        self.addToolBarBreak()
-        self.addToolBar(self.operator_bar)
         self._retint()
         self.poller = DevicePoller(context.drivers, busy=lambda: context.worker.busy,
                                    lock=context.worker.device_lock, parent=self)

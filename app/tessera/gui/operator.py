@@ -34,8 +34,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSizePolicy,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -404,71 +402,3 @@ class OperatorControl(QWidget):
         if chosen is not None:
             self.session.choose(chosen)
 
-
-class OperatorBar(QToolBar):
-    """Asks who is operating when a signed vault (not a demo) opens with nobody chosen.
-
-    A strip above the pages, not a modal dialog: the window is usable at once (to look
-    around, nothing needs a token), and the question stays in view until it is answered
-    or set aside ("Only look"); the status bar keeps offering the choice after that.
-    """
-
-    TEXT = ("<b>Who is operating?</b> Changes to this vault are signed by the token of "
-            "the person who makes them: choose yours to make changes, or only look.")
-
-    def __init__(self, context: AppContext, session: OperatorSession,
-                 parent: QWidget | None = None) -> None:
-        super().__init__("Who is operating", parent)
-        self.context = context
-        self.session = session
-        self.dismissed = False
-        self.setObjectName("operator-bar")
-        self.setMovable(False)
-        self.setFloatable(False)
-        self.toggleViewAction().setEnabled(False)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
-        self.label = QLabel(self.TEXT)
-        self.label.setObjectName("operatorQuestion")
-        self.label.setAccessibleName("Who is operating")
-        # One line, clipped on a narrow screen (the tooltip has it all): word wrap inside
-        # a toolbar reserves the height of many lines.
-        self.label.setToolTip(self.TEXT.replace("<b>", "").replace("</b>", ""))
-        self.label.setMinimumWidth(1)
-        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        set_tone(self.label, Tone.WARN)
-        self.choose_button = QPushButton("Choose &who is operating…")
-        self.choose_button.setObjectName("operatorChooseButton")
-        self.choose_button.clicked.connect(self.choose)
-        self.look_button = QPushButton("Only &look")
-        self.look_button.setObjectName("operatorLookButton")
-        self.look_button.setToolTip("Browse without a token; changes are refused until "
-                                    "someone is chosen (status bar, “Choose…”)")
-        self.look_button.clicked.connect(self.only_look)
-        holder = QWidget()
-        row = QHBoxLayout(holder)
-        row.setContentsMargins(8, 4, 8, 4)
-        row.addWidget(self.label, 1)
-        row.addWidget(self.choose_button)
-        row.addWidget(self.look_button)
-        self.addWidget(holder)
-        session.changed.connect(self.refresh)
-        context.vault_changed.connect(self.refresh)
-        self.refresh()
-
-    def needed(self) -> bool:
-        """A signed real vault, nobody chosen, someone who could be, not set aside."""
-        return (not self.dismissed and self.session.token is None
-                and not self.context.demo and self.session.signed_vault
-                and bool(operator_tokens(self.context.vault)))
-
-    def refresh(self) -> None:
-        self.setVisible(self.needed())
-
-    def choose(self) -> None:
-        chosen = OperatorDialog.ask(self.window(), self.context.vault, self.session.token)
-        if chosen is not None:
-            self.session.choose(chosen)
-
-    def only_look(self) -> None:
-        self.dismissed = True
-        self.refresh()
