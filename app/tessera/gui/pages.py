@@ -293,7 +293,7 @@ class TokensPage(TablePage):
             return
         info = row.token.info
         change = TokenStateDialog.ask(self, self.context.vault, info, state)
-        if change is None:
+        if change is None or not self.context.ready_to_change(self):
             return
         try:
             self.context.vault.set_token_state(info.id, change.state, self.context.actor,
