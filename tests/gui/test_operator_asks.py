@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel
 
 from gui.test_operator_signing import last_statement, when_shown
 from helpers.ceremony import PIN, ScriptedPrompts
@@ -134,6 +134,8 @@ def test_opening_a_real_signed_vault_asks_who_operates_once_the_window_is_up(
     assert real_window.isVisible()  # asked after the window is shown, not instead of it
     assert dialog.windowTitle() == "Who is operating?"
     assert dialog.windowModality() == Qt.WindowModality.WindowModal  # start-up went on
+    intro = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert OperatorDialog.LOOK_INTRO in intro and OperatorDialog.CHANGE_INTRO not in intro
     names = [dialog.tokens.item(i).text() for i in range(dialog.tokens.count())]
     assert [n.split(" (")[0] for n in names] == ["Alice", "Bob"]  # each with their key
     pick(dialog, "Bob")
@@ -161,13 +163,21 @@ def test_a_change_by_nobody_asks_then_is_signed_by_the_chosen_key(
     dialog.show()
     qtbot.keyClicks(dialog.name, "Example Corp")
     asked: list[str] = []
-    when_shown(OperatorDialog, lambda d: (asked.append(d.windowTitle()), pick(d, "Bob")))
+    intros: list[str] = []
+
+    def answer(d: OperatorDialog) -> None:
+        asked.append(d.windowTitle())
+        intros.extend(label.text() for label in d.findChildren(QLabel))
+        pick(d, "Bob")
+
+    when_shown(OperatorDialog, answer)
     typer = PinTyper(PIN)
     try:
         assert dialog.save() is not None
     finally:
         typer.stop()
     assert asked == ["Who is operating?"]
+    assert any(OperatorDialog.CHANGE_INTRO in t for t in intros)  # says the change waits
     assert len(typer.seen) == 1 and "Bob" in typer.seen[0][0]  # Bob's key signs, with a PIN
     vault = real_context.vault
     assert vault.organisation.name == "Example Corp"

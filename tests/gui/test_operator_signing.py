@@ -95,7 +95,7 @@ def test_a_change_by_nobody_asks_who_operates_and_declining_changes_nothing(
     assert "Only looking" in signed_window.operator_control.label.text()
     asked: list[object] = []
     monkeypatch.setattr(OperatorDialog, "ask",
-                        classmethod(lambda _c, parent, _v, _cur: asked.append(parent)))
+                        classmethod(lambda _c, parent, _v, _cur, **_kw: asked.append(parent)))
     dialog = PolicyDialog(signed_context, parent=signed_window)
     qtbot.addWidget(dialog)
     dialog.rows["rotation_days"].editor.setValue(180)
@@ -156,7 +156,7 @@ def test_sealing_a_record_with_nobody_operating_asks_and_keeps_the_wizard_as_typ
     carol = next(t for t in vault.list_tokens() if t.custodian_name == "Carol")
     answers: list[object] = [None, carol]  # declined first, then Carol
     monkeypatch.setattr(OperatorDialog, "ask",
-                        classmethod(lambda _c, _p, _v, _cur: answers.pop(0)))
+                        classmethod(lambda _c, _p, _v, _cur, **_kw: answers.pop(0)))
     wizard = CreateRecordWizard(signed_context, parent=signed_window)
     qtbot.addWidget(wizard)
     wizard.show()

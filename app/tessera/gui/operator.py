@@ -261,7 +261,7 @@ class OperatorSession(QObject):
         yet, so nobody signs); else ask, and ``False`` when the person chose nobody."""
         if self.token is not None or not self.signed_vault:
             return True
-        chosen = OperatorDialog.ask(parent, self.context.vault, None)
+        chosen = OperatorDialog.ask(parent, self.context.vault, None, changing=True)
         if chosen is None:
             from tessera.gui.errors import show_note
 
@@ -295,17 +295,20 @@ class OperatorDialog(QDialog):
              "Choose yours: Tessera asks for its PIN and a touch at each change, and "
              "remembers the choice until Tessera closes.")
 
+    CHANGE_INTRO = "Your change waits for this choice, and is made as soon as you choose."
     LOOK_TEXT = "Only &look (read-only)"
     LOOK_INTRO = ("You can also only look: nothing can be changed then, and a change asks "
                   "this again.")
 
     def __init__(self, vault: Vault, current: TokenInfo | None,
-                 parent: QWidget | None = None, *, looking: bool = False) -> None:
+                 parent: QWidget | None = None, *, looking: bool = False,
+                 changing: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.TITLE)
         self.setObjectName("operatorDialog")
         layout = QVBoxLayout(self)
-        intro = QLabel(f"{self.INTRO}\n\n{self.LOOK_INTRO}" if looking else self.INTRO)
+        extra = self.LOOK_INTRO if looking else self.CHANGE_INTRO if changing else ""
+        intro = QLabel(f"{self.INTRO}\n\n{extra}" if extra else self.INTRO)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.tokens = QListWidget()
@@ -318,6 +321,10 @@ class OperatorDialog(QDialog):
                 self.tokens.setCurrentItem(item)
         if self.tokens.currentItem() is None and self.tokens.count():
             self.tokens.setCurrentRow(0)
+        if self.tokens.count():  # as tall as its custodians (a few), not a blank box
+            rows = min(self.tokens.count(), 8)
+            self.tokens.setFixedHeight(self.tokens.sizeHintForRow(0) * rows
+                                       + 2 * self.tokens.frameWidth() + 4)
         layout.addWidget(self.tokens)
         if not self.tokens.count():
             empty = QLabel("No enrolled token can sign: enrol a custodian with a hardware key "
@@ -341,10 +348,11 @@ class OperatorDialog(QDialog):
         return token
 
     @classmethod
-    def ask(cls, parent: QWidget | None, vault: Vault,
-            current: TokenInfo | None) -> TokenInfo | None:
-        """The token chosen, or ``None`` when cancelled (tests replace this seam)."""
-        dialog = cls(vault, current, parent)
+    def ask(cls, parent: QWidget | None, vault: Vault, current: TokenInfo | None, *,
+            changing: bool = False) -> TokenInfo | None:
+        """The token chosen, or ``None`` when cancelled (tests replace this seam);
+        ``changing``: a change is waiting for the answer."""
+        dialog = cls(vault, current, parent, changing=changing)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
