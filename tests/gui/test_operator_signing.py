@@ -402,3 +402,40 @@ def test_the_operators_key_pulled_out_is_asked_for_and_cancel_changes_nothing(
     assert dialog.save() is not None
     assert vault.organisation.name == "Never saved"
     assert_verifies(vault)
+
+
+def test_reporting_a_key_lost_asks_who_operates_before_the_reason_is_typed(
+        signed_window, signed_context, monkeypatch, shown_errors):
+    from tessera.gui.main_window import PAGES
+    from tessera.gui.token_state import StateChange, TokenStateDialog
+    from tessera.tokens.base import TokenState
+
+    vault = signed_context.vault
+    bob = next(t for t in vault.list_tokens() if t.custodian_name == "Bob")
+    carol = next(t for t in vault.list_tokens() if t.custodian_name == "Carol")
+    signed_window.operator.choose(None)
+    signed_window.show_page(PAGES.index("Tokens"))
+    assert signed_window.tokens.select_where(lambda r: r.token.info.id == bob.id)
+    steps: list[str] = []
+    answers: list[object] = [None, carol]  # declined first, then Carol
+
+    def operator(*_a, **_kw):
+        steps.append("who operates")
+        return answers.pop(0)
+
+    def reason(_cls, _parent, _vault, _token, state):
+        steps.append("reason")
+        return StateChange(state, "left on a train")
+
+    monkeypatch.setattr(OperatorDialog, "ask", classmethod(operator))
+    monkeypatch.setattr(TokenStateDialog, "ask", classmethod(reason))
+    before = vault.audit_head()
+    signed_window.tokens.lost_button.click()
+    assert steps == ["who operates"]  # declined: no reason was asked for, so none is lost
+    assert vault.audit_head() == before and vault.get_token(bob.id).state is TokenState.ACTIVE
+    assert [t for t, _ in shown_errors.messages] == ["Nothing was changed"]
+    signed_window.tokens.lost_button.click()
+    assert steps == ["who operates", "who operates", "reason"]
+    assert vault.get_token(bob.id).state is TokenState.LOST
+    assert last_statement(signed_context.vault_path)["signers"] == [carol.id]
+    assert_verifies(vault)

@@ -91,7 +91,7 @@ def title_for(exc: TesseraError) -> str:
 # Where the GUI words an error itself (the custody layer's wording names a CLI option).
 _GUI_WORDING: tuple[tuple[type[TesseraError], str], ...] = (
     (Unsigned, "This vault's changes are signed by the token of the person who makes them. "
-               "Choose who is operating (“Operating as” in the status bar), then try again; "
+               "Choose who is operating (Choose… in the status bar), then try again; "
                "nothing was changed."),
 )
 

@@ -292,8 +292,10 @@ class TokensPage(TablePage):
         if row is None:
             return
         info = row.token.info
+        if not self.context.ready_to_change(self):  # before the reason is typed, not after
+            return
         change = TokenStateDialog.ask(self, self.context.vault, info, state)
-        if change is None or not self.context.ready_to_change(self):
+        if change is None:
             return
         try:
             self.context.vault.set_token_state(info.id, change.state, self.context.actor,
