@@ -230,6 +230,7 @@ class Shooter:
                 self.scene("create", lambda: self.create(window))
                 self.scene("lifecycle", lambda: self.lifecycle(window))
                 self.scene("organisation", lambda: self.organisation(window))
+                self.scene("operator", lambda: self.operator(window))
                 self.scene("dark", lambda: self.dark(window))
         finally:
             window.close()
@@ -449,6 +450,44 @@ class Shooter:
         dialog.url.setText("https://wiki.example.org/break-glass")
         self.save("organisation")
         dialog.reject()
+
+    def operator(self, window: object) -> None:
+        """A session nobody operates yet, as a real signed vault opens: the question once
+        the window is up, only looking, and a change that asks it again (declined here,
+        so the demo vault is not changed)."""
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QMessageBox
+
+        from tessera.gui.operator import OperatorDialog
+        from tessera.gui.organisation_dialog import OrganisationDialog
+
+        w = window  # type: ignore[assignment]
+        operating = w.operator.token
+        w.operator.choose(None)
+        w.operator_control.offer()
+        offered = self.find(OperatorDialog, "the question on opening")
+        self.save("operator-offer")
+        offered.reject()  # type: ignore[attr-defined]
+        self.save("operator-only-looking")
+        w.actions_["organisation"].trigger()
+        dialog = self.find(OrganisationDialog, "the organisation dialog")
+        dialog.name.setText("Example Corp — Platform Security")
+
+        def shoot_the_note() -> None:
+            note = self.find(QMessageBox, "the nothing-changed note")
+            self.save("operator-declined")
+            note.accept()  # type: ignore[attr-defined]
+
+        def shoot_the_question() -> None:
+            asked = self.find(OperatorDialog, "the question at a change")
+            self.save("operator-asks")
+            QTimer.singleShot(0, shoot_the_note)
+            asked.reject()  # type: ignore[attr-defined]
+
+        QTimer.singleShot(0, shoot_the_question)
+        dialog.save()
+        dialog.reject()
+        w.operator.choose(operating)
 
     def signing(self, window: object) -> None:
         """Who operates, a change waiting for the operator's touch, and an unsigned vault's

@@ -79,7 +79,7 @@ def window(context: AppContext, settings: QSettings, qtbot) -> Iterator[MainWind
 class ShownErrors:
     """What the one error handler showed, instead of modal boxes."""
 
-    messages: list[tuple[str, str]] = field(default_factory=list)  # (title, text)
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (title, text); notes too
     reports: list[BaseException] = field(default_factory=list)
 
 
@@ -95,6 +95,7 @@ def shown_errors(monkeypatch: pytest.MonkeyPatch) -> ShownErrors:
 
     monkeypatch.setattr(gui_errors.ErrorPresenter, "message", staticmethod(message))
     monkeypatch.setattr(gui_errors.ErrorPresenter, "report", staticmethod(report))
+    monkeypatch.setattr(gui_errors.ErrorPresenter, "note", staticmethod(message))
     return shown
 
 

@@ -89,30 +89,30 @@ def test_changing_the_operator_changes_who_signs(signed_window, signed_context, 
     assert_verifies(vault)
 
 
-def test_nobody_operating_refuses_a_change_and_says_what_to_do(signed_window, signed_context,
-                                                               qtbot, shown_errors):
+def test_a_change_by_nobody_asks_who_operates_and_declining_changes_nothing(
+        signed_window, signed_context, qtbot, shown_errors, monkeypatch):
     signed_window.operator.choose(None)
-    assert "nobody" in signed_window.operator_control.label.text()
+    assert "Only looking" in signed_window.operator_control.label.text()
+    asked: list[object] = []
+    monkeypatch.setattr(OperatorDialog, "ask",
+                        classmethod(lambda _c, parent, _v, _cur, **_kw: asked.append(parent)))
     dialog = PolicyDialog(signed_context, parent=signed_window)
     qtbot.addWidget(dialog)
     dialog.rows["rotation_days"].editor.setValue(180)
+    before = signed_context.vault.audit_head()
     dialog.save()
+    assert asked == [dialog]  # asked right then, over the dialog making the change
     assert signed_context.vault.policy.rotation_days != 180
+    assert signed_context.vault.audit_head() == before
+    assert dialog.rows["rotation_days"].editor.value() == 180  # what was typed stays
     (title, text), = shown_errors.messages
-    assert title == "Choose who is operating" and "Operating as" in text
-    assert "nothing was changed" in text.lower()
+    assert title == "Nothing was changed" and "nothing was changed" in text
+    assert "still there" in text
 
 
-def test_a_record_is_created_with_the_operators_touch(signed_window, signed_context, qtbot,
-                                                      monkeypatch):
-    from tessera.gui import print_sheets
-
-    monkeypatch.setattr(print_sheets, "preview_sheets", lambda *_a: True)
-    qtbot.mouseClick(signed_window.toolbar.widgetForAction(signed_window.actions_["new-record"]),
-                     Qt.MouseButton.LeftButton)
-    wizard = [w for w in signed_window.open_windows if isinstance(w, CreateRecordWizard)][-1]
-    qtbot.waitExposed(wizard)
-    qtbot.keyClicks(wizard.facts_page.label, "Signed record")
+def fill_record(wizard: CreateRecordWizard, qtbot, label: str) -> None:
+    """Type a record's facts, take every custodian and a secret: on to the review page."""
+    qtbot.keyClicks(wizard.facts_page.label, label)
     qtbot.keyClicks(wizard.facts_page.system, "AWS")
     qtbot.keyClicks(wizard.facts_page.account, "1234")
     qtbot.keyClicks(wizard.facts_page.owner, "Platform")
@@ -124,11 +124,56 @@ def test_a_record_is_created_with_the_operators_touch(signed_window, signed_cont
     qtbot.keyClicks(wizard.secret_page.typed, "s3cret-value")
     qtbot.keyClicks(wizard.secret_page.confirm, "s3cret-value")
     wizard.next()
+
+
+def test_a_record_is_created_with_the_operators_touch(signed_window, signed_context, qtbot,
+                                                      monkeypatch):
+    from tessera.gui import print_sheets
+
+    monkeypatch.setattr(print_sheets, "preview_sheets", lambda *_a: True)
+    qtbot.mouseClick(signed_window.toolbar.widgetForAction(signed_window.actions_["new-record"]),
+                     Qt.MouseButton.LeftButton)
+    wizard = [w for w in signed_window.open_windows if isinstance(w, CreateRecordWizard)][-1]
+    qtbot.waitExposed(wizard)
+    fill_record(wizard, qtbot, "Signed record")
     qtbot.mouseClick(wizard.button(QWizard.WizardButton.CommitButton), Qt.MouseButton.LeftButton)
     vault = signed_context.vault
     assert wizard.created is not None
     assert vault.get_record("Signed record").label == "Signed record"
     assert token_id(vault, "Alice") in last_statement(signed_context.vault_path)["signers"]
+    assert_verifies(vault)
+    wizard.forget_words()
+
+
+def test_sealing_a_record_with_nobody_operating_asks_and_keeps_the_wizard_as_typed(
+        signed_window, signed_context, qtbot, monkeypatch, shown_errors):
+    from tessera.gui import print_sheets
+    from tessera.gui.create_wizard import PAGE_REVIEW
+
+    monkeypatch.setattr(print_sheets, "preview_sheets", lambda *_a: True)
+    signed_window.operator.choose(None)  # only looking
+    vault = signed_context.vault
+    carol = next(t for t in vault.list_tokens() if t.custodian_name == "Carol")
+    answers: list[object] = [None, carol]  # declined first, then Carol
+    monkeypatch.setattr(OperatorDialog, "ask",
+                        classmethod(lambda _c, _p, _v, _cur, **_kw: answers.pop(0)))
+    wizard = CreateRecordWizard(signed_context, parent=signed_window)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    fill_record(wizard, qtbot, "Asked record")
+    before = vault.audit_head()
+    commit = wizard.button(QWizard.WizardButton.CommitButton)
+    qtbot.mouseClick(commit, Qt.MouseButton.LeftButton)
+    assert wizard.currentId() == PAGE_REVIEW and wizard.created is None
+    assert vault.audit_head() == before
+    assert [t for t, _ in shown_errors.messages] == ["Nothing was changed"]
+    # nothing typed is lost: the secret is still in its fields, so sealing needs no retyping
+    assert wizard.secret_page.typed.text() == "s3cret-value"
+    assert wizard.facts_page.label.text() == "Asked record"
+    qtbot.mouseClick(commit, Qt.MouseButton.LeftButton)
+    assert wizard.created is not None
+    assert token_id(vault, "Carol") in last_statement(signed_context.vault_path)["signers"]
+    assert "Operating as: <b>Carol" in signed_window.operator_control.label.text()
     assert_verifies(vault)
     wizard.forget_words()
 
@@ -432,3 +477,40 @@ def test_a_release_costs_the_operator_one_touch_in_the_release_window(
     assert_verifies(vault)
     release.reveal_dialog.close()
     release.close()
+
+
+def test_reporting_a_key_lost_asks_who_operates_before_the_reason_is_typed(
+        signed_window, signed_context, monkeypatch, shown_errors):
+    from tessera.gui.main_window import PAGES
+    from tessera.gui.token_state import StateChange, TokenStateDialog
+    from tessera.tokens.base import TokenState
+
+    vault = signed_context.vault
+    bob = next(t for t in vault.list_tokens() if t.custodian_name == "Bob")
+    carol = next(t for t in vault.list_tokens() if t.custodian_name == "Carol")
+    signed_window.operator.choose(None)
+    signed_window.show_page(PAGES.index("Tokens"))
+    assert signed_window.tokens.select_where(lambda r: r.token.info.id == bob.id)
+    steps: list[str] = []
+    answers: list[object] = [None, carol]  # declined first, then Carol
+
+    def operator(*_a, **_kw):
+        steps.append("who operates")
+        return answers.pop(0)
+
+    def reason(_cls, _parent, _vault, _token, state):
+        steps.append("reason")
+        return StateChange(state, "left on a train")
+
+    monkeypatch.setattr(OperatorDialog, "ask", classmethod(operator))
+    monkeypatch.setattr(TokenStateDialog, "ask", classmethod(reason))
+    before = vault.audit_head()
+    signed_window.tokens.lost_button.click()
+    assert steps == ["who operates"]  # declined: no reason was asked for, so none is lost
+    assert vault.audit_head() == before and vault.get_token(bob.id).state is TokenState.ACTIVE
+    assert [t for t, _ in shown_errors.messages] == ["Nothing was changed"]
+    signed_window.tokens.lost_button.click()
+    assert steps == ["who operates", "who operates", "reason"]
+    assert vault.get_token(bob.id).state is TokenState.LOST
+    assert last_statement(signed_context.vault_path)["signers"] == [carol.id]
+    assert_verifies(vault)

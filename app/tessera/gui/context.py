@@ -19,6 +19,9 @@ from tessera.gui.worker import TokenWorker
 from tessera.vault import Vault
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from tessera.gui.operator import OperatorSession
     from tessera.tokens.virtual.devices import VirtualDevices
 
 DEMO_ACTOR = "demo operator"
@@ -51,6 +54,8 @@ class AppContext(QObject):
         self.demo = demo
         self.virtual = virtual
         self.worker = worker if worker is not None else TokenWorker(self)
+        # Who signs this session's changes; the main window puts its session here.
+        self.operator: OperatorSession | None = None
         # The pages read through their own connection, off the GUI thread.
         self.loader = VaultLoader(vault_path, vault, self)
 
@@ -95,6 +100,14 @@ class AppContext(QObject):
         who = actor or (DEMO_ACTOR if is_demo else local_actor())
         return cls(vault, vault_path, drivers, actor=who, demo=is_demo, virtual=virtual,
                    parent=parent)
+
+    def ready_to_change(self, parent: QWidget | None) -> bool:
+        """Call before a change: in a signed vault nobody operates yet, ask who does.
+
+        ``False``: the person chose nobody; make no change and keep what they entered
+        (they were told nothing was changed). Without a main window (no session) the
+        change goes ahead, and the vault refuses it if it needs a signature."""
+        return self.operator is None or self.operator.ensure(parent)
 
     def notify_changed(self) -> None:
         """Tell every view the vault was written to."""

@@ -504,6 +504,8 @@ class CreateRecordWizard(QWizard):
 
     def seal(self) -> bool:
         """Create the record; on failure say why and stay on the review page."""
+        if not self.context.ready_to_change(self):
+            return False
         people = self.custodians_page
         try:
             secret, encoding = self.secret_page.take_secret()

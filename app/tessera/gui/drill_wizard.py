@@ -150,6 +150,8 @@ class RunPage(QWizardPage):
         if record_id is None or token_id is None or self.job is not None:
             return
         ctx = self.context
+        if not ctx.ready_to_change(self):  # a drill's result is written to the log
+            return
         token = ctx.vault.get_token(token_id)
         self.start_button.setEnabled(False)
         self.state.setStyleSheet("")

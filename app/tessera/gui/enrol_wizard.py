@@ -409,6 +409,8 @@ class RecipientPage(QWizardPage):
         return describe_recipient(self.recipient.text())[0] and self.wiz.token is None
 
     def validatePage(self) -> bool:
+        if not self.wiz.context.ready_to_change(self):
+            return False
         try:
             attestation = self.attestation_bytes()
             custodian_id = self.wiz.ensure_custodian()
@@ -475,6 +477,8 @@ class EnrolPage(QWizardPage):
         if self.running or self.wiz.token is not None:
             return
         wiz = self.wiz
+        if not wiz.context.ready_to_change(self):
+            return
         try:
             custodian_id = wiz.ensure_custodian()
         except TesseraError as exc:
@@ -686,9 +690,9 @@ class ResultPage(QWizardPage):
 
     def sign_acknowledgement(self) -> None:
         token = self.wiz.token
-        if token is None:
-            return
         context = self.wiz.context
+        if token is None or not context.ready_to_change(self):
+            return
         self.ack_sign.setEnabled(False)
         self.ack_result.setText("Signing… touch the key when it blinks.")
         set_tone(self.ack_result, Tone.NORMAL)
@@ -700,7 +704,7 @@ class ResultPage(QWizardPage):
 
     def record_paper_acknowledgement(self) -> None:
         token = self.wiz.token
-        if token is None:
+        if token is None or not self.wiz.context.ready_to_change(self):
             return
         try:
             record_witnessed_acknowledgement(

@@ -104,6 +104,8 @@ class EnvelopeForm(QWidget):
 
     def record(self) -> int:
         """Log every printed sheet whose envelope number is filled in."""
+        if not self.context.ready_to_change(self):
+            return 0
         registry = SheetRegistry(self.context.vault)
         done = 0
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from functools import partial
 from types import TracebackType
 
 from PySide6.QtCore import Qt
@@ -90,7 +91,7 @@ def title_for(exc: TesseraError) -> str:
 # Where the GUI words an error itself (the custody layer's wording names a CLI option).
 _GUI_WORDING: tuple[tuple[type[TesseraError], str], ...] = (
     (Unsigned, "This vault's changes are signed by the token of the person who makes them. "
-               "Choose who is operating (“Operating as” in the status bar), then try again; "
+               "Choose who is operating (Choose… in the status bar), then try again; "
                "nothing was changed."),
 )
 
@@ -161,10 +162,10 @@ class ErrorReportDialog(QDialog):
         dialog.deleteLater()
 
 
-def show_message(parent: QWidget | None, title: str, text: str) -> None:
+def show_message(parent: QWidget | None, title: str, text: str, *,
+                 icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> None:
     """A warning box for an expected error (tests replace this seam)."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
-                      parent)
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.setAccessibleName(title)
     box.exec()
@@ -176,6 +177,12 @@ class ErrorPresenter:
 
     message = staticmethod(show_message)
     report = staticmethod(ErrorReportDialog.ask)
+    note = staticmethod(partial(show_message, icon=QMessageBox.Icon.Information))
+
+
+def show_note(parent: QWidget | None, title: str, text: str) -> None:
+    """A calm box: what happened when nothing went wrong (a change the person declined)."""
+    ErrorPresenter.note(parent, title, text)
 
 
 def show_error(parent: QWidget | None, exc: BaseException) -> None:

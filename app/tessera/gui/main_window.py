@@ -14,8 +14,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -346,6 +353,7 @@ class MainWindow(QMainWindow):
         # Who signs this session's changes, and the vault's genesis (#9): gui/operator.py.
         from tessera.gui.operator import OperatorControl, OperatorSession
 
+        self._shown = False
         self.operator = OperatorSession(self.context, self)
         self.operator.choose_default()
         self.operator_control = OperatorControl(self.context, self.operator)
@@ -391,6 +399,14 @@ class MainWindow(QMainWindow):
         self.settings.setValue("records/splitter", self.records.splitter.saveState())
         self.settings.setValue("window/page", self.stack.currentIndex())
         self.settings.sync()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown:
+            # Once the window is up, not before: a real signed vault asks who operates
+            # (or only looks), and start-up does not wait for the answer.
+            self._shown = True
+            QTimer.singleShot(0, self.operator_control, self.operator_control.offer)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for window in self._live_windows():
@@ -643,7 +659,8 @@ class MainWindow(QMainWindow):
                     f"{release.requested_at} was left open by {who}; {status}. Abort it? "
                     f"Its {len(release.approvals)} approval(s) are discarded and the abort "
                     "is logged.")
-            if not type(self).confirm_stale_abort(self, text):
+            if not type(self).confirm_stale_abort(self, text) \
+                    or not self.context.ready_to_change(self):
                 return False
             vault.abort_release(release.id, self.context.actor,
                                 force=state is Liveness.RUNNING)

@@ -16,6 +16,13 @@ loop, as a modal dialog does; meanwhile an input guard lets through only the key
 prompts and the virtual keys' Touch panel, so nothing else can write into the open
 transaction. Cancel, a wrong PIN given up on, or a key pulled out end the write with
 nothing changed: the signature is part of the transaction's commit.
+
+Nobody operates at first in a real signed vault: once the main window is shown the
+dialog offers the choice, and "Only look" keeps the session read-only (the status bar
+says so and offers the choice again). Whatever starts a change first calls
+:meth:`~tessera.gui.context.AppContext.ready_to_change`, so a change made by nobody
+asks who is operating right then and carries on after the choice; declining it leaves
+the vault, and what was typed, as they were.
 """
 
 from __future__ import annotations
@@ -224,11 +231,15 @@ class OperatorSession(QObject):
     """The operator chosen for this session, and the signer it puts on the vault."""
 
     changed = Signal()
+    DECLINED = ("Nobody was chosen to operate, so nothing was changed; what you entered is "
+                "still there. Changes to this vault are signed by the token of the person "
+                "who makes them: choose who is operating to make this one.")
 
     def __init__(self, context: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.token: TokenInfo | None = None
+        context.operator = self  # every change asks it first (AppContext.ready_to_change)
 
     @property
     def signed_vault(self) -> bool:
@@ -244,6 +255,20 @@ class OperatorSession(QObject):
             vault.sign_session_with(OperatorSigner(self.context, token))
             self.context.actor = token.custodian_name  # who signed, not free text
         self.changed.emit()
+
+    def ensure(self, parent: QWidget | None) -> bool:
+        """Before a change: ``True`` once someone operates (or the vault is not signed
+        yet, so nobody signs); else ask, and ``False`` when the person chose nobody."""
+        if self.token is not None or not self.signed_vault:
+            return True
+        chosen = OperatorDialog.ask(parent, self.context.vault, None, changing=True)
+        if chosen is None:
+            from tessera.gui.errors import show_note
+
+            show_note(parent, "Nothing was changed", self.DECLINED)
+            return False
+        self.choose(chosen)
+        return True
 
     def choose_default(self) -> None:
         """A demo vault operates as its first custodian's key at once (no extra step)."""
@@ -270,13 +295,20 @@ class OperatorDialog(QDialog):
              "Choose yours: Tessera asks for its PIN and a touch at each change, and "
              "remembers the choice until Tessera closes.")
 
+    CHANGE_INTRO = "Your change waits for this choice, and is made as soon as you choose."
+    LOOK_TEXT = "Only &look (read-only)"
+    LOOK_INTRO = ("You can also only look: nothing can be changed then, and a change asks "
+                  "this again.")
+
     def __init__(self, vault: Vault, current: TokenInfo | None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, looking: bool = False,
+                 changing: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.TITLE)
         self.setObjectName("operatorDialog")
         layout = QVBoxLayout(self)
-        intro = QLabel(self.INTRO)
+        extra = self.LOOK_INTRO if looking else self.CHANGE_INTRO if changing else ""
+        intro = QLabel(f"{self.INTRO}\n\n{extra}" if extra else self.INTRO)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.tokens = QListWidget()
@@ -289,6 +321,10 @@ class OperatorDialog(QDialog):
                 self.tokens.setCurrentItem(item)
         if self.tokens.currentItem() is None and self.tokens.count():
             self.tokens.setCurrentRow(0)
+        if self.tokens.count():  # as tall as its custodians (a few), not a blank box
+            rows = min(self.tokens.count(), 8)
+            self.tokens.setFixedHeight(self.tokens.sizeHintForRow(0) * rows
+                                       + 2 * self.tokens.frameWidth() + 4)
         layout.addWidget(self.tokens)
         if not self.tokens.count():
             empty = QLabel("No enrolled token can sign: enrol a custodian with a hardware key "
@@ -299,6 +335,8 @@ class OperatorDialog(QDialog):
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.OK_TEXT)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.tokens.count()))
+        if looking:
+            buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.LOOK_TEXT)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.tokens.itemDoubleClicked.connect(lambda _item: self.accept())
@@ -310,10 +348,11 @@ class OperatorDialog(QDialog):
         return token
 
     @classmethod
-    def ask(cls, parent: QWidget | None, vault: Vault,
-            current: TokenInfo | None) -> TokenInfo | None:
-        """The token chosen, or ``None`` when cancelled (tests replace this seam)."""
-        dialog = cls(vault, current, parent)
+    def ask(cls, parent: QWidget | None, vault: Vault, current: TokenInfo | None, *,
+            changing: bool = False) -> TokenInfo | None:
+        """The token chosen, or ``None`` when cancelled (tests replace this seam);
+        ``changing``: a change is waiting for the answer."""
+        dialog = cls(vault, current, parent, changing=changing)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
@@ -340,6 +379,7 @@ class OperatorControl(QWidget):
         super().__init__(parent)
         self.context = context
         self.session = session
+        self.offered: OperatorDialog | None = None  # the question asked on opening
         self.setObjectName("operatorControl")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 6, 0)
@@ -383,14 +423,36 @@ class OperatorControl(QWidget):
                                 f"and every recovery sheet:\n{grouped}")
         token = self.session.token
         # The name only: the status bar is narrow on a laptop; the key is in the tooltip.
-        self.label.setText(f"Operating as: <b>{rich(token.custodian_name) if token else 'nobody'}"
-                           "</b>")
-        self.label.setToolTip(f"Changes made here are signed by {operator_text(token)}"
-                              if token else "Nobody is chosen: changes are refused")
+        if token is not None:
+            self.label.setText(f"Operating as: <b>{rich(token.custodian_name)}</b>")
+            self.label.setToolTip(f"Changes made here are signed by {operator_text(token)}")
+        else:
+            self.label.setText("<b>Only looking</b>: nobody is operating")
+            self.label.setToolTip("Read-only: a change asks who is operating first, since "
+                                  "it is signed by that person's token")
         set_tone(self.label, Tone.NORMAL if token is not None else Tone.WARN)
         self.button.setText("Change…" if token is not None else "Choose…")
         self.button.setToolTip("Choose whose token signs the changes made in this window")
         self.button.setAccessibleName("Choose who is operating")
+
+    def offer(self) -> None:
+        """Ask who is operating a signed vault nobody operates yet, without waiting for
+        the answer (the window stays live); "Only look" keeps the session read-only."""
+        if not self.window().isVisible():
+            return  # closed before it came up (its vault may be closed too)
+        if self.session.token is not None or not self.session.signed_vault:
+            return
+        dialog = OperatorDialog(self.context.vault, None, self.window(), looking=True)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(result: int) -> None:
+            chosen = dialog.chosen() if result == QDialog.DialogCode.Accepted else None
+            if chosen is not None and self.session.token is None:
+                self.session.choose(chosen)
+
+        dialog.finished.connect(answered)
+        dialog.open()
+        self.offered = dialog
 
     def act(self) -> None:
         if self.context.vault.genesis_fingerprint() is None:

@@ -65,6 +65,8 @@ class OrganisationDialog(QDialog):
 
     def save(self) -> Organisation | None:
         """Check and store; a bad field is named and nothing is changed."""
+        if not self.context.ready_to_change(self):
+            return None
         try:
             wanted = Organisation.checked(self.name.text(), self.contact.text(),
                                           self.url.text())

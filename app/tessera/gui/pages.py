@@ -292,6 +292,8 @@ class TokensPage(TablePage):
         if row is None:
             return
         info = row.token.info
+        if not self.context.ready_to_change(self):  # before the reason is typed, not after
+            return
         change = TokenStateDialog.ask(self, self.context.vault, info, state)
         if change is None:
             return

@@ -136,6 +136,8 @@ class PolicyDialog(QDialog):
                         for k, r in self.rows.items()}
 
     def save(self) -> None:
+        if not self.context.ready_to_change(self):
+            return
         vault, actor = self.context.vault, self.context.actor
         changed = 0
         try:

@@ -225,7 +225,7 @@ class ReleaseWindow(QWidget):
         """Record the release request (on the worker) and go to the custodians page."""
         reason, ticket = self.reason_edit.text().strip(), self.ticket_edit.text().strip()
         if not (reason and ticket) or self.job is not None or self.ceremony is not None \
-                or not self.request_ready():
+                or not self.request_ready() or not self.context.ready_to_change(self):
             return
         self._run(lambda _p, _c: self.make_ceremony(reason, ticket),
                   self._started, self._start_failed, f"Start the {self.verb.lower()}")

@@ -260,7 +260,8 @@ class ProvePage(QWizardPage):
     # -- running -------------------------------------------------------------------------
     def start(self) -> None:
         record_id, cid = self.whose.record_id, self.whose.custodian_id
-        if record_id is None or cid is None or self.job is not None:
+        if record_id is None or cid is None or self.job is not None \
+                or not self.context.ready_to_change(self):
             return
         ctx = self.context
         new = self.chosen_new()

@@ -109,6 +109,8 @@ class RotateWizard(QWizard):
         self.words = dict(words)
 
     def rotate(self) -> bool:
+        if not self.context.ready_to_change(self):
+            return False
         try:
             secret, encoding = self.secret_page.take_secret()
         except TesseraError as exc:

@@ -106,6 +106,8 @@ class DestroySheetsDialog(QDialog):
                                            and self.witness.text().strip()))
 
     def record_destroyed(self) -> None:
+        if not self.context.ready_to_change(self):
+            return
         done = []
         try:
             for serial in self.chosen():
