@@ -153,6 +153,34 @@ def _canonical_details(text: Any) -> bool:
     return ok and type(value) is dict
 
 
+# How many distinct details texts one verify remembers as canonical. A log repeats few
+# shapes of details ({"version": 1, "format": "tessera", …}), and judging one is most of
+# a row's cost; the set is emptied when full, so memory stays bounded on any log.
+_KNOWN_DETAILS = 65_536
+
+
+def _details_judge() -> Callable[[Any], bool]:
+    """A ``_canonical_details`` that remembers the texts it found canonical.
+
+    Canonical form is a property of the text alone, so an equal text gets the same
+    verdict: every entry's details are still checked, a repeated one by a set lookup.
+    Only ``str`` texts are remembered (a ``bytes`` value never equals one)."""
+    known: set[str] = set()
+    judge = _canonical_details
+
+    def canonical_details(text: Any) -> bool:
+        if text in known and type(text) is str:
+            return True
+        if not judge(text):
+            return False
+        if len(known) >= _KNOWN_DETAILS:
+            known.clear()
+        known.add(text)
+        return True
+
+    return canonical_details
+
+
 def _row_problem(row: tuple[Any, ...], expected_seq: int, prev: str) -> tuple[int, str] | None:
     """The careful check of one row: (seq to name, problem), or None if it is sound."""
     seq = row[0]
@@ -237,7 +265,7 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
     iso = _ISO_UTC.fullmatch
-    canonical_details = _canonical_details
+    canonical_details = _details_judge()
     cursor = conn.cursor()
     cursor.row_factory = None
     cursor.arraysize = 512
