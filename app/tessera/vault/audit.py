@@ -159,18 +159,17 @@ def _canonical_details(text: Any) -> bool:
 _KNOWN_DETAILS = 65_536
 
 
-def _details_judge() -> Callable[[Any], bool]:
-    """A ``_canonical_details`` that remembers the texts it found canonical.
+def _details_memory() -> tuple[set[str], Callable[[Any], bool]]:
+    """A set of details texts found canonical, and the check that fills it.
 
-    Canonical form is a property of the text alone, so an equal text gets the same
-    verdict: every entry's details are still checked, a repeated one by a set lookup.
-    Only ``str`` texts are remembered (a ``bytes`` value never equals one)."""
+    Canonical form is a property of the text alone, so a text equal to one in the set
+    gets the same verdict: every entry's details are still checked, a repeated one by a
+    set lookup (only ``str`` texts are added, and a ``bytes`` or number never equals
+    one). The check is called only for a text not in the set."""
     known: set[str] = set()
     judge = _canonical_details
 
-    def canonical_details(text: Any) -> bool:
-        if text in known and type(text) is str:
-            return True
+    def remember(text: Any) -> bool:
         if not judge(text):
             return False
         if len(known) >= _KNOWN_DETAILS:
@@ -178,7 +177,7 @@ def _details_judge() -> Callable[[Any], bool]:
         known.add(text)
         return True
 
-    return canonical_details
+    return known, remember
 
 
 def _row_problem(row: tuple[Any, ...], expected_seq: int, prev: str) -> tuple[int, str] | None:
@@ -265,7 +264,7 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
     iso = _ISO_UTC.fullmatch
-    canonical_details = _details_judge()
+    known_details, canonical_details = _details_memory()
     cursor = conn.cursor()
     cursor.row_factory = None
     cursor.arraysize = 512
@@ -277,7 +276,7 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
         try:
             sound = (seq == expected_seq and type(seq) is int and prev_hash == prev
                      and iso(at) is not None
-                     and canonical_details(details)
+                     and (details in known_details or canonical_details(details))
                      and sha256(fromhex(prev) + (
                          f'{{"action":{encode(action)},"actor":{encode(actor)},"at":"{at}",'
                          f'"details":{details},"seq":{seq},"subject":{encode(subject)}}}'
