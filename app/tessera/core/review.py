@@ -142,7 +142,7 @@ class HolderView:
 
 # RecordView, DrillDue and Finding are named tuples, not frozen dataclasses: a review
 # of 5,000 records makes 5,000, 15,000 and 30,000 of them, and a frozen dataclass's
-# __init__ (one object.__setattr__ per field) was a third of the review's own time.
+# __init__ (one object.__setattr__ per field) was a fifth of the review's own time.
 # They stay immutable and are read by attribute only.
 class RecordView(NamedTuple):
     """One record as the review sees it."""
