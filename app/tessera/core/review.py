@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from tessera.core.text import csv_cell, fold
 
@@ -139,8 +140,13 @@ class HolderView:
     acknowledged_at: str | None = None
 
 
-@dataclass(frozen=True)
-class RecordView:
+# RecordView, DrillDue and Finding are named tuples, not frozen dataclasses: a review
+# of 5,000 records makes 5,000, 15,000 and 30,000 of them, and a frozen dataclass's
+# __init__ (one object.__setattr__ per field) was a fifth of the review's own time.
+# They stay immutable and are read by attribute only.
+class RecordView(NamedTuple):
+    """One record as the review sees it."""
+
     record_id: str
     label: str
     owner: str
@@ -184,8 +190,7 @@ class RecordView:
         return self.state in CLOSED_STATES
 
 
-@dataclass(frozen=True)
-class DrillDue:
+class DrillDue(NamedTuple):
     """When a token must next prove it opens its share of a record."""
 
     record_id: str
@@ -199,8 +204,7 @@ class DrillDue:
     overdue: bool
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     kind: FindingKind
     severity: Severity
     record_id: str

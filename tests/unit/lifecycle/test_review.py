@@ -184,3 +184,16 @@ def test_drill_without_arguments_lists_overdue_drills(c: Ceremony,
     assert "Overdue drills" in r.out
     lines = [line for line in r.out.splitlines() if "Deploy key" in line]
     assert len(lines) == 3 and all("(last never)" in line for line in lines)
+
+
+def test_a_review_cannot_be_edited_after_it_was_made() -> None:
+    """The GUI, the CSV and the PDF read one Review object: none of them (nor a plugin
+    handed it) can change a record's view, a finding or a drill under the others."""
+    review = build_review([_view()], datetime(2026, 6, 1, tzinfo=UTC))
+    assert review.findings and review.drills
+    for item, name, value in ((review.records[0], "state", "retired"),
+                              (review.findings[0], "text", "nothing to see"),
+                              (review.drills[0], "overdue", False)):
+        with pytest.raises(AttributeError):
+            setattr(item, name, value)
+        assert getattr(item, name) != value

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from vault_fixtures import ACTOR, open_vault, raw
 
 from tessera.core import canonical
 from tessera.vault import AuditDetailRefused, Vault
-from tessera.vault.audit import ZERO_HASH, entry_bytes
+from tessera.vault.audit import ZERO_HASH, entry_bytes, link
 
 
 @pytest.fixture
@@ -22,6 +23,25 @@ def vault(tmp_path: Path) -> Vault:
     for i in range(9):
         v.append_audit(ACTOR, "sheet.print", f"sheet-{i}", {"serial": i, "note": "ok"})
     return v  # 10 entries: vault.create + 9
+
+
+def _swap(conn: sqlite3.Connection, a: int, b: int) -> None:
+    """Swap two rows' places, as an attacker with the file can."""
+    conn.execute("BEGIN")
+    conn.execute("UPDATE audit SET seq = -1 WHERE seq = ?", (a,))
+    conn.execute("UPDATE audit SET seq = ? WHERE seq = ?", (a, b))
+    conn.execute("UPDATE audit SET seq = ? WHERE seq = -1", (b,))
+    conn.execute("COMMIT")
+
+
+def _forge_details(vault: Vault, seq: int, details: str) -> None:
+    """Replace entry ``seq``'s details by ``details`` and give it the matching hash."""
+    conn = raw(vault)
+    at, actor, action, subject, prev = conn.execute(
+        "SELECT at, actor, action, subject, prev_hash FROM audit WHERE seq = ?",
+        (seq,)).fetchone()
+    forged = link(prev, entry_bytes(seq, at, actor, action, subject, details))
+    conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = ?", (details, forged, seq))
 
 
 def test_chain_is_sha256_of_previous_hash_and_canonical_entry(vault: Vault) -> None:
@@ -47,7 +67,6 @@ def test_fast_entry_encoding_matches_canonical_json() -> None:
 
 
 def test_application_cannot_update_or_delete_entries(vault: Vault) -> None:
-    import sqlite3
     with pytest.raises(sqlite3.DatabaseError, match="append-only"), vault.transaction() as conn:
         conn.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
     assert vault.verify_audit().ok
@@ -76,12 +95,7 @@ def test_deleted_first_row_is_named(vault: Vault) -> None:
 
 
 def test_swapped_rows_are_named(vault: Vault) -> None:
-    conn = raw(vault)
-    conn.execute("BEGIN")
-    conn.execute("UPDATE audit SET seq = -1 WHERE seq = 5")
-    conn.execute("UPDATE audit SET seq = 5 WHERE seq = 6")
-    conn.execute("UPDATE audit SET seq = 6 WHERE seq = -1")
-    conn.execute("COMMIT")
+    _swap(raw(vault), 5, 6)
     verdict = vault.verify_audit()
     assert (verdict.ok, verdict.first_bad_seq) == (False, 5)
     assert "does not follow" in verdict.problem
@@ -163,13 +177,62 @@ def test_csv_export_neutralises_formulas(vault: Vault) -> None:
 
 
 def test_non_canonical_details_are_damage_even_with_a_matching_hash(vault: Vault) -> None:
-    from tessera.vault.audit import link
-    conn = raw(vault)
-    seq, at, actor, action, subject, prev = conn.execute(
-        "SELECT seq, at, actor, action, subject, prev_hash FROM audit WHERE seq = 10").fetchone()
-    details = '{"serial": 8}'
-    forged = link(prev, entry_bytes(seq, at, actor, action, subject, details))
-    conn.execute("UPDATE audit SET details = ?, hash = ? WHERE seq = 10", (details, forged))
+    _forge_details(vault, 10, '{"serial": 8}')
     verdict = vault.verify_audit()
     assert (verdict.ok, verdict.first_bad_seq) == (False, 10)
+    assert "not canonical" in verdict.problem
+
+
+# verify remembers the details texts it found canonical (logs repeat a few shapes of
+# details); a repeated text must not let a forged or reordered entry through.
+
+@pytest.fixture
+def same_details(tmp_path: Path) -> Vault:
+    v = open_vault(tmp_path / "same.sqlite3")
+    for i in range(9):
+        v.append_audit(ACTOR, "version.export", f"rec-{i % 3}",
+                       {"format": "tessera", "version": 1})
+    return v  # 10 entries; 2 to 10 have the same details text
+
+
+def test_a_non_canonical_copy_of_repeated_details_is_damage(same_details: Vault) -> None:
+    # The same object with its keys out of order.
+    _forge_details(same_details, 7, '{"version":1,"format":"tessera"}')
+    verdict = same_details.verify_audit()
+    assert (verdict.ok, verdict.first_bad_seq, verdict.entries) == (False, 7, 6)
+    assert "not canonical" in verdict.problem
+
+
+def test_repeated_details_stored_as_bytes_are_damage(same_details: Vault) -> None:
+    conn = raw(same_details)
+    conn.execute("UPDATE audit SET details = CAST(details AS BLOB) WHERE seq = 8")
+    verdict = same_details.verify_audit()
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 8)
+    assert "wrong form" in verdict.problem
+
+
+def test_a_changed_field_beside_repeated_details_is_named(same_details: Vault) -> None:
+    raw(same_details).execute("UPDATE audit SET subject = 'rec-9' WHERE seq = 6")
+    verdict = same_details.verify_audit()
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 6)
+    assert "entry 6 was changed" in verdict.problem
+
+
+def test_entries_with_repeated_details_cannot_be_reordered(same_details: Vault) -> None:
+    _swap(raw(same_details), 4, 5)
+    verdict = same_details.verify_audit()
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 4)
+    assert "does not follow" in verdict.problem
+
+
+def test_a_full_memory_of_details_still_checks_every_entry(same_details: Vault,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from tessera.vault import audit
+    monkeypatch.setattr(audit, "_KNOWN_DETAILS", 1)  # emptied at every new text
+    for i in range(3):
+        same_details.append_audit(ACTOR, "sheet.print", f"sheet-{i}", {"serial": i})
+    assert same_details.verify_audit().ok
+    _forge_details(same_details, 13, '{"serial": 2}')
+    verdict = same_details.verify_audit()
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 13)
     assert "not canonical" in verdict.problem
