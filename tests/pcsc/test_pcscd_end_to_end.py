@@ -136,11 +136,13 @@ def test_drill_and_release_through_pcscd(world: World):
     assert r.returncode == 0, r.stderr
     assert "opens share" in r.stdout
     out = world.tmp / "secret"
-    # Alice signs the request, approves (and signs that), Bob approves, Alice signs on.
+    # Alice signs the request (authorising the quorum's ceremony key), Alice approves,
+    # Bob approves; the ceremony key signs the rest: one PIN each per card session.
     r = world.tessera("release", "Root", "--reason", "DR test", "--ticket", "CHG-1",
                       "--approve", "Alice", "--approve", "Bob", "--out", str(out),
-                      input=f"{ALICE_PIN}\n" * 3 + f"{BOB_PIN}\n" + f"{ALICE_PIN}\n" * 4)
+                      input=f"{ALICE_PIN}\n" * 2 + f"{BOB_PIN}\n")
     assert r.returncode == 0, r.stderr
+    assert r.stderr.count("PIN for Alice's") == 2 and r.stderr.count("PIN for Bob's") == 1
     assert out.read_text() == "s3cr3t"
     verify = world.tessera("audit", "verify")
     assert verify.returncode == 0 and "All approval signatures verify" in verify.stdout
