@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel
 from gui.test_operator_signing import last_statement, when_shown
 from helpers.ceremony import PIN, ScriptedPrompts
 from helpers.cli import run
+from helpers.windows import shown_window
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.enroll import enroll_device
 from tessera.custody.signing import adopt, verify_vault
@@ -64,12 +65,7 @@ def real_context(tmp_path: Path, trust_demo_ca: Path, qtbot) -> Iterator[AppCont
 
 @pytest.fixture
 def real_window(real_context: AppContext, settings, qtbot) -> Iterator[MainWindow]:
-    win = MainWindow(real_context, settings=settings, poll_devices=False)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
+    yield from shown_window(real_context, settings, qtbot)
 
 
 def token_of(context: AppContext, name: str) -> TokenInfo:
