@@ -198,6 +198,29 @@ class Pcscd:
         raise TimeoutError(f"pcscd never saw reader {reader} "
                            f"{'holding' if present else 'without'} a card")
 
+    def wait_until_idle(self, timeout: float = 15) -> None:
+        """Return once no program holds a card in our readers: pcscd releases (and
+        resets) a card some time after the process that used it has exited, and on a
+        busy machine the next command could otherwise find it still held (a sharing
+        violation) and not list it."""
+        from smartcard import scard
+
+        busy = scard.SCARD_STATE_INUSE | scard.SCARD_STATE_EXCLUSIVE
+        _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                _, names = scard.SCardListReaders(context, [])
+                ours = [n for n in names or [] if n.startswith(READER_NAME)]
+                hresult, states = scard.SCardGetStatusChange(
+                    context, 0, [(n, scard.SCARD_STATE_UNAWARE) for n in ours])
+                if hresult == scard.SCARD_S_SUCCESS and not any(s[1] & busy for s in states):
+                    return
+                time.sleep(0.05)
+        finally:
+            scard.SCardReleaseContext(context)
+        raise TimeoutError("a card in pcscd's readers stayed in use")
+
     def stop(self) -> None:
         for reader in list(self.bridges):
             self.pull_out(reader)

@@ -39,6 +39,7 @@ class World:
 
     def tessera(self, *args: str, input: str = "", timeout: float = 120
                 ) -> subprocess.CompletedProcess[str]:
+        self.pcscd.wait_until_idle()  # the previous command's card session has ended
         return subprocess.run([BIN / "tessera", *args], input=input, env=self.env,
                               capture_output=True, text=True, timeout=timeout, check=False)
 
