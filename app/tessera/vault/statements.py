@@ -121,9 +121,14 @@ def install_capture(conn: sqlite3.Connection) -> None:
                          f" AFTER {op} ON main.{_q(table.name)} BEGIN {inserts} END")
 
 
-def mark_all(conn: sqlite3.Connection) -> None:
-    """Note every existing row as changed (the statement a migration records)."""
+def mark_all(conn: sqlite3.Connection, *, only: str | None = None) -> None:
+    """Note every existing row as changed (the statement a migration records); ``only``:
+    every row of that one table (the genesis lists the token rows, unchanged, so each
+    token that signs it signs its own row — the enrolment it can carry to another vault,
+    :func:`enrolment_proof`)."""
     for table in projected_tables(conn):
+        if only is not None and table.name != only:
+            continue
         keys = ", ".join(_q(c) for c in table.key)
         conn.execute(f"INSERT INTO temp.tessera_changed (t, k) "  # noqa: S608
                      f"SELECT '{table.name}', json_array({keys}) FROM main.{_q(table.name)}")
@@ -209,14 +214,6 @@ def emit(conn: sqlite3.Connection, *, at: str, kind: str, signers: Sequence[Stat
                   canonical.dumps(signatures).decode("utf-8")))
     clear(conn)
     return seq + 1, digest
-
-
-def mark_tokens(conn: sqlite3.Connection) -> None:
-    """Note every token row as changed: the genesis lists them (unchanged), so each
-    token that signs it signs its own row — the enrolment it can carry to another
-    vault (:func:`enrolment_proof`)."""
-    conn.execute("INSERT INTO temp.tessera_changed (t, k) SELECT 'tokens', json_array(id)"
-                 " FROM main.tokens")
 
 
 # -- enrolment proofs (a token's signed enrolment, carried by a .tessera file) ------
@@ -636,8 +633,7 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
         if not trust or set(trust) != verified:
             return f"statement {seq}: the genesis is not signed by every token it trusts", None
         custodians = {str(r["custodian_id"]) for t in trust if (r := row_for(t)) is not None}
-        demo = tables.get("meta", {}).get(("demo",))
-        if (demo is None or demo[0].get("value") != "1") and any(
+        if not _is_demo(tables) and any(
                 (r := row_for(t)) is None or not check.proven_hardware(r, demo_vault=False)
                 for t in trust):
             return (f"statement {seq}: a key not proven hardware (software, or without "
@@ -661,8 +657,7 @@ def _check_signatures(result: Replay, seq: int, body: Mapping[str, Any], signatu
                 return (f"statement {seq} is an unsigned migration that changes "
                         f"{change.get('t')} row {', '.join(map(str, change['k']))}"), None
         return "", MIGRATION
-    demo = tables.get("meta", {}).get(("demo",))
-    hardware_needed = demo is None or demo[0].get("value") != "1"
+    hardware_needed = not _is_demo(tables)
     trusted_signers = [t for t in verified if t in result.trusted and t not in changed_tokens
                        and (r := row_for(t)) is not None and r.get("state") == "active"]
     if not trusted_signers:

@@ -207,7 +207,7 @@ class Vault(LifecycleMixin):
             self._statement_kind, self._statement_trust = "genesis", tuple(trust)
             try:
                 with self.transaction() as conn:
-                    statements.mark_tokens(conn)
+                    statements.mark_all(conn, only="tokens")
                     self._audit(actor, "vault.genesis", self.vault_id, details)
             finally:
                 self._statement_kind, self._statement_trust = "change", ()
