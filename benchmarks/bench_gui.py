@@ -27,7 +27,12 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
 sys.path.insert(0, str(APP))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from bytecode import as_installed  # noqa: E402
+
+as_installed()  # bytecode cached, as an installed copy runs
 
 BARE = """
 import sys

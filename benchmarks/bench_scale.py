@@ -48,7 +48,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_gui import BARE, TESSERA  # noqa: E402
+from bench_gui import BARE, TESSERA  # noqa: E402  (compiles app/ as installed: bytecode.py)
 from scale_vaults import APP, LOG_RECORDS, LOG_STEPS, PIN, RECORD_STEPS, Size, copy_vault  # noqa: E402
 from scale_vaults import vault_path as cached_vault  # noqa: E402
 
