@@ -25,7 +25,7 @@ from tessera.tokens.software import verify_ed25519
 from tessera.vault import Vault
 from tessera.vault.codec import evidence_json, unb64
 from tessera.vault.genesis import format_fingerprint as format_fingerprint
-from tessera.vault.statements import Replay, genesis_quorum
+from tessera.vault.statements import ProjectionMoved, Replay, genesis_quorum
 
 
 class RecipientNotVerified(TesseraError):
@@ -227,8 +227,12 @@ def verify_vault(vault: Vault, *, start: Replay | None = None,
     """
     if start is None and not full and until is None:
         start = vault.verified_state
-    result = vault.verify_state(SignatureCheck(), start=start, until=until,
-                                expected_audit_head=expected_audit_head)
+    try:
+        result = vault.verify_state(SignatureCheck(), start=start, until=until,
+                                    expected_audit_head=expected_audit_head)
+    except ProjectionMoved:  # the kept projection was replaced by another process's newer one
+        result = vault.verify_state(SignatureCheck(), until=until,
+                                    expected_audit_head=expected_audit_head)
     if result.ok and until is None:
         vault.verified_state = result
     return result

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Protocol
@@ -332,6 +332,14 @@ class CeremonyGrant:
     statement: int  # the statement that authorised it (the release's request)
 
 
+Tables = dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int]]]
+
+
+class ProjectionMoved(Exception):
+    """The projection a replay was to resume from is no longer kept (another process saved
+    a newer one): the caller replays from the first statement instead."""
+
+
 @dataclass
 class Replay:
     """The result of replaying the statements (the projection and what was proven)."""
@@ -345,8 +353,6 @@ class Replay:
     difference: Difference | None = None
     unsigned_before_genesis: int = 0
     unproven_possession: list[str] = field(default_factory=list)
-    tables: dict[str, dict[tuple[Any, ...], tuple[dict[str, Any], int]]] = field(
-        default_factory=dict)
     trusted: set[str] = field(default_factory=set)
     # The audit head the last statement signed (the chain's head when it verified).
     audit_head: tuple[int, str] = (0, audit.ZERO_HASH)
@@ -357,6 +363,30 @@ class Replay:
     resumed_from: int = 0  # the statement a resumed replay continued after (0: from the first)
     # Ceremony keys by release id: who authorised each (for the actor of what it signs).
     ceremony_keys: dict[str, CeremonyGrant] = field(default_factory=dict)
+    # The digest of the live tables (:func:`tables_digest`) when they were found equal to
+    # this projection: a later check that replays no new statement and finds the same
+    # digest needs no row-by-row comparison ("" : not known).
+    tables_digest: str = ""
+    # The projection, by table and key: the row and the statement that last set it.
+    _tables: Tables = field(default_factory=dict, repr=False)
+    # Reads the projection on first use (a workstation's store: most opens never need it).
+    _load_tables: Callable[[], Tables] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def tables(self) -> Tables:
+        if self._load_tables is not None:
+            load, self._load_tables = self._load_tables, None
+            self._tables.update(load())
+        return self._tables
+
+    @property
+    def tables_loaded(self) -> bool:
+        return self._load_tables is None
+
+    def tables_later(self, load: Callable[[], Tables]) -> None:
+        """Read the projection with ``load`` only when it is first used."""
+        self._tables.clear()
+        self._load_tables = load
 
     def acting_token(self, signer: str) -> str | None:
         """The token that acts through a ``signers`` entry: itself, or for a ceremony
@@ -415,13 +445,12 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     ``expected_audit_head`` is a head printed on a transcript (``audit verify --head``).
     """
     result = Replay(ok=True)
-    tables = result.tables
     prev = ZERO
     expected_seq = 1
     if start is not None:
         if not start.ok:
             raise ValueError("resume only from a replay that verified")
-        tables.update({name: dict(rows) for name, rows in start.tables.items()})
+        result.tables_later(lambda: {name: dict(rows) for name, rows in start.tables.items()})
         result.genesis = start.genesis
         result.trusted = set(start.trusted)
         result.unsigned_before_genesis = start.unsigned_before_genesis
@@ -484,6 +513,7 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
             if acting is not None:
                 covered.append((seq, last_audit_seq, int(head_seq), acting))
         touched = result.touched
+        tables = result.tables
         for change in body.get("changes", []):
             key = tuple(change["k"])
             name = str(change["t"])
@@ -526,10 +556,15 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
                           "signed statement")
     result.audit_head = (int(last_audit[0]), str(last_audit[1]))
     if compare:
-        difference = compare_tables(conn, tables)
-        if difference is not None:
-            result.difference = difference
-            return fail(difference.statement, difference.describe())
+        digest = tables_digest(conn)
+        unchanged = (start is not None and result.statements == start.statements
+                     and bool(start.tables_digest) and digest == start.tables_digest)
+        if not unchanged:  # compared row by row: the first difference is named
+            difference = compare_tables(conn, result.tables)
+            if difference is not None:
+                result.difference = difference
+                return fail(difference.statement, difference.describe())
+        result.tables_digest = digest
     return result
 
 
@@ -879,6 +914,19 @@ def compare_tables(conn: sqlite3.Connection,
                    tables: Mapping[str, Mapping[tuple[Any, ...], tuple[dict[str, Any], int]]]
                    ) -> Difference | None:
     """The first cell (in table, key order) where the tables differ from the projection."""
+    factory = conn.text_factory
+    conn.text_factory = _lenient_text  # a planted TEXT that is not UTF-8 is named, not fatal
+    try:
+        return _compare_tables(conn, tables)
+    finally:
+        conn.text_factory = factory
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _compare_tables(conn: sqlite3.Connection, tables: Tables) -> Difference | None:
     live = projected_tables(conn)
     for extra in sorted(set(tables) - {t.name for t in live}):
         if not tables[extra]:
@@ -910,6 +958,41 @@ def compare_tables(conn: sqlite3.Connection,
             return Difference(table.name, key, None, expected[key][0], None, expected[key][1],
                               _name(expected[key][0]))
     return None
+
+
+def tables_digest(conn: sqlite3.Connection) -> str:
+    """SHA-256 over every projected table as it is stored: its name, columns and key,
+    then its rows in key order (each BLOB by its SHA-256, every other cell by its Python
+    representation, which is unambiguous for the types SQLite returns).
+
+    Equal digests mean equal tables, so a vault whose digest is the one taken when its
+    tables last matched the signed log, with no statement since, still matches it —
+    without comparing each row with the projection (at 5,000 records that comparison,
+    and reading the projection it needs, are most of a command's opening)."""
+    digest = hashlib.sha256(b"tessera/tables/v1\0")
+    for table in projected_tables(conn):
+        columns = list(table.columns) + (["rowid"] if table.key == ("rowid",) else [])
+        blob = {str(r[1]) for r in conn.execute(f"PRAGMA main.table_info({_q(table.name)})")
+                if str(r[2]).upper() == "BLOB"}
+        plain = [c for c in columns if c not in blob] or ["rowid"]
+        order = ", ".join(_q(c) for c in table.key)
+        digest.update(repr((table.name, columns, table.key, plain)).encode("utf-8"))
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT {', '.join(_q(c) for c in plain)} "  # noqa: S608
+                       f"FROM main.{_q(table.name)} ORDER BY {order}")
+        while rows := cursor.fetchmany(2048):
+            digest.update(repr(rows).encode("utf-8", "surrogatepass"))
+        for column in sorted(blob):
+            # Each cell's type and bytes as stored (a TEXT planted in a BLOB column need
+            # not even be UTF-8), by hash.
+            digest.update(repr(column).encode("utf-8"))
+            cursor.execute(f"SELECT typeof({_q(column)}), CAST({_q(column)} AS BLOB) "  # noqa: S608
+                           f"FROM main.{_q(table.name)} ORDER BY {order}")
+            for kind, value in cursor:
+                digest.update(kind.encode("ascii") + b"\0" + (
+                    hashlib.sha256(value).digest() if value is not None else b""))
+    return digest.hexdigest()
 
 
 def _name(row: Mapping[str, Any]) -> str:

@@ -49,7 +49,7 @@ from .errors import VaultReplaced, VaultRolledBack
 from .genesis import format_fingerprint, vault_identity
 from .store import Vault
 
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SAFE_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 # Format 2: the ceremony keys the verified statements authorised (a resumed replay
@@ -58,6 +58,12 @@ _V2 = (
     "CREATE TABLE ceremony_keys (release TEXT PRIMARY KEY, key TEXT NOT NULL,"
     " token_id TEXT NOT NULL, statement INTEGER NOT NULL)",
 )
+# Format 3: the digest of the vault's tables when they last matched the projection
+# (statements.tables_digest): an open with no new statement compares that, not each row.
+_V3 = (
+    "ALTER TABLE verified ADD COLUMN tables_digest TEXT NOT NULL DEFAULT ''",
+)
+_MIGRATIONS = {1: (*_V2, *_V3), 2: _V3}
 _SCHEMA = (
     "CREATE TABLE pin (one INTEGER PRIMARY KEY CHECK (one = 1), vault_id TEXT NOT NULL,"
     " identity TEXT NOT NULL, genesis TEXT, seen_seq INTEGER NOT NULL,"
@@ -71,6 +77,7 @@ _SCHEMA = (
     "CREATE TABLE projection (t TEXT NOT NULL, k TEXT NOT NULL, row TEXT NOT NULL,"
     " seq INTEGER NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID",
     *_V2,
+    *_V3,
 )
 
 
@@ -138,11 +145,11 @@ class WorkstationPins:
                 for sql in _SCHEMA:
                     conn.execute(sql)
                 conn.execute(f"PRAGMA user_version = {STORE_FORMAT}")
-            elif version == 1 and write:
-                for sql in _V2:
+            elif version in _MIGRATIONS and write:
+                for sql in _MIGRATIONS[version]:
                     conn.execute(sql)
                 conn.execute(f"PRAGMA user_version = {STORE_FORMAT}")
-            elif version not in (1, STORE_FORMAT):
+            elif version not in (*_MIGRATIONS, STORE_FORMAT):
                 raise PinsDamaged(path, f"its format {version} is not known")
             yield conn
             conn.execute("COMMIT")
@@ -294,12 +301,33 @@ class WorkstationPins:
                     unproven_possession=[str(t) for t in json.loads(row[9])],
                     trusted={str(t) for t in json.loads(row[8])},
                     audit_head=(int(row[2]), _hex(row[3])))
-                if version_of(conn) >= 2:
+                version = version_of(conn)
+                if version >= 2:
                     for release, key, token_id, seq in conn.execute(
                             "SELECT release, key, token_id, statement FROM ceremony_keys"):
                         replay.ceremony_keys[str(release)] = statements.CeremonyGrant(
                             str(release), str(key), str(token_id), int(seq))
-                tables = replay.tables
+                if version >= 3:
+                    digest = conn.execute("SELECT tables_digest FROM verified").fetchone()[0]
+                    replay.tables_digest = "" if digest == "" else _hex(digest)
+            except (TypeError, ValueError) as exc:
+                raise PinsDamaged(path, f"its verified state cannot be read ({exc})") from None
+        # The projection (thousands of rows at scale) is read only if the check needs it:
+        # when new statements are replayed onto it, or the tables' digest has changed.
+        replay.tables_later(lambda: self._projection(vault.vault_id, tuple(row[:4])))
+        return replay
+
+    def _projection(self, vault_id: str, head: tuple[Any, ...]) -> statements.Tables:
+        """The projection kept with the verified ``head`` (statement and audit heads)."""
+        path = self.path_for(vault_id)
+        tables: statements.Tables = {}
+        with self._open(vault_id, write=False) as conn:
+            row = None if conn is None else conn.execute(
+                "SELECT statement_seq, statement_hash, audit_seq, audit_hash FROM verified"
+            ).fetchone()
+            if conn is None or row is None or tuple(row) != head:
+                raise statements.ProjectionMoved(f"{path} holds a newer verified state")
+            try:
                 for t, k, body, seq in conn.execute("SELECT t, k, row, seq FROM projection"):
                     value = json.loads(body)
                     if not isinstance(value, dict):
@@ -307,7 +335,7 @@ class WorkstationPins:
                     tables.setdefault(str(t), {})[tuple(json.loads(k))] = (value, int(seq))
             except (TypeError, ValueError) as exc:
                 raise PinsDamaged(path, f"its verified state cannot be read ({exc})") from None
-        return replay
+        return tables
 
     def save_verified(self, vault: Vault, replay: statements.Replay,
                       resumed_from: statements.Replay | None) -> None:
@@ -334,6 +362,8 @@ class WorkstationPins:
             if (resumed_from is not None and current is not None
                     and (int(current[0]), str(current[1])) == resumed_from.head):
                 touched = replay.touched
+            elif not replay.tables_loaded:
+                return  # the store moved on (another process): its newer state stays
             else:
                 conn.execute("DELETE FROM projection")
                 touched = {(t, k) for t, rows in replay.tables.items() for k in rows}
@@ -356,12 +386,13 @@ class WorkstationPins:
             conn.execute(
                 "INSERT INTO verified (one, statement_seq, statement_hash, audit_seq,"
                 " audit_hash, statements, genesis_seq, genesis_hash, unsigned_before_genesis,"
-                " trusted, unproven, at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " trusted, unproven, at, tables_digest)"
+                " VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (replay.head[0], replay.head[1], replay.audit_head[0], replay.audit_head[1],
                  replay.statements, None if genesis is None else genesis[0],
                  None if genesis is None else genesis[1], replay.unsigned_before_genesis,
                  json.dumps(sorted(replay.trusted)), json.dumps(replay.unproven_possession),
-                 _stamp()))
+                 _stamp(), replay.tables_digest))
 
     def forget_verified(self, vault_id: str) -> None:
         """Drop what was verified of ``vault_id`` (the next open verifies in full)."""

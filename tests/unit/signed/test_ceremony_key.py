@@ -352,6 +352,7 @@ def test_a_store_of_the_first_format_gains_the_ceremony_keys(signed: Any, tmp_pa
     path = pins.path_for(c.vault.vault_id)
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE ceremony_keys")
+    conn.execute("ALTER TABLE verified DROP COLUMN tables_digest")  # format 3's
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -361,7 +362,7 @@ def test_a_store_of_the_first_format_gains_the_ceremony_keys(signed: Any, tmp_pa
     kept = pins.verified(c.vault)
     assert kept is not None and ceremony.release_id in kept.ceremony_keys
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_FORMAT == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_FORMAT == 3
     conn.close()
     ceremony.abort()
 
