@@ -926,7 +926,9 @@ def _lenient_text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _compare_tables(conn: sqlite3.Connection, tables: Tables) -> Difference | None:
+def _compare_tables(conn: sqlite3.Connection,
+                    tables: Mapping[str, Mapping[tuple[Any, ...], tuple[dict[str, Any], int]]]
+                    ) -> Difference | None:
     live = projected_tables(conn)
     for extra in sorted(set(tables) - {t.name for t in live}):
         if not tables[extra]:
