@@ -103,17 +103,18 @@ class _Snapshot:
 
     def holder_view(self, custodian_id: str, shares: list[ShareOutline],
                     drilled: Mapping[str, str]) -> HolderView:
-        recipients = tuple(dict.fromkeys(r for s in shares for r in s.recipients))
-        tokens = self.token_views(recipients, drilled)
-        key = (custodian_id, tuple(s.key for s in shares), tuple(s.group for s in shares),
-               tokens)
-        found = self._holders.get(key)
+        # Thousands of records repeat a few (custodian, shares, drills) shapes: the view
+        # is keyed by what it is made of, so a repeated shape costs one lookup.
+        shape = (custodian_id, tuple(shares), tuple(sorted(drilled.items())) if drilled else ())
+        found = self._holders.get(shape)
         if found is None:
+            recipients = tuple(dict.fromkeys(r for s in shares for r in s.recipients))
+            tokens = self.token_views(recipients, drilled)
             custodian = self.custodians[custodian_id]
-            found = self._holders[key] = HolderView(
+            found = self._holders[shape] = HolderView(
                 custodian_id, visible(custodian.name), visible(custodian.contact),
-                visible(custodian.role), key[1], key[2], tokens,
-                self.acknowledged.get(custodian_id))
+                visible(custodian.role), tuple(s.key for s in shares),
+                tuple(s.group for s in shares), tokens, self.acknowledged.get(custodian_id))
         return found
 
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tessera.core.errors import IntegrityError
 from tessera.core.manifest import describe_quorum, format_fingerprint
@@ -29,16 +28,16 @@ from .store import Vault
 _DECODE = json.JSONDecoder().decode  # the C scanner, built once
 
 
-@dataclass(frozen=True)
-class ShareOutline:
+# Named tuples, not frozen dataclasses: a review of 5,000 records makes 20,000 of them,
+# and a named tuple is made (and hashed, as a cache key) in C.
+class ShareOutline(NamedTuple):
     key: str  # g<group>m<member>
     custodian_id: str
     group: int
     recipients: tuple[str, ...]  # what its envelope is wrapped to now (after re-wraps)
 
 
-@dataclass(frozen=True)
-class VersionOutline:
+class VersionOutline(NamedTuple):
     """The custody outline of a record's current version."""
 
     record_id: str
