@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import sys
 from collections.abc import Iterator
@@ -35,9 +34,15 @@ class Hardening:
 def _libc() -> ctypes.CDLL | None:
     if os.name != "posix":
         return None
-    name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name, use_errno=True)
+        if sys.platform.startswith("linux"):
+            # The C library is already loaded into this process: its symbols (prctl,
+            # mlock) are in the global namespace. ``find_library`` would run
+            # ``ldconfig -p`` in a subprocess on every start (20-60 ms).
+            return ctypes.CDLL(None, use_errno=True)
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c"), use_errno=True)
     except OSError:
         return None
 
