@@ -8,13 +8,16 @@ scale_vaults.py) it prints, measured on a fresh copy:
 - the longest GUI-thread stall of any action (start-up, page switches, search, sort,
   filters, a vault change, a release from start to reveal) by the tick-gap method
   (bench_gui.py), opening the vault (its signed-log check) listed apart;
+- ``first open``: the first command on a workstation that has not verified the vault
+  yet (``record list``: the whole signed log replayed, the store of what it verified
+  written); every later command resumes from that store;
 - whole-process wall time of ``record list``, ``review``, ``audit verify --full``,
   ``audit verify`` (incremental: only what is new since this computer verified it),
   ``audit export`` and one release (two virtual keys, PINs, no touch delay);
 - in-process ``audit verify`` × a read-and-SHA-256 loop over the same rows (yardstick),
   and the in-process access review (no interpreter start-up in it);
 - ``review −check``: the whole ``review`` process with the signed-log check every
-  command runs on open (``custody.signing.verify_vault``) replaced by one that passes,
+  command runs on open (``custody.log_check.check_vault``) replaced by one that passes,
   so the review's own cost shows apart from that check's;
 - peak memory (largest resident set of any of those commands), and per command for
   ``review``, ``record list`` and ``export``.
@@ -99,8 +102,9 @@ def run_measured(argv: list[str], env: dict[str, str], stdin: str = "",
 
 # `tessera` with the signed-log check on open (custody.signing.verify_vault) replaced by
 # one that passes: what a command costs beside that check, which every command runs.
-UNCHECKED = ("import sys, types, tessera.custody.signing as signing; "
-             "signing.verify_vault = lambda vault, **_: types.SimpleNamespace(ok=True); "
+UNCHECKED = ("import sys, tessera.custody.log_check as log_check; "
+             "from tessera.vault.statements import Replay; "
+             "log_check.check_vault = lambda vault, pins, **_: Replay(ok=True); "
              "from tessera.launcher import main; main(sys.argv[1:])")
 
 
@@ -220,6 +224,7 @@ def measure(size: Size, *, gui: bool, repeat: int, timeout: float) -> Row:
                                                  ensure_ascii=False)
             else:
                 row.figures["longest stall"] = float("inf")
+        cli(row, "first open", vault, env, "record", "list", timeout=timeout)
         cli(row, "record list", vault, env, "record", "list", timeout=timeout)
         cli(row, "review", vault, env, "review", timeout=timeout)
         cli(row, "review −check", vault, env, "review", timeout=timeout, checked=False)
@@ -253,7 +258,7 @@ def verdict(points: list[tuple[int, float]]) -> str:
     return f"{word} (×{v2 / v1:.1f} for ×{n2 / n1:.0f})"
 
 
-COLUMNS = ("gui start", "longest stall", "record list", "review", "verify full",
+COLUMNS = ("gui start", "longest stall", "first open", "record list", "review", "verify full",
            "verify incr", "export", "release")
 
 
@@ -321,7 +326,9 @@ def review_report(rows: list[Row]) -> None:
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for row in rows:
-        cells = [row.size.label, *(fmt(row.figures.get(c)) for c in REVIEW_COLUMNS)]
+        cells = [row.size.label, *(fmt(row.figures.get(c)) + (
+            f" [{row.notes[c]}]" if row.notes.get(c, "").startswith("exit") else "")
+            for c in REVIEW_COLUMNS)]
         cells += [f"{row.peaks[c]:.0f}" if c in row.peaks else "—"
                   for c in ("review", "record list", "export")]
         print(" | ".join(cells))
