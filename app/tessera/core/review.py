@@ -69,22 +69,26 @@ class FindingKind(enum.StrEnum):
 
     @property
     def heading(self) -> str:
-        return {
-            "loss_below_threshold": "Single point of loss",
-            "multiple_shares": "One person, several shares",
-            "software_on_hardware_only": "Software key on a hardware-only record",
-            "drill_overdue": "Drill overdue",
-            "never_drilled": "Key never drilled",
-            "rotation_due": "Rotation due",
-            "rotation_overdue": "Rotation overdue",
-            "custodian_is_owner": "Custodian is the owner",
-            "sheets_outstanding": "Superseded sheets not destroyed",
-            "paper_only": "Share on paper only",
-            "not_post_quantum": "Share envelopes not post-quantum",
-            "not_acknowledged": "Responsibilities not acknowledged",
-            "not_proven_hardware": "Token not proven hardware",
-            "two_touches": "Two touches per release",
-        }[self.value]
+        return _HEADINGS[self.value]
+
+
+# Read once per finding printed (30,000 in a review of 5,000 records): one dict, built once.
+_HEADINGS = {
+    "loss_below_threshold": "Single point of loss",
+    "multiple_shares": "One person, several shares",
+    "software_on_hardware_only": "Software key on a hardware-only record",
+    "drill_overdue": "Drill overdue",
+    "never_drilled": "Key never drilled",
+    "rotation_due": "Rotation due",
+    "rotation_overdue": "Rotation overdue",
+    "custodian_is_owner": "Custodian is the owner",
+    "sheets_outstanding": "Superseded sheets not destroyed",
+    "paper_only": "Share on paper only",
+    "not_post_quantum": "Share envelopes not post-quantum",
+    "not_acknowledged": "Responsibilities not acknowledged",
+    "not_proven_hardware": "Token not proven hardware",
+    "two_touches": "Two touches per release",
+}
 
 
 _SEVERITY = {
