@@ -12,6 +12,7 @@ here is stopped by its process id.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import queue
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
@@ -197,6 +199,28 @@ class Pcscd:
             scard.SCardReleaseContext(context)
         raise TimeoutError(f"pcscd never saw reader {reader} "
                            f"{'holding' if present else 'without'} a card")
+
+    @contextlib.contextmanager
+    def held(self, reader: int) -> Iterator[None]:
+        """Hold the card in ``reader`` exclusively, as another program (gpg's scdaemon,
+        a browser) holding a YubiKey does, until the block ends."""
+        from smartcard import scard
+
+        _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        try:
+            _, names = scard.SCardListReaders(context, [])
+            name = sorted(n for n in names or [] if n.startswith(READER_NAME))[reader]
+            hresult, card, _ = scard.SCardConnect(
+                context, name, scard.SCARD_SHARE_EXCLUSIVE,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise RuntimeError(f"could not hold reader {reader}: {hresult:#x}")
+            try:
+                yield
+            finally:
+                scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+        finally:
+            scard.SCardReleaseContext(context)
 
     def wait_until_idle(self, timeout: float = 15) -> None:
         """Return once no program holds a card in our readers: pcscd releases (and

@@ -11,6 +11,7 @@ that is impossible the tests say why and skip — except in CI, where they must 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,9 +38,10 @@ class World:
     enrol_output: dict[str, str]
     tmp: Path
 
-    def tessera(self, *args: str, input: str = "", timeout: float = 120
+    def tessera(self, *args: str, input: str = "", timeout: float = 120, idle: bool = True
                 ) -> subprocess.CompletedProcess[str]:
-        self.pcscd.wait_until_idle()  # the previous command's card session has ended
+        if idle:
+            self.pcscd.wait_until_idle()  # the previous command's card session has ended
         return subprocess.run([BIN / "tessera", *args], input=input, env=self.env,
                               capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -155,6 +157,32 @@ def test_wrong_pin_through_pcscd(world: World):
     assert "Wrong PIN — 2 attempts left" in r.stderr
     ok = world.tessera("drill", "Root", "Bob",  # the counter resets; Alice signs
                        input=f"{BOB_PIN}\n" + f"{ALICE_PIN}\n" * 3)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_a_key_another_program_holds_is_called_busy_not_wrong(world: World):
+    """gpg's scdaemon or a browser can hold a YubiKey; Tessera cannot open it then and
+    must say so — not "this is not Bob's key" — and change nothing."""
+    def written() -> tuple[int, int]:
+        conn = sqlite3.connect(world.env["TESSERA_VAULT"])
+        try:
+            return (conn.execute("SELECT count(*) FROM audit").fetchone()[0],
+                    conn.execute("SELECT count(*) FROM statements").fetchone()[0])
+        finally:
+            conn.close()
+
+    before = written()
+    with world.pcscd.held(1):  # Bob's card
+        r = world.tessera("drill", "Root", "Bob", idle=False,
+                          input=f"{BOB_PIN}\n" + f"{ALICE_PIN}\n" * 3)
+        listing = world.tessera("token", "list", idle=False)
+    assert r.returncode != 0
+    assert "not Bob's key" not in r.stderr
+    assert "in use by another program" in r.stderr, r.stderr
+    assert "Bob's YubiKey (serial 5550002)" in r.stderr
+    assert "in use by another program" in listing.stdout + listing.stderr
+    assert written() == before  # nothing was written
+    ok = world.tessera("drill", "Root", "Bob", input=f"{BOB_PIN}\n" + f"{ALICE_PIN}\n" * 3)
     assert ok.returncode == 0, ok.stderr
 
 

@@ -197,6 +197,7 @@ def _yubikey_with_serial(drivers: TokenDrivers, kind: TokenKind, serial: int) ->
         raise InputError("--serial chooses a YubiKey for --kind piv")
     device = piv.find_device(serial)
     if device is None:
+        piv.require_free(f"the YubiKey with serial {serial}")
         raise InputError(f"no YubiKey with serial {serial} is plugged in")
     return device
 

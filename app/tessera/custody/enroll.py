@@ -59,6 +59,7 @@ def connected_devices(drivers: TokenDrivers,
         for card in piv.list_devices():
             found.append(ConnectedDevice(TokenKind.PIV, card.label, str(card.serial),
                                          card.virtual))
+        piv.require_free("its serial")
     except TokenError as e:
         if problems is not None:
             problems.append(str(e))
@@ -102,6 +103,7 @@ def enroll_device(vault: Vault, drivers: TokenDrivers, custodian_id: str, kind: 
         if card is None:
             cards = piv.list_devices()
             if not cards:
+                piv.require_free("the YubiKey to enrol")
                 raise TokenError("no YubiKey is plugged in")
             if len(cards) > 1:
                 raise TokenError("several YubiKeys are plugged in; leave only the one to enrol")

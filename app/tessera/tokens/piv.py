@@ -57,8 +57,14 @@ from tessera.tokens.base import (
     Unlocked,
 )
 from tessera.tokens.piv_calls import bind_cancel, check_cancel, run_card_call
-from tessera.tokens.piv_devices import DeviceLister, PivDevice, discover, list_real_devices
-from tessera.tokens.piv_errors import PUK_HINT, piv_errors
+from tessera.tokens.piv_devices import (
+    DeviceLister,
+    PivDevice,
+    busy_readers,
+    discover,
+    list_real_devices,
+)
+from tessera.tokens.piv_errors import PUK_HINT, KeyInUse, piv_errors
 from tessera.tokens.piv_pq import (
     PQ_OBJECT,
     master_for_enrolment,
@@ -165,15 +171,27 @@ class PivDriver:
                 return device
         return None
 
+    def require_free(self, wanted: str) -> None:
+        """Raise :class:`KeyInUse` if a YubiKey that may be ``wanted`` (not found) is
+        held by another program: "insert it" or "not this key" would be wrong."""
+        if self._devices is list_real_devices:
+            held = busy_readers()
+            if held:
+                raise KeyInUse(wanted, held)
+
     def present(self, token: TokenInfo) -> bool | None:
         """Whether the YubiKey holding ``token`` is plugged in (by serial; no PIN, no
-        touch); ``None`` when smart cards cannot be listed at all."""
+        touch); ``None`` when that cannot be told (no PC/SC service, or a YubiKey held
+        by another program, which might be it)."""
         try:
             serial = int(token.facts["serial"])
-            return self.find_device(serial) is not None
+            if self.find_device(serial) is not None:
+                return True
+            self.require_free(token.label)
+            return False
         except (KeyError, ValueError, TypeError):
             return None
-        except TokenError:  # no PC/SC service: nothing can be told
+        except TokenError:  # no PC/SC service, or a key held: nothing can be told
             return None
 
     # -- enrolment -------------------------------------------------------------------
@@ -333,6 +351,7 @@ class PivDriver:
     def _device_of(self, token: TokenInfo, serial: int) -> PivDevice:
         device = self.find_device(serial)
         if device is None:
+            self.require_free(f"{token.custodian_name}'s YubiKey (serial {serial})")
             raise WrongToken(
                 token.custodian_name, f"insert {token.custodian_name}'s YubiKey (serial {serial})"
             )

@@ -9,6 +9,7 @@ callable with the same shape, so the driver treats both alike.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -52,13 +53,58 @@ def list_real_devices() -> DeviceListing:
     """Attached YubiKeys with a smart-card interface.
 
     ykman logs and swallows a missing PC/SC service; Tessera asks PC/SC first so the
-    person is told to start pcscd instead of seeing "no YubiKey found".
+    person is told to start pcscd instead of seeing "no YubiKey found". ykman also
+    skips a YubiKey it cannot open because another program holds it; pcscd releases a
+    card a moment after the process that used it exits, so a key found held is looked
+    for again for up to :data:`BUSY_WAIT` seconds (:func:`busy_readers` tells who is
+    still held after that).
     """
     try:
         list_readers()  # type: ignore[no-untyped-call]
     except BaseSCardException as e:
         raise PcscUnavailable() from e
-    return list_all_devices([SmartCardConnection])
+    deadline = time.monotonic() + BUSY_WAIT
+    while True:
+        found = list_all_devices([SmartCardConnection])
+        if time.monotonic() >= deadline or not busy_readers(found):
+            return found
+        time.sleep(0.2)
+
+
+BUSY_WAIT = 1.5  # seconds a YubiKey held by another program is waited for when listing
+
+
+def busy_readers(found: DeviceListing | None = None) -> list[str]:
+    """The names of YubiKey readers whose card another program holds (it refuses even a
+    shared connection: a sharing violation). ``found``: a listing already made, whose
+    keys are not held."""
+    from smartcard import scard
+    from ykman.pcsc import list_devices as yubikey_readers
+
+    opened = {device.fingerprint for device, _ in found or ()}
+    try:
+        wanted = [d.reader.name for d in yubikey_readers()  # type: ignore[no-untyped-call]
+                  if d.fingerprint not in opened]
+    except BaseSCardException:
+        return []
+    if not wanted:
+        return []
+    held: list[str] = []
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hresult != scard.SCARD_S_SUCCESS:
+        return []
+    try:
+        for name in wanted:
+            hresult, card, _ = scard.SCardConnect(
+                context, name, scard.SCARD_SHARE_SHARED,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
+            if hresult == scard.SCARD_S_SUCCESS:
+                scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+            elif hresult == scard.SCARD_E_SHARING_VIOLATION:
+                held.append(name)
+    finally:
+        scard.SCardReleaseContext(context)
+    return held
 
 
 def _record(device: YkmanDevice, info: DeviceInfo) -> PivDevice:

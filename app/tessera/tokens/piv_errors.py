@@ -34,6 +34,20 @@ from tessera.core.errors import (
 PUK_HINT = "the PUK can unblock it (ykman piv access unblock-pin)"
 
 
+class KeyInUse(TokenError):
+    """A YubiKey is plugged in but another program holds it (a PC/SC sharing violation):
+    it cannot be opened, so it cannot even be told whose it is."""
+
+    def __init__(self, wanted: str, readers: list[str]) -> None:
+        self.readers = readers
+        held = ", ".join(readers)
+        super().__init__(
+            f"A YubiKey is in use by another program ({held}), so Tessera cannot open it to "
+            f"look for {wanted}. Close the program that holds it — gpg-agent or scdaemon, a "
+            "browser, another Tessera — or remove the key and insert it again, then try "
+            "again. Nothing was changed.")
+
+
 class PcscUnavailable(TokenError):
     """The PC/SC service is not reachable, so no smart card (CCID) YubiKey can be seen."""
 
