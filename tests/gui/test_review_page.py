@@ -61,3 +61,64 @@ def test_review_flags_each_finding_and_exports(window, context, qtbot, tmp_path,
     assert "Risky" in text and "Single point of loss" in text
     assert targets["pdf"].read_bytes().startswith(b"%PDF")
     assert targets["csv"].stat().st_mode & 0o077 == 0
+
+
+def _listed(page: ReviewPage) -> tuple[list[object], list[object]]:
+    """Every row as shown: record, id, whether its findings count is coloured, holders;
+    each finding's texts, whether coloured, tooltip."""
+    from PySide6.QtCore import Qt
+
+    def coloured(item, column: int) -> bool:
+        return item.data(column, Qt.ItemDataRole.ForegroundRole) is not None
+
+    records = []
+    for i in range(page.records.topLevelItemCount()):
+        item = page.records.topLevelItem(i)
+        records.append((item.text(0), item.data(0, Qt.ItemDataRole.UserRole),
+                        item.text(6), coloured(item, 6), item.font(0).bold(),
+                        [item.child(j).text(0) for j in range(item.childCount())]))
+    findings = [([item.text(c) for c in range(5)], coloured(item, 0), item.toolTip(4))
+                for item in (page.findings.topLevelItem(i)
+                             for i in range(page.findings.topLevelItemCount()))]
+    return records, findings
+
+
+def _expected(review) -> tuple[list[object], list[object]]:
+    """What the page must list for ``review``, from the review itself."""
+    records = []
+    for record in review.records:
+        found = review.findings_for(record.record_id)
+        records.append((record.label, record.record_id, str(len(found)) if found else "—",
+                        bool(found), True, [h.name for h in record.holders]))
+    order = list(type(review.findings[0].severity)) if review.findings else []
+    findings = [([f.severity.value.upper(), f.kind.heading, f.label, f.custodian, f.text],
+                 True, f.text)
+                for f in sorted(review.findings,
+                                key=lambda f: (order.index(f.severity), f.label.casefold()))]
+    return records, findings
+
+
+def test_a_new_review_rewrites_the_lists_row_for_row(window, context, qtbot):
+    """A vault change lists the new review in the rows already there (no mass delete,
+    which froze the window at 5,000 records): after shrinking and growing, the page lists
+    exactly the new review — no row, holder, colour or tooltip left over."""
+    from tessera.core.review import Review
+    from tessera.custody.review import gather_review
+
+    risky_record(context)
+    window.show_page(PAGES.index("Review"))
+    page = window.review
+    qtbot.waitUntil(lambda: page.review is not None and not page.filling)
+    full = gather_review(context.vault)
+    first = max(full.records, key=lambda r: len(r.holders))
+    others = tuple(f for f in full.findings if f.record_id != first.record_id)[:2]
+    # One record, one holder fewer, no finding of its own (its count uncoloured).
+    smaller = Review(full.generated_at, (first._replace(holders=first.holders[:1]),),
+                     others, ())
+    assert len(full.records) > 1 and len(first.holders) > 1 and len(others) == 2
+    assert full.findings_for(first.record_id)
+    assert _listed(page) == _expected(full)
+    for review in (smaller, full, smaller):
+        page.show_review(review)
+        qtbot.waitUntil(lambda: not page.filling)
+        assert _listed(page) == _expected(review)
