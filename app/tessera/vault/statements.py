@@ -964,37 +964,47 @@ def _compare_tables(conn: sqlite3.Connection,
 
 def tables_digest(conn: sqlite3.Connection) -> str:
     """SHA-256 over every projected table as it is stored: its name, columns and key,
-    then its rows in key order (each BLOB by its SHA-256, every other cell by its Python
-    representation, which is unambiguous for the types SQLite returns).
+    then its rows in key order, 2,048 at a time — the Python representation of their
+    non-BLOB cells (unambiguous for the types SQLite returns), then per row each BLOB
+    column's cell by its SQLite type and the SHA-256 of its bytes.
 
     Equal digests mean equal tables, so a vault whose digest is the one taken when its
     tables last matched the signed log, with no statement since, still matches it —
     without comparing each row with the projection (at 5,000 records that comparison,
-    and reading the projection it needs, are most of a command's opening)."""
-    digest = hashlib.sha256(b"tessera/tables/v1\0")
-    for table in projected_tables(conn):
-        columns = list(table.columns) + (["rowid"] if table.key == ("rowid",) else [])
-        blob = {str(r[1]) for r in conn.execute(f"PRAGMA main.table_info({_q(table.name)})")
-                if str(r[2]).upper() == "BLOB"}
-        plain = [c for c in columns if c not in blob] or ["rowid"]
-        order = ", ".join(_q(c) for c in table.key)
-        digest.update(repr((table.name, columns, table.key, plain)).encode("utf-8"))
-        cursor = conn.cursor()
-        cursor.row_factory = None
-        cursor.execute(f"SELECT {', '.join(_q(c) for c in plain)} "  # noqa: S608
-                       f"FROM main.{_q(table.name)} ORDER BY {order}")
-        while rows := cursor.fetchmany(2048):
-            digest.update(repr(rows).encode("utf-8", "surrogatepass"))
-        for column in sorted(blob):
-            # Each cell's type and bytes as stored (a TEXT planted in a BLOB column need
-            # not even be UTF-8), by hash.
-            digest.update(repr(column).encode("utf-8"))
-            cursor.execute(f"SELECT typeof({_q(column)}), CAST({_q(column)} AS BLOB) "  # noqa: S608
-                           f"FROM main.{_q(table.name)} ORDER BY {order}")
-            for kind, value in cursor:
-                digest.update(kind.encode("ascii") + b"\0" + (
-                    hashlib.sha256(value).digest() if value is not None else b""))
-    return digest.hexdigest()
+    and reading the projection it needs, are most of a command's opening). One pass
+    over each table: a second read of ``versions`` for each BLOB column would walk the
+    large rows' overflow pages again."""
+    factory = conn.text_factory
+    conn.text_factory = _lenient_text  # a planted TEXT that is not UTF-8 is hashed, not fatal
+    try:
+        digest = hashlib.sha256(b"tessera/tables/v2\0")
+        sha256 = hashlib.sha256
+        for table in projected_tables(conn):
+            columns = list(table.columns) + (["rowid"] if table.key == ("rowid",) else [])
+            blob = sorted(str(r[1]) for r in conn.execute(
+                f"PRAGMA main.table_info({_q(table.name)})") if str(r[2]).upper() == "BLOB")
+            plain = [c for c in columns if c not in blob] or ["rowid"]
+            digest.update(repr((table.name, columns, table.key, plain, blob)).encode("utf-8"))
+            selected = [_q(c) for c in plain] + [
+                f"typeof({_q(c)}), CAST({_q(c)} AS BLOB)" for c in blob]
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(f"SELECT {', '.join(selected)} FROM main.{_q(table.name)} "  # noqa: S608
+                           f"ORDER BY {', '.join(_q(c) for c in table.key)}")
+            width = len(plain)
+            while rows := cursor.fetchmany(2048):
+                if not blob:
+                    digest.update(repr(rows).encode("utf-8", "surrogatepass"))
+                    continue
+                digest.update(repr([row[:width] for row in rows]).encode("utf-8", "surrogatepass"))
+                for row in rows:
+                    for at in range(width, len(row), 2):
+                        value = row[at + 1]
+                        digest.update(row[at].encode("ascii") + b"\0" + (
+                            sha256(value).digest() if value is not None else b""))
+        return digest.hexdigest()
+    finally:
+        conn.text_factory = factory
 
 
 def _name(row: Mapping[str, Any]) -> str:

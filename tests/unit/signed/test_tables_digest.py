@@ -124,6 +124,10 @@ EDITS: dict[str, tuple[Callable[[Any], list[str]], str, str | None]] = {
     "a BLOB emptied": (
         lambda c: [f"UPDATE envelopes SET age = X'' WHERE {_where(_first_envelope(c))}"],
         "envelopes", "age"),
+    "a text cell that is not UTF-8": (
+        lambda c: ["UPDATE tokens SET recipient = CAST(X'61ff6200' AS TEXT)"
+                   " WHERE label LIKE 'Bob%'"],
+        "tokens", "recipient"),
     "a text cell": (
         lambda c: ["UPDATE tokens SET recipient = 'age1attacker' WHERE label LIKE 'Bob%'"],
         "tokens", "recipient"),
