@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import sys
 from collections.abc import Iterator
@@ -35,7 +34,14 @@ class Hardening:
 def _libc() -> ctypes.CDLL | None:
     if os.name != "posix":
         return None
-    name = ctypes.util.find_library("c")
+    if sys.platform.startswith("linux"):
+        # glibc's soname, loaded at once: find_library runs ldconfig (or a compiler) in a
+        # subprocess, tens of milliseconds of every start, the GUI's first window's too.
+        with contextlib.suppress(OSError):
+            return ctypes.CDLL("libc.so.6", use_errno=True)
+    from ctypes.util import find_library
+
+    name = find_library("c")
     try:
         return ctypes.CDLL(name, use_errno=True)
     except OSError:
