@@ -267,40 +267,58 @@ class MainWindow(QMainWindow):
     def attach_steps(self, context: AppContext) -> Iterator[str]:
         """Fill the frame in with the open vault, one slice of GUI-thread work per step
         (the start path runs one per turn of the event loop, so the shown window never
-        freezes for long); yields the name of the step just done."""
+        freezes for long); yields the name of the step just done.
+
+        The Records page comes last but one: it starts the loader thread reading the
+        records, and every step after it shares the interpreter with that thread."""
+        from tessera.gui.device_poller import DevicePoller
         from tessera.gui.pages import RecordsPage
 
         self.context = context
-        self.records = RecordsPage(context)
-        self.records.release_requested.connect(self.open_release)
-        self.records.drill_requested.connect(self.open_drill)
-        self.records.lifecycle_requested.connect(self.open_lifecycle)
-        self._replace_page(0, self.records)
-        yield "records"
+        self._attach_status(context)
+        yield "status"
         if context.virtual is not None:
             self._add_keys_panel(context, context.virtual)
             yield "virtual keys"
         if context.demo:
             self._add_demo_banner()
-        self._attach_status(context)
-        yield "status"
-        from tessera.gui.device_poller import DevicePoller
-
-        self.poller = DevicePoller(
-            context.drivers, busy=lambda: context.worker.busy,
-            lock=context.worker.device_lock, parent=self)
+        self.poller = DevicePoller(context.drivers, busy=lambda: context.worker.busy,
+                                   lock=context.worker.device_lock, parent=self)
         self.poller.devices_changed.connect(self.show_devices)
         context.vault_changed.connect(self.poller.poll_now)
-        if self.poll_devices:
-            self.poller.start()
         self.setWindowTitle(self._title())
         for action in self.actions_.values():
             action.setEnabled(True)
+        yield "actions"
+        self.records = RecordsPage(context)
+        self.records.release_requested.connect(self.open_release)
+        self.records.drill_requested.connect(self.open_drill)
+        self.records.lifecycle_requested.connect(self.open_lifecycle)
+        self._replace_page(0, self.records)
         self.attached = True
         self._restore_state()
+        yield "records"
+        if self.poll_devices:
+            self._poll_once_listed()
         if self._shown:  # shown before the vault was open: ask who operates now
             QTimer.singleShot(0, self.operator_control, self.operator_control.offer)
         yield "ready"
+
+    def _poll_once_listed(self) -> None:
+        """Start looking for keys once the pages' first reads are shown: the poller's
+        first look (USB and smart-card listing, and importing their drivers) then does
+        not share the interpreter with the loader thread and the window filling in."""
+        loader = self.context.loader
+        if loader.idle:
+            self.poller.start()
+            return
+
+        def idle(now_idle: bool) -> None:
+            if now_idle:
+                loader.idle_changed.disconnect(idle)
+                QTimer.singleShot(0, self.poller, self.poller.start)
+
+        loader.idle_changed.connect(idle)
 
     def _add_keys_panel(self, context: AppContext, virtual: VirtualDevices) -> None:
         from tessera.gui.virtual_keys import VirtualKeysPanel  # demo vaults only
