@@ -230,8 +230,8 @@ def open_window(vault_path: Path | None, demo: bool) -> MainWindow | None:
     return window
 
 
-def start_window(vault_path: Path | None, demo: bool, *,
-                 touch: str = "manual") -> tuple[MainWindow, Startup]:
+def start_window(vault_path: Path | None, demo: bool, *, touch: str = "manual",
+                 poll_devices: bool = True) -> tuple[MainWindow, Startup]:
     """Show the main window at once, saying which vault it opens, and start opening it
     (first-run offer, acceptance of a changed vault and errors are asked over it)."""
     name = ""
@@ -239,7 +239,7 @@ def start_window(vault_path: Path | None, demo: bool, *,
         name = vault_path.name + (" (demo)" if demo else "")
     elif demo:
         name = DEMO_FILE + " (demo)"
-    window = MainWindow(opening=name)
+    window = MainWindow(opening=name, poll_devices=poll_devices)
     window.show()
     startup = Startup(window, vault_path, demo, touch=touch)
     startup.start()
