@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QWidget
 
 from tessera.gui.main_window import MainWindow
@@ -242,7 +242,9 @@ def start_window(vault_path: Path | None, demo: bool, *, touch: str = "manual",
     window = MainWindow(opening=name, poll_devices=poll_devices)
     window.show()
     startup = Startup(window, vault_path, demo, touch=touch)
-    startup.start()
+    # Once the event loop has turned (the window painted), not before: the opening
+    # thread's imports would otherwise compete with the first paint for the interpreter.
+    QTimer.singleShot(0, startup, startup.start)
     return window, startup
 
 

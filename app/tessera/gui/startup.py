@@ -96,7 +96,9 @@ class Startup(QObject):
 
     # -- GUI thread --------------------------------------------------------------------
     def start(self) -> None:
-        """Begin opening (call once the window is shown)."""
+        """Begin opening (call once the window is shown; not after :meth:`finish`)."""
+        if self._stopped or self._thread is not None:
+            return
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self._in_background(self._choose, self._chosen)
 
