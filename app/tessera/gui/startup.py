@@ -257,8 +257,13 @@ class Startup(QObject):
         from tessera.gui.context import open_vault
 
         opened = open_vault(what.path, demo=what.demo, create=what.create, touch=self.touch)
-        if opened.demo:
-            importlib.import_module("tessera.gui.virtual_keys")
+        later = ["tessera.gui.virtual_keys"] if opened.demo else []
+        if self.window.poll_devices:
+            from tessera.gui.device_poller import LISTING_MODULES
+
+            later += LISTING_MODULES
+        for name in later:
+            importlib.import_module(name)
         return opened
 
 
