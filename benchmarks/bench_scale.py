@@ -3,8 +3,9 @@
 For each size (vaults built once through the product's own API and cached, see
 scale_vaults.py) it prints, measured on a fresh copy:
 
-- GUI start: process start → main window shown, and × a bare PySide6 window (yardstick,
-  measured in the same run);
+- GUI start: process start → main window shown by the real start path (`tessera gui
+  --vault`, bench_gui.TESSERA: the window shows before the vault is opened), and × a
+  bare PySide6 window (yardstick, measured in the same run);
 - the longest GUI-thread stall of any action (start-up, page switches, search, sort,
   filters, a vault change, a release from start to reveal) by the tick-gap method
   (bench_gui.py), opening the vault (its signed-log check) listed apart;

@@ -38,9 +38,9 @@ pytestmark = pytest.mark.usefixtures("no_qt_warnings")
 KEYS = {"Alice": TokenKind.FIDO2, "Bob": TokenKind.PIV}
 
 
-@pytest.fixture
-def real_context(tmp_path: Path, trust_demo_ca: Path, qtbot) -> Iterator[AppContext]:
-    path = tmp_path / "vault.sqlite3"
+def real_signed_vault(path: Path) -> tuple[Vault, VirtualDevices, TokenDrivers]:
+    """A real (not demo) vault at ``path``: Alice and Bob on virtual keys, its genesis
+    signed by both."""
     vault = Vault.open(path, create=True)
     devices = VirtualDevices.for_vault(path, touch="immediate")
     drivers = TokenDrivers.for_vault(path, demo=False, **devices.providers())
@@ -57,6 +57,13 @@ def real_context(tmp_path: Path, trust_demo_ca: Path, qtbot) -> Iterator[AppCont
                                     threading.Event(), actor="setup", device=device))
     adopt(vault, drivers, [t.id for t in tokens], prompts, actor="setup")
     assert not vault.is_demo and vault.genesis_fingerprint() is not None
+    return vault, devices, drivers
+
+
+@pytest.fixture
+def real_context(tmp_path: Path, trust_demo_ca: Path, qtbot) -> Iterator[AppContext]:
+    path = tmp_path / "vault.sqlite3"
+    vault, devices, drivers = real_signed_vault(path)
     ctx = AppContext(vault, path, drivers, actor="workstation-login", demo=False,
                      virtual=devices)
     yield ctx

@@ -48,3 +48,46 @@ def test_main_window_on_a_real_vault_imports_no_demo_renderer_or_keyring(tmp_pat
     loaded = [m for m in modules
               if any(m == name or m.startswith(name + ".") for name in NOT_AT_START)]
     assert loaded == []
+
+
+SHOWN = """
+import os, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMainWindow
+
+original_show = QMainWindow.show
+
+def show(window):
+    original_show(window)
+    def listed():
+        print("\\n".join(sorted(sys.modules)), flush=True)
+        os._exit(0)
+    QTimer.singleShot(0, listed)
+
+QMainWindow.show = show
+from tessera.launcher import main
+main(["gui", "--vault", sys.argv[1]])
+"""
+
+# The layers the start path opens the vault with, on its own thread, after the window.
+NOT_BEFORE_THE_WINDOW = ("tessera.vault", "tessera.tokens", "tessera.sheets", "tessera.cli",
+                         "cryptography", "fido2", "yubikit", "ykman", "smartcard", "keyring",
+                         "platformdirs", "tessera.gui.context", "tessera.gui.pages",
+                         "tessera.gui.errors")
+
+
+def test_tessera_gui_shows_its_window_before_loading_the_vault_crypto_or_tokens(
+        tmp_path: Path) -> None:
+    """`tessera gui` shows the main window having imported PySide6 and little else: the
+    vault (the bench's 5,000-record size would not matter) is opened after."""
+    env = dict(os.environ, PYTHONPATH=str(APP), QT_QPA_PLATFORM="offscreen",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    done = subprocess.run([sys.executable, "-c", SHOWN, str(tmp_path / "vault.sqlite3")],
+                          capture_output=True, text=True, env=env, timeout=120, check=True)
+    modules = done.stdout.split()
+    assert "tessera.gui.main_window" in modules  # the window was shown
+    loaded = [m for m in modules
+              if any(m == name or m.startswith(name + ".") for name in NOT_BEFORE_THE_WINDOW)
+              or (m.startswith("tessera.custody.") and m != "tessera.custody.demo_facts")]
+    assert loaded == []
+    assert not (tmp_path / "vault.sqlite3").exists()  # nothing opened, nothing created yet

@@ -1,11 +1,15 @@
 """Start the desktop application: ``tessera gui [--demo]`` calls :func:`run`.
 
 ``run`` makes the QApplication (name and organisation, so ``QSettings`` has a home),
-applies the saved theme, routes uncaught exceptions to the one error handler, and
-opens a vault: the one given, the default one, or — with ``demo`` — a demo vault in
-the application's data folder, built on first use with three custodians on virtual
-keys. A person opening Tessera for the first time (no vault yet, or an empty one) is
-offered the demo before anything is created.
+applies the saved theme, routes uncaught exceptions to the one error handler, shows
+the main window at once, and opens a vault in it (:mod:`tessera.gui.startup`, off the
+GUI thread): the one given, the default one, or — with ``demo`` — a demo vault in the
+application's data folder, built on first use with three custodians on virtual keys.
+A person opening Tessera for the first time (no vault yet, or an empty one) is offered
+the demo before anything is created.
+
+This module is on the way to the first window, so it imports neither the vault nor
+the token or crypto layers at the top: they are loaded by the opening thread.
 """
 
 from __future__ import annotations
@@ -14,18 +18,20 @@ import enum
 import logging
 import sys
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
-import platformdirs
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QWidget
 
-from tessera.gui.context import AppContext, local_actor
-from tessera.gui.errors import install_excepthook, show_error
 from tessera.gui.main_window import MainWindow
+from tessera.gui.startup import Startup
 from tessera.gui.stop_signals import StopSignals
 from tessera.gui.theme import Theme, app_icon, apply_theme
-from tessera.vault import Vault
-from tessera.vault.errors import VaultNotAsPinned
+
+if TYPE_CHECKING:
+    from tessera.gui.context import AppContext
+    from tessera.vault.errors import VaultNotAsPinned
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +102,7 @@ def accept_vault(path: Path, reason: str, actor: str, parent: QWidget | None = N
     vault signs it with their token (chosen here, asked for PIN and touch on a token
     worker), after its state verifies. False when nobody was chosen (nothing changed).
     """
+    from tessera.vault import Vault
     from tessera.vault.workstation_pins import WorkstationPins
 
     with Vault.open(path) as vault:
@@ -108,7 +115,9 @@ def accept_vault(path: Path, reason: str, actor: str, parent: QWidget | None = N
 def accept_signed_vault(path: Path, reason: str, parent: QWidget | None) -> bool:
     from tessera.custody.drivers import TokenDrivers
     from tessera.custody.signing import StateNotVerified, verify_vault
+    from tessera.gui.context import AppContext, local_actor
     from tessera.gui.operator import AcceptSignerDialog, OperatorSigner
+    from tessera.vault import Vault
     from tessera.vault.workstation_pins import WorkstationPins
 
     vault = Vault.open(path)
@@ -141,6 +150,8 @@ def accept_signed_vault(path: Path, reason: str, parent: QWidget | None) -> bool
 
 def demo_vault_path() -> Path:
     """Where ``tessera gui --demo`` keeps its demo vault (kept between runs)."""
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("tessera", appauthor=False)) / "demo" / DEMO_FILE
 
 
@@ -158,6 +169,8 @@ def ensure_demo_vault(path: Path) -> Path:
 
 def vault_is_empty(path: Path) -> bool:
     """True when the vault at ``path`` is missing, or holds no custodian and no record."""
+    from tessera.vault import Vault
+
     if not path.exists() or path.stat().st_size == 0:
         return True
     with Vault.open(path) as vault:
@@ -177,6 +190,8 @@ def configure_app(app: QApplication) -> None:
 
 def choose_vault(vault_path: Path | None, demo: bool) -> tuple[Path, bool, bool] | None:
     """(path, demo, create) to open, asking on first run; ``None`` when the person quits."""
+    from tessera.vault import Vault
+
     if demo:
         return ensure_demo_vault(vault_path or demo_vault_path()), True, False
     path = vault_path or Vault.default_path()
@@ -191,7 +206,12 @@ def choose_vault(vault_path: Path | None, demo: bool) -> tuple[Path, bool, bool]
 
 
 def open_window(vault_path: Path | None, demo: bool) -> MainWindow | None:
-    """Open the vault the person chose in a main window (``None`` if they quit)."""
+    """Open the vault the person chose, then show it in a main window (``None`` if they
+    quit): all at once, on this thread (tests, screenshots; :func:`run` shows the window
+    first and opens the vault in it, see :func:`start_window`)."""
+    from tessera.gui.context import AppContext, local_actor
+    from tessera.vault.errors import VaultNotAsPinned
+
     chosen = choose_vault(vault_path, demo)
     if chosen is None:
         return None
@@ -210,25 +230,56 @@ def open_window(vault_path: Path | None, demo: bool) -> MainWindow | None:
     return window
 
 
+def start_window(vault_path: Path | None, demo: bool, *, touch: str = "manual",
+                 poll_devices: bool = True) -> tuple[MainWindow, Startup]:
+    """Show the main window at once, saying which vault it opens, and start opening it
+    (first-run offer, acceptance of a changed vault and errors are asked over it)."""
+    name = ""
+    if vault_path is not None:
+        name = vault_path.name + (" (demo)" if demo else "")
+    elif demo:
+        name = DEMO_FILE + " (demo)"
+    window = MainWindow(opening=name, poll_devices=poll_devices)
+    window.show()
+    startup = Startup(window, vault_path, demo, touch=touch)
+    # Once the event loop has turned (the window painted), not before: the opening
+    # thread's imports would otherwise compete with the first paint for the interpreter.
+    QTimer.singleShot(0, startup, startup.start)
+    return window, startup
+
+
+def route_exceptions() -> None:
+    """Send uncaught exceptions to the one error handler (gui/errors.py), loading it on
+    the first one: it imports the vault's errors, which the first window does without.
+    The start path installs the handler itself once the vault is open."""
+
+    def first(kind: type[BaseException], exc: BaseException,
+              tb: TracebackType | None) -> None:
+        from tessera.gui.errors import install_excepthook
+
+        install_excepthook()
+        sys.excepthook(kind, exc, tb)
+
+    sys.excepthook = first
+
+
 def run(vault_path: Path | None, demo: bool) -> int:
     """The desktop application's entry point; returns the process exit code."""
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     configure_app(app)
-    install_excepthook()
-    try:
-        window = open_window(vault_path, demo)
-    except Exception as exc:
-        show_error(None, exc)
-        return 1
-    if window is None:
-        return 0
+    route_exceptions()
+    window, startup = start_window(vault_path, demo)
+    startup.ended.connect(lambda code: app.exit(code))
     stops = StopSignals(lambda signum: stop_for_signal(app, window, signum))
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         stops.restore()
-        window.context.close()
+        if window.isVisible():  # start-up ended the app (quit at first run, an error)
+            window.close()
+        startup.finish()
+    return startup.exit_code if startup.exit_code is not None else code
 
 
 def stop_for_signal(app: QApplication, window: MainWindow, signum: int) -> None:

@@ -8,6 +8,7 @@ detail pane and status line refreshes from the same source of truth.
 from __future__ import annotations
 
 import getpass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,64 @@ def local_actor() -> str:
         return getpass.getuser() or "tessera"
     except (OSError, KeyError, ImportError):
         return "tessera"
+
+
+@dataclass(frozen=True)
+class OpenedVault:
+    """A vault opened and checked, with its drivers: what :class:`AppContext` is made of.
+
+    No Qt object in it, so a background thread can open the vault (the start path does,
+    while the window is already shown) and hand it to the GUI thread."""
+
+    vault: Vault
+    vault_path: Path
+    drivers: TokenDrivers
+    demo: bool
+    virtual: VirtualDevices | None = None
+
+    def close(self) -> None:
+        """Close a vault that was opened but will not be shown (its window was closed)."""
+        self.vault.close()
+
+
+def open_vault(vault_path: Path, *, demo: bool = False, create: bool = False,
+               touch: str = "manual") -> OpenedVault:
+    """Open the vault at ``vault_path`` as the app does, on any thread: the pins of this
+    computer, the signed-log check, the demo's virtual keys and the token drivers.
+
+    Raises what opening raises (``VaultNotAsPinned``, ``StateNotVerified``, ...); the
+    vault is closed again when it does.
+    """
+    from tessera.vault.workstation_pins import WorkstationPins
+
+    vault = Vault.open(vault_path, create=create, demo=demo)
+    try:
+        # Refused when the file is an older copy, or another vault, than this
+        # computer saw (docs/SECURITY.md); the app offers to accept it on the record.
+        pins = WorkstationPins()
+        pins.check(vault)
+        from tessera.custody.log_check import check_vault
+        from tessera.custody.signing import StateNotVerified
+
+        # Like every CLI command: a vault whose tables differ from its signed log
+        # is not opened (`tessera audit verify` names what differs); only what is
+        # new since this computer last verified it is replayed.
+        state = check_vault(vault, pins, opening=True)
+        if not state.ok:
+            raise StateNotVerified(state.problem, acting=False)
+        pins.remember(vault)
+        is_demo = vault.is_demo
+        virtual: VirtualDevices | None = None
+        if is_demo:  # the virtual keys are imported only for a demo vault
+            from tessera.tokens.virtual.devices import VirtualDevices
+
+            virtual = VirtualDevices.for_vault(vault_path, touch=touch)
+        providers = virtual.providers() if virtual is not None else {}
+        drivers = TokenDrivers.for_vault(vault_path, demo=is_demo, **providers)
+    except BaseException:
+        vault.close()
+        raise
+    return OpenedVault(vault, vault_path, drivers, is_demo, virtual)
 
 
 class AppContext(QObject):
@@ -68,38 +127,17 @@ class AppContext(QObject):
         Virtual keys wait for the Touch button (``touch="manual"``) so a new user sees
         what a real key asks of them.
         """
-        from tessera.vault.workstation_pins import WorkstationPins
+        return cls.from_opened(open_vault(vault_path, demo=demo, create=create, touch=touch),
+                               actor=actor, parent=parent)
 
-        vault = Vault.open(vault_path, create=create, demo=demo)
-        try:
-            # Refused when the file is an older copy, or another vault, than this
-            # computer saw (docs/SECURITY.md); the app offers to accept it on the record.
-            pins = WorkstationPins()
-            pins.check(vault)
-            from tessera.custody.log_check import check_vault
-            from tessera.custody.signing import StateNotVerified
-
-            # Like every CLI command: a vault whose tables differ from its signed log
-            # is not opened (`tessera audit verify` names what differs); only what is
-            # new since this computer last verified it is replayed.
-            state = check_vault(vault, pins, opening=True)
-            if not state.ok:
-                raise StateNotVerified(state.problem, acting=False)
-            pins.remember(vault)
-            is_demo = vault.is_demo
-            virtual: VirtualDevices | None = None
-            if is_demo:  # the virtual keys are imported only for a demo vault
-                from tessera.tokens.virtual.devices import VirtualDevices
-
-                virtual = VirtualDevices.for_vault(vault_path, touch=touch)
-            providers = virtual.providers() if virtual is not None else {}
-            drivers = TokenDrivers.for_vault(vault_path, demo=is_demo, **providers)
-        except BaseException:
-            vault.close()
-            raise
-        who = actor or (DEMO_ACTOR if is_demo else local_actor())
-        return cls(vault, vault_path, drivers, actor=who, demo=is_demo, virtual=virtual,
-                   parent=parent)
+    @classmethod
+    def from_opened(cls, opened: OpenedVault, *, actor: str | None = None,
+                    parent: QObject | None = None) -> AppContext:
+        """The context of a vault :func:`open_vault` opened (on any thread); made on the
+        GUI thread, which its worker and loader report to."""
+        who = actor or (DEMO_ACTOR if opened.demo else local_actor())
+        return cls(opened.vault, opened.vault_path, opened.drivers, actor=who,
+                   demo=opened.demo, virtual=opened.virtual, parent=parent)
 
     def ready_to_change(self, parent: QWidget | None) -> bool:
         """Call before a change: in a signed vault nobody operates yet, ask who does.

@@ -24,6 +24,12 @@ from tessera.custody.enroll import ConnectedDevice, connected_devices
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+# What the first look imports (connected_devices loads the drivers when first called):
+# the start path imports them on its opening thread, before the window fills in, so
+# that the poller's first look is not 100 ms of imports competing with the GUI thread
+# for the interpreter while the first records are painted.
+LISTING_MODULES = ("tessera.tokens.fido2", "tessera.tokens.piv",
+                   "tessera.tokens.virtual.hid")
 
 
 def describe_devices(devices: list[ConnectedDevice]) -> str:

@@ -10,7 +10,7 @@ page and the theme are kept in ``QSettings``: UI preferences only.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, cast
 
 import shiboken6
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
@@ -41,18 +42,26 @@ from PySide6.QtWidgets import (
 
 from tessera import __version__
 from tessera.custody.demo_facts import DEMO_PIN
-from tessera.gui.audit_page import AuditPage
-from tessera.gui.context import AppContext
-from tessera.gui.device_poller import DevicePoller, describe_devices
-from tessera.gui.errors import show_error
-from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
-from tessera.gui.review_page import ReviewPage
 from tessera.gui.theme import ICON_PROPERTY, Theme, app_icon, apply_theme, icon, retint_all
-from tessera.vault import ReleaseState
 
 if TYPE_CHECKING:
     from tessera.custody.enroll import ConnectedDevice
+    from tessera.gui.audit_page import AuditPage
+    from tessera.gui.context import AppContext
+    from tessera.gui.device_poller import DevicePoller
+    from tessera.gui.pages import CustodiansPage, RecordsPage, TokensPage
+    from tessera.gui.review_page import ReviewPage
     from tessera.gui.virtual_keys import VirtualKeysPanel
+    from tessera.tokens.virtual.devices import VirtualDevices
+
+# What filling the window in needs, beyond the frame: the start path imports these on its
+# opening thread (with the vault) so that the GUI thread finds them loaded; the frame
+# itself (this module) stays light enough to be shown before any of them is read.
+FILL_MODULES = ("tessera.gui.context", "tessera.gui.pages", "tessera.gui.audit_page",
+                "tessera.gui.review_page", "tessera.gui.device_poller", "tessera.gui.operator",
+                "tessera.gui.errors", "tessera.vault")
+# Actions that stay usable while the vault is still opening.
+FRAME_ACTIONS = ("quit", "about")
 
 PAGES = ("Records", "Custodians", "Tokens", "Audit", "Review")
 # The View menu's access keys, one letter each: "Review" and "Theme" must not share
@@ -109,6 +118,49 @@ def keep_on_screen(window: QWidget) -> None:
                            min(window.height(), room.height())))
 
 
+def show_error(parent: QWidget | None, exc: BaseException) -> None:
+    """The GUI's one error handler, imported when first needed (not before the frame)."""
+    from tessera.gui.errors import show_error as shown
+
+    shown(parent, exc)
+
+
+class OpeningPanel(QWidget):
+    """The page area while the vault opens: which vault, and what is being done."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("opening-panel")
+        self.setAccessibleName("Opening the vault")
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        self.heading = QLabel()
+        self.heading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.heading.setAccessibleName("Opening")
+        self.detail = QLabel("")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setWordWrap(True)
+        self.detail.setAccessibleName("What is being done")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # moving: the window is alive while it waits
+        self.progress.setTextVisible(False)
+        self.progress.setFixedWidth(220)
+        self.progress.setMaximumHeight(6)
+        self.progress.setAccessibleName("Opening progress")
+        layout.addWidget(self.heading)
+        layout.addWidget(self.detail)
+        layout.addSpacing(8)
+        layout.addWidget(self.progress, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(3)
+        self.set_vault(name)
+
+    def set_vault(self, name: str) -> None:
+        self.heading.setText(f"<b>Opening {name}…</b>" if name else "<b>Opening your vault…</b>")
+
+    def say(self, text: str) -> None:
+        self.detail.setText(text)
+
+
 class DemoBanner(QLabel):
     """Always visible in a demo vault; high-contrast amber in either theme."""
 
@@ -127,26 +179,45 @@ class DemoBanner(QLabel):
 class MainWindow(QMainWindow):
     """One open vault."""
 
-    def __init__(self, context: AppContext, *, settings: QSettings | None = None,
-                 poll_devices: bool = True) -> None:
+    # Set by attach_steps(): the start path shows the window before the vault is open.
+    context: AppContext
+    records: RecordsPage
+    poller: DevicePoller
+
+    def __init__(self, context: AppContext | None = None, *,
+                 settings: QSettings | None = None, poll_devices: bool = True,
+                 opening: str = "") -> None:
+        """The window on ``context``, complete; without one, the frame only (title,
+        sidebar, menus, status bar, the page area saying "Opening ``opening``…"), shown
+        by the start path at once and filled in by :meth:`attach_steps` once the vault is
+        open."""
         super().__init__()
-        self.context = context
         self.settings = settings if settings is not None else QSettings()
-        self.setWindowTitle(self._title())
-        self.setWindowIcon(app_icon())
+        self.poll_devices = poll_devices
         self.setAccessibleName("Tessera")
         self.actions_: dict[str, QAction] = {}
         self.open_windows: list[QWidget] = []
+        self.attached = False
+        self._shown = False
+        self._wanted_page: int | None = None
+        self.keys_panel: VirtualKeysPanel | None = None
+        self.keys_dock: QDockWidget | None = None
+        self.banner: DemoBanner | None = None
+        self._build_frame(context.vault_path.name if context is not None else opening)
+        if context is not None:
+            self.attach(context)
 
-        self.records = RecordsPage(context)
-        self.records.release_requested.connect(self.open_release)
-        self.records.drill_requested.connect(self.open_drill)
-        self.records.lifecycle_requested.connect(self.open_lifecycle)
-        # The other pages are built when first shown (or first asked for): a large vault
-        # opens without reading its whole log, every token and the access review.
-        self._built: dict[int, QWidget] = {0: self.records}
+    def _build_frame(self, name: str) -> None:
+        """Everything that does not need the open vault."""
+        self.setWindowTitle(name)
+        self.setWindowIcon(app_icon())
+        self.opening_panel = OpeningPanel(name)
+        # The pages are built when first shown (or first asked for): a large vault opens
+        # without reading its whole log, every token and the access review. Until the
+        # vault is open the Records page's place holds the opening panel.
+        self._built: dict[int, QWidget] = {}
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.records)
+        self.stack.addWidget(self.opening_panel)
         for _name in PAGES[1:]:
             self.stack.addWidget(QWidget())
         self.sidebar = QListWidget()
@@ -156,8 +227,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setFixedWidth(168)
         self.sidebar.setSpacing(2)
         self.sidebar.setFrameShape(QListWidget.Shape.NoFrame)
-        for name in PAGES:
-            item = QListWidgetItem(name)
+        for name_ in PAGES:
+            item = QListWidgetItem(name_)
             item.setSizeHint(QSize(150, 36))
             self.sidebar.addItem(item)
         self.sidebar.currentRowChanged.connect(self._switch_to)
@@ -174,55 +245,118 @@ class MainWindow(QMainWindow):
         outer.addLayout(row, 1)
         self.setCentralWidget(central)
 
-        self.keys_panel: VirtualKeysPanel | None = None
-        self.keys_dock: QDockWidget | None = None
-        if context.virtual is not None:
-            from tessera.gui.virtual_keys import VirtualKeysPanel  # demo vaults only
-
-            self.keys_panel = VirtualKeysPanel(context.virtual)
-            self.keys_dock = QDockWidget("Virtual keys", self)
-            self.keys_dock.setObjectName("virtual-keys-dock")
-            self.keys_dock.setAccessibleName("Virtual keys panel")
-            self.keys_dock.setWidget(self.keys_panel)
-            self.keys_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.keys_dock)
-            context.vault_changed.connect(self.keys_panel.refresh)
-            context.virtual_key_added.connect(self.keys_panel.refresh,
-                                              Qt.ConnectionType.QueuedConnection)
-            self.keys_panel.plugged.connect(self._poll_soon)
-            # Pressing Touch activates this window; the ceremony that asked for the touch
-            # comes back to the front (whatever the window manager did on the click).
-            self.keys_panel.touched.connect(self.raise_ceremonies)
-
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
-        self.banner: DemoBanner | None = None
+        for key, action in self.actions_.items():
+            if not (key in FRAME_ACTIONS or key.startswith(("page-", "theme-"))):
+                action.setEnabled(False)  # until the vault is open
+        self._build_status_bar(name)
+        self._set_sidebar_icons()
+        self._restore_geometry()
+        self.sidebar.blockSignals(True)  # the page itself is shown once the vault is open
+        self.sidebar.setCurrentRow(self._saved_page())
+        self.sidebar.blockSignals(False)
+        self.sidebar.setFocus()
+
+    def attach(self, context: AppContext) -> None:
+        """Fill the frame in with the open vault, all at once."""
+        for _step in self.attach_steps(context):
+            pass
+
+    def attach_steps(self, context: AppContext) -> Iterator[str]:
+        """Fill the frame in with the open vault, one slice of GUI-thread work per step
+        (the start path runs one per turn of the event loop, so the shown window never
+        freezes for long); yields the name of the step just done.
+
+        The Records page comes last but one: it starts the loader thread reading the
+        records, and every step after it shares the interpreter with that thread."""
+        from tessera.gui.device_poller import DevicePoller
+        from tessera.gui.pages import RecordsPage
+
+        self.context = context
+        self._attach_status(context)
+        yield "status"
+        if context.virtual is not None:
+            self._add_keys_panel(context, context.virtual)
+            yield "virtual keys"
         if context.demo:
-            self.banner = DemoBanner()
-            self.banner.setSizePolicy(QSizePolicy.Policy.Expanding,
-                                      QSizePolicy.Policy.Preferred)
-            strip = QToolBar("Demo banner")
-            strip.setObjectName("demo-banner-bar")
-            strip.setMovable(False)
-            strip.setFloatable(False)
-            strip.toggleViewAction().setEnabled(False)  # always visible
-            strip.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
-            strip.setStyleSheet("QToolBar { padding: 0; border: 0; spacing: 0; }")
-            strip.addWidget(self.banner)
-            self.addToolBarBreak()
-            self.addToolBar(strip)
-        self._build_status_bar()
-        self._retint()
+            self._add_demo_banner()
         self.poller = DevicePoller(context.drivers, busy=lambda: context.worker.busy,
                                    lock=context.worker.device_lock, parent=self)
         self.poller.devices_changed.connect(self.show_devices)
         context.vault_changed.connect(self.poller.poll_now)
-        if poll_devices:
+        self.setWindowTitle(self._title())
+        for action in self.actions_.values():
+            action.setEnabled(True)
+        yield "actions"
+        self.records = RecordsPage(context)
+        self.records.release_requested.connect(self.open_release)
+        self.records.drill_requested.connect(self.open_drill)
+        self.records.lifecycle_requested.connect(self.open_lifecycle)
+        self._replace_page(0, self.records)
+        self.attached = True
+        self._restore_state()
+        yield "records"
+        if self.poll_devices:
+            self._poll_once_listed()
+        if self._shown:  # shown before the vault was open: ask who operates now
+            QTimer.singleShot(0, self.operator_control, self.operator_control.offer)
+        yield "ready"
+
+    def _poll_once_listed(self) -> None:
+        """Start looking for keys once the pages' first reads are shown: the poller's
+        first look (USB and smart-card listing, and importing their drivers) then does
+        not share the interpreter with the loader thread and the window filling in."""
+        loader = self.context.loader
+        if loader.idle:
             self.poller.start()
-        self.restore_state()
-        self.sidebar.setFocus()
+            return
+
+        def idle(now_idle: bool) -> None:
+            if now_idle:
+                loader.idle_changed.disconnect(idle)
+                QTimer.singleShot(0, self.poller, self.poller.start)
+
+        loader.idle_changed.connect(idle)
+
+    def _add_keys_panel(self, context: AppContext, virtual: VirtualDevices) -> None:
+        from tessera.gui.virtual_keys import VirtualKeysPanel  # demo vaults only
+
+        self.keys_panel = VirtualKeysPanel(virtual)
+        self.keys_dock = QDockWidget("Virtual keys", self)
+        self.keys_dock.setObjectName("virtual-keys-dock")
+        self.keys_dock.setAccessibleName("Virtual keys panel")
+        self.keys_dock.setWidget(self.keys_panel)
+        self.keys_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                   | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.keys_dock)
+        context.vault_changed.connect(self.keys_panel.refresh)
+        context.virtual_key_added.connect(self.keys_panel.refresh,
+                                          Qt.ConnectionType.QueuedConnection)
+        self.keys_panel.plugged.connect(self._poll_soon)
+        # Pressing Touch activates this window; the ceremony that asked for the touch
+        # comes back to the front (whatever the window manager did on the click).
+        self.keys_panel.touched.connect(self.raise_ceremonies)
+        self.view_menu.addSeparator()
+        toggle = self.keys_dock.toggleViewAction()
+        toggle.setText("&Virtual keys panel")
+        toggle.setShortcut(QKeySequence("Ctrl+K"))
+        self.view_menu.addAction(toggle)
+
+    def _add_demo_banner(self) -> None:
+        self.banner = DemoBanner()
+        self.banner.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        strip = QToolBar("Demo banner")
+        strip.setObjectName("demo-banner-bar")
+        strip.setMovable(False)
+        strip.setFloatable(False)
+        strip.toggleViewAction().setEnabled(False)  # always visible
+        strip.setContextMenuPolicy(Qt.ContextMenuPolicy.PreventContextMenu)
+        strip.setStyleSheet("QToolBar { padding: 0; border: 0; spacing: 0; }")
+        strip.addWidget(self.banner)
+        self.addToolBarBreak()
+        self.addToolBar(strip)
 
     # -- building --------------------------------------------------------------------
     def _title(self) -> str:
@@ -246,6 +380,7 @@ class MainWindow(QMainWindow):
             action.setToolTip(tip)
         if icon_name:
             action.setProperty(ICON_PROPERTY, icon_name)
+            action.setIcon(icon(icon_name))
         action.triggered.connect(lambda _checked=False: slot())
         self.actions_[key] = action
         self.addAction(action)
@@ -273,7 +408,7 @@ class MainWindow(QMainWindow):
           tip="Name, contact and instructions URL printed on every recovery sheet")
         a("export-audit", "E&xport audit log…", self.export_audit, icon_name="export",
           tip="Save the audit log to a file")
-        a("refresh", "Re&fresh", self.context.notify_changed,
+        a("refresh", "Re&fresh", lambda: self.context.notify_changed(),
           shortcut=QKeySequence.StandardKey.Refresh, icon_name="refresh",
           tip="Read the vault again")
         a("quit", "&Quit", self.close, shortcut=QKeySequence.StandardKey.Quit)
@@ -308,7 +443,7 @@ class MainWindow(QMainWindow):
         audit.addSeparator()
         audit.addAction(act["vault-policy"])
         audit.addAction(act["organisation"])
-        view = bar.addMenu("&View")
+        view = self.view_menu = bar.addMenu("&View")
         for name in PAGES:
             view.addAction(act[f"page-{name.lower()}"])
         view.addSeparator()
@@ -316,12 +451,6 @@ class MainWindow(QMainWindow):
         themes = view.addMenu("T&heme")
         for theme in Theme:
             themes.addAction(act[f"theme-{theme.value}"])
-        if self.keys_dock is not None:
-            view.addSeparator()
-            toggle = self.keys_dock.toggleViewAction()
-            toggle.setText("&Virtual keys panel")
-            toggle.setShortcut(QKeySequence("Ctrl+K"))
-            view.addAction(toggle)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(act["about"])
 
@@ -339,31 +468,43 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.toolbar = toolbar
 
-    def _build_status_bar(self) -> None:
+    def _build_status_bar(self, name: str) -> None:
         status = self.statusBar()
-        self.vault_label = QLabel(f"Vault: {self.context.vault_path}")
+        self.vault_label = QLabel(f"Opening {name}…" if name else "Opening your vault…")
         self.vault_label.setAccessibleName("Open vault")
         self.busy_label = QLabel("")
         self.busy_label.setAccessibleName("Key operation")
-        self.devices_label = QLabel("Looking for keys…")
+        self.devices_label = QLabel("")
         self.devices_label.setAccessibleName("Connected keys")
         status.addWidget(self.vault_label, 1)
         status.addPermanentWidget(self.busy_label)
         status.addPermanentWidget(self.devices_label)
+
+    def _attach_status(self, context: AppContext) -> None:
         # Who signs this session's changes, and the vault's genesis (#9): gui/operator.py.
         from tessera.gui.operator import OperatorControl, OperatorSession
 
-        self._shown = False
-        self.operator = OperatorSession(self.context, self)
+        self.vault_label.setText(f"Vault: {context.vault_path}")
+        self.devices_label.setText("Looking for keys…")
+        self.operator = OperatorSession(context, self)
         self.operator.choose_default()
-        self.operator_control = OperatorControl(self.context, self.operator)
-        status.addPermanentWidget(self.operator_control)
-        self.context.worker.busy_changed.connect(self._show_busy)
-        self.context.worker.job_started.connect(self._show_job)
+        self.operator_control = OperatorControl(context, self.operator)
+        self.statusBar().addPermanentWidget(self.operator_control)
+        context.worker.busy_changed.connect(self._show_busy)
+        context.worker.job_started.connect(self._show_job)
+
+    def opening_name(self, name: str) -> None:
+        """The vault being opened is known (or changed: the demo chosen at first run)."""
+        self.setWindowTitle(name)
+        self.opening_panel.set_vault(name)
+        self.vault_label.setText(f"Opening {name}…")
 
     def _retint(self) -> None:
         """Give every action and sidebar entry its icon in the current palette."""
         retint_all()
+        self._set_sidebar_icons()
+
+    def _set_sidebar_icons(self) -> None:
         for i, name in enumerate(PAGE_ICONS):
             item = self.sidebar.item(i)
             if item is not None:
@@ -371,42 +512,57 @@ class MainWindow(QMainWindow):
 
     # -- state -------------------------------------------------------------------------
     def restore_state(self) -> None:
+        self._restore_geometry()
+        self._restore_state()
+
+    def _restore_geometry(self) -> None:
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty() \
                 and self.restoreGeometry(geometry):
             keep_on_screen(self)
         else:
             fit_to_screen(self)
+
+    def _restore_state(self) -> None:
+        """Docks, the records splitter and the page: once the vault is open."""
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
         splitter = self.settings.value("records/splitter")
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.records.splitter.restoreState(splitter)
+        # A page chosen in the sidebar while the vault opened wins over the saved one.
+        self.show_page(self._wanted_page if self._wanted_page is not None
+                       else self._saved_page())
+        theme = str(self.settings.value("ui/theme", Theme.SYSTEM.value))
+        chosen = Theme(theme) if theme in {t.value for t in Theme} else Theme.SYSTEM
+        self.actions_[f"theme-{chosen.value}"].setChecked(True)
+
+    def _saved_page(self) -> int:
         page = self.settings.value("window/page", 0)
         try:
             index = int(page)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             index = 0
-        self.show_page(index if 0 <= index < len(PAGES) else 0)
-        theme = str(self.settings.value("ui/theme", Theme.SYSTEM.value))
-        chosen = Theme(theme) if theme in {t.value for t in Theme} else Theme.SYSTEM
-        self.actions_[f"theme-{chosen.value}"].setChecked(True)
+        return index if 0 <= index < len(PAGES) else 0
 
     def save_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("records/splitter", self.records.splitter.saveState())
-        self.settings.setValue("window/page", self.stack.currentIndex())
+        if self.attached:  # closed while opening: keep the last session's docks and page
+            self.settings.setValue("window/state", self.saveState())
+            self.settings.setValue("records/splitter", self.records.splitter.saveState())
+            self.settings.setValue("window/page", self.stack.currentIndex())
         self.settings.sync()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._shown:
             # Once the window is up, not before: a real signed vault asks who operates
-            # (or only looks), and start-up does not wait for the answer.
+            # (or only looks), and start-up does not wait for the answer. Shown while
+            # the vault still opens, attach_steps asks once it is open.
             self._shown = True
-            QTimer.singleShot(0, self.operator_control, self.operator_control.offer)
+            if self.attached:
+                QTimer.singleShot(0, self.operator_control, self.operator_control.offer)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for window in self._live_windows():
@@ -414,7 +570,8 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.save_state()
-        self.poller.stop()
+        if self.attached:
+            self.poller.stop()
         if self.keys_panel is not None:
             self.keys_panel.detach()
         super().closeEvent(event)
@@ -426,17 +583,29 @@ class MainWindow(QMainWindow):
             return page
         context = self.context
         if index == 1:
+            from tessera.gui.pages import CustodiansPage
+
             custodians = CustodiansPage(context)
             custodians.add_token_requested.connect(self.add_token_for)
             page = custodians
         elif index == 2:
+            from tessera.gui.pages import TokensPage
+
             tokens = TokensPage(context)
             tokens.rewrap_requested.connect(lambda cid: self.open_rewrap(None, cid))
             page = tokens
         elif index == 3:
+            from tessera.gui.audit_page import AuditPage
+
             page = AuditPage(context)
         else:
+            from tessera.gui.review_page import ReviewPage
+
             page = ReviewPage(context)
+        self._replace_page(index, page)
+        return page
+
+    def _replace_page(self, index: int, page: QWidget) -> None:
         current = self.stack.currentIndex()
         placeholder = self.stack.widget(index)
         self.stack.insertWidget(index, page)
@@ -445,26 +614,28 @@ class MainWindow(QMainWindow):
             placeholder.deleteLater()
         self.stack.setCurrentIndex(current)
         self._built[index] = page
-        return page
 
     @property
     def custodians(self) -> CustodiansPage:
-        return cast(CustodiansPage, self._page(1))
+        return cast("CustodiansPage", self._page(1))
 
     @property
     def tokens(self) -> TokensPage:
-        return cast(TokensPage, self._page(2))
+        return cast("TokensPage", self._page(2))
 
     @property
     def audit(self) -> AuditPage:
-        return cast(AuditPage, self._page(3))
+        return cast("AuditPage", self._page(3))
 
     @property
     def review(self) -> ReviewPage:
-        return cast(ReviewPage, self._page(4))
+        return cast("ReviewPage", self._page(4))
 
     def _switch_to(self, index: int) -> None:
         if index < 0:
+            return
+        if not self.attached:  # the opening panel stays; the page is shown once open
+            self._wanted_page = index
             return
         self._page(index)
         self.stack.setCurrentIndex(index)
@@ -480,13 +651,16 @@ class MainWindow(QMainWindow):
             apply_theme(app, theme)
         self.settings.setValue("ui/theme", theme.value)
         self._retint()
-        self.context.notify_changed()
+        if self.attached:
+            self.context.notify_changed()
 
     def _poll_soon(self) -> None:
         self.poller.poll_now()
 
     # -- status ------------------------------------------------------------------------
     def show_devices(self, devices: list[ConnectedDevice]) -> None:
+        from tessera.gui.device_poller import describe_devices
+
         self.devices_label.setText(describe_devices(devices))
         self.devices_label.setToolTip("\n".join(
             f"{d.label} ({d.kind.display_name}{', virtual' if d.virtual else ''})"
@@ -635,6 +809,7 @@ class MainWindow(QMainWindow):
         One run by a window of this app is stopped there instead (its window asks).
         """
         from tessera.core.process import Liveness, liveness
+        from tessera.vault import ReleaseState
 
         vault = self.context.vault
         try:

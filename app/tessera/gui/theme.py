@@ -32,8 +32,7 @@ def icon_path(name: str) -> Path:
     return resource_dir() / "icons" / f"{name}.svg"
 
 
-def _render(svg: bytes, size: int, ratio: float) -> QPixmap:
-    renderer = QSvgRenderer(QByteArray(svg))
+def _render(renderer: QSvgRenderer, size: int, ratio: float) -> QPixmap:
     pixmap = QPixmap(int(size * ratio), int(size * ratio))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
@@ -49,9 +48,11 @@ def _tinted_icon(name: str, color: str, disabled: str, ratio: float) -> QIcon:
     source = icon_path(name).read_bytes()
     result = QIcon()
     for mode, tint in ((QIcon.Mode.Normal, color), (QIcon.Mode.Disabled, disabled)):
-        svg = source.replace(b"currentColor", tint.encode("ascii"))
+        # One parse of the tinted drawing for every size (the window's start draws 11).
+        renderer = QSvgRenderer(QByteArray(source.replace(b"currentColor",
+                                                          tint.encode("ascii"))))
         for size in ICON_SIZES:
-            result.addPixmap(_render(svg, size, ratio), mode)
+            result.addPixmap(_render(renderer, size, ratio), mode)
     return result
 
 
@@ -80,12 +81,13 @@ def retint_all() -> None:
                 obj.setIcon(icon(name))
 
 
+@cache
 def app_icon() -> QIcon:
-    """The application icon (full colour, not tinted)."""
+    """The application icon (full colour, not tinted; rendered once)."""
     result = QIcon()
-    svg = icon_path("tessera").read_bytes()
+    renderer = QSvgRenderer(QByteArray(icon_path("tessera").read_bytes()))
     for size in (16, 32, 48, 64, 128, 256):
-        result.addPixmap(_render(svg, size, 1.0))
+        result.addPixmap(_render(renderer, size, 1.0))
     return result
 
 
