@@ -111,8 +111,12 @@ class PaperEntry(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("paperEntry")
-        model = QStringListModel(list(slip39.WORDLIST), self)
-        self.completer = QCompleter(model, self)
+        # The word list belongs to the completer, so it is deleted after the completer's
+        # own proxy model: a list deleted first (as a sibling made before it) could be
+        # asked for its rows while half destroyed, which crashed the app ("pure virtual
+        # method called") when a ceremony window closed with this grid in use.
+        self.completer = QCompleter(self)
+        self.completer.setModel(QStringListModel(list(slip39.WORDLIST), self.completer))
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.completer.setModelSorting(QCompleter.ModelSorting.CaseSensitivelySortedModel)

@@ -379,7 +379,11 @@ class ReleaseWindow(QWidget):
         row = self.rows[custodian_id]
         dialog = PaperEntryDialog(row.slot.name, self, scan=lambda d: self.scan_sheet(row, d),
                                   fingerprint=self.manifest.fingerprint, purpose=self.verb)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # Not deleted on close: its deferred deletion, when this window closed with the
+        # dialog open (a quorum aborted), crashed the app now and then (QObject::~QObject
+        # in the deferred delete; 5 of 8 runs of the reshare test under CPU load, 0 of 8
+        # without). The dialog is this window's child and goes with it; its words are
+        # cleared when it closes (PaperEntryDialog.done).
         dialog.submitted.connect(lambda words: self._contribute_paper(row, dialog, words))
         dialog.finished.connect(lambda _r: self._paper_closed(dialog))
         self.paper_dialog = dialog

@@ -64,7 +64,8 @@ class ConfirmWordsDialog(QDialog):
         intro.setWordWrap(True)
         intro.setMinimumWidth(420)
         layout.addWidget(intro)
-        completer = QCompleter(QStringListModel(list(slip39.WORDLIST), self), self)
+        completer = QCompleter(self)  # owns its word list (see paper_entry.PaperEntry)
+        completer.setModel(QStringListModel(list(slip39.WORDLIST), completer))
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         form = QFormLayout()
         self.fields: dict[int, WordField] = {}
