@@ -114,3 +114,73 @@ def test_only_the_newest_read_of_a_page_is_shown(context, qtbot) -> None:
     qtbot.waitUntil(lambda: loader.idle and bool(shown))
     assert shown == [(3, "tessera-page-loader")]  # 1 and 2 superseded, never shown
     assert not VaultLoader.inline
+
+
+@pytest.fixture
+def growing(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The records page reads the demo record plus ``count`` copies ("Service account
+    00001" …); a test raises ``count`` to stand for records added, and may hold the read
+    at ``gate`` (the loader thread waits there while the gate is cleared)."""
+    state: dict[str, object] = {"count": MANY - 1, "gate": threading.Event()}
+    state["gate"].set()  # type: ignore[attr-defined]
+
+    def many_rows(vault):  # type: ignore[no-untyped-def]
+        state["gate"].wait(10)  # type: ignore[attr-defined]
+        real = record_rows(vault)
+        return real + [dataclasses.replace(real[0], record=dataclasses.replace(
+            real[0].record, label=f"Service account {n:05d}"))
+            for n in range(1, int(state["count"]) + 1)]  # type: ignore[call-overload]
+
+    monkeypatch.setattr(pages, "record_rows", many_rows)
+    return state
+
+
+def test_after_a_change_new_rows_arrive_in_the_views_order_and_the_selection_stays(
+        growing, window, context, qtbot) -> None:
+    page = window.records
+    qtbot.waitUntil(lambda: page.model.rowCount() == MANY, timeout=20_000)
+    page._identity = lambda r: r.record.label  # the copies share the demo record's id
+    page.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+    assert page.select_where(lambda r: r.record.label == "Service account 01234")
+    page.search.setText("account")  # the demo record is filtered out
+
+    growing["count"] = MANY + 1  # two records added: 05000 and 05001
+    context.notify_changed()
+    qtbot.waitUntil(lambda: page.model.rowCount() == MANY + 2, timeout=20_000)
+    assert labels(page)[:3] == ["Service account 05001", "Service account 05000",
+                                "Service account 04999"]
+    assert page.count.text() == "5,001 of 5,002 shown"
+    assert page.selected_row().record.label == "Service account 01234"
+    assert page.detail.title.text() == "Service account 01234"
+    page.search.clear()
+    assert labels(page)[-1] == "Demo: CI deploy key"  # sorted descending, every row
+
+
+def test_rows_read_while_the_sort_changed_are_shown_in_the_new_order(growing, window,
+                                                                    context, qtbot) -> None:
+    page = window.records
+    qtbot.waitUntil(lambda: page.model.rowCount() == MANY, timeout=20_000)
+    growing["gate"].clear()  # type: ignore[attr-defined]
+    growing["count"] = MANY  # one record added
+    context.notify_changed()  # read with the rows in ascending order…
+    page.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # …sorted again meanwhile
+    growing["gate"].set()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: page.model.rowCount() == MANY + 1, timeout=20_000)
+    shown = labels(page)
+    assert shown[:2] == ["Service account 05000", "Service account 04999"]
+    assert shown == sorted(shown, reverse=True)
+
+
+def test_the_rows_a_change_replaces_are_freed(window, context, qtbot) -> None:
+    """The page's rows are moved out of the garbage collector's walk once shown; the rows
+    a later read replaces must still be freed, or every vault change would grow memory."""
+    import weakref
+
+    page = window.records
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1 and context.loader.idle)
+    old = weakref.ref(page.model.row_at(0).record)
+    context.notify_changed()
+    qtbot.waitUntil(lambda: context.loader.idle and page.model.row_at(0).record is not None
+                    and old() is not page.model.row_at(0).record)
+    page.detail.show_row(page.selected_row())
+    assert old() is None

@@ -126,9 +126,10 @@ class AuditPage(TablePage):
         return read
 
     @staticmethod
-    def prepare(model: RowTableModel[Any], rows: Any) -> Any:
+    def prepare(model: RowTableModel[Any], rows: Any,
+                order: tuple[int, Qt.SortOrder] | None = None) -> Any:
         entries, total = rows
-        return model.prepare(entries), total
+        return model.prepare(entries, order), total
 
     def show_rows(self, rows: Any) -> None:
         entries, self.total = rows

@@ -8,7 +8,7 @@ Every inventory table (records, custodians, tokens, audit) is a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -44,6 +44,7 @@ class Prepared(Generic[R]):
     sort_keys: dict[int, list[tuple[int, Any]]]
     haystacks: list[str]
     texts: list[list[str]]  # per column, each row's cell as shown
+    order: tuple[int, Qt.SortOrder] | None = None  # already sorted so, on the loader
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,27 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         self.version = 0  # changes whenever the rows or their order change
 
     # -- content -----------------------------------------------------------------
-    def prepare(self, rows: Sequence[R]) -> Prepared[R]:
-        """Compute every row's sort keys and search text: pure Python on the row objects,
+    def prepare(self, rows: Sequence[R], order: tuple[int, Qt.SortOrder] | None = None
+                ) -> Prepared[R]:
+        """Compute every row's sort keys and search text, and sort the rows by ``order``
+        (the view's sort when the read was asked for): pure Python on the row objects,
         so the loader thread does it and the GUI thread only swaps the lists in."""
         rows = list(rows)
         raw = [[c.text(r) for r in rows] for c in self._columns]
         keys = {n: [_none_first(c.sort_key(r)) for r in rows] if c.sort_key
                 else [(1, t.casefold()) for t in raw[n]] for n, c in enumerate(self._columns)}
         hay = [" ".join(str(t or "") for t in cells).casefold() for cells in zip(*raw, strict=True)]
-        return Prepared(rows, keys, hay, [[visible(t) for t in col] for col in raw])
+        texts = [[visible(t) for t in col] for col in raw]
+        if order is None or not 0 <= order[0] < len(self._columns) or not rows:
+            return Prepared(rows, keys, hay, texts)
+        moved = _sorted_positions(keys[order[0]], order[1])
+        return Prepared([rows[i] for i in moved], {c: [k[i] for i in moved] for c, k in keys.items()},
+                        [hay[i] for i in moved], [[t[i] for i in moved] for t in texts], order)
+
+    @property
+    def order(self) -> tuple[int, Qt.SortOrder] | None:
+        """The column and direction the rows are kept in (None: as read)."""
+        return self._order
 
     def set_rows(self, rows: Sequence[R] | Prepared[R]) -> None:
         """Replace every row (views keep their sort and filter)."""
@@ -99,7 +112,8 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
             self._sort_keys = {}
             self._haystacks = None
             self._texts = None
-        if self._order is not None:
+        already = isinstance(rows, Prepared) and rows.order == self._order
+        if self._order is not None and not already:
             self._reorder(*self._order)
         self.version += 1
         self.endResetModel()
@@ -127,13 +141,7 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         if not 0 <= column < len(self._columns) or not self._rows:
             return list(range(len(self._rows)))
         self.sort_key(0, column)
-        keys = self._sort_keys[column]
-        descending = order == Qt.SortOrder.DescendingOrder
-        try:
-            moved = sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)
-        except TypeError:  # mixed kinds in one column: compare their text
-            moved = sorted(range(len(keys)), key=lambda i: (keys[i][0], str(keys[i][1])),
-                           reverse=descending)
+        moved = _sorted_positions(self._sort_keys[column], order)
         self._rows = [self._rows[i] for i in moved]
         self._sort_keys = {c: [k[i] for i in moved] for c, k in self._sort_keys.items()}
         if self._haystacks is not None:
@@ -174,6 +182,15 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
 
     def rows(self) -> list[R]:
         return list(self._rows)
+
+    def leading_texts(self, count: int) -> list[list[str]] | None:
+        """The cells of the first ``count`` rows as shown, per column (None: not prepared)."""
+        return None if self._texts is None else [t[:count] for t in self._texts]
+
+    def positions(self, wanted: Callable[[R], bool]) -> Iterator[int]:
+        """The position of every row ``wanted``, in the model's (the view's) order: one
+        Python loop over the rows, not a call through Qt per row."""
+        return (n for n, r in enumerate(self._rows) if wanted(r))
 
     def row_at(self, row: int) -> R:
         return self._rows[row]
@@ -299,6 +316,16 @@ class RowFilterProxy(QSortFilterProxyModel):
 
     def row_at(self, proxy_row: int) -> Any:
         return self.index(proxy_row, 0).data(ROW_ROLE)
+
+
+def _sorted_positions(keys: list[tuple[int, Any]], order: Qt.SortOrder) -> list[int]:
+    """The old position of each row once sorted by ``keys`` (stable)."""
+    descending = order == Qt.SortOrder.DescendingOrder
+    try:
+        return sorted(range(len(keys)), key=keys.__getitem__, reverse=descending)
+    except TypeError:  # mixed kinds in one column: compare their text
+        return sorted(range(len(keys)), key=lambda i: (keys[i][0], str(keys[i][1])),
+                      reverse=descending)
 
 
 def _none_first(value: Any) -> tuple[int, Any]:

@@ -89,6 +89,7 @@ class ColumnFitter(QObject):
         self.floor = floor  # None: every column shares the width, no sideways scrolling
         self.user_sized = False
         self._fitting = False
+        self._wanted: list[int] | None = None  # contents' widths measured last
         header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
         self.header = header
         header.sectionResized.connect(self._resized_by_hand)
@@ -101,20 +102,24 @@ class ColumnFitter(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:
-            self.fit()
+            # Only the room changed: measuring the contents again (a Python call per
+            # sampled cell) cost 20-60 ms whenever a search made the scroll bar come or go.
+            self.fit(measure=False)
         return False
 
-    def fit(self) -> None:
+    def fit(self, *, measure: bool = True) -> None:
+        """Share the width among the columns; ``measure``: measure the contents again."""
         if self.user_sized or self.view.model() is None:
             return
         header = self.header
         columns = header.count()
         if columns == 0:
             return
-        wanted = []
-        for column in range(columns):
-            content = self.view.sizeHintForColumn(column)
-            wanted.append(max(content, header.sectionSizeHint(column)))
+        wanted = self._wanted
+        if measure or wanted is None or len(wanted) != columns:
+            wanted = [max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c))
+                      for c in range(columns)]
+            self._wanted = wanted
         last = min(wanted[-1], self.minimum_last)
         available = max(self.view.viewport().width() - last, 0)
         # The first column names the row (a label, a person): it keeps up to 40 % of the
