@@ -80,6 +80,7 @@ def test_a_change_shows_on_the_page_on_screen_and_on_another_when_shown(window, 
     context.notify_changed()
     state = records.model.column_titles().index("State")
     qtbot.waitUntil(lambda: records.proxy.index(0, state).data() == "rotation required")
+    assert "Bob left" in records.detail.state.text()  # the selected record's detail too
     assert custodians.model.rowCount() == 3  # hidden: not read yet
 
     window.show_page(PAGES.index("Custodians"))

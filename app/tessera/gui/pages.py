@@ -186,6 +186,7 @@ class RecordsPage(TablePage):
             self.state_filter.addItem(state.display.capitalize(), state.value)
         self.state_filter.currentIndexChanged.connect(self._filter_state)
         self.filters.addWidget(self.state_filter)
+        self._taking_rows = False
         self.detail = RecordDetail(context.vault, loader=context.loader)
         self.detail.setMinimumWidth(330)
         self.detail.release_requested.connect(self.release_requested)
@@ -216,10 +217,17 @@ class RecordsPage(TablePage):
             self.proxy.set_predicate(lambda r: r.record.state.value == wanted)
 
     def _selection_changed(self, _new: QItemSelection, _old: QItemSelection) -> None:
-        self.detail.show_row(self.selected_row())
+        if not self._taking_rows:
+            self.detail.show_row(self.selected_row())
 
     def show_rows(self, rows: Any) -> None:
-        super().show_rows(rows)
+        # The detail reads the vault on the GUI thread: once per new rows, not once per
+        # selection change while the model is reset and the selected row found again.
+        self._taking_rows = True
+        try:
+            super().show_rows(rows)
+        finally:
+            self._taking_rows = False
         row = self.selected_row()
         if row is None and self.proxy.rowCount():
             self.table.selectRow(0)
