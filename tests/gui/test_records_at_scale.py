@@ -173,8 +173,9 @@ def test_rows_read_while_the_sort_changed_are_shown_in_the_new_order(growing, wi
 
 
 def test_the_rows_a_change_replaces_are_freed(window, context, qtbot) -> None:
-    """The page's rows are moved out of the garbage collector's walk once shown; the rows
-    a later read replaces must still be freed, or every vault change would grow memory."""
+    """The rows a later read replaces must be freed (start-up objects are frozen out of
+    the garbage collector's walk; the pages' rows never are), or every vault change would
+    grow memory."""
     import weakref
 
     page = window.records
