@@ -12,6 +12,7 @@ job); :func:`replay` takes a ``check`` callback the custody layer supplies.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -914,16 +915,19 @@ def compare_tables(conn: sqlite3.Connection,
                    tables: Mapping[str, Mapping[tuple[Any, ...], tuple[dict[str, Any], int]]]
                    ) -> Difference | None:
     """The first cell (in table, key order) where the tables differ from the projection."""
-    factory = conn.text_factory
-    conn.text_factory = _lenient_text  # a planted TEXT that is not UTF-8 is named, not fatal
-    try:
+    with _lenient_text(conn):  # a planted TEXT that is not UTF-8 is named, not fatal
         return _compare_tables(conn, tables)
+
+
+@contextlib.contextmanager
+def _lenient_text(conn: sqlite3.Connection) -> Iterator[None]:
+    """Read TEXT that is not UTF-8 (planted by other software) instead of failing on it."""
+    factory = conn.text_factory
+    conn.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
+    try:
+        yield
     finally:
         conn.text_factory = factory
-
-
-def _lenient_text(data: bytes) -> str:
-    return data.decode("utf-8", "surrogateescape")
 
 
 def _compare_tables(conn: sqlite3.Connection,
@@ -974,9 +978,7 @@ def tables_digest(conn: sqlite3.Connection) -> str:
     and reading the projection it needs, are most of a command's opening). One pass
     over each table: a second read of ``versions`` for each BLOB column would walk the
     large rows' overflow pages again."""
-    factory = conn.text_factory
-    conn.text_factory = _lenient_text  # a planted TEXT that is not UTF-8 is hashed, not fatal
-    try:
+    with _lenient_text(conn):  # a planted TEXT that is not UTF-8 is hashed, not fatal
         digest = hashlib.sha256(b"tessera/tables/v2\0")
         sha256 = hashlib.sha256
         for table in projected_tables(conn):
@@ -993,9 +995,6 @@ def tables_digest(conn: sqlite3.Connection) -> str:
                            f"ORDER BY {', '.join(_q(c) for c in table.key)}")
             width = len(plain)
             while rows := cursor.fetchmany(2048):
-                if not blob:
-                    digest.update(repr(rows).encode("utf-8", "surrogatepass"))
-                    continue
                 digest.update(repr([row[:width] for row in rows]).encode("utf-8", "surrogatepass"))
                 for row in rows:
                     for at in range(width, len(row), 2):
@@ -1003,8 +1002,6 @@ def tables_digest(conn: sqlite3.Connection) -> str:
                         digest.update(row[at].encode("ascii") + b"\0" + (
                             sha256(value).digest() if value is not None else b""))
         return digest.hexdigest()
-    finally:
-        conn.text_factory = factory
 
 
 def _name(row: Mapping[str, Any]) -> str:
