@@ -56,10 +56,11 @@ def connected_devices(drivers: TokenDrivers,
         piv = drivers.driver(TokenKind.PIV)
         if not isinstance(piv, PivDriver):
             return found
-        for card in piv.list_devices():
+        cards = piv.list_devices()
+        for card in cards:
             found.append(ConnectedDevice(TokenKind.PIV, card.label, str(card.serial),
                                          card.virtual))
-        piv.require_free("its serial")
+        piv.require_free("its serial", cards)  # probes only readers the listing skipped
     except TokenError as e:
         if problems is not None:
             problems.append(str(e))

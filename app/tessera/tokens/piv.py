@@ -23,7 +23,7 @@ import binascii
 import enum
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
@@ -171,11 +171,12 @@ class PivDriver:
                 return device
         return None
 
-    def require_free(self, wanted: str) -> None:
+    def require_free(self, wanted: str, listed: Iterable[PivDevice] = ()) -> None:
         """Raise :class:`KeyInUse` if a YubiKey that may be ``wanted`` (not found) is
-        held by another program: "insert it" or "not this key" would be wrong."""
+        held by another program: "insert it" or "not this key" would be wrong.
+        ``listed``: keys just listed (their readers are not probed again)."""
         if self._devices is list_real_devices:
-            held = busy_readers()
+            held = busy_readers(d.device for d in listed)
             if held:
                 raise KeyInUse(wanted, held)
 

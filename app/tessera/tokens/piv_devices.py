@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from smartcard.pcsc.PCSCExceptions import BaseSCardException
@@ -66,7 +66,7 @@ def list_real_devices() -> DeviceListing:
     deadline = time.monotonic() + BUSY_WAIT
     while True:
         found = list_all_devices([SmartCardConnection])
-        if time.monotonic() >= deadline or not busy_readers(found):
+        if time.monotonic() >= deadline or not busy_readers(d for d, _ in found):
             return found
         time.sleep(0.2)
 
@@ -74,14 +74,14 @@ def list_real_devices() -> DeviceListing:
 BUSY_WAIT = 1.5  # seconds a YubiKey held by another program is waited for when listing
 
 
-def busy_readers(found: DeviceListing | None = None) -> list[str]:
+def busy_readers(listed: Iterable[YkmanDevice] = ()) -> list[str]:
     """The names of YubiKey readers whose card another program holds (it refuses even a
-    shared connection: a sharing violation). ``found``: a listing already made, whose
-    keys are not held."""
+    shared connection: a sharing violation). ``listed``: keys a listing just opened, so
+    not held — their readers are not probed."""
     from smartcard import scard
     from ykman.pcsc import list_devices as yubikey_readers
 
-    opened = {device.fingerprint for device, _ in found or ()}
+    opened = {device.fingerprint for device in listed}
     try:
         wanted = [d.reader.name for d in yubikey_readers()  # type: ignore[no-untyped-call]
                   if d.fingerprint not in opened]
