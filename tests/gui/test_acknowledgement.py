@@ -64,6 +64,6 @@ def test_the_review_page_flags_missing_acknowledgements(window, context, qtbot):
     window.show_page(PAGES.index("Review"))
     page = window.review
     assert "not_acknowledged" in page.finding_kinds("Risky")
-    shown = [page.findings.topLevelItem(i).text(1)
-             for i in range(page.findings.topLevelItemCount())]
+    shown = [page.findings.model().index(i, 1).data()
+             for i in range(page.findings.model().rowCount())]
     assert "Responsibilities not acknowledged" in shown

@@ -41,15 +41,14 @@ def test_review_flags_each_finding_and_exports(window, context, qtbot, tmp_path,
     kinds = page.finding_kinds("Risky")
     assert {"loss_below_threshold", "custodian_is_owner", "sheets_outstanding",
             "rotation_due", "never_drilled"} <= kinds
-    labels = [page.records.topLevelItem(i).text(0)
-              for i in range(page.records.topLevelItemCount())]
+    rows = record_rows(page)
+    labels = [cells[0] for cells, _ in rows]
     assert "Risky" in labels
-    risky = page.records.topLevelItem(labels.index("Risky"))
-    assert risky.text(1) == "2 of 2"
-    assert risky.text(5) == "2"  # two superseded sheets outstanding
-    assert [risky.child(i).text(0) for i in range(risky.childCount())] == ["Alice", "Bob"]
-    severities = {page.findings.topLevelItem(i).text(0)
-                  for i in range(page.findings.topLevelItemCount())}
+    risky, holders = rows[labels.index("Risky")]
+    assert risky[1] == "2 of 2"
+    assert risky[5] == "2"  # two superseded sheets outstanding
+    assert [cells[0] for cells in holders] == ["Alice", "Bob"]
+    severities = {cells[0] for cells in finding_rows(page)}
     assert "HIGH" in severities
     assert "high" in page.counts.text()
 
@@ -63,23 +62,44 @@ def test_review_flags_each_finding_and_exports(window, context, qtbot, tmp_path,
     assert targets["csv"].stat().st_mode & 0o077 == 0
 
 
+def record_rows(page: ReviewPage) -> list[tuple[list[str], list[list[str]]]]:
+    """Each record's cells as its view shows them, with each holder's beneath it."""
+    model = page.records.model()
+
+    def cells(index) -> list[str]:
+        return [model.index(index.row(), c, index.parent()).data()
+                for c in range(model.columnCount())]
+
+    rows = []
+    for i in range(model.rowCount()):
+        record = model.index(i, 0)
+        rows.append((cells(record), [cells(model.index(j, 0, record))
+                                     for j in range(model.rowCount(record))]))
+    return rows
+
+
+def finding_rows(page: ReviewPage) -> list[list[str]]:
+    model = page.findings.model()
+    return [[model.index(i, c).data() for c in range(model.columnCount())]
+            for i in range(model.rowCount())]
+
+
 def _listed(page: ReviewPage) -> tuple[list[object], list[object]]:
     """Every row as shown: record, id, whether its findings count is coloured, holders;
     each finding's texts, whether coloured, tooltip."""
     from PySide6.QtCore import Qt
 
-    def coloured(item, column: int) -> bool:
-        return item.data(column, Qt.ItemDataRole.ForegroundRole) is not None
-
+    records_model, findings_model = page.records.model(), page.findings.model()
     records = []
-    for i in range(page.records.topLevelItemCount()):
-        item = page.records.topLevelItem(i)
-        records.append((item.text(0), item.data(0, Qt.ItemDataRole.UserRole),
-                        item.text(6), coloured(item, 6), item.font(0).bold(),
-                        [item.child(j).text(0) for j in range(item.childCount())]))
-    findings = [([item.text(c) for c in range(5)], coloured(item, 0), item.toolTip(4))
-                for item in (page.findings.topLevelItem(i)
-                             for i in range(page.findings.topLevelItemCount()))]
+    for i, (cells, holders) in enumerate(record_rows(page)):
+        index = records_model.index(i, 0)
+        records.append((cells[0], index.data(Qt.ItemDataRole.UserRole), cells[6],
+                        records_model.index(i, 6).data(Qt.ItemDataRole.ForegroundRole)
+                        is not None, index.data(Qt.ItemDataRole.FontRole).bold(),
+                        [holder[0] for holder in holders]))
+    findings = [(cells, findings_model.index(i, 0).data(Qt.ItemDataRole.ForegroundRole)
+                 is not None, findings_model.index(i, 4).data(Qt.ItemDataRole.ToolTipRole))
+                for i, cells in enumerate(finding_rows(page))]
     return records, findings
 
 
@@ -98,9 +118,8 @@ def _expected(review) -> tuple[list[object], list[object]]:
     return records, findings
 
 
-def test_a_new_review_rewrites_the_lists_row_for_row(window, context, qtbot):
-    """A vault change lists the new review in the rows already there (no mass delete,
-    which froze the window at 5,000 records): after shrinking and growing, the page lists
+def test_a_new_review_replaces_the_lists_row_for_row(window, context, qtbot):
+    """A new review replaces what was listed: after shrinking and growing, the page lists
     exactly the new review — no row, holder, colour or tooltip left over."""
     from tessera.core.review import Review
     from tessera.custody.review import gather_review
@@ -108,7 +127,7 @@ def test_a_new_review_rewrites_the_lists_row_for_row(window, context, qtbot):
     risky_record(context)
     window.show_page(PAGES.index("Review"))
     page = window.review
-    qtbot.waitUntil(lambda: page.review is not None and not page.filling)
+    qtbot.waitUntil(lambda: page.review is not None)
     full = gather_review(context.vault)
     first = max(full.records, key=lambda r: len(r.holders))
     others = tuple(f for f in full.findings if f.record_id != first.record_id)[:2]
@@ -120,5 +139,31 @@ def test_a_new_review_rewrites_the_lists_row_for_row(window, context, qtbot):
     assert _listed(page) == _expected(full)
     for review in (smaller, full, smaller):
         page.show_review(review)
-        qtbot.waitUntil(lambda: not page.filling)
         assert _listed(page) == _expected(review)
+
+
+def test_a_large_review_lists_records_closed_and_keeps_the_ones_opened(
+        window, context, qtbot, monkeypatch):
+    """Past EXPAND_UP_TO records the holders start closed (thousands of records would
+    otherwise be a wall of holder rows); a record the user opened stays open when a
+    vault change brings a new review, and the others stay closed."""
+    from tessera.gui import review_page
+
+    risky_record(context)
+    window.show_page(PAGES.index("Review"))
+    page = window.review
+    qtbot.waitUntil(lambda: page.review is not None)
+    view, model = page.records, page.records.model()
+    assert model.rowCount() == 2
+    assert all(view.isExpanded(model.index(i, 0)) for i in range(2))  # a small vault: open
+
+    monkeypatch.setattr(review_page, "EXPAND_UP_TO", 1)
+    page.show_review(page.review)
+    assert not any(view.isExpanded(model.index(i, 0)) for i in range(2))
+    view.expand(model.index(1, 0))
+    opened = model.index(1, 0).data()
+    context.notify_changed()  # the page is shown: the new review is read and listed
+    qtbot.waitUntil(lambda: context.loader.idle)
+    labels = [model.index(i, 0).data() for i in range(2)]
+    assert [view.isExpanded(model.index(i, 0)) for i in range(2)] == [
+        label == opened for label in labels]

@@ -12,10 +12,10 @@ pytestmark = pytest.mark.usefixtures("no_qt_warnings")
 
 def review_rotation_cell(window, label: str) -> str:
     window.show_page(PAGES.index("Review"))
-    tree = window.review.records
-    for i in range(tree.topLevelItemCount()):
-        if tree.topLevelItem(i).text(0) == label:
-            return tree.topLevelItem(i).text(4)
+    model = window.review.records.model()
+    for i in range(model.rowCount()):
+        if model.index(i, 0).data() == label:
+            return model.index(i, 4).data()
     raise AssertionError(f"{label} not in the review")
 
 

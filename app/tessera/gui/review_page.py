@@ -5,62 +5,49 @@ flagged by severity (single points of loss, one person holding several shares,
 software keys on hardware-only records, overdue drills or rotations, keys never
 drilled, a custodian who owns the record, superseded sheets not destroyed). The
 review is computed by :func:`tessera.custody.review.gather_review` on the context's
-loader thread, and the lists are filled a slice at a time from the event loop, so the
-review of thousands of records never freezes the window; CSV and PDF are the same
-report the CLI writes.
+loader thread, with every cell of both lists (:mod:`tessera.gui.review_models`), and
+shown by one reset of each list's model, so the review of thousands of records never
+freezes the window. Up to ``EXPAND_UP_TO`` records are listed with their holders
+opened out; a larger vault lists its records closed, and a record opened stays open
+across a new review. CSV and PDF are the same report the CLI writes.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QFont
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from tessera.core.private_file import write_private
-from tessera.core.review import Review, Severity, review_csv
-from tessera.core.wording import share_label
+from tessera.core.review import Review, review_csv
 from tessera.custody.review import gather_review
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
-from tessera.gui.rows import short_time
+from tessera.gui.review_models import FindingsModel, RecordsModel, ReviewListing, list_review
 from tessera.gui.stale_pages import RefreshWhenShown
-from tessera.gui.table_model import Tone, tone_color
 from tessera.gui.widgets import heading, muted
-from tessera.tokens.base import TokenKind
+from tessera.vault import Vault
 
-SEVERITY_ORDER = {severity: n for n, severity in enumerate(Severity)}
-SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
-FILL_SLICE = 0.012  # seconds of list filling per turn of the event loop
+ROLE_ID = Qt.ItemDataRole.UserRole  # a record row's id
+EXPAND_UP_TO = 200  # records whose holders are shown opened out; more start closed
 SIZE_SAMPLE = 200  # rows a column's width is measured on
 
 
-def _set_texts(item: QTreeWidgetItem, texts: list[str]) -> None:
-    for column, text in enumerate(texts):
-        if item.text(column) != text:
-            item.setText(column, text)
-
-
-def _remove_from(tree: QTreeWidget, keep: int) -> Iterator[None]:
-    """Remove the top-level items after the first ``keep``, from the end (each removal
-    is then cheap), yielding every 200 so the event loop keeps turning."""
-    for n, index in enumerate(range(tree.topLevelItemCount() - 1, keep - 1, -1)):
-        tree.takeTopLevelItem(index)
-        if n % 200 == 199:
-            yield
+def _review_and_listing(vault: Vault) -> tuple[Review, ReviewListing]:
+    """The review and every cell of its lists (runs on the loader thread)."""
+    review = gather_review(vault)
+    return review, list_review(review)
 
 
 def ask_export_path(parent: QWidget, kind: str) -> Path | None:
@@ -76,7 +63,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
     """Sidebar page: the access review of the open vault."""
 
     ask_export_path: Callable[[QWidget, str], Path | None] = staticmethod(ask_export_path)
-    filled = Signal()  # the review read last is listed in full
+    filled = Signal()  # the review read last is listed
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,19 +86,21 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self.counts = QLabel()
         self.counts.setAccessibleName("Findings count")
         layout.addWidget(self.counts)
-        self.records = QTreeWidget()
+        self.records = QTreeView()
         self.records.setAccessibleName("Records and holders")
-        self.records.setHeaderLabels(["Record / custodian", "Quorum / share", "State / keys",
-                                      "Last release / last drill", "Rotation due",
-                                      "Old sheets", "Findings"])
+        self.records_model = RecordsModel(self.records.font(), self.records)
+        self.records.setModel(self.records_model)
         self.records.setUniformRowHeights(True)
         self.records.header().setResizeContentsPrecision(SIZE_SAMPLE)
-        self._fill: Iterator[None] | None = None
-        self.findings = QTreeWidget()
+        self._opened: set[str] = set()  # records whose holders the user opened
+        self.records.expanded.connect(lambda index: self._opened.add(index.data(ROLE_ID)))
+        self.records.collapsed.connect(lambda index: self._opened.discard(index.data(ROLE_ID)))
+        self.findings = QTreeView()
         self.findings.setAccessibleName("Findings")
-        self.findings.setHeaderLabels(["Severity", "Finding", "Record", "Custodian", "Details"])
+        self.findings_model = FindingsModel(self.findings)
+        self.findings.setModel(self.findings_model)
         self.findings.setRootIsDecorated(False)
-        self.findings.setWordWrap(True)
+        self.findings.setUniformRowHeights(True)
         self.findings.header().setResizeContentsPrecision(SIZE_SAMPLE)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.records)
@@ -126,126 +115,39 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Compute the review on the loader thread; :meth:`show_review` lists it."""
+        """Compute the review and its cells on the loader thread; then list them."""
         if self.review is None:
             self.counts.setText("Reviewing the vault…")
-        self.context.loader.load(self, gather_review, self.show_review,
+        self.context.loader.load(self, _review_and_listing, self._show_listed,
                                  lambda exc: show_error(self, exc))
 
-    @property
-    def filling(self) -> bool:
-        return self._fill is not None
+    def _show_listed(self, result: tuple[Review, ReviewListing]) -> None:
+        self.show_review(*result)
 
-    def show_review(self, review: Review) -> None:
+    def show_review(self, review: Review, listing: ReviewListing | None = None) -> None:
+        """List ``review`` (its cells worked out here unless ``listing`` has them)."""
         self.review = review
-        counts = review.counts()
-        records = len(review.records)
-        self.counts.setText(f"{records:,} record{'' if records == 1 else 's'} · findings: "
-                            f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
-                            f"{counts[Severity.LOW]} low")
-        # The lists are rewritten in place, a slice at a time, and rows left over are
-        # removed from the end: clear() deleted 50,000 items at once at 5,000 records,
-        # freezing the window for 1.5 s on every vault change while this page was shown.
-        self.records.clearSelection()
-        self.findings.clearSelection()
-        self._fill = self._fill_steps(review)
-        self._fill_more(self._fill)
-
-    def _fill_more(self, steps: Iterator[None]) -> None:
-        """Fill for one slice of time, then let the event loop turn (tests: all at once)."""
-        if steps is not self._fill:
-            return  # a newer review replaced this one
-        deadline = time.perf_counter() + FILL_SLICE
-        for _ in steps:
-            if not self.context.loader.inline and time.perf_counter() > deadline:
-                QTimer.singleShot(0, lambda: self._fill_more(steps))
-                return
-        self._fill = None
+        listing = listing if listing is not None else list_review(review)
+        self.counts.setText(listing.counts)
+        # A model reset each: the views drop their selection and read only the rows
+        # they paint; columns are sized on the first rows when the vault is first shown.
+        first = self.records_model.rowCount() == 0 and self.findings_model.rowCount() == 0
+        self.records_model.show(listing.records)
+        self.findings_model.show(listing.findings)
+        if len(listing.records) <= EXPAND_UP_TO:
+            self.records.expandAll()
+            self._opened.clear()  # opened by the page, not by the user
+        elif self._opened:
+            opened, self._opened = self._opened, set()
+            for row, line in enumerate(listing.records):
+                if line.record_id in opened:
+                    self.records.expand(self.records_model.index(row, 0))
+        if first or len(listing.records) <= EXPAND_UP_TO:
+            for column in range(self.records_model.columnCount()):
+                self.records.resizeColumnToContents(column)
+            for column in range(4):
+                self.findings.resizeColumnToContents(column)
         self.filled.emit()
-
-    def _fill_steps(self, review: Review) -> Iterator[None]:
-        # Colours once per fill: reading the palette per row cost most of a first fill.
-        brushes = {s: QBrush(c) for s in Severity
-                   if (c := tone_color(SEVERITY_TONE[s])) is not None}
-        bold = QFont(self.records.font())
-        bold.setBold(True)
-        sized = False
-        reusable = self.records.topLevelItemCount()
-        for n, record in enumerate(review.records):
-            found = review.findings_for(record.record_id)
-            worst = min((f.severity for f in found), default=None,
-                        key=lambda s: SEVERITY_ORDER[s])
-            texts = [record.label, record.k_of_n, record.state_display,
-                     short_time(record.last_release_at), review.rotation_due_text(record),
-                     str(len(record.outstanding_sheets)) if record.outstanding_sheets else "—",
-                     str(len(found)) if found else "—"]
-            item = self.records.topLevelItem(n) if n < reusable else None
-            if item is None:
-                item = QTreeWidgetItem(texts)
-                item.setFont(0, bold)
-                self.records.addTopLevelItem(item)
-                item.setExpanded(True)
-            else:
-                _set_texts(item, texts)
-            item.setData(0, Qt.ItemDataRole.UserRole, record.record_id)
-            item.setData(6, Qt.ItemDataRole.ForegroundRole,
-                         brushes.get(worst) if worst is not None else None)
-            for h, holder in enumerate(record.holders):
-                keys = ", ".join(f"{t.label} ({TokenKind(t.kind).display_name}"
-                                 f"{', ' + t.state if t.state != 'active' else ''})"
-                                 for t in holder.tokens) or "paper only"
-                drills = [t.last_record_drill_at for t in holder.tokens if t.last_record_drill_at]
-                child_texts = [holder.name, ", ".join(share_label(k) for k in holder.share_keys),
-                               keys, short_time(max(drills)) if drills else "never", "", "",
-                               str(len(review.findings_for(record.record_id, holder.name)))
-                               or ""]
-                child = item.child(h) if h < item.childCount() else None
-                if child is None:
-                    item.addChild(QTreeWidgetItem(child_texts))
-                else:
-                    _set_texts(child, child_texts)
-            for extra in range(item.childCount() - 1, len(record.holders) - 1, -1):
-                item.takeChild(extra)
-            if n % 50 == 49:
-                yield
-            if not sized and n >= 49:
-                sized = True
-                self._size_records()
-        yield from _remove_from(self.records, len(review.records))
-        if not sized:
-            self._size_records()
-        order = list(Severity)
-        sized = False
-        reusable = self.findings.topLevelItemCount()
-        for n, finding in enumerate(sorted(review.findings,
-                                           key=lambda f: (order.index(f.severity),
-                                                          f.label.casefold()))):
-            texts = [finding.severity.value.upper(), finding.kind.heading, finding.label,
-                     finding.custodian, finding.text]
-            item = self.findings.topLevelItem(n) if n < reusable else None
-            if item is None:
-                item = QTreeWidgetItem(texts)
-                self.findings.addTopLevelItem(item)
-            else:
-                _set_texts(item, texts)
-            item.setData(0, Qt.ItemDataRole.ForegroundRole, brushes.get(finding.severity))
-            item.setToolTip(4, finding.text)
-            if n % 100 == 99:
-                yield
-            if not sized and n >= 99:
-                sized = True
-                self._size_findings()
-        yield from _remove_from(self.findings, len(review.findings))
-        if not sized:
-            self._size_findings()
-
-    def _size_records(self) -> None:
-        for column in range(self.records.columnCount()):
-            self.records.resizeColumnToContents(column)
-
-    def _size_findings(self) -> None:
-        for column in range(4):
-            self.findings.resizeColumnToContents(column)
 
     def finding_kinds(self, record_label: str | None = None) -> set[str]:
         """The kinds of findings listed (for one record, by label)."""

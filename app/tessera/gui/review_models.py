@@ -1,0 +1,221 @@
+"""The Review page's two lists as models over rows worked out on the loader thread.
+
+:func:`list_review` turns a :class:`~tessera.core.review.Review` into the cells the
+page shows — one row per record with its holders beneath it, every finding sorted by
+severity then record — in plain tuples, on the loader thread. The two models only
+hand those cells to their views: showing a new review of 5,000 records (50,000 rows)
+is one model reset, not 50,000 ``QTreeWidgetItem`` objects made, rewritten or deleted
+on the GUI thread, and nothing per row is left for the garbage collector to walk.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QFont
+
+from tessera.core.review import Review, Severity
+from tessera.core.wording import share_label
+from tessera.gui.rows import short_time
+from tessera.gui.theme import Tone, tone_color
+from tessera.tokens.base import TokenKind
+
+Index = QModelIndex | QPersistentModelIndex
+SEVERITIES = tuple(Severity)  # most severe first
+SEVERITY_TONE = {Severity.HIGH: Tone.BAD, Severity.MEDIUM: Tone.WARN, Severity.LOW: Tone.MUTED}
+RECORD_COLUMNS = ("Record / custodian", "Quorum / share", "State / keys",
+                  "Last release / last drill", "Rotation due", "Old sheets", "Findings")
+FINDING_COLUMNS = ("Severity", "Finding", "Record", "Custodian", "Details")
+NO_SEVERITY = -1
+_ROOT = QModelIndex()
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole
+
+
+class RecordLine(NamedTuple):
+    """A record's row: its cells, id, the index of its worst finding's severity
+    (``NO_SEVERITY``: none) and one tuple of cells per holder."""
+
+    cells: tuple[str, ...]
+    record_id: str
+    worst: int
+    holders: tuple[tuple[str, ...], ...]
+
+
+class FindingLine(NamedTuple):
+    cells: tuple[str, ...]
+    severity: int  # index into SEVERITIES
+
+
+class ReviewListing(NamedTuple):
+    records: tuple[RecordLine, ...]
+    findings: tuple[FindingLine, ...]
+    counts: str  # "5,000 records · findings: 3 high, …"
+
+
+def list_review(review: Review) -> ReviewListing:
+    """Every cell of both lists, as shown (pure Python: runs on the loader thread)."""
+    rank = {severity: n for n, severity in enumerate(SEVERITIES)}
+    records = []
+    for record in review.records:
+        found = review.findings_for(record.record_id)
+        worst = min((rank[f.severity] for f in found), default=NO_SEVERITY)
+        holders = []
+        for holder in record.holders:
+            keys = ", ".join(f"{t.label} ({TokenKind(t.kind).display_name}"
+                             f"{', ' + t.state if t.state != 'active' else ''})"
+                             for t in holder.tokens) or "paper only"
+            drills = [t.last_record_drill_at for t in holder.tokens if t.last_record_drill_at]
+            own = sum(1 for f in found if f.custodian == holder.name)
+            holders.append((holder.name, ", ".join(share_label(k) for k in holder.share_keys),
+                            keys, short_time(max(drills)) if drills else "never", "", "",
+                            str(own)))
+        records.append(RecordLine(
+            (record.label, record.k_of_n, record.state_display,
+             short_time(record.last_release_at), review.rotation_due_text(record),
+             str(len(record.outstanding_sheets)) if record.outstanding_sheets else "—",
+             str(len(found)) if found else "—"),
+            record.record_id, worst, tuple(holders)))
+    findings = sorted(review.findings, key=lambda f: (rank[f.severity], f.label.casefold()))
+    counts = review.counts()
+    total = len(review.records)
+    return ReviewListing(
+        tuple(records),
+        tuple(FindingLine((f.severity.value.upper(), f.kind.heading, f.label, f.custodian,
+                           f.text), rank[f.severity]) for f in findings),
+        f"{total:,} record{'' if total == 1 else 's'} · findings: "
+        f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
+        f"{counts[Severity.LOW]} low")
+
+
+def _brushes() -> dict[int, QBrush]:
+    """One brush per severity, read from the palette once per listing."""
+    return {n: QBrush(colour) for n, severity in enumerate(SEVERITIES)
+            if (colour := tone_color(SEVERITY_TONE[severity])) is not None}
+
+
+class RecordsModel(QAbstractItemModel):
+    """Records at the top level, each record's holders beneath it (read-only).
+
+    An index's internal id says where it is: 0 for a record, the record's row + 1 for
+    one of its holders."""
+
+    def __init__(self, font: QFont, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lines: tuple[RecordLine, ...] = ()
+        self._brushes: dict[int, QBrush] = {}
+        self._bold = QFont(font)
+        self._bold.setBold(True)
+
+    def show(self, lines: tuple[RecordLine, ...]) -> None:
+        self.beginResetModel()
+        self._lines = lines
+        self._brushes = _brushes()
+        self.endResetModel()
+
+    def line(self, row: int) -> RecordLine:
+        return self._lines[row]
+
+    # -- QAbstractItemModel --------------------------------------------------------------
+    def index(self, row: int, column: int, parent: Index = _ROOT) -> QModelIndex:
+        if parent.isValid():
+            if parent.internalId() or not 0 <= parent.row() < len(self._lines):
+                return QModelIndex()
+            if 0 <= row < len(self._lines[parent.row()].holders) and 0 <= column < 7:
+                return self.createIndex(row, column, parent.row() + 1)
+            return QModelIndex()
+        if 0 <= row < len(self._lines) and 0 <= column < 7:
+            return self.createIndex(row, column, 0)
+        return QModelIndex()
+
+    def parent(self, child: Index = _ROOT) -> QModelIndex:  # type: ignore[override]
+        if not child.isValid() or not child.internalId():
+            return QModelIndex()
+        return self.createIndex(child.internalId() - 1, 0, 0)
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        if not parent.isValid():
+            return len(self._lines)
+        if parent.internalId() or parent.column() != 0:
+            return 0
+        return len(self._lines[parent.row()].holders)
+
+    def hasChildren(self, parent: Index = _ROOT) -> bool:
+        return self.rowCount(parent) > 0
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return len(RECORD_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = _DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
+            return RECORD_COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        holder_of = index.internalId()
+        column = index.column()
+        if holder_of:
+            if role == _DISPLAY:
+                return self._lines[holder_of - 1].holders[index.row()][column]
+            return None
+        line = self._lines[index.row()]
+        if role == _DISPLAY:
+            return line.cells[column]
+        if role == _FOREGROUND and column == 6:
+            return self._brushes.get(line.worst)
+        if role == Qt.ItemDataRole.FontRole and column == 0:
+            return self._bold
+        if role == Qt.ItemDataRole.UserRole and column == 0:
+            return line.record_id
+        return None
+
+
+class FindingsModel(QAbstractTableModel):
+    """Every finding, most severe first (read-only); the details also as a tooltip."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lines: tuple[FindingLine, ...] = ()
+        self._brushes: dict[int, QBrush] = {}
+
+    def show(self, lines: tuple[FindingLine, ...]) -> None:
+        self.beginResetModel()
+        self._lines = lines
+        self._brushes = _brushes()
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._lines)
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(FINDING_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = _DISPLAY) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == _DISPLAY:
+            return FINDING_COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        line = self._lines[index.row()]
+        column = index.column()
+        if role == _DISPLAY:
+            return line.cells[column]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 4:
+            return line.cells[4]
+        if role == _FOREGROUND and column == 0:
+            return self._brushes.get(line.severity)
+        return None
