@@ -167,3 +167,26 @@ def test_a_large_review_lists_records_closed_and_keeps_the_ones_opened(
     labels = [model.index(i, 0).data() for i in range(2)]
     assert [view.isExpanded(model.index(i, 0)) for i in range(2)] == [
         label == opened for label in labels]
+
+
+def test_columns_fit_the_text_until_the_user_sizes_one(window, context, qtbot):
+    """Each column is at least as wide as the widest sampled cell (a record's bold label
+    and its arrow included), so no label is cut; a column the user sized keeps its width
+    when a new review is listed."""
+    from PySide6.QtGui import QFontMetrics
+
+    risky_record(context)
+    window.show_page(PAGES.index("Review"))
+    page = window.review
+    qtbot.waitUntil(lambda: page.review is not None)
+    header, model = page.records.header(), page.records.model()
+    bold = QFontMetrics(page.records_model.bold_font)
+    labels = [model.index(i, 0).data() for i in range(model.rowCount())]
+    assert header.sectionSize(0) >= max(bold.horizontalAdvance(t) for t in labels) \
+        + page.records.indentation()
+    details = [model.index(i, 2).data() for i in range(model.rowCount())]
+    assert header.sectionSize(2) >= max(page.records.fontMetrics().horizontalAdvance(t)
+                                        for t in details)
+    header.resizeSection(1, 333)  # as a drag on the header does
+    page.show_review(page.review)
+    assert header.sectionSize(1) == 333

@@ -48,3 +48,22 @@ def test_sort_and_search_compute_each_rows_key_once(qtbot) -> None:
     proxy.set_search("row 00042")
     assert proxy.rowCount() == 1
     assert len(calls) <= 2000 + 200  # each row's search text once, plus painting
+
+
+def test_columns_measured_by_their_text_are_as_wide_as_qt_measures_them(qtbot) -> None:
+    """A prepared table is sized from its cells' text, without a model call per cell;
+    the widths must be what Qt's own measure gives, or text would be cut (or padded)."""
+    from tessera.gui.widgets import text_widths
+
+    model = RowTableModel([Column("Name", lambda n: f"Service account {n:05d} — Größe"),
+                           Column("Kind", lambda n: "WWW" * (n % 7)),
+                           Column("Empty", lambda n: "")])
+    model.set_rows(model.prepare(range(150)))
+    view = make_table(model, "Test table")
+    qtbot.addWidget(view)
+    view.show()
+    texts = model.leading_texts(200)
+    assert texts is not None
+    qt = [view.sizeHintForColumn(c) for c in range(3)]
+    assert text_widths(view, texts)[:2] == qt[:2]
+    assert text_widths(view, texts)[2] <= max(qt[2], 0) + 8  # nothing to show: no width

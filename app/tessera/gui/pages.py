@@ -148,7 +148,7 @@ class TablePage(RefreshWhenShown, QWidget):
             # Measured on the first SIZE_SAMPLE rows, and only when their text changed:
             # measuring after every vault change cost 20-40 ms of GUI thread at 5,000
             # records when the rows measured were the same.
-            fit_columns(self.table)
+            fit_columns(self.table, texts=sample)
             self._measured = sample
         self._fitted = True
         wanted, self._select_next = self._select_next, None

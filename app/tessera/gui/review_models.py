@@ -112,8 +112,8 @@ class RecordsModel(QAbstractItemModel):
         super().__init__(parent)
         self._lines: tuple[RecordLine, ...] = ()
         self._brushes: dict[int, QBrush] = {}
-        self._bold = QFont(font)
-        self._bold.setBold(True)
+        self.bold_font = QFont(font)
+        self.bold_font.setBold(True)
 
     def show(self, lines: tuple[RecordLine, ...]) -> None:
         self.beginResetModel()
@@ -175,7 +175,7 @@ class RecordsModel(QAbstractItemModel):
         if role == _FOREGROUND and column == 6:
             return self._brushes.get(line.worst)
         if role == Qt.ItemDataRole.FontRole and column == 0:
-            return self._bold
+            return self.bold_font
         if role == Qt.ItemDataRole.UserRole and column == 0:
             return line.record_id
         return None
