@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -156,7 +157,10 @@ class ReviewPage(RefreshWhenShown, QWidget):
 
     @staticmethod
     def _user_sized(header: QHeaderView) -> None:
-        if not header.property("fitting"):
+        """A section resized by a drag on the header (not by the view laying itself out
+        or by this page fitting it) makes that list keep the user's widths."""
+        dragging = bool(QApplication.mouseButtons() & Qt.MouseButton.LeftButton)
+        if dragging and not header.property("fitting"):
             header.setProperty("user_sized", True)
 
     def _fit_columns(self, listing: ReviewListing) -> None:
