@@ -92,7 +92,7 @@ def test_a_change_shows_on_the_page_on_screen_and_on_another_when_shown(window, 
 def test_the_review_of_the_vault_is_listed_from_the_loader(window, qtbot) -> None:
     window.show_page(PAGES.index("Review"))
     page = window.review
-    qtbot.waitUntil(lambda: page.review is not None)
+    qtbot.waitUntil(lambda: page.listing is not None)
     model = page.records.model()
     assert model.index(0, 0).data() == "Demo: CI deploy key"
     assert model.rowCount(model.index(0, 0)) == 3

@@ -6,6 +6,7 @@ import pytest
 
 from tessera.core.policy import SplitPlan
 from tessera.custody.create import create_record
+from tessera.custody.review import gather_review
 from tessera.custody.rotate import rotate_record
 from tessera.gui.main_window import PAGES
 from tessera.gui.review_page import ReviewPage
@@ -122,12 +123,11 @@ def test_a_new_review_replaces_the_lists_row_for_row(window, context, qtbot):
     """A new review replaces what was listed: after shrinking and growing, the page lists
     exactly the new review — no row, holder, colour or tooltip left over."""
     from tessera.core.review import Review
-    from tessera.custody.review import gather_review
 
     risky_record(context)
     window.show_page(PAGES.index("Review"))
     page = window.review
-    qtbot.waitUntil(lambda: page.review is not None)
+    qtbot.waitUntil(lambda: page.listing is not None)
     full = gather_review(context.vault)
     first = max(full.records, key=lambda r: len(r.holders))
     others = tuple(f for f in full.findings if f.record_id != first.record_id)[:2]
@@ -152,13 +152,13 @@ def test_a_large_review_lists_records_closed_and_keeps_the_ones_opened(
     risky_record(context)
     window.show_page(PAGES.index("Review"))
     page = window.review
-    qtbot.waitUntil(lambda: page.review is not None)
+    qtbot.waitUntil(lambda: page.listing is not None)
     view, model = page.records, page.records.model()
     assert model.rowCount() == 2
     assert all(view.isExpanded(model.index(i, 0)) for i in range(2))  # a small vault: open
 
     monkeypatch.setattr(review_page, "EXPAND_UP_TO", 1)
-    page.show_review(page.review)
+    page.show_review(gather_review(context.vault))
     assert not any(view.isExpanded(model.index(i, 0)) for i in range(2))
     view.expand(model.index(1, 0))
     opened = model.index(1, 0).data()
@@ -179,7 +179,7 @@ def test_columns_fit_the_text_until_the_user_sizes_one(window, context, qtbot, m
     risky_record(context)
     window.show_page(PAGES.index("Review"))
     page = window.review
-    qtbot.waitUntil(lambda: page.review is not None)
+    qtbot.waitUntil(lambda: page.listing is not None)
     header, model = page.records.header(), page.records.model()
     bold = QFontMetrics(page.records_model.bold_font)
     labels = [model.index(i, 0).data() for i in range(model.rowCount())]
@@ -191,12 +191,12 @@ def test_columns_fit_the_text_until_the_user_sizes_one(window, context, qtbot, m
     page.show()  # laid out on screen: the header resizes its sections itself
     qtbot.waitExposed(page)
     header.resizeSection(0, 40)  # as the view laying itself out does: not the user
-    page.show_review(page.review)
+    page.show_review(gather_review(context.vault))
     assert header.sectionSize(0) >= max(bold.horizontalAdvance(t) for t in labels)
     from PySide6.QtWidgets import QApplication
 
     monkeypatch.setattr(QApplication, "mouseButtons", staticmethod(lambda: Qt.MouseButton.LeftButton))
     header.resizeSection(1, 333)  # a drag on the header's edge
     monkeypatch.undo()
-    page.show_review(page.review)
+    page.show_review(gather_review(context.vault))
     assert header.sectionSize(1) == 333

@@ -36,8 +36,8 @@ def test_a_record_to_rotate_now_says_now_everywhere(window, context, qtbot, stat
     cell = review_rotation_cell(window, record.label)
     assert cell == f"now ({words} {today})"
     # The finding beside it names the same date; no future "due" date contradicts it.
-    texts = [f.text for f in window.review.review.findings_for(record.id)
-             if f.kind.value == "rotation_due"]
+    texts = [cells[4] for cells, _severity, kind in window.review.listing.findings
+             if kind == "rotation_due" and cells[2] == record.label]
     assert texts and today in texts[0]
     assert "2027" not in cell and "2027" not in detail.rotation.text()
 

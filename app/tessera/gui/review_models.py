@@ -10,7 +10,7 @@ on the GUI thread, and nothing per row is left for the garbage collector to walk
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -40,19 +40,22 @@ _DISPLAY = Qt.ItemDataRole.DisplayRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
 
 
-class RecordLine(NamedTuple):
-    """A record's row: its cells, id, the index of its worst finding's severity
-    (``NO_SEVERITY``: none) and one tuple of cells per holder."""
-
-    cells: tuple[str, ...]
-    record_id: str
-    worst: int
-    holders: tuple[tuple[str, ...], ...]
-
-
-class FindingLine(NamedTuple):
-    cells: tuple[str, ...]
-    severity: int  # index into SEVERITIES
+# A line is a plain tuple, not a named tuple: the collector stops tracking a tuple of
+# strings and numbers (and of such tuples) once it has seen it, so the 40,000 lines of a
+# 5,000-record review cost nothing in later garbage collections, which walk every
+# tracked object while the window waits. A named tuple stays tracked.
+RecordLine = tuple[tuple[str, ...], str, int, tuple[tuple[str, ...], ...]]
+"""A record's cells, its id, the index of its worst finding's severity (``NO_SEVERITY``:
+none) and one tuple of cells per holder."""
+FindingLine = tuple[tuple[str, ...], int, str]
+"""A finding's cells, the index of its severity in SEVERITIES and its kind."""
+# The parts of a line, by position (Final: the type checker knows each part's type).
+CELLS: Final = 0
+RECORD_ID: Final = 1  # a RecordLine's
+WORST: Final = 2
+HOLDERS: Final = 3
+SEVERITY: Final = 1  # a FindingLine's
+KIND: Final = 2
 
 
 class ReviewListing(NamedTuple):
@@ -78,7 +81,7 @@ def list_review(review: Review) -> ReviewListing:
             holders.append((holder.name, ", ".join(share_label(k) for k in holder.share_keys),
                             keys, short_time(max(drills)) if drills else "never", "", "",
                             str(own)))
-        records.append(RecordLine(
+        records.append((
             (record.label, record.k_of_n, record.state_display,
              short_time(record.last_release_at), review.rotation_due_text(record),
              str(len(record.outstanding_sheets)) if record.outstanding_sheets else "—",
@@ -89,8 +92,8 @@ def list_review(review: Review) -> ReviewListing:
     total = len(review.records)
     return ReviewListing(
         tuple(records),
-        tuple(FindingLine((f.severity.value.upper(), f.kind.heading, f.label, f.custodian,
-                           f.text), rank[f.severity]) for f in findings),
+        tuple(((f.severity.value.upper(), f.kind.heading, f.label, f.custodian, f.text),
+               rank[f.severity], f.kind.value) for f in findings),
         f"{total:,} record{'' if total == 1 else 's'} · findings: "
         f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
         f"{counts[Severity.LOW]} low")
@@ -121,15 +124,12 @@ class RecordsModel(QAbstractItemModel):
         self._brushes = _brushes()
         self.endResetModel()
 
-    def line(self, row: int) -> RecordLine:
-        return self._lines[row]
-
     # -- QAbstractItemModel --------------------------------------------------------------
     def index(self, row: int, column: int, parent: Index = _ROOT) -> QModelIndex:
         if parent.isValid():
             if parent.internalId() or not 0 <= parent.row() < len(self._lines):
                 return QModelIndex()
-            if 0 <= row < len(self._lines[parent.row()].holders) and 0 <= column < 7:
+            if 0 <= row < len(self._lines[parent.row()][HOLDERS]) and 0 <= column < 7:
                 return self.createIndex(row, column, parent.row() + 1)
             return QModelIndex()
         if 0 <= row < len(self._lines) and 0 <= column < 7:
@@ -146,7 +146,7 @@ class RecordsModel(QAbstractItemModel):
             return len(self._lines)
         if parent.internalId() or parent.column() != 0:
             return 0
-        return len(self._lines[parent.row()].holders)
+        return len(self._lines[parent.row()][HOLDERS])
 
     def hasChildren(self, parent: Index = _ROOT) -> bool:
         return self.rowCount(parent) > 0
@@ -167,17 +167,17 @@ class RecordsModel(QAbstractItemModel):
         column = index.column()
         if holder_of:
             if role == _DISPLAY:
-                return self._lines[holder_of - 1].holders[index.row()][column]
+                return self._lines[holder_of - 1][HOLDERS][index.row()][column]
             return None
         line = self._lines[index.row()]
         if role == _DISPLAY:
-            return line.cells[column]
+            return line[CELLS][column]
         if role == _FOREGROUND and column == 6:
-            return self._brushes.get(line.worst)
+            return self._brushes.get(line[WORST])
         if role == Qt.ItemDataRole.FontRole and column == 0:
             return self.bold_font
         if role == Qt.ItemDataRole.UserRole and column == 0:
-            return line.record_id
+            return line[RECORD_ID]
         return None
 
 
@@ -213,9 +213,9 @@ class FindingsModel(QAbstractTableModel):
         line = self._lines[index.row()]
         column = index.column()
         if role == _DISPLAY:
-            return line.cells[column]
+            return line[CELLS][column]
         if role == Qt.ItemDataRole.ToolTipRole and column == 4:
-            return line.cells[4]
+            return line[CELLS][4]
         if role == _FOREGROUND and column == 0:
-            return self._brushes.get(line.severity)
+            return self._brushes.get(line[SEVERITY])
         return None

@@ -37,8 +37,12 @@ from tessera.custody.review import gather_review
 from tessera.gui.context import AppContext
 from tessera.gui.errors import show_error
 from tessera.gui.review_models import (
+    CELLS,
     FINDING_COLUMNS,
+    HOLDERS,
+    KIND,
     RECORD_COLUMNS,
+    RECORD_ID,
     FindingsModel,
     RecordsModel,
     ReviewListing,
@@ -53,10 +57,9 @@ EXPAND_UP_TO = 200  # records whose holders are shown opened out; more start clo
 SIZE_SAMPLE = 200  # records (with their holders) and findings a column is measured on
 
 
-def _review_and_listing(vault: Vault) -> tuple[Review, ReviewListing]:
-    """The review and every cell of its lists (runs on the loader thread)."""
-    review = gather_review(vault)
-    return review, list_review(review)
+def _listing(vault: Vault) -> ReviewListing:
+    """Every cell of the review's lists (runs on the loader thread)."""
+    return list_review(gather_review(vault))
 
 
 def ask_export_path(parent: QWidget, kind: str) -> Path | None:
@@ -73,12 +76,13 @@ class ReviewPage(RefreshWhenShown, QWidget):
 
     ask_export_path: Callable[[QWidget, str], Path | None] = staticmethod(ask_export_path)
     filled = Signal()  # the review read last is listed
+    exported = Signal(Path)  # an export was written there
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setAccessibleName("Review page")
-        self.review: Review | None = None
+        self.listing: ReviewListing | None = None  # what the lists show
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         top = QHBoxLayout()
@@ -127,18 +131,20 @@ class ReviewPage(RefreshWhenShown, QWidget):
 
     def refresh(self) -> None:
         """Compute the review and its cells on the loader thread; then list them."""
-        if self.review is None:
+        if self.listing is None:
             self.counts.setText("Reviewing the vault…")
-        self.context.loader.load(self, _review_and_listing, self._show_listed,
+        self.context.loader.load(self, _listing, self._show_listing,
                                  lambda exc: show_error(self, exc))
 
-    def _show_listed(self, result: tuple[Review, ReviewListing]) -> None:
-        self.show_review(*result)
+    def show_review(self, review: Review) -> None:
+        """List ``review`` (the loader lists the vault's own; tests show others)."""
+        self._show_listing(list_review(review))
 
-    def show_review(self, review: Review, listing: ReviewListing | None = None) -> None:
-        """List ``review`` (its cells worked out here unless ``listing`` has them)."""
-        self.review = review
-        listing = listing if listing is not None else list_review(review)
+    def _show_listing(self, listing: ReviewListing) -> None:
+        # The page keeps the cells, not the review (tens of thousands of findings, drill
+        # dates and views at 5,000 records, which every later full garbage collection
+        # would walk while the window waits); an export reads the review again.
+        self.listing = listing
         self.counts.setText(listing.counts)
         # A model reset each: the views drop their selection and read only the rows
         # they paint.
@@ -150,7 +156,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
         elif self._opened:
             opened, self._opened = self._opened, set()
             for row, line in enumerate(listing.records):
-                if line.record_id in opened:
+                if line[RECORD_ID] in opened:
                     self.records.expand(self.records_model.index(row, 0))
         self._fit_columns(listing)
         self.filled.emit()
@@ -168,11 +174,11 @@ class ReviewPage(RefreshWhenShown, QWidget):
         asks the model for every role of every sampled cell, a Python call each (90 ms
         at 5,000 records). A column the user has sized keeps its width."""
         records = listing.records[:SIZE_SAMPLE]
-        holders = [cells for line in records for cells in line.holders]
+        holders = [cells for line in records for cells in line[HOLDERS]]
         self._fit(self.records, len(RECORD_COLUMNS), plain=holders,
-                  bold=[line.cells for line in records])
+                  bold=[line[CELLS] for line in records])
         self._fit(self.findings, len(FINDING_COLUMNS) - 1,  # the details stretch
-                  plain=[line.cells for line in listing.findings[:SIZE_SAMPLE]])
+                  plain=[line[CELLS] for line in listing.findings[:SIZE_SAMPLE]])
 
     def _fit(self, view: QTreeView, columns: int, *, plain: Sequence[tuple[str, ...]],
              bold: Sequence[tuple[str, ...]] = ()) -> None:
@@ -198,26 +204,38 @@ class ReviewPage(RefreshWhenShown, QWidget):
 
     def finding_kinds(self, record_label: str | None = None) -> set[str]:
         """The kinds of findings listed (for one record, by label)."""
-        if self.review is None:
+        if self.listing is None:
             return set()
-        return {f.kind.value for f in self.review.findings
-                if record_label is None or f.label == record_label}
+        return {line[KIND] for line in self.listing.findings
+                if record_label is None or line[CELLS][2] == record_label}
 
-    def export(self, kind: str) -> Path | None:
-        if self.review is None:
-            return None
+    def export(self, kind: str) -> None:
+        """Ask where, read the review again on the loader thread, then write it there
+        (the PDF is drawn here: Qt's painting stays on the GUI thread)."""
+        if self.listing is None:
+            return
         target = type(self).ask_export_path(self, kind)
         if target is None:
-            return None
+            return
+        self.status.setText("Reading the review to export…")
+        self.context.loader.load(("export", self), gather_review,
+                                 lambda review: self._write(review, kind, target),
+                                 lambda exc: self._export_failed(exc))
+
+    def _write(self, review: Review, kind: str, target: Path) -> None:
         try:
             if kind == "csv":
-                write_private(target, review_csv(self.review).encode("utf-8"))
+                write_private(target, review_csv(review).encode("utf-8"))
             else:
                 from tessera.sheets.review_report import write_review_pdf  # only when asked
 
-                write_review_pdf(self.review, target, vault_name=self.context.vault_path.name)
+                write_review_pdf(review, target, vault_name=self.context.vault_path.name)
         except Exception as exc:
-            show_error(self, exc)
-            return None
+            self._export_failed(exc)
+            return
         self.status.setText(f"Wrote {target}")
-        return target
+        self.exported.emit(target)
+
+    def _export_failed(self, exc: BaseException) -> None:
+        self.status.setText("The review was not exported.")
+        show_error(self, exc)
