@@ -145,8 +145,10 @@ def test_a_new_review_replaces_the_lists_row_for_row(window, context, qtbot):
 def test_a_large_review_lists_records_closed_and_keeps_the_ones_opened(
         window, context, qtbot, monkeypatch):
     """Past EXPAND_UP_TO records the holders start closed (thousands of records would
-    otherwise be a wall of holder rows); a record the user opened stays open when a
-    vault change brings a new review, and the others stay closed."""
+    otherwise be a wall of holder rows); a record the user opened stays open, and the
+    others closed, when a vault change brings a new review — of the same records (cells
+    rewritten in place) or with a record more (the list laid out again)."""
+    from tessera.core.review import Review
     from tessera.gui import review_page
 
     risky_record(context)
@@ -158,15 +160,30 @@ def test_a_large_review_lists_records_closed_and_keeps_the_ones_opened(
     assert all(view.isExpanded(model.index(i, 0)) for i in range(2))  # a small vault: open
 
     monkeypatch.setattr(review_page, "EXPAND_UP_TO", 1)
-    page.show_review(gather_review(context.vault))
+    full = gather_review(context.vault)
+    page.show_review(Review(full.generated_at, full.records[:1], (), ()))
+    page.show_review(full)
     assert not any(view.isExpanded(model.index(i, 0)) for i in range(2))
     view.expand(model.index(1, 0))
     opened = model.index(1, 0).data()
-    context.notify_changed()  # the page is shown: the new review is read and listed
+
+    def open_labels() -> set[str]:
+        return {model.index(i, 0).data() for i in range(model.rowCount())
+                if view.isExpanded(model.index(i, 0))}
+
+    view.setCurrentIndex(model.index(0, 0))
+    context.notify_changed()  # the same records: rewritten in place
     qtbot.waitUntil(lambda: context.loader.idle)
-    labels = [model.index(i, 0).data() for i in range(2)]
-    assert [view.isExpanded(model.index(i, 0)) for i in range(2)] == [
-        label == opened for label in labels]
+    assert open_labels() == {opened}
+    assert view.currentIndex().row() == 0 and view.selectionModel().isRowSelected(0)
+    vault = context.vault
+    ids = [c.id for c in vault.list_custodians()][:2]
+    create_record(vault, b"more", label="Another", actor="t", plan=SplitPlan.simple(2, ids),
+                  nhi={"system": "AWS"})
+    context.notify_changed()  # a record more: laid out again
+    qtbot.waitUntil(lambda: context.loader.idle)
+    assert model.rowCount() == 3
+    assert open_labels() == {opened}
 
 
 def test_columns_fit_the_text_until_the_user_sizes_one(window, context, qtbot, monkeypatch):

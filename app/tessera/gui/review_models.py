@@ -118,22 +118,36 @@ class RecordsModel(QAbstractItemModel):
         self.bold_font = QFont(font)
         self.bold_font.setBold(True)
 
-    def show(self, lines: tuple[RecordLine, ...]) -> None:
+    def show(self, lines: tuple[RecordLine, ...]) -> bool:
+        """Show ``lines``; True if the view was reset (records or holders came or went).
+
+        The same records with as many holders each — what most vault changes bring — are
+        shown by rewriting the cells in place: the view keeps its selection and opened
+        records and does not lay out thousands of rows again (a reset costs 20-30 ms of
+        Python calls from the view at 5,000 records)."""
+        brushes = _brushes()
+        old = self._lines
+        if len(old) == len(lines) and lines and all(
+                a[RECORD_ID] == b[RECORD_ID] and len(a[HOLDERS]) == len(b[HOLDERS])
+                for a, b in zip(old, lines, strict=True)):
+            self._lines, self._brushes = lines, brushes
+            self.dataChanged.emit(self.index(0, 0), self.index(len(lines) - 1, 6))
+            return False
         self.beginResetModel()
-        self._lines = lines
-        self._brushes = _brushes()
+        self._lines, self._brushes = lines, brushes
         self.endResetModel()
+        return True
 
     # -- QAbstractItemModel --------------------------------------------------------------
     def index(self, row: int, column: int, parent: Index = _ROOT) -> QModelIndex:
-        if parent.isValid():
-            if parent.internalId() or not 0 <= parent.row() < len(self._lines):
-                return QModelIndex()
-            if 0 <= row < len(self._lines[parent.row()][HOLDERS]) and 0 <= column < 7:
-                return self.createIndex(row, column, parent.row() + 1)
+        if not parent.isValid():  # a record: what the view asks for most
+            if 0 <= row < len(self._lines) and 0 <= column < 7:
+                return self.createIndex(row, column, 0)
             return QModelIndex()
-        if 0 <= row < len(self._lines) and 0 <= column < 7:
-            return self.createIndex(row, column, 0)
+        record = parent.row()
+        if (not parent.internalId() and 0 <= record < len(self._lines)
+                and 0 <= row < len(self._lines[record][HOLDERS]) and 0 <= column < 7):
+            return self.createIndex(row, column, record + 1)
         return QModelIndex()
 
     def parent(self, child: Index = _ROOT) -> QModelIndex:  # type: ignore[override]
@@ -149,7 +163,11 @@ class RecordsModel(QAbstractItemModel):
         return len(self._lines[parent.row()][HOLDERS])
 
     def hasChildren(self, parent: Index = _ROOT) -> bool:
-        return self.rowCount(parent) > 0
+        # Asked for every record each time the view lays itself out: answered directly.
+        if not parent.isValid():
+            return bool(self._lines)
+        return not parent.internalId() and not parent.column() and bool(
+            self._lines[parent.row()][HOLDERS])
 
     def columnCount(self, parent: Index = _ROOT) -> int:
         return len(RECORD_COLUMNS)

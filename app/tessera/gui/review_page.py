@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QTableView,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -49,7 +50,7 @@ from tessera.gui.review_models import (
     list_review,
 )
 from tessera.gui.stale_pages import RefreshWhenShown
-from tessera.gui.widgets import heading, muted, text_widths
+from tessera.gui.widgets import heading, make_table, muted, text_widths
 from tessera.vault import Vault
 
 ROLE_ID = Qt.ItemDataRole.UserRole  # a record row's id
@@ -109,14 +110,14 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self._opened: set[str] = set()  # records whose holders the user opened
         self.records.expanded.connect(lambda index: self._opened.add(index.data(ROLE_ID)))
         self.records.collapsed.connect(lambda index: self._opened.discard(index.data(ROLE_ID)))
-        self.findings = QTreeView()
-        self.findings.setAccessibleName("Findings")
-        self.findings_model = FindingsModel(self.findings)
-        self.findings.setModel(self.findings_model)
-        self.findings.setRootIsDecorated(False)
-        self.findings.setUniformRowHeights(True)
-        self.findings.header().sectionResized.connect(
-            lambda *_: self._user_sized(self.findings.header()))
+        # A table, not a tree: a tree lays out every one of 30,000 findings (a Python
+        # call or two each) whenever they change; a table's rows are a fixed height.
+        self.findings_model = FindingsModel()
+        self.findings = make_table(self.findings_model, "Findings")
+        self.findings_model.setParent(self.findings)
+        self.findings.setSortingEnabled(False)  # listed most severe first
+        self.findings.horizontalHeader().sectionResized.connect(
+            lambda *_: self._user_sized(self.findings.horizontalHeader()))
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.records)
         splitter.addWidget(self.findings)
@@ -146,11 +147,13 @@ class ReviewPage(RefreshWhenShown, QWidget):
         # would walk while the window waits); an export reads the review again.
         self.listing = listing
         self.counts.setText(listing.counts)
-        # A model reset each: the views drop their selection and read only the rows
-        # they paint.
-        self.records_model.show(listing.records)
+        # The records' cells are rewritten in place when the same records come back,
+        # else both lists are reset; either way a view reads only the rows it paints.
+        reset = self.records_model.show(listing.records)
         self.findings_model.show(listing.findings)
-        if len(listing.records) <= EXPAND_UP_TO:
+        if not reset:
+            pass  # the same records: what was open and selected stays so
+        elif len(listing.records) <= EXPAND_UP_TO:
             self.records.expandAll()
             self._opened.clear()  # opened by the page, not by the user
         elif self._opened:
@@ -180,11 +183,12 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self._fit(self.findings, len(FINDING_COLUMNS) - 1,  # the details stretch
                   plain=[line[CELLS] for line in listing.findings[:SIZE_SAMPLE]])
 
-    def _fit(self, view: QTreeView, columns: int, *, plain: Sequence[tuple[str, ...]],
+    def _fit(self, view: QTreeView | QTableView, columns: int, *,
+             plain: Sequence[tuple[str, ...]],
              bold: Sequence[tuple[str, ...]] = ()) -> None:
         """Each of the first ``columns`` as wide as its widest sampled cell (``bold``:
         rows whose first cell is shown bold, the records) or its title."""
-        header = view.header()
+        header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
         if header.property("user_sized"):
             return
         widths = text_widths(view, [[cells[n] for cells in (*plain, *bold)]
@@ -193,7 +197,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
             widths[0] = max(text_widths(view, [[cells[0] for cells in plain]])[0],
                             text_widths(view, [[cells[0] for cells in bold]],
                                         self.records_model.bold_font)[0])
-        if view.rootIsDecorated():  # the records' arrow, the holders one step further
+        if isinstance(view, QTreeView):  # the records' arrow, the holders one step further
             widths[0] += 2 * view.indentation()
         header.setProperty("fitting", True)
         try:
