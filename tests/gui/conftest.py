@@ -7,6 +7,7 @@ Alice (FIDO2), Bob (YubiKey PIV), Carol (FIDO2) — and one 2-of-3 record.
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -175,6 +176,15 @@ def pages_read_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     from tessera.gui.loader import VaultLoader
 
     monkeypatch.setattr(VaultLoader, "inline", True)
+
+
+@pytest.fixture(autouse=True)
+def collector_as_found() -> Iterator[None]:
+    """What the page loader or the start path froze out of garbage collection (gc.freeze)
+    is handed back to the collector after each test, so one test's leftovers in a
+    reference cycle (a closed window, say) are not kept for the rest of the session."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

@@ -12,12 +12,23 @@ Requests are keyed by their page: a newer request for the same page replaces one
 started, and a result older than the page's newest request is dropped, so a burst of
 vault changes costs one read per page, not one per change.
 
+While the loader has work, Python's cyclic garbage collector is paused (``gc.disable``),
+and when the last result is delivered every object alive then is frozen out of later
+collections (``gc.freeze``) before the collector resumes. A read of 5,000 records makes
+hundreds of thousands of objects; each allocation burst used to start full collections
+that walk every tracked object holding the GIL — 50–130 ms in which the window could not
+paint (PERFORMANCE.md). The price is bounded and stated: an object that becomes garbage
+*only* through a reference cycle while the loader is busy is never freed (objects freed by
+their reference count — nearly all, the results the pages replace included — are freed as
+before). Over a whole bench_gui run at 5,000 records that was a few hundred objects.
+
 ``inline`` (tests of other behaviour set it) runs every read at once on the calling
 thread with the GUI's own vault, as before the loader existed.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -71,6 +82,7 @@ class VaultLoader(QObject):
         self._running = 0
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self._paused_gc = False  # we disabled the collector and owe it an enable
         self._delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     # -- GUI thread ----------------------------------------------------------------------
@@ -97,6 +109,7 @@ class VaultLoader(QObject):
                                             daemon=True)
             self._thread.start()
         if was_idle:
+            self._pause_collector()
             self.idle_changed.emit(False)
 
     @property
@@ -113,6 +126,21 @@ class VaultLoader(QObject):
             self._lock.notify()
         if self._thread is not None:
             self._thread.join(10.0)
+        self._resume_collector()
+
+    def _pause_collector(self) -> None:
+        """No cyclic collection while the loader works (see the module's docstring)."""
+        if not self._paused_gc and gc.isenabled():
+            gc.disable()
+            self._paused_gc = True
+
+    def _resume_collector(self) -> None:
+        """Freeze what the loads left alive, then let the collector run again; a collector
+        someone else disabled stays disabled."""
+        if self._paused_gc:
+            self._paused_gc = False
+            gc.freeze()
+            gc.enable()
 
     def _deliver(self, result: _Result) -> None:
         request = result.request
@@ -132,7 +160,8 @@ class VaultLoader(QObject):
             else:
                 logger.warning("A page could not read the vault: %s", result.error)
         finally:
-            if now_idle:
+            if now_idle and self.idle:  # ``on_done`` may have asked for another read
+                self._resume_collector()
                 self.idle_changed.emit(True)
 
     # -- loader thread -------------------------------------------------------------------
