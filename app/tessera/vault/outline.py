@@ -54,21 +54,32 @@ class VersionOutline(NamedTuple):
         return describe_quorum(self.groups, self.group_threshold)
 
 
+# (current versions, their envelopes) of every record, and of one record by its key.
+_ALL = ("SELECT r.id, r.label, v.version, v.epoch, v.fingerprint, v.digest, v.manifest,"
+        " v.created_at FROM records r JOIN versions v ON v.record_id = r.id"
+        " AND v.version = r.current_version",
+        "SELECT e.record_id, e.share_key, e.custodian_id, e.recipients FROM records r"
+        " JOIN envelopes e ON e.record_id = r.id AND e.version = r.current_version")
+_ONE = ("SELECT r.id, r.label, v.version, v.epoch, v.fingerprint, v.digest, v.manifest,"
+        " v.created_at FROM records r JOIN versions v ON v.record_id = r.id"
+        " AND v.version = r.current_version WHERE r.id = ?",
+        "SELECT e.record_id, e.share_key, e.custodian_id, e.recipients FROM records r"
+        " JOIN envelopes e ON e.record_id = r.id AND e.version = r.current_version"
+        " WHERE r.id = ?")
+
+
 def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, VersionOutline]:
     """Every record's (or one record's) current version, outlined, by record id."""
+    # One record is looked up by its key: "? IS NULL OR r.id = ?" would scan every
+    # record and every envelope (the record pane's read, 40 ms at 5,000 records).
+    versions_sql, envelopes_sql = _ALL if record_id is None else _ONE
+    args = () if record_id is None else (record_id,)
     with vault.reading() as conn:
         cursor = conn.cursor()
         cursor.row_factory = None  # plain tuples: thousands of rows
-        rows = cursor.execute(
-            "SELECT r.id, r.label, v.version, v.epoch, v.fingerprint, v.digest, v.manifest,"
-            " v.created_at FROM records r JOIN versions v ON v.record_id = r.id"
-            " AND v.version = r.current_version WHERE ? IS NULL OR r.id = ?",
-            (record_id, record_id)).fetchall()
+        rows = cursor.execute(versions_sql, args).fetchall()
         envelopes: dict[str, dict[str, tuple[str, str | None]]] = {}
-        for rid, key, custodian_id, recipients in cursor.execute(
-                "SELECT e.record_id, e.share_key, e.custodian_id, e.recipients FROM envelopes e"
-                " JOIN records r ON r.id = e.record_id AND e.version = r.current_version"
-                " WHERE ? IS NULL OR r.id = ?", (record_id, record_id)):
+        for rid, key, custodian_id, recipients in cursor.execute(envelopes_sql, args):
             envelopes.setdefault(rid, {})[key] = (custodian_id, recipients)
     return {row[0]: _outline(row, envelopes.get(row[0], {})) for row in rows}
 

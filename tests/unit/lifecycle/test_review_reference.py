@@ -163,3 +163,31 @@ def test_the_bulk_review_says_what_the_plain_reading_says(c: Ceremony) -> None:
     # The GUI's record detail reads one record the same way.
     for record in c.vault.list_records():
         assert record_view(c.vault, record) == reference_view(c.vault, record)
+
+
+def test_one_records_view_reads_that_record_by_its_key(c: Ceremony) -> None:
+    """The record pane reads one record's view whenever a row is selected: it must look
+    the record up by key, not scan every record, version and envelope of the vault (at
+    5,000 records a scan made each selection read tens of megabytes)."""
+    for n in range(3):
+        create_record(c.vault, SECRET, label=f"Service {n}", plan=SplitPlan.simple(
+            2, ["Alice", "Bob", "Carol"]), nhi={}, actor="op", encoding="binary")
+    record = c.vault.get_record(c.record_id)
+    conn = c.vault._conn
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        view = record_view(c.vault, record)
+    finally:
+        conn.set_trace_callback(None)
+    assert view == reference_view(c.vault, record)
+    scans = []
+    for sql in statements:
+        if not sql.lstrip().upper().startswith("SELECT"):
+            continue
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
+        scans += [(sql, step[3]) for step in plan
+                  if step[3].startswith("SCAN") and any(
+                      f" {t}" in step[3] for t in ("records", "r", "versions", "v",
+                                                   "envelopes", "e"))]
+    assert scans == []
