@@ -142,3 +142,40 @@ def test_a_read_asked_for_while_a_result_is_delivered_keeps_the_collector_paused
     qtbot.waitUntil(lambda: loader.idle and done == ["first", "second"], timeout=20_000)
     assert collections == []
     assert gc.isenabled()
+
+
+def test_reads_give_the_window_its_turns(loader, qtbot) -> None:
+    """The loader's reads give way to the GUI thread (core/turns.py): SQLite and SHA-256
+    let the GIL go and take it back for every row, which starved the window 40-300 ms at
+    5,000 records unless the reading thread sleeps now and then."""
+    from tessera.core import turns
+
+    seen: list[bool] = []
+    loader.load("records", lambda vault: turns.is_sharing(), seen.append)
+    qtbot.waitUntil(lambda: loader.idle and len(seen) == 1, timeout=20_000)
+    assert seen == [True] and not turns.is_sharing()
+
+
+def test_the_collector_resumes_when_the_last_busy_loader_is_idle(loader, demo_vault_path,
+                                                                 qtbot) -> None:
+    """Two loaders (two windows): one finishing does not restart collections under the
+    other's read."""
+    gui_vault = Vault.open(demo_vault_path)
+    other = VaultLoader(demo_vault_path, gui_vault)
+    try:
+        go_on = threading.Event()
+        done: list[str] = []
+
+        def held_back(vault: Vault) -> None:
+            go_on.wait(10)
+
+        loader.load("records", held_back, lambda value: done.append("held"))
+        other.load("records", cycles, lambda value: done.append("quick"))
+        qtbot.waitUntil(lambda: other.idle and done == ["quick"], timeout=20_000)
+        assert not gc.isenabled()  # the first loader still reads
+        go_on.set()
+        qtbot.waitUntil(lambda: loader.idle and done == ["quick", "held"], timeout=20_000)
+        assert gc.isenabled()
+    finally:
+        other.shutdown()
+        gui_vault.close()

@@ -243,3 +243,16 @@ def test_shutdown_cancels_a_device_call_that_waits(qtbot, demo, monkeypatch):
     assert job.cancelled and not key.touch.waiting.is_set()
     with pytest.raises(RuntimeError):
         demo.context.worker.submit(lambda p, c: None, on_success=print, on_failure=print)
+
+
+def test_key_operations_give_the_window_its_turns(demo, qtbot) -> None:
+    """A key operation reads and writes the vault on the worker thread: it gives way to
+    the GUI thread (core/turns.py), which a long read would otherwise starve."""
+    from tessera.core import turns
+
+    out = Outcome()
+    demo.context.worker.submit(lambda prompts, cancel: turns.is_sharing(),
+                               on_success=out.values.append, on_failure=out.errors.append,
+                               title="Look")
+    qtbot.waitUntil(lambda: out.done, timeout=10_000)
+    assert out.values == [True] and not turns.is_sharing()

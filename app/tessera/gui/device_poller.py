@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from tessera.core.turns import sharing
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.enroll import ConnectedDevice, connected_devices
 
@@ -84,6 +85,10 @@ class DevicePoller(QObject):
         return list(self._last or [])
 
     def _run(self) -> None:
+        with sharing():
+            self._poll()
+
+    def _poll(self) -> None:
         while not self._stop.is_set():
             found = self._list() if not self._busy() else None
             if found is not None and found != self._last and not self._stop.is_set():

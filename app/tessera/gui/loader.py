@@ -40,6 +40,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from tessera.core.turns import sharing
 from tessera.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,34 @@ class _Result:
     threaded: bool = False  # counted in ``_running`` until delivered
 
 
+class _Collector:
+    """The pause of the cyclic collector, shared by every loader of the process: it
+    resumes when the last busy loader is idle (a window's loader finishing must not
+    restart collections under another's read). Frozen, then enabled — unless it was
+    disabled before the first pause, by someone else: then it stays disabled."""
+
+    _lock = threading.Lock()
+    _busy = 0
+    _disabled_by_us = False
+
+    @classmethod
+    def pause(cls) -> None:
+        with cls._lock:
+            if cls._busy == 0 and gc.isenabled():
+                gc.disable()
+                cls._disabled_by_us = True
+            cls._busy += 1
+
+    @classmethod
+    def resume(cls) -> None:
+        with cls._lock:
+            cls._busy -= 1
+            if cls._busy == 0 and cls._disabled_by_us:
+                cls._disabled_by_us = False
+                gc.freeze()
+                gc.enable()
+
+
 class VaultLoader(QObject):
     """One background thread reading the vault for the pages, newest request per page."""
 
@@ -82,7 +111,7 @@ class VaultLoader(QObject):
         self._running = 0
         self._stopped = False
         self._thread: threading.Thread | None = None
-        self._paused_gc = False  # we disabled the collector and owe it an enable
+        self._paused_gc = False  # this loader counts among those pausing the collector
         self._delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     # -- GUI thread ----------------------------------------------------------------------
@@ -130,17 +159,14 @@ class VaultLoader(QObject):
 
     def _pause_collector(self) -> None:
         """No cyclic collection while the loader works (see the module's docstring)."""
-        if not self._paused_gc and gc.isenabled():
-            gc.disable()
+        if not self._paused_gc:
             self._paused_gc = True
+            _Collector.pause()
 
     def _resume_collector(self) -> None:
-        """Freeze what the loads left alive, then let the collector run again; a collector
-        someone else disabled stays disabled."""
         if self._paused_gc:
             self._paused_gc = False
-            gc.freeze()
-            gc.enable()
+            _Collector.resume()
 
     def _deliver(self, result: _Result) -> None:
         request = result.request
@@ -173,6 +199,10 @@ class VaultLoader(QObject):
             return _Result(request, None, exc)
 
     def _run(self) -> None:
+        with sharing():  # the window gets its turns while pages are read (core/turns.py)
+            self._read_requests()
+
+    def _read_requests(self) -> None:
         vault: Vault | None = None
         try:
             while True:

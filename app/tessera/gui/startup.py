@@ -134,8 +134,11 @@ class Startup(QObject):
 
     def _in_background(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
         def run() -> None:
+            from tessera.core.turns import sharing
+
             try:
-                outcome = _Outcome(then, work(), None)
+                with sharing():  # the window gets its turns while the vault is checked
+                    outcome = _Outcome(then, work(), None)
             except BaseException as exc:  # delivered to the GUI thread, shown there
                 outcome = _Outcome(then, None, exc)
             with self._lock:

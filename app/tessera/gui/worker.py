@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from tessera.core.errors import TouchTimeout, UserCancelled
+from tessera.core.turns import sharing
 from tessera.gui.prompts import GuiPrompts, PromptState
 from tessera.tokens.base import Prompts
 
@@ -177,6 +178,10 @@ class TokenWorker(QObject):
 
     # -- worker thread -----------------------------------------------------------------
     def _run(self) -> None:
+        with sharing():  # key operations read the vault too (core/turns.py)
+            self._take_jobs()
+
+    def _take_jobs(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:

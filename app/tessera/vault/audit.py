@@ -18,16 +18,19 @@ import json
 import json.encoder
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError
 from tessera.core.text import check as check_text
 from tessera.core.text import csv_cell
+from tessera.core.turns import give_way
 
 from .errors import AuditDetailRefused
 from .models import AuditEntry, AuditVerdict
+
+_T = TypeVar("_T")
 
 ZERO_HASH = "00" * 32
 MAX_DETAIL_VALUE = 4096
@@ -269,6 +272,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
     cursor.row_factory = None
     cursor.arraysize = 512
     for row in cursor.execute(_SELECT_AFTER, (from_seq,)):
+        if not count & 255:
+            give_way()  # each row a step of SQLite's (core/turns.py)
         seq, at, actor, action, subject, details, prev_hash, digest = row
         # Fast path: a row is sound when its place, link and hash all match and its time
         # and details have their form (equal hashes imply the hex form). Anything else
@@ -344,7 +349,15 @@ def entries(conn: sqlite3.Connection, *, action: str | None = None, actor: str |
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))
-    return [_entry(row) for row in conn.execute(sql, args)]
+    return [_entry(row) for row in _giving_way(conn.execute(sql, args))]
+
+
+def _giving_way(rows: Iterable[_T]) -> Iterator[_T]:
+    """``rows``, giving way every 256 (core/turns.py): each is a step of SQLite's."""
+    for n, row in enumerate(rows):
+        if not n & 255:
+            give_way()
+        yield row
 
 
 def _iter_rows(conn: sqlite3.Connection, after: int = 0) -> Iterator[tuple[Any, ...]]:
@@ -352,7 +365,7 @@ def _iter_rows(conn: sqlite3.Connection, after: int = 0) -> Iterator[tuple[Any, 
     cursor = conn.cursor()
     cursor.row_factory = None
     cursor.arraysize = 512
-    yield from cursor.execute(_SELECT_AFTER, (after,))
+    yield from _giving_way(cursor.execute(_SELECT_AFTER, (after,)))
 
 
 def export_chunks(conn: sqlite3.Connection, fmt: str = "jsonl") -> Iterator[str]:

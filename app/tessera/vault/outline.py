@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from tessera.core.errors import IntegrityError
 from tessera.core.manifest import describe_quorum, format_fingerprint
+from tessera.core.turns import give_way
 
 from .records import _envelope_recipients
 from .store import Vault
@@ -86,6 +87,7 @@ def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, Ve
 
 def _outline(row: tuple[Any, ...],
              envelopes: Mapping[str, tuple[str, str | None]]) -> VersionOutline:
+    give_way()  # thousands of manifests, each hashed (core/turns.py)
     rid, label, version, epoch, fingerprint, digest, data, created_at = row
     where = f"record {label!r} version {version}"
     if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != digest:

@@ -22,6 +22,7 @@ from tessera.core.sealing import SealedVersion
 from tessera.core.text import LookalikeName, lookalike
 from tessera.core.text import check as check_text
 from tessera.core.token_types import TokenInfo, TokenKind
+from tessera.core.turns import give_way
 
 from .codec import MAX_TEXT, clean_text, fold, json_object, record_from_row
 from .custodians import CustodiansMixin
@@ -184,6 +185,7 @@ class RecordsMixin(SettingsMixin, CustodiansMixin):
 
     def _version_from_rows(self, record: Record, row: sqlite3.Row,
                            envelope_rows: list[sqlite3.Row]) -> VersionData:
+        give_way()  # thousands of versions, SHA-256 over each blob (core/turns.py)
         where = f"record {record.label!r} version {row['version']}"
         manifest_bytes = row["manifest"]
         if not isinstance(manifest_bytes, bytes) or _sha256(manifest_bytes) != row["digest"]:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError
+from tessera.core.turns import give_way
 
 from . import audit, ceremony_key
 from .models import AuditVerdict
@@ -949,6 +950,7 @@ def _compare_tables(conn: sqlite3.Connection,
         sql = (f"SELECT {cols}{', rowid' if table.key == ('rowid',) else ''} "  # noqa: S608
                f"FROM main.{_q(table.name)}")
         for found in cursor.execute(sql):
+            give_way()  # a row stepped to, one at a time (core/turns.py)
             key = tuple(found[i] if i is not None else found[-1] for i in key_at)
             seen.add(key)
             want = expected.get(key)
@@ -997,6 +999,7 @@ def tables_digest(conn: sqlite3.Connection) -> str:
             while rows := cursor.fetchmany(2048):
                 digest.update(repr([row[:width] for row in rows]).encode("utf-8", "surrogatepass"))
                 for row in rows:
+                    give_way()  # every BLOB hashed: the GIL let go and taken back
                     for at in range(width, len(row), 2):
                         value = row[at + 1]
                         digest.update(row[at].encode("ascii") + b"\0" + (
