@@ -75,18 +75,26 @@ def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, Ve
     # record and every envelope (the record pane's read, 40 ms at 5,000 records).
     versions_sql, envelopes_sql = _ALL if record_id is None else _ONE
     args = () if record_id is None else (record_id,)
+    # The manifests are outlined as they are read, not all held at once (7 KB each),
+    # and a recipient list met before is kept once: thousands of records name the same
+    # few tokens, whose post-quantum recipients are 2 KB of text each.
+    outlines: dict[str, VersionOutline] = {}
+    same: dict[tuple[str, ...], tuple[str, ...]] = {}
     with vault.reading() as conn:
         cursor = conn.cursor()
         cursor.row_factory = None  # plain tuples: thousands of rows
-        rows = cursor.execute(versions_sql, args).fetchall()
         envelopes: dict[str, dict[str, tuple[str, str | None]]] = {}
         for rid, key, custodian_id, recipients in cursor.execute(envelopes_sql, args):
             envelopes.setdefault(rid, {})[key] = (custodian_id, recipients)
-    return {row[0]: _outline(row, envelopes.get(row[0], {})) for row in rows}
+        cursor.execute(versions_sql, args)
+        while rows := cursor.fetchmany(256):
+            for row in rows:
+                outlines[row[0]] = _outline(row, envelopes.get(row[0], {}), same)
+    return outlines
 
 
-def _outline(row: tuple[Any, ...],
-             envelopes: Mapping[str, tuple[str, str | None]]) -> VersionOutline:
+def _outline(row: tuple[Any, ...], envelopes: Mapping[str, tuple[str, str | None]],
+             same: dict[tuple[str, ...], tuple[str, ...]]) -> VersionOutline:
     give_way()  # thousands of manifests, each hashed (core/turns.py)
     rid, label, version, epoch, fingerprint, digest, data, created_at = row
     where = f"record {label!r} version {version}"
@@ -98,7 +106,7 @@ def _outline(row: tuple[Any, ...],
         groups = tuple((_count(g["threshold"]), _count(g["count"])) for g in slip39["groups"])
         group_threshold = _count(slip39["group_threshold"])
         shares = [(f"g{s['group']}m{s['member']}", s["custodian_id"], _count(s["group"]),
-                   tuple(s["recipients"])) for s in obj["shares"]]
+                   _once(same, tuple(s["recipients"]))) for s in obj["shares"]]
         names = (obj["record_id"], obj["version"], obj["epoch"])
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise IntegrityError(f"{where}: the stored manifest is damaged: {exc}") from None
@@ -120,6 +128,11 @@ def _outline(row: tuple[Any, ...],
                                                           f"{where} share {key}")))
     return VersionOutline(rid, version, epoch, fingerprint, created_at, group_threshold,
                           groups, tuple(outlined))
+
+
+def _once(same: dict[tuple[str, ...], tuple[str, ...]],
+          recipients: tuple[str, ...]) -> tuple[str, ...]:
+    return same.setdefault(recipients, recipients)
 
 
 def _count(value: Any) -> int:
