@@ -187,3 +187,54 @@ def test_the_rows_a_change_replaces_are_freed(window, context, qtbot) -> None:
                     and old() is not page.model.row_at(0).record)
     page.detail.show_row(page.selected_row())
     assert old() is None
+
+
+def test_the_detail_reads_off_the_gui_thread_and_never_shows_another_records_holders(
+        window, context, qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Selecting a record shows its title at once; its holders, sheets and history come
+    from the loader thread, and until they do the pane shows none rather than those of
+    the record selected before."""
+    from tessera.core.policy import SplitPlan
+    from tessera.custody.create import create_record
+    from tessera.gui import record_detail
+
+    create_record(context.vault, b"second secret", label="Backups key",
+                  plan=SplitPlan.simple(2, ["Alice", "Carol"]), nhi={}, actor="test")
+    context.notify_changed()
+    page = window.records
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2)
+    demo = next(r for r in context.vault.list_records() if r.label != "Backups key")
+    page.select_record(demo.id)
+    qtbot.waitUntil(lambda: page.detail.holders.topLevelItemCount() >= 3)  # the demo's
+    gate, threads = threading.Event(), []
+    real = record_detail.read_facts
+
+    def held(vault, record_id, version):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        gate.wait(10)
+        return real(vault, record_id, version)
+
+    monkeypatch.setattr(record_detail, "read_facts", held)
+    page.select_record(next(r.id for r in context.vault.list_records()
+                            if r.label == "Backups key"))
+    assert page.detail.title.text() == "Backups key"  # at once
+    assert page.detail.holders.topLevelItemCount() == 0  # not the demo record's three
+    assert not page.detail.lifecycle_buttons["destroy"].isEnabled()
+    gate.set()
+    qtbot.waitUntil(lambda: page.detail.holders.topLevelItemCount() == 2)
+    names = {page.detail.holders.topLevelItem(n).text(0) for n in range(2)}
+    assert names == {"Alice", "Carol"}
+    assert threads == ["tessera-page-loader"]
+
+
+def test_an_urgent_read_goes_before_those_waiting(context, qtbot) -> None:
+    loader = context.loader
+    order: list[str] = []
+    gate = threading.Event()
+    loader.load("running", lambda vault: gate.wait(10), lambda _v: order.append("running"))
+    qtbot.waitUntil(lambda: not loader._waiting)  # it has started
+    loader.load("review", lambda vault: None, lambda _v: order.append("review"))
+    loader.load("detail", lambda vault: None, lambda _v: order.append("detail"), urgent=True)
+    gate.set()
+    qtbot.waitUntil(lambda: loader.idle and len(order) == 3)
+    assert order == ["running", "detail", "review"]

@@ -116,9 +116,12 @@ class VaultLoader(QObject):
 
     # -- GUI thread ----------------------------------------------------------------------
     def load(self, key: object, read: Read, on_done: Callable[[Any], None],
-             on_error: Callable[[BaseException], None] | None = None) -> None:
+             on_error: Callable[[BaseException], None] | None = None, *,
+             urgent: bool = False) -> None:
         """Run ``read(vault)`` on the loader thread; ``on_done(result)`` runs later on the
-        GUI thread unless a newer request for ``key`` was made meanwhile."""
+        GUI thread unless a newer request for ``key`` was made meanwhile. An ``urgent``
+        read (a small one the person is waiting for: the selected record's details) goes
+        before the reads already waiting, not after them."""
         generation = self._generation.get(key, 0) + 1
         self._generation[key] = generation
         request = _Request(key, generation, read, on_done, on_error)
@@ -129,6 +132,8 @@ class VaultLoader(QObject):
             was_idle = not self._waiting and not self._running
             self._waiting.pop(key, None)
             self._waiting[key] = request
+            if urgent:
+                self._waiting.move_to_end(key, last=False)
             self._lock.notify()
         if self._thread is None:
             # While the loader computes, the GUI thread needs the GIL for every Python

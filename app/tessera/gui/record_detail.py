@@ -92,6 +92,7 @@ class RecordDetail(QWidget):
         super().__init__(parent)
         self.vault = vault
         self.loader = loader
+        self._facts_of: str | None = None  # whose holders, sheets and history are shown
         self.setAccessibleName("Record details")
         self.record_id: str | None = None
         self._pages = QStackedWidget()
@@ -263,14 +264,9 @@ class RecordDetail(QWidget):
                                 RecordState.ROTATION_REQUIRED) and not row.damaged
         self.release_button.setEnabled(live)
         self.drill_button.setEnabled(live)
-        old_sheets = sheets_to_destroy(self.vault, record.id)
         for action, button in self.lifecycle_buttons.items():
-            button.setEnabled(live or action == "policy"
-                              or (action == "destroy" and bool(old_sheets)))
-        destroy = self.lifecycle_buttons["destroy"]
-        destroy.setText(f"Destroy &sheets ({len(old_sheets)})…" if old_sheets
-                        else "Destroy &sheets…")
-        destroy.setEnabled(bool(old_sheets))
+            if action != "destroy":  # set once the outstanding sheets are read
+                button.setEnabled(live or action == "policy")
         self.fingerprint.setText(row.fingerprint or "—")
         self.quorum.setText(f"{row.quorum_text} — {', '.join(row.custodians)}")
         self.version.setText(version_text(row.version))
@@ -282,76 +278,52 @@ class RecordDetail(QWidget):
         self.next_drill.setText(("overdue since " if row.drill_overdue else "")
                                 + short_date(row.next_drill))
         self.rotation.setText(row.rotation_text)
-        self._show_open_quorum(record.id)
-        self._fill_holders(record.id)
-        self._fill_sheets(record.id, row.version)
-        self._fill_history(record.id)
-
-    def _show_open_quorum(self, record_id: str) -> None:
-        open_ones = [r for r in self.vault.list_releases(record_id)
-                     if r.state is ReleaseState.OPEN]
-        self.open_quorum.setVisible(bool(open_ones))
-        self.abort_button.setVisible(bool(open_ones))
-        if open_ones:
-            r = open_ones[0]
-            owner = self.vault.release_owner(r.id)
-            where = f" by {owner.describe()}" if owner else ""
-            self.open_quorum.setText(
-                f"A {r.purpose} requested by {r.requested_by} at {short_time(r.requested_at)} "
-                f"is open{where} ({len(r.approvals)} approval(s) so far).")
-
-    def _fill_holders(self, record_id: str) -> None:
-        self.holders.clear()
-        try:
-            data = self.vault.get_version(record_id)
-        except TesseraError:
-            return
-        tokens = self.vault.list_token_records(include_inactive=True)
-        groups = len(data.manifest.groups)
-        for share in data.manifest.shares:
-            # The envelope's current recipients: a re-wrap changes them, not the manifest.
-            mine = [t for t in tokens if t.info.named_in(data.recipients_of(share.key))]
-            if not mine:
-                item = QTreeWidgetItem([share.custodian, share_label(share.key, groups),
-                                        "(key not enrolled here)", "—",
-                                        _envelope_text(data.recipients_of(share.key))])
-                item.setToolTip(1, f"Share id {share.key}")
-                self.holders.addTopLevelItem(item)
-                continue
-            for i, token in enumerate(mine):
-                label = token.info.label
-                if token.info.state is not TokenState.ACTIVE:
-                    label += f" ({token.info.state.value})"
-                item = QTreeWidgetItem([share.custodian if i == 0 else "",
-                                        share_label(share.key, groups) if i == 0 else "",
-                                        label, short_time(token.last_drill_at),
-                                        _envelope_text(data.recipients_of(share.key))
-                                        if i == 0 else ""])
-                item.setToolTip(1, f"Share id {share.key}")
-                self.holders.addTopLevelItem(item)
-        fit_tree_height(self.holders)
-        self._fill_envelopes_note(record_id)
-
-    def _fill_envelopes_note(self, record_id: str) -> None:
-        # The review's view of a record reads the whole vault (every current version):
-        # on the loader thread, so selecting a record in a large vault stays instant.
-        def read(vault: Vault) -> list[Finding] | None:
-            try:
-                view = record_view(vault, vault.get_record(record_id))
-            except TesseraError:
-                return None
-            return [f for f in record_findings(view, datetime.now(UTC))
-                    if f.kind is FindingKind.NOT_POST_QUANTUM]
-
+        # The rest reads the vault: on the loader thread, so selecting a record (or a
+        # search moving the selection) never waits for it. Until it is in, the sheets
+        # cannot be destroyed from here: what is outstanding is not known yet.
+        self.lifecycle_buttons["destroy"].setEnabled(False)
+        record_id, version = record.id, row.version
+        if record_id != self._facts_of:
+            self._clear_facts()  # never another record's holders under this one's title
         if self.loader is None:
-            self._show_envelopes_note(record_id, read(self.vault))
+            self._show_facts(read_facts(self.vault, record_id, version))
         else:
-            self.loader.load(self.envelopes_note, read,
-                             lambda found: self._show_envelopes_note(record_id, found))
+            self.loader.load(self, lambda vault: read_facts(vault, record_id, version),
+                             self._show_facts, urgent=True)
 
-    def _show_envelopes_note(self, record_id: str, found: list[Finding] | None) -> None:
-        if record_id != self.record_id:
-            return
+    def _clear_facts(self) -> None:
+        self._facts_of = None
+        for tree in (self.holders, self.sheets, self.history):
+            tree.clear()
+        for widget in (self.open_quorum, self.abort_button, self.envelopes_note):
+            widget.setVisible(False)
+        self.backups.setText("Reading…")
+        set_tone(self.backups, Tone.NORMAL)
+
+    def _show_facts(self, facts: DetailFacts) -> None:
+        if facts.record_id != self.record_id:
+            return  # another record was selected meanwhile
+        self._facts_of = facts.record_id
+        destroy = self.lifecycle_buttons["destroy"]
+        destroy.setText(f"Destroy &sheets ({facts.old_sheets})…" if facts.old_sheets
+                        else "Destroy &sheets…")
+        destroy.setEnabled(bool(facts.old_sheets))
+        self.open_quorum.setVisible(facts.open_quorum is not None)
+        self.abort_button.setVisible(facts.open_quorum is not None)
+        if facts.open_quorum is not None:
+            self.open_quorum.setText(facts.open_quorum)
+        self._fill_holders(facts)
+        self._fill_sheets(facts)
+        self._fill_history(facts.history)
+
+    def _fill_holders(self, facts: DetailFacts) -> None:
+        self.holders.clear()
+        for cells, tip in facts.holders:
+            item = QTreeWidgetItem(list(cells))
+            item.setToolTip(1, tip)
+            self.holders.addTopLevelItem(item)
+        fit_tree_height(self.holders)
+        found = facts.not_post_quantum
         if found is None:
             self.envelopes_note.setVisible(False)
             return
@@ -359,34 +331,105 @@ class RecordDetail(QWidget):
         set_tone(self.envelopes_note, Tone.WARN)
         self.envelopes_note.setVisible(bool(found))
 
-    def _fill_sheets(self, record_id: str, version: int) -> None:
+    def _fill_sheets(self, facts: DetailFacts) -> None:
         self.sheets.clear()
-        names = {c.id: c.name for c in self.vault.list_custodians(include_retired=True)}
-        sheets = SheetRegistry(self.vault).sheets(record_id, version)
-        for sheet in sheets:
-            state = sheet.state.value + (" · confirmed" if sheet.confirmed_at else "")
-            self.sheets.addTopLevelItem(QTreeWidgetItem([
-                names.get(sheet.custodian_id, sheet.custodian_id), sheet.serial,
-                sheet.envelope_no or "—", state]))
-        self.sheets.setVisible(bool(sheets))
-        self.no_sheets.setVisible(not sheets)
-        status = backup_status(self.vault, record_id, version)
-        if status.confirmed:
+        for cells in facts.sheets:
+            self.sheets.addTopLevelItem(QTreeWidgetItem(list(cells)))
+        self.sheets.setVisible(bool(facts.sheets))
+        self.no_sheets.setVisible(not facts.sheets)
+        if not facts.unconfirmed:
             self.backups.setText("✓ Every custodian confirmed their sheet.")
             set_tone(self.backups, Tone.NORMAL)
         else:
-            self.backups.setText("⚠ Sheets not confirmed by " + ", ".join(
-                status.unconfirmed_names()) + ": until they are, this version's paper "
-                "backups are unproven.")
+            self.backups.setText("⚠ Sheets not confirmed by " + ", ".join(facts.unconfirmed)
+                                 + ": until they are, this version's paper backups are "
+                                 "unproven.")
             set_tone(self.backups, Tone.WARN)
         fit_tree_height(self.sheets)
 
-    def _fill_history(self, record_id: str) -> None:
+    def _fill_history(self, history: Sequence[HistoryItem]) -> None:
         self.history.clear()
-        for item in record_history(self.vault, record_id):
+        for item in history:
             self.history.addTopLevelItem(QTreeWidgetItem([short_time(item.at), item.what,
                                                           item.detail]))
         fit_columns(self.history, scroll=False)
+
+
+@dataclass(frozen=True)
+class DetailFacts:
+    """What the pane shows of one record beyond its row: read on the loader thread."""
+
+    record_id: str
+    old_sheets: int  # sheets of older versions not yet destroyed
+    open_quorum: str | None  # what is open, None when nothing is
+    holders: tuple[tuple[tuple[str, ...], str], ...]  # (cells, the share cell's tip)
+    not_post_quantum: tuple[Finding, ...] | None  # None: the review could not say
+    sheets: tuple[tuple[str, ...], ...]
+    unconfirmed: tuple[str, ...]  # custodians who have not confirmed their sheet
+    history: tuple[HistoryItem, ...]
+
+
+def read_facts(vault: Vault, record_id: str, version: int) -> DetailFacts:
+    """Everything the pane reads of one record (the record's own row aside)."""
+    old_sheets = len(sheets_to_destroy(vault, record_id))
+    open_quorum = None
+    open_ones = [r for r in vault.list_releases(record_id) if r.state is ReleaseState.OPEN]
+    if open_ones:
+        r = open_ones[0]
+        owner = vault.release_owner(r.id)
+        where = f" by {owner.describe()}" if owner else ""
+        open_quorum = (f"A {r.purpose} requested by {r.requested_by} at "
+                       f"{short_time(r.requested_at)} is open{where} ({len(r.approvals)} "
+                       "approval(s) so far).")
+    names = {c.id: c.name for c in vault.list_custodians(include_retired=True)}
+    sheets = tuple((names.get(sheet.custodian_id, sheet.custodian_id), sheet.serial,
+                    sheet.envelope_no or "—",
+                    sheet.state.value + (" · confirmed" if sheet.confirmed_at else ""))
+                   for sheet in SheetRegistry(vault).sheets(record_id, version))
+    status = backup_status(vault, record_id, version)
+    return DetailFacts(record_id, old_sheets, open_quorum, _holders(vault, record_id),
+                       _not_post_quantum(vault, record_id), sheets,
+                       () if status.confirmed else tuple(status.unconfirmed_names()),
+                       tuple(record_history(vault, record_id)))
+
+
+def _holders(vault: Vault, record_id: str) -> tuple[tuple[tuple[str, ...], str], ...]:
+    try:
+        data = vault.get_version(record_id)
+    except TesseraError:
+        return ()
+    tokens = vault.list_token_records(include_inactive=True)
+    groups = len(data.manifest.groups)
+    rows: list[tuple[tuple[str, ...], str]] = []
+    for share in data.manifest.shares:
+        # The envelope's current recipients: a re-wrap changes them, not the manifest.
+        tip = f"Share id {share.key}"
+        recipients = data.recipients_of(share.key)
+        mine = [t for t in tokens if t.info.named_in(recipients)]
+        if not mine:
+            rows.append(((share.custodian, share_label(share.key, groups),
+                          "(key not enrolled here)", "—", _envelope_text(recipients)), tip))
+            continue
+        for i, token in enumerate(mine):
+            label = token.info.label
+            if token.info.state is not TokenState.ACTIVE:
+                label += f" ({token.info.state.value})"
+            rows.append(((share.custodian if i == 0 else "",
+                          share_label(share.key, groups) if i == 0 else "",
+                          label, short_time(token.last_drill_at),
+                          _envelope_text(recipients) if i == 0 else ""), tip))
+    return tuple(rows)
+
+
+def _not_post_quantum(vault: Vault, record_id: str) -> tuple[Finding, ...] | None:
+    """The review's findings of shares wrapped classically (it reads the whole vault's
+    tokens and checks their attestations: one reason this pane reads off the GUI thread)."""
+    try:
+        view = record_view(vault, vault.get_record(record_id))
+    except TesseraError:
+        return None
+    return tuple(f for f in record_findings(view, datetime.now(UTC))
+                 if f.kind is FindingKind.NOT_POST_QUANTUM)
 
 
 def _envelope_text(recipients: Sequence[str]) -> str:
