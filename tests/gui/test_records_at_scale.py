@@ -238,3 +238,34 @@ def test_an_urgent_read_goes_before_those_waiting(context, qtbot) -> None:
     gate.set()
     qtbot.waitUntil(lambda: loader.idle and len(order) == 3)
     assert order == ["running", "detail", "review"]
+
+
+def test_the_detail_reads_once_the_selection_rests(window, context, qtbot,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow keys held or a search typed move the selection many times a second: the
+    pane's title follows each move, the vault is read once, for the record it rests on."""
+    from tessera.core.policy import SplitPlan
+    from tessera.custody.create import create_record
+    from tessera.gui import record_detail
+
+    for label in ("Backups key", "Build signing key"):
+        create_record(context.vault, b"a secret", label=label,
+                      plan=SplitPlan.simple(2, ["Alice", "Carol"]), nhi={}, actor="test")
+    context.notify_changed()
+    page = window.records
+    qtbot.waitUntil(lambda: page.model.rowCount() == 3)
+    qtbot.wait(record_detail.SETTLE_MS * 3)
+    asked: list[str] = []
+    real = record_detail.read_facts
+
+    def counted(vault, record_id, version):  # type: ignore[no-untyped-def]
+        asked.append(record_id)
+        return real(vault, record_id, version)
+
+    monkeypatch.setattr(record_detail, "read_facts", counted)
+    ids = {r.label: r.id for r in context.vault.list_records()}
+    for label in ("Backups key", "Build signing key", "Demo: CI deploy key"):
+        page.select_record(ids[label])
+        assert page.detail.title.text() == label
+    qtbot.waitUntil(lambda: page.detail.holders.topLevelItemCount() >= 3)
+    assert asked == [ids["Demo: CI deploy key"]]

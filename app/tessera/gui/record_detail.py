@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
@@ -34,6 +34,8 @@ from tessera.gui.widgets import fingerprint_label, fit_columns, heading, muted
 from tessera.tokens.base import TokenState
 from tessera.vault import RecordState, ReleaseState, Vault
 from tessera.vault.sheet_registry import SheetRegistry
+
+SETTLE_MS = 60  # the selection rests this long before the record's facts are read
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,11 @@ class RecordDetail(QWidget):
         self.vault = vault
         self.loader = loader
         self._facts_of: str | None = None  # whose holders, sheets and history are shown
+        self._wanted: tuple[str, int] | None = None  # (record, version) to read facts of
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self._read_facts)
         self.setAccessibleName("Record details")
         self.record_id: str | None = None
         self._pages = QStackedWidget()
@@ -285,6 +292,19 @@ class RecordDetail(QWidget):
         record_id, version = record.id, row.version
         if record_id != self._facts_of:
             self._clear_facts()  # never another record's holders under this one's title
+        self._wanted = (record_id, version)
+        if self.loader is None or self.loader.inline:
+            self._read_facts()
+        else:
+            # Read once the selection rests: a search typed or arrow keys held move it
+            # many times a second, and each read would share the interpreter with the
+            # GUI thread filtering and painting meanwhile.
+            self._settle.start()
+
+    def _read_facts(self) -> None:
+        if self._wanted is None or self._wanted[0] != self.record_id:
+            return
+        record_id, version = self._wanted
         if self.loader is None:
             self._show_facts(read_facts(self.vault, record_id, version))
         else:
