@@ -152,12 +152,11 @@ class ReviewPage(RefreshWhenShown, QWidget):
         # else both lists are reset; either way a view reads only the rows it paints.
         reset = self.records_model.show(listing.records)
         self.findings_model.show(listing.findings)
-        if not reset:
-            pass  # the same records: what was open and selected stays so
-        elif len(listing.records) <= EXPAND_UP_TO:
+        # Without a reset (the same records) what was open and selected stays so.
+        if reset and len(listing.records) <= EXPAND_UP_TO:
             self.records.expandAll()
             self._opened.clear()  # opened by the page, not by the user
-        elif self._opened:
+        elif reset and self._opened:
             opened, self._opened = self._opened, set()
             for row, line in enumerate(listing.records):
                 if line[RECORD_ID] in opened:

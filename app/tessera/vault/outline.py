@@ -61,12 +61,7 @@ _ALL = ("SELECT r.id, r.label, v.version, v.epoch, v.fingerprint, v.digest, v.ma
         " AND v.version = r.current_version",
         "SELECT e.record_id, e.share_key, e.custodian_id, e.recipients FROM records r"
         " JOIN envelopes e ON e.record_id = r.id AND e.version = r.current_version")
-_ONE = ("SELECT r.id, r.label, v.version, v.epoch, v.fingerprint, v.digest, v.manifest,"
-        " v.created_at FROM records r JOIN versions v ON v.record_id = r.id"
-        " AND v.version = r.current_version WHERE r.id = ?",
-        "SELECT e.record_id, e.share_key, e.custodian_id, e.recipients FROM records r"
-        " JOIN envelopes e ON e.record_id = r.id AND e.version = r.current_version"
-        " WHERE r.id = ?")
+_ONE = tuple(f"{sql} WHERE r.id = ?" for sql in _ALL)
 
 
 def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, VersionOutline]:
