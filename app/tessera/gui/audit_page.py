@@ -142,7 +142,7 @@ class AuditPage(TablePage):
     def _show_count(self, *_args: object) -> None:
         super()._show_count()
         total = getattr(self, "total", 0)
-        if self.model.rowCount() >= PAGE and total > PAGE:
+        if self.model.total() >= PAGE and total > PAGE:
             self.count.setText(f"{self.count.text()} — the newest {PAGE:,} matching entries "
                                f"of {total:,}; export the log to read all of it")
 

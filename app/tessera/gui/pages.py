@@ -94,7 +94,7 @@ class TablePage(RefreshWhenShown, QWidget):
         if self.loading and not self._fitted:
             self.count.setText("Reading the vault…")
             return
-        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        shown, total = self.proxy.rowCount(), self.model.total()
         self.count.setText(f"{total:,} in this vault" if shown == total
                            else f"{shown:,} of {total:,} shown")
 
@@ -144,7 +144,7 @@ class TablePage(RefreshWhenShown, QWidget):
         keep = self._identity(current) if current is not None else None
         self.model.set_rows(rows)
         sample = self.model.leading_texts(SIZE_SAMPLE)
-        if self.model.rowCount() and (sample is None or sample != self._measured):
+        if self.model.total() and (sample is None or sample != self._measured):
             # Measured on the first SIZE_SAMPLE rows, and only when their text changed:
             # measuring after every vault change cost 20-40 ms of GUI thread at 5,000
             # records when the rows measured were the same.
