@@ -218,3 +218,29 @@ def test_a_projection_replaced_meanwhile_is_not_used(signed: Any, pins: Workstat
     assert check_vault(c.vault, pins).ok  # the store moves on to the newer head
     with pytest.raises(statements.ProjectionMoved):
         _ = kept.tables
+
+
+def _digests(c: Any) -> tuple[str, str]:
+    """(the digest as opening takes it, the digest with every text cell decoded in
+    Python, as every digest was taken before SQLite's strict decoder was tried first)."""
+    with c.vault.reading() as conn:
+        return statements.tables_digest(conn), statements._tables_digest(
+            conn, statements._lenient)
+
+
+def test_the_digest_a_workstation_kept_still_matches(signed: Any) -> None:
+    """Decoding text in C first changes no digest: a store written before still opens
+    an unchanged vault without comparing every row."""
+    fast, lenient = _digests(signed)
+    assert fast == lenient
+
+
+def test_a_text_cell_that_is_not_utf8_is_hashed_not_fatal(signed: Any) -> None:
+    c = signed
+    before, _ = _digests(c)
+    _edited(c, "UPDATE tokens SET recipient = CAST(X'61ff6200' AS TEXT) WHERE label LIKE 'Bob%'")
+    planted, lenient = _digests(c)
+    assert planted == lenient and planted != before
+    # The connection reads text strictly again afterwards (the lenient reading is undone).
+    with c.vault.reading() as conn:
+        assert conn.text_factory is str
