@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tessera.cli.context import Context, collect_quorum, echo, find_token, secho, warn
+from tessera.cli.context import (
+    Context,
+    collect_quorum,
+    collector_paused,
+    echo,
+    find_token,
+    secho,
+    warn,
+)
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
 from tessera.core.policy import Policy, SplitPlan
@@ -301,9 +309,14 @@ def rewrap_cmd(ctx: Context, record_ref: str, custodian_name: str, tokens: tuple
 @click.pass_obj
 def review_cmd(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> None:
     """Access review: who can hold each secret, when it was last proven, and findings."""
+    with collector_paused():
+        _review(ctx, csv_path, pdf_path)
+
+
+def _review(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> None:
     from tessera.custody.review import gather_review
 
-    with ctx.vault() as vault:
+    with ctx.vault(snapshot=True) as vault:  # read where the check read (nothing written)
         review = gather_review(vault)
         vault_name = vault.path.name
     # Thousands of records: the lines are written in a few blocks, not one call each.

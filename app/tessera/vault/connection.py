@@ -15,12 +15,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import audit, ceremony_key, statements
 from .codec import utc_text
 from .errors import Unsigned, VaultBusy
 from .models import AuditEntry
+
+if TYPE_CHECKING:
+    from .outline_cache import OutlineCache
 
 Clock = Callable[[], datetime]
 
@@ -57,6 +60,13 @@ class VaultConnection:
         self._audit_head_at_begin: tuple[int, str] | None = None
         # The last replay that verified in this process: later checks resume from it.
         self.verified_state: statements.Replay | None = None
+        # What this workstation keeps of the manifests it outlined (vault/outline_cache.py):
+        # set by whoever opened the vault with a workstation store; None, none kept.
+        self.outline_cache: OutlineCache | None = None
+        # The tables as the last check that verified read them, and the read transaction
+        # it read them in (each outermost transaction on the main connection is counted).
+        self._snapshot = 0
+        self._checked: tuple[int, dict[str, statements.SeenTable]] | None = None
         # While a commit waits for its signatures (a person's PIN and touch), other
         # threads read the last committed state on a second, read-only connection
         # instead of waiting for the person: a window stays responsive, and can show
@@ -99,6 +109,7 @@ class VaultConnection:
             if self._depth:
                 yield from self._savepoint()
                 return
+            self._checked = None
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -276,13 +287,34 @@ class VaultConnection:
                     self._reading_depth -= 1
                 return
             self._conn.execute("BEGIN")
+            self._snapshot += 1
             self._reading_depth = 1
             try:
                 yield self._conn
             finally:
                 self._reading_depth = 0
+                self._checked = None
                 if self._conn.in_transaction:
                     self._conn.execute("COMMIT")
+
+    def _keep_checked(self, conn: sqlite3.Connection,
+                      seen: dict[str, statements.SeenTable]) -> None:
+        """Keep the tables as a check that verified read them in ``conn``'s current read
+        transaction (:meth:`checked_tables`)."""
+        if conn is self._conn and self._reading_depth and not self._depth:
+            self._checked = (self._snapshot, seen)
+
+    def checked_tables(self, conn: sqlite3.Connection) -> dict[str, statements.SeenTable] | None:
+        """The tables as the check on open read them, found equal to the signed log —
+        only while ``conn`` is still in the read transaction that check ran in (no write
+        can start inside it, and no other process's write shows in it); None otherwise.
+        A command that holds one snapshot from its check on (:meth:`reading` around both)
+        reads them from here instead of reading and hashing the same rows again."""
+        checked = self._checked
+        if (checked is None or conn is not self._conn or not self._reading_depth
+                or self._depth or checked[0] != self._snapshot):
+            return None
+        return checked[1]
 
     def append_audit(self, actor: str, action: str, subject: str,
                   details: Mapping[str, Any]) -> AuditEntry:

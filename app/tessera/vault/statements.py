@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError, IntegrityError
@@ -432,7 +432,8 @@ def _signing_custodians(tables: Mapping[str, Any]) -> set[str]:
 
 def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = True,
            start: Replay | None = None, until: int | None = None,
-           expected_audit_head: tuple[int, str] | None = None) -> Replay:
+           expected_audit_head: tuple[int, str] | None = None,
+           seen: dict[str, SeenTable] | None = None) -> Replay:
     """Replay every statement; with ``check`` verify every signature and rule.
 
     ``check`` ``None`` checks the chain and the projection only (the plain hash-chain
@@ -445,6 +446,8 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     replay needs (the tables are still compared in full). ``until`` stops at that
     statement (and skips the comparison with the tables, which hold the newest state).
     ``expected_audit_head`` is a head printed on a transcript (``audit verify --head``).
+    ``seen`` is filled with the tables as the comparison read them (:func:`tables_digest`);
+    it describes tables that match the signed log only when the result is ok.
     """
     result = Replay(ok=True)
     prev = ZERO
@@ -558,7 +561,7 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
                           "signed statement")
     result.audit_head = (int(last_audit[0]), str(last_audit[1]))
     if compare:
-        digest = tables_digest(conn)
+        digest = tables_digest(conn, seen)
         unchanged = (start is not None and result.statements == start.statements
                      and bool(start.tables_digest) and digest == start.tables_digest)
         if not unchanged:  # compared row by row: the first difference is named
@@ -974,7 +977,17 @@ def _compare_tables(conn: sqlite3.Connection,
     return None
 
 
-def tables_digest(conn: sqlite3.Connection) -> str:
+class SeenTable(NamedTuple):
+    """A table as :func:`tables_digest` read it: its non-BLOB cells (``columns``, in key
+    order), and per row each BLOB column's SQLite type and the SHA-256 of its bytes."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    blobs: tuple[str, ...]
+    blob_digests: list[tuple[tuple[str, bytes | None], ...]]
+
+
+def tables_digest(conn: sqlite3.Connection, seen: dict[str, SeenTable] | None = None) -> str:
     """SHA-256 over every projected table as it is stored: its name, columns and key,
     then its rows in key order, 2,048 at a time — the Python representation of their
     non-BLOB cells (unambiguous for the types SQLite returns), then per row each BLOB
@@ -991,14 +1004,21 @@ def tables_digest(conn: sqlite3.Connection) -> str:
     cell, 170,000 at 5,000 records, was a third of the digest's time); a planted TEXT
     that is not UTF-8 makes that fail, and the digest is then taken again decoding it
     leniently, so it is hashed, not fatal. For UTF-8 text both decode alike: the digest
-    is the same either way, and a workstation's kept digests stay valid."""
+    is the same either way, and a workstation's kept digests stay valid.
+
+    ``seen``, when given, is filled with every table as it was read and hashed (only
+    when all its text was UTF-8): what a caller that finds the digest is the verified
+    one may read instead of reading those rows again in the same transaction."""
     try:
-        return _tables_digest(conn, str)
+        return _tables_digest(conn, str, seen)
     except sqlite3.OperationalError:  # "Could not decode to UTF-8": read it leniently
+        if seen is not None:
+            seen.clear()
         return _tables_digest(conn, _lenient)
 
 
-def _tables_digest(conn: sqlite3.Connection, text: Callable[[bytes], Any]) -> str:
+def _tables_digest(conn: sqlite3.Connection, text: Callable[[bytes], Any],
+                   seen: dict[str, SeenTable] | None = None) -> str:
     with _lenient_text(conn, text):
         digest = hashlib.sha256(b"tessera/tables/v2\0")
         sha256 = hashlib.sha256
@@ -1015,14 +1035,23 @@ def _tables_digest(conn: sqlite3.Connection, text: Callable[[bytes], Any]) -> st
             cursor.execute(f"SELECT {', '.join(selected)} FROM main.{_q(table.name)} "  # noqa: S608
                            f"ORDER BY {', '.join(_q(c) for c in table.key)}")
             width = len(plain)
+            kept = None if seen is None else seen.setdefault(table.name, SeenTable(
+                tuple(plain), [], tuple(blob), []))
             while rows := cursor.fetchmany(2048):
-                digest.update(repr([row[:width] for row in rows]).encode("utf-8", "surrogatepass"))
+                cells = [row[:width] for row in rows]
+                digest.update(repr(cells).encode("utf-8", "surrogatepass"))
+                if kept is not None:
+                    kept.rows.extend(cells)
                 for row in rows:
                     give_way()  # every BLOB hashed: the GIL let go and taken back
+                    hashed = []
                     for at in range(width, len(row), 2):
                         value = row[at + 1]
-                        digest.update(row[at].encode("ascii") + b"\0" + (
-                            sha256(value).digest() if value is not None else b""))
+                        found = sha256(value).digest() if value is not None else None
+                        hashed.append((row[at], found))
+                        digest.update(row[at].encode("ascii") + b"\0" + (found or b""))
+                    if kept is not None:
+                        kept.blob_digests.append(tuple(hashed))
         return digest.hexdigest()
 
 

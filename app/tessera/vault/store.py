@@ -193,8 +193,12 @@ class Vault(LifecycleMixin):
         ``start``: resume after an earlier verified replay (only newer statements are
         checked); ``until``: stop at that statement."""
         with self.reading() as conn:
-            return statements.replay(conn, check, start=start, until=until,
-                                     expected_audit_head=expected_audit_head)
+            seen: dict[str, statements.SeenTable] = {}
+            result = statements.replay(conn, check, start=start, until=until,
+                                       expected_audit_head=expected_audit_head, seen=seen)
+            if result.ok and until is None and seen:
+                self._keep_checked(conn, seen)
+            return result
 
     def record_genesis(self, trust: list[str], actor: str, details: dict[str, object]) -> str:
         """Write the genesis statement, signed by every signer in :meth:`signed_by`
