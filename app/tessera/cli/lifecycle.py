@@ -30,7 +30,7 @@ from tessera.core.errors import InputError
 from tessera.core.memory import wipe
 from tessera.core.policy import Policy, SplitPlan
 from tessera.core.private_file import write_private
-from tessera.core.review import Severity, review_csv
+from tessera.core.review import FindingKind, Severity, review_csv
 from tessera.custody.lifecycle import NewVersion
 
 if TYPE_CHECKING:
@@ -320,24 +320,34 @@ def _review(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> None:
         review = gather_review(vault)
         vault_name = vault.path.name
     # Thousands of records: the lines are written in a few blocks, not one call each.
+    # Records share a few holder views (the same objects): each one's line is made once.
     lines: list[str] = []
+    holder_lines: dict[int, str] = {}
     for record in review.records:
         lines.append(f"{record.label} — {record.state_display}, {record.k_of_n} "
                      f"(v{record.version}, epoch {record.epoch})")
         for holder in record.holders:
-            tokens = ", ".join(f"{t.label} [{t.kind}]" for t in holder.tokens) or "paper only"
-            lines.append(f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}")
-    counts = review.counts()
-    lines.append(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
-                 f"{counts[Severity.LOW]} low")
+            line = holder_lines.get(id(holder))
+            if line is None:
+                tokens = ", ".join(f"{t.label} [{t.kind}]" for t in holder.tokens) or \
+                    "paper only"
+                line = holder_lines[id(holder)] = \
+                    f"    {holder.name:<18} {' '.join(holder.share_keys):<8} {tokens}"
+            lines.append(line)
+    # One block per severity, coloured; each line's head made once per kind (enum members
+    # are singletons: looked up by identity, not by their Python-level hash).
+    blocks: dict[int, list[str]] = {id(severity): [] for severity in Severity}
+    heads = {id(kind): f"] {kind.heading}: " for kind in FindingKind}
+    tags = {id(severity): f"  [{severity.value}" for severity in Severity}
+    for f in review.findings:
+        blocks[id(f.severity)].append(tags[id(f.severity)] + heads[id(f.kind)] + f.text)
+    lines.append(f"Findings: {len(blocks[id(Severity.HIGH)])} high, "
+                 f"{len(blocks[id(Severity.MEDIUM)])} medium, {len(blocks[id(Severity.LOW)])} low")
     echo("\n".join(lines))
-    # Findings come sorted by severity: one coloured block per severity.
     for severity, colour in ((Severity.HIGH, "red"), (Severity.MEDIUM, "yellow"),
                              (Severity.LOW, None)):
-        block = [f"  [{f.severity.value}] {f.kind.heading}: {f.text}"
-                 for f in review.findings if f.severity is severity]
-        if block:
-            secho("\n".join(block), fg=colour)
+        if blocks[id(severity)]:
+            secho("\n".join(blocks[id(severity)]), fg=colour)
     if csv_path:
         write_private(csv_path, review_csv(review).encode("utf-8"))
         echo(f"Wrote {csv_path}")

@@ -212,34 +212,35 @@ def _outline(row: tuple[Any, ...], derived: Derived,
              made: dict[Any, tuple[ShareOutline, ...]]) -> VersionOutline:
     """The outline of ``row`` from what its manifest says (parsed now or kept by its
     SHA-256), every fact that binds the manifest to the row checked against it.
-    ``made``: the shares of each shape met, as sealed (most envelopes are not re-wrapped)."""
+    ``made``: the shares of each shape (quorum, groups, shares) met and found sound, as
+    sealed (most envelopes are not re-wrapped)."""
     rid, _, version, epoch, fingerprint, digest, actual, _, created_at = row
-    where = _where(row)
     if actual != digest:
-        raise IntegrityError(f"{where}: the stored manifest was changed or damaged")
+        raise IntegrityError(f"{_where(row)}: the stored manifest was changed or damaged")
     groups, group_threshold, shares = derived.groups, derived.group_threshold, derived.shares
     names = (derived.record_id, derived.version, derived.epoch)
     if names != (rid, version, epoch) or format_fingerprint(bytes.fromhex(digest)) != fingerprint:
-        raise IntegrityError(f"{where}: the stored manifest does not match its row")
-    if (not 1 <= group_threshold <= len(groups)
-            or any(not 0 <= group < len(groups) for _, _, group, _ in shares)):
-        raise IntegrityError(f"{where}: the stored manifest is damaged: its groups")
-    sealed = made.get(shares)
-    if sealed is None:
-        sealed = made[shares] = tuple(ShareOutline(*share) for share in shares)
+        raise IntegrityError(f"{_where(row)}: the stored manifest does not match its row")
+    shape = (group_threshold, groups, shares)
+    sealed = made.get(shape)
+    if sealed is None:  # a shape met for the first time: its groups checked once
+        if (not 1 <= group_threshold <= len(groups)
+                or any(not 0 <= group < len(groups) for _, _, group, _ in shares)):
+            raise IntegrityError(f"{_where(row)}: the stored manifest is damaged: its groups")
+        sealed = made[shape] = tuple(ShareOutline(*share) for share in shares)
     if len(envelopes) != len(sealed) or any(s.key not in envelopes for s in sealed):
-        raise IntegrityError(f"{where}: envelopes are missing")
+        raise IntegrityError(f"{_where(row)}: envelopes are missing")
     rewrapped = False
     for share in sealed:
         filed_under, stored = envelopes[share.key]
         if filed_under != share.custodian_id:
-            raise IntegrityError(f"{where}: the envelope of share {share.key} is filed under "
-                                 "the wrong custodian")
+            raise IntegrityError(f"{_where(row)}: the envelope of share {share.key} is filed "
+                                 "under the wrong custodian")
         rewrapped = rewrapped or stored is not None
     if rewrapped:
         sealed = tuple(share if envelopes[share.key][1] is None else share._replace(
             recipients=_envelope_recipients(envelopes[share.key][1], share.recipients,
-                                            f"{where} share {share.key}"))
+                                            f"{_where(row)} share {share.key}"))
                        for share in sealed)
     return VersionOutline(rid, version, epoch, fingerprint, created_at, group_threshold,
                           groups, sealed)
