@@ -69,6 +69,8 @@ _ALL = ("SELECT r.id, r.label, v.version, v.epoch, v.fingerprint, v.digest, v.ma
         "SELECT e.record_id, e.share_key, e.custodian_id, e.recipients FROM records r"
         " JOIN envelopes e ON e.record_id = r.id AND e.version = r.current_version")
 _ONE = tuple(f"{sql} WHERE r.id = ?" for sql in _ALL)
+# From this many manifests to parse, they are read in one pass, not each by its key.
+_ONE_PASS = 64
 
 
 def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, VersionOutline]:
@@ -96,6 +98,10 @@ def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, Ve
         same: dict[tuple[str, ...], tuple[str, ...]] = {}
         made: dict[Any, tuple[ShareOutline, ...]] = {}
         fresh: dict[str, Derived] = {}
+        # Manifests not found kept (all of them the first time) are read in one pass and
+        # taken apart as they are read (7 KB each, not all held at once).
+        parsed = _parse_unread(conn, [r for r in rows if r[7] is None and r[6] not in known],
+                               same)
         for row in rows:
             envelopes_of = envelopes.get(row[0], {})
             derived = known.get(row[6])
@@ -105,9 +111,12 @@ def current_outlines(vault: Vault, record_id: str | None = None) -> dict[str, Ve
                     continue
                 except IntegrityError:
                     pass  # a kept outline that does not fit its row: the manifest decides
-            if row[7] is None:  # not read yet (a cache was asked first): read it now
-                row = (*row[:7], _manifest(conn, row), row[8])
-            derived = fresh[row[6]] = _derive(row, same)
+            derived = parsed.get(row[0])
+            if derived is None:
+                if row[7] is None:  # not read yet (a cache was asked first): read it now
+                    row = (*row[:7], _manifest(conn, row), row[8])
+                derived = _derive(row, same)
+            fresh[row[6]] = derived
             outlines[row[0]] = _outline(row, derived, envelopes_of, made)
     if cache is not None and (fresh or (record_id is None and len(known) != len(rows))):
         cache.keep(fresh, only=None if record_id is not None else {r[6] for r in rows})
@@ -173,14 +182,37 @@ def _as_checked(tables: Mapping[str, SeenTable] | None, record_id: str | None
     return rows, found
 
 
-def _manifest(conn: Any, row: tuple[Any, ...]) -> Any:
-    """The row's manifest read again, in the same transaction: the bytes just hashed."""
-    found = conn.execute("SELECT manifest FROM versions WHERE record_id = ? AND version = ?",
-                         (row[0], row[2])).fetchone()
-    data = None if found is None else found[0]
+def _manifest(conn: Any, row: tuple[Any, ...], data: Any = None) -> Any:
+    """The row's manifest read again (``data``: as already read again), in the same
+    transaction: the bytes just hashed, or the check's hash, must be its hash."""
+    if data is None:
+        found = conn.execute("SELECT manifest FROM versions WHERE record_id = ? AND"
+                             " version = ?", (row[0], row[2])).fetchone()
+        data = None if found is None else found[0]
     if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != row[6]:
         raise IntegrityError(f"{_where(row)}: the stored manifest was changed or damaged")
     return data
+
+
+def _parse_unread(conn: Any, rows: list[tuple[Any, ...]],
+                  same: dict[tuple[str, ...], tuple[str, ...]]) -> dict[str, Derived]:
+    """What the manifests of many ``rows`` (not read yet) say, by record id: read in one
+    pass over the current versions, each checked as :func:`_manifest` checks one and
+    taken apart as it is read (a few: none here, each is read by its key)."""
+    if len(rows) < _ONE_PASS:
+        return {}
+    wanted = {r[0]: r for r in rows}
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    found: dict[str, Derived] = {}
+    cursor.execute("SELECT r.id, v.version, v.manifest FROM records r JOIN versions v"
+                   " ON v.record_id = r.id AND v.version = r.current_version")
+    while batch := cursor.fetchmany(256):
+        for rid, version, data in batch:
+            row = wanted.get(rid)
+            if row is not None and row[2] == version:
+                found[rid] = _derive((*row[:7], _manifest(conn, row, data), row[8]), same)
+    return found
 
 
 def _where(row: tuple[Any, ...]) -> str:

@@ -155,12 +155,15 @@ class OutlineCache:
                         if d not in keep]
                 conn.executemany("DELETE FROM outlines WHERE digest = ?", gone)
             shapes: dict[str, str] = {}
+            named: dict[tuple[Any, ...], str] = {}  # thousands of manifests, a few shapes
             rows = []
             for digest, derived in fresh.items():
-                text = json.dumps([derived.group_threshold, derived.groups, derived.shares],
-                                  separators=(",", ":"))
-                ref = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                shapes[ref] = text
+                shape = (derived.group_threshold, derived.groups, derived.shares)
+                ref = named.get(shape)
+                if ref is None:
+                    text = json.dumps(shape, separators=(",", ":"))
+                    ref = named[shape] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                    shapes[ref] = text
                 rows.append((digest, derived.record_id, derived.version, derived.epoch, ref))
             conn.executemany("INSERT OR REPLACE INTO shapes (digest, shape) VALUES (?, ?)",
                              list(shapes.items()))

@@ -50,6 +50,14 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return found
 
 
+@pytest.fixture(params=["by key", "one pass"])
+def reads(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Manifests to parse read each by its key, or all in one pass (as thousands are)."""
+    if request.param == "one pass":
+        monkeypatch.setattr(outline, "_ONE_PASS", 1)
+    return str(request.param)
+
+
 @pytest.fixture
 def two(signed: Any) -> Any:
     """The signed vault with a second record (two manifests to swap)."""
@@ -106,7 +114,7 @@ def _rewritten(c: Any, record_id: str, data: bytes, *, with_digest: bool = True)
     return _attack(c, *sql)
 
 
-def test_a_kept_outline_is_the_one_parsed(two: Any, cache: OutlineCache,
+def test_a_kept_outline_is_the_one_parsed(two: Any, reads: str, cache: OutlineCache,
                                           parsed: list[str]) -> None:
     c = two
     plain = outlines(c)
@@ -122,7 +130,7 @@ def test_a_kept_outline_is_the_one_parsed(two: Any, cache: OutlineCache,
 
 
 def test_a_manifest_rewritten_with_its_digest_shows_what_it_says_now(
-        two: Any, cache: OutlineCache, parsed: list[str], tmp_path: Path) -> None:
+        two: Any, reads: str, cache: OutlineCache, parsed: list[str], tmp_path: Path) -> None:
     """New bytes, a new key: the kept outline of the old bytes is never shown for them,
     and the check on open refuses the vault as before."""
     c = two
@@ -147,7 +155,7 @@ def test_a_manifest_rewritten_with_its_digest_shows_what_it_says_now(
         c.record_id, _current(c, c.record_id)[0])
 
 
-def test_manifests_swapped_between_records_are_refused(two: Any, cache: OutlineCache) -> None:
+def test_manifests_swapped_between_records_are_refused(two: Any, reads: str, cache: OutlineCache) -> None:
     """Each manifest moved, with its digest and fingerprint, to the other record's row:
     the kept outlines name the other record, and so do the manifests."""
     c = two
@@ -161,7 +169,7 @@ def test_manifests_swapped_between_records_are_refused(two: Any, cache: OutlineC
             outlines(c, kept)
 
 
-def test_a_manifest_edited_without_its_digest_is_refused(two: Any, cache: OutlineCache) -> None:
+def test_a_manifest_edited_without_its_digest_is_refused(two: Any, reads: str, cache: OutlineCache) -> None:
     c = two
     outlines(c, cache)
     _, data = _current(c, c.record_id)
@@ -171,7 +179,7 @@ def test_a_manifest_edited_without_its_digest_is_refused(two: Any, cache: Outlin
             outlines(c, kept)
 
 
-def test_a_damaged_cache_file_is_no_cache(two: Any, cache: OutlineCache,
+def test_a_damaged_cache_file_is_no_cache(two: Any, reads: str, cache: OutlineCache,
                                           parsed: list[str]) -> None:
     c = two
     plain = outlines(c, cache)
