@@ -297,6 +297,10 @@ class VaultConnection:
                 if self._conn.in_transaction:
                     self._conn.execute("COMMIT")
 
+    def _holding_snapshot(self) -> bool:
+        """This thread's caller holds a read transaction on the main connection."""
+        return bool(self._reading_depth) and not self._depth and not self._signing_elsewhere()
+
     def _keep_checked(self, conn: sqlite3.Connection,
                       seen: dict[str, statements.SeenTable]) -> None:
         """Keep the tables as a check that verified read them in ``conn``'s current read

@@ -192,8 +192,10 @@ class Vault(LifecycleMixin):
         the projection with every table; the result names the first difference.
         ``start``: resume after an earlier verified replay (only newer statements are
         checked); ``until``: stop at that statement."""
+        # The tables as the comparison reads them are kept only for a caller that holds
+        # the read transaction on (what it reads next is then what was checked).
+        seen: dict[str, statements.SeenTable] | None = {} if self._holding_snapshot() else None
         with self.reading() as conn:
-            seen: dict[str, statements.SeenTable] = {}
             result = statements.replay(conn, check, start=start, until=until,
                                        expected_audit_head=expected_audit_head, seen=seen)
             if result.ok and until is None and seen:
