@@ -269,3 +269,31 @@ def test_the_detail_reads_once_the_selection_rests(window, context, qtbot,
         assert page.detail.title.text() == label
     qtbot.waitUntil(lambda: page.detail.holders.topLevelItemCount() >= 3)
     assert asked == [ids["Demo: CI deploy key"]]
+
+
+def test_a_search_that_hides_the_selected_record_empties_its_detail(read_on, window,
+                                                                   qtbot) -> None:
+    """The detail pane shows the selected record; a search that hides it leaves no
+    record selected, so the pane must not go on naming it — nor the audit pane its entry."""
+    page = window.records
+    qtbot.waitUntil(lambda: page.model.total() == MANY, timeout=20_000)
+    assert page.select_where(lambda r: r.record.label == "Service account 01234")
+    assert page.detail.record_id is not None
+    page.search.setText("account 04217")
+    assert page.selected_row() is None
+    assert page.detail.record_id is None
+    page.search.setText("account 0421")  # shown again, not selected again
+    assert page.detail.record_id is None
+    assert page.select_where(lambda r: r.record.label == "Service account 04217")
+    page.search.setText("account 042")  # still shown: still selected, still detailed
+    assert page.selected_row().record.label == "Service account 04217"
+    assert page.detail.title.text() == "Service account 04217"
+
+    window.show_page(PAGES.index("Audit"))
+    audit = window.audit
+    qtbot.waitUntil(lambda: audit.model.total() > 0 and not audit.loading, timeout=20_000)
+    audit.table.selectRow(0)
+    entry = audit.selected_row()
+    assert audit.detail.entry == entry
+    audit.search.setText("no entry says this")
+    assert audit.selected_row() is None and audit.detail.entry is None

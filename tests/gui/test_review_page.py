@@ -237,3 +237,34 @@ def test_the_columns_are_measured_again_only_when_their_cells_changed(window, co
     risky_record(context)  # a new record among the first rows
     page.show_review(gather_review(context.vault))
     assert measured
+
+
+def test_a_changed_record_is_rewritten_in_place_and_only_it_is_repainted(window, context,
+                                                                         qtbot):
+    """The same records with one of them changed: the list shows the new cells, the
+    view keeps its layout, and only that record and its holders are said to have
+    changed (telling the view that all of thousands did made it walk every one)."""
+    from tessera.core.review import Review
+
+    risky_record(context)
+    window.show_page(PAGES.index("Review"))
+    page = window.review
+    qtbot.waitUntil(lambda: page.listing is not None)
+    full = gather_review(context.vault)
+    changed = full.records[1]._replace(state="released", state_display="released (test)")
+    review = Review(full.generated_at, (full.records[0], changed, *full.records[2:]),
+                    full.findings, full.drills)
+    model = page.records.model()
+    told: list[tuple[int, int, int]] = []  # (parent row or -1, first row, last row)
+    model.dataChanged.connect(lambda a, b, _roles=(): told.append(
+        (a.parent().row(), a.row(), b.row())))
+    resets: list[bool] = []
+    model.modelReset.connect(lambda: resets.append(True))
+    page.show_review(review)
+    assert _listed(page) == _expected(review)
+    assert [cells[2] for cells, _ in record_rows(page)][1] == "released (test)"
+    assert not resets
+    assert told == [(-1, 1, 1), (1, 0, len(changed.holders) - 1)]
+    told.clear()
+    page.show_review(review)  # nothing changed: nothing to repaint
+    assert told == []

@@ -83,6 +83,9 @@ class TablePage(RefreshWhenShown, QWidget):
         self.proxy.rowsRemoved.connect(self._show_count)
         self.proxy.modelReset.connect(self._show_count)
         self.proxy.layoutChanged.connect(self._show_count)
+        self._selected_before: object = None
+        self.proxy.layoutAboutToBeChanged.connect(self._before_layout)
+        self.proxy.layoutChanged.connect(self._after_layout)
         context.vault_changed.connect(self.vault_changed)
 
     def finish_layout(self, body: QWidget | None = None) -> None:
@@ -97,6 +100,18 @@ class TablePage(RefreshWhenShown, QWidget):
         shown, total = self.proxy.rowCount(), self.model.total()
         self.count.setText(f"{total:,} in this vault" if shown == total
                            else f"{shown:,} of {total:,} shown")
+
+    def _before_layout(self) -> None:
+        self._selected_before = self.selected_row()
+
+    def _after_layout(self) -> None:
+        """A search or filter that hides the selected row drops it from the selection
+        without Qt's selection model saying so (it does for rows removed, not for a
+        layout change): say it, so a detail pane stops showing what is not listed."""
+        if self._selected_before is not None and self.selected_row() is None:
+            self.table.selectionModel().selectionChanged.emit(QItemSelection(),
+                                                              QItemSelection())
+        self._selected_before = None
 
     def selected_row(self) -> Any:
         rows = self.table.selectionModel().selectedRows()

@@ -45,6 +45,7 @@ from tessera.gui.review_models import (
     RECORD_COLUMNS,
     RECORD_ID,
     FindingsModel,
+    RecordLine,
     RecordsModel,
     ReviewListing,
     list_review,
@@ -58,9 +59,10 @@ EXPAND_UP_TO = 200  # records whose holders are shown opened out; more start clo
 SIZE_SAMPLE = 200  # records (with their holders) and findings a column is measured on
 
 
-def _listing(vault: Vault) -> ReviewListing:
-    """Every cell of the review's lists (runs on the loader thread)."""
-    return list_review(gather_review(vault))
+def _listing(shown: tuple[RecordLine, ...]) -> Callable[[Vault], ReviewListing]:
+    """Every cell of the review's lists, compared with the records ``shown`` (runs on
+    the loader thread)."""
+    return lambda vault: list_review(gather_review(vault), shown)
 
 
 def ask_export_path(parent: QWidget, kind: str) -> Path | None:
@@ -135,7 +137,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
         """Compute the review and its cells on the loader thread; then list them."""
         if self.listing is None:
             self.counts.setText("Reviewing the vault…")
-        self.context.loader.load(self, _listing, self._show_listing,
+        self.context.loader.load(self, _listing(self.records_model.lines), self._show_listing,
                                  lambda exc: show_error(self, exc))
 
     def show_review(self, review: Review) -> None:
@@ -146,11 +148,11 @@ class ReviewPage(RefreshWhenShown, QWidget):
         # The page keeps the cells, not the review (tens of thousands of findings, drill
         # dates and views at 5,000 records, which every later full garbage collection
         # would walk while the window waits); an export reads the review again.
-        self.listing = listing
+        self.listing = listing._replace(base=None)  # not the records shown before
         self.counts.setText(listing.counts)
         # The records' cells are rewritten in place when the same records come back,
         # else both lists are reset; either way a view reads only the rows it paints.
-        reset = self.records_model.show(listing.records)
+        reset = self.records_model.show(listing)
         self.findings_model.show(listing.findings)
         # Without a reset (the same records) what was open and selected stays so.
         if reset and len(listing.records) <= EXPAND_UP_TO:

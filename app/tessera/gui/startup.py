@@ -135,9 +135,12 @@ class Startup(QObject):
     def _in_background(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
         def run() -> None:
             from tessera.core.turns import sharing
+            from tessera.gui.loader import collector_paused
 
             try:
-                with sharing():  # the window gets its turns while the vault is checked
+                # The window gets its turns while the layers are imported and the vault
+                # is checked, and no full garbage collection holds the interpreter.
+                with collector_paused(), sharing():
                     outcome = _Outcome(then, work(), None)
             except BaseException as exc:  # delivered to the GUI thread, shown there
                 outcome = _Outcome(then, None, exc)

@@ -15,9 +15,9 @@ from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QIdentityProxyModel,
     QModelIndex,
     QObject,
-    QIdentityProxyModel,
     QPersistentModelIndex,
     Qt,
 )

@@ -170,7 +170,9 @@ def text_widths(view: QAbstractItemView, texts: Sequence[Sequence[str]],
     margin = 2 * (view.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin,
                                            None, view) + 1)
     grid = 1 if isinstance(view, QTableView) and view.showGrid() else 0
-    return [math.ceil(max((advance(t) for t in column), default=-margin - grid))
+    # Each distinct text once: a sample repeats most of its cells (roles, "never",
+    # states), and laying out a text is the cost (12 ms for 5,600 cells, 219 distinct).
+    return [math.ceil(max(map(advance, set(column)), default=-margin - grid))
             + margin + grid for column in texts]
 
 
