@@ -210,11 +210,11 @@ def test_columns_fit_the_text_until_the_user_sizes_one(window, context, qtbot, m
     header.resizeSection(0, 40)  # as the view laying itself out does: not the user
     page.show_review(gather_review(context.vault))
     assert header.sectionSize(0) >= max(bold.horizontalAdvance(t) for t in labels)
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtTest import QTest
 
-    monkeypatch.setattr(QApplication, "mouseButtons", staticmethod(lambda: Qt.MouseButton.LeftButton))
+    QTest.mousePress(header.viewport(), Qt.MouseButton.LeftButton)
     header.resizeSection(1, 333)  # a drag on the header's edge
-    monkeypatch.undo()
+    QTest.mouseRelease(header.viewport(), Qt.MouseButton.LeftButton)
     page.show_review(gather_review(context.vault))
     assert header.sectionSize(1) == 333
 
@@ -268,3 +268,48 @@ def test_a_changed_record_is_rewritten_in_place_and_only_it_is_repainted(window,
     told.clear()
     page.show_review(review)  # nothing changed: nothing to repaint
     assert told == []
+
+
+def test_a_page_opened_with_a_mouse_click_fits_its_columns(window, context, qtbot):
+    """Found in a real window: a click on the sidebar shows the page while the button is
+    down, the page lays itself out, and its columns were taken as sized by the person
+    (a resize with the left button down) — never fitted again, every label cut. Only a
+    press on the header itself starts a person's sizing."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtTest import QTest
+
+    risky_record(context)
+    sidebar = window.sidebar
+    for name in ("Review", "Custodians"):  # each built when first shown
+        item = sidebar.visualItemRect(sidebar.item(PAGES.index(name))).center()
+        QTest.mousePress(sidebar.viewport(), Qt.MouseButton.LeftButton, pos=item)
+        qtbot.wait(100)  # shown and laid out while the button is down
+        QTest.mouseRelease(sidebar.viewport(), Qt.MouseButton.LeftButton, pos=item)
+    page = window.review
+    qtbot.waitUntil(lambda: page.listing is not None and context.loader.idle)
+    header, model = page.records.header(), page.records.model()
+    bold = QFontMetrics(page.records_model.bold_font)
+    labels = [model.index(i, 0).data() for i in range(model.rowCount())]
+    assert header.sectionSize(0) >= max(bold.horizontalAdvance(t) for t in labels)
+    custodians = window.custodians
+    fitter_sized = custodians.table.horizontalHeader().sectionSize(0)
+    names = [custodians.proxy.index(r, 0).data() for r in range(custodians.proxy.rowCount())]
+    assert names and fitter_sized >= max(custodians.table.fontMetrics().horizontalAdvance(n)
+                                         for n in names)
+    from tessera.gui.widgets import ColumnFitter
+
+    assert not custodians.table.findChild(ColumnFitter).user_sized
+
+    # A press on the header and a section resized meanwhile: the person's width, kept.
+    records_header = page.records.header()
+    QTest.mousePress(records_header.viewport(), Qt.MouseButton.LeftButton)
+    records_header.resizeSection(1, 333)
+    QTest.mouseRelease(records_header.viewport(), Qt.MouseButton.LeftButton)
+    page.show_review(gather_review(context.vault))
+    assert records_header.sectionSize(1) == 333
+    table = custodians.table.horizontalHeader()
+    QTest.mousePress(table.viewport(), Qt.MouseButton.LeftButton)
+    table.resizeSection(0, 41)
+    QTest.mouseRelease(table.viewport(), Qt.MouseButton.LeftButton)
+    assert custodians.table.findChild(ColumnFitter).user_sized

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -51,7 +50,7 @@ from tessera.gui.review_models import (
     list_review,
 )
 from tessera.gui.stale_pages import RefreshWhenShown
-from tessera.gui.widgets import heading, make_table, muted, text_widths
+from tessera.gui.widgets import HeaderPress, heading, make_table, muted, text_widths
 from tessera.vault import Vault
 
 ROLE_ID = Qt.ItemDataRole.UserRole  # a record row's id
@@ -107,6 +106,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self.records_model = RecordsModel(self.records.font(), self.records)
         self.records.setModel(self.records_model)
         self.records.setUniformRowHeights(True)
+        HeaderPress.of(self.records.header())  # watching for the person's drags
         self.records.header().sectionResized.connect(
             lambda *_: self._user_sized(self.records.header()))
         self._opened: set[str] = set()  # records whose holders the user opened
@@ -119,6 +119,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
         self.findings = make_table(self.findings_model, "Findings")
         self.findings_model.setParent(self.findings)
         self.findings.setSortingEnabled(False)  # listed most severe first
+        HeaderPress.of(self.findings.horizontalHeader())
         self.findings.horizontalHeader().sectionResized.connect(
             lambda *_: self._user_sized(self.findings.horizontalHeader()))
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -170,8 +171,7 @@ class ReviewPage(RefreshWhenShown, QWidget):
     def _user_sized(header: QHeaderView) -> None:
         """A section resized by a drag on the header (not by the view laying itself out
         or by this page fitting it) makes that list keep the user's widths."""
-        dragging = bool(QApplication.mouseButtons() & Qt.MouseButton.LeftButton)
-        if dragging and not header.property("fitting"):
+        if HeaderPress.of(header).down and not header.property("fitting"):
             header.setProperty("user_sized", True)
 
     def _fit_columns(self, listing: ReviewListing) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QFont, QFontDatabase, QFontMetricsF, QPalette
+from PySide6.QtGui import QFont, QFontDatabase, QFontMetricsF, QMouseEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QFrame,
     QHeaderView,
     QLabel,
@@ -77,6 +77,31 @@ def share_widths(wanted: list[int], available: int,
     return widths(low)
 
 
+class HeaderPress(QObject):
+    """Whether the left button is down on a header: a section resized meanwhile is the
+    person dragging a column's edge (or double-clicking it). The button being down
+    anywhere is not enough — a click on the sidebar shows a page while the button is
+    down, and the page laying itself out resized its sections then."""
+
+    def __init__(self, header: QHeaderView) -> None:
+        super().__init__(header)
+        self.down = False
+        header.viewport().installEventFilter(self)
+
+    @staticmethod
+    def of(header: QHeaderView) -> HeaderPress:
+        """The watcher of ``header`` (made on first use)."""
+        return header.findChild(HeaderPress) or HeaderPress(header)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick,
+                    QEvent.Type.MouseButtonRelease) \
+                and cast(QMouseEvent, event).button() == Qt.MouseButton.LeftButton:
+            self.down = kind != QEvent.Type.MouseButtonRelease
+        return False
+
+
 class ColumnFitter(QObject):
     """Keeps a table's columns sized to their contents within the width it has.
 
@@ -96,12 +121,12 @@ class ColumnFitter(QObject):
         self._wanted: list[int] | None = None  # contents' widths measured last
         header = view.header() if isinstance(view, QTreeView) else view.horizontalHeader()
         self.header = header
+        self._press = HeaderPress.of(header)
         header.sectionResized.connect(self._resized_by_hand)
         view.viewport().installEventFilter(self)
 
     def _resized_by_hand(self, _index: int, _old: int, _new: int) -> None:
-        dragging = bool(QApplication.mouseButtons() & Qt.MouseButton.LeftButton)
-        if not self._fitting and dragging:
+        if not self._fitting and self._press.down:
             self.user_sized = True
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
