@@ -179,3 +179,33 @@ def test_the_collector_resumes_when_the_last_busy_loader_is_idle(loader, demo_va
     finally:
         other.shutdown()
         gui_vault.close()
+
+
+def test_a_read_never_starts_before_the_collector_is_paused(loader, monkeypatch,
+                                                            qtbot) -> None:
+    """The loader thread, woken for a read, must find the collector paused: it was paused
+    after the thread was woken, so a read could start (and collect) first when the GUI
+    thread lost the interpreter at that moment — what made a test of this file fail once
+    in a whole run. Here the GUI thread is held there until the read has started, if it
+    can start."""
+    seen: list[bool] = []
+    started = threading.Event()
+
+    def read(vault: Vault) -> int:
+        started.set()
+        seen.append(gc.isenabled())
+        return 1
+
+    real_pause = VaultLoader._pause_collector
+
+    def late_pause(self: VaultLoader) -> None:
+        started.wait(1.0)  # the loader thread gets there first, if it can
+        real_pause(self)
+
+    done: list[int] = []
+    loader.load("first", lambda vault: 0, done.append)  # the thread exists and waits
+    qtbot.waitUntil(lambda: loader.idle and done == [0], timeout=20_000)
+    monkeypatch.setattr(VaultLoader, "_pause_collector", late_pause)
+    loader.load("records", read, done.append)
+    qtbot.waitUntil(lambda: loader.idle and done == [0, 1], timeout=20_000)
+    assert seen == [False]

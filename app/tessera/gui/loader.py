@@ -144,6 +144,10 @@ class VaultLoader(QObject):
             return
         with self._lock:
             was_idle = not self._waiting and not self._running
+            if was_idle:
+                # Before the loader thread can see the request: woken first, it could
+                # read (and collect) while the GUI thread waited for the interpreter.
+                self._pause_collector()
             self._waiting.pop(key, None)
             self._waiting[key] = request
             if urgent:
@@ -157,7 +161,6 @@ class VaultLoader(QObject):
                                             daemon=True)
             self._thread.start()
         if was_idle:
-            self._pause_collector()
             self.idle_changed.emit(False)
 
     @property
