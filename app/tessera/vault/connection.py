@@ -63,6 +63,8 @@ class VaultConnection:
         # What this workstation keeps of the manifests it outlined (vault/outline_cache.py):
         # set by whoever opened the vault with a workstation store; None, none kept.
         self.outline_cache: OutlineCache | None = None
+        # The statement log's head and the genesis found at it (Vault.genesis_fingerprint).
+        self._genesis_seen: tuple[tuple[int, str], str | None] | None = None
         # The tables as the last check that verified read them, and the read transaction
         # it read them in (each outermost transaction on the main connection is counted).
         self._snapshot = 0
