@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import getpass
 import os
 import threading
@@ -137,25 +136,6 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for a command's bulk read and report.
-
-    The review of 5,000 records makes ~300,000 objects that live until the command ends
-    (views, findings, drill dates, lines of output) and no reference cycles worth the
-    name: the collections they start (three full ones among ~400) found nothing to free
-    and took ~110 ms of the command; its peak memory is the same without them. Left as
-    it was when the collector was already off."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def echo(text: str = "") -> None:

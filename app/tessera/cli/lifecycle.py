@@ -20,12 +20,12 @@ import click
 from tessera.cli.context import (
     Context,
     collect_quorum,
-    collector_paused,
     echo,
     find_token,
     secho,
     warn,
 )
+from tessera.core.collector import collector_paused
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe
 from tessera.core.policy import Policy, SplitPlan

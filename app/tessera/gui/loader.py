@@ -12,8 +12,8 @@ Requests are keyed by their page: a newer request for the same page replaces one
 started, and a result older than the page's newest request is dropped, so a burst of
 vault changes costs one read per page, not one per change.
 
-While the loader has work, Python's cyclic garbage collector is paused (``gc.disable``),
-and when the last result is delivered every object alive then is frozen out of later
+While the loader has work, Python's cyclic garbage collector is paused
+(``gc.disable``; ``core/collector.py``, shared with every other pause), and when the last result is delivered every object alive then is frozen out of later
 collections (``gc.freeze``) before the collector resumes. A read of 5,000 records makes
 hundreds of thousands of objects; each allocation burst used to start full collections
 that walk every tracked object holding the GIL — 50–130 ms in which the window could not
@@ -28,19 +28,18 @@ thread with the GUI's own vault, as before the loader existed.
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from tessera.core.collector import Collector
 from tessera.core.turns import sharing
 from tessera.vault import Vault
 
@@ -65,47 +64,6 @@ class _Result:
     value: Any
     error: BaseException | None
     threaded: bool = False  # counted in ``_running`` until delivered
-
-
-class _Collector:
-    """The pause of the cyclic collector, shared by every loader of the process: it
-    resumes when the last busy loader is idle (a window's loader finishing must not
-    restart collections under another's read). Frozen, then enabled — unless it was
-    disabled before the first pause, by someone else: then it stays disabled."""
-
-    _lock = threading.Lock()
-    _busy = 0
-    _disabled_by_us = False
-
-    @classmethod
-    def pause(cls) -> None:
-        with cls._lock:
-            if cls._busy == 0 and gc.isenabled():
-                gc.disable()
-                cls._disabled_by_us = True
-            cls._busy += 1
-
-    @classmethod
-    def resume(cls) -> None:
-        with cls._lock:
-            cls._busy -= 1
-            if cls._busy == 0 and cls._disabled_by_us:
-                cls._disabled_by_us = False
-                gc.freeze()
-                gc.enable()
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic collector paused for the work inside, as while a loader reads (the
-    pause is shared: it ends when the last of them is done). The opening thread imports
-    every layer and checks the vault under it: full collections there held the
-    interpreter 30-70 ms at a time while the shown window waited."""
-    _Collector.pause()
-    try:
-        yield
-    finally:
-        _Collector.resume()
 
 
 class VaultLoader(QObject):
@@ -183,12 +141,12 @@ class VaultLoader(QObject):
         """No cyclic collection while the loader works (see the module's docstring)."""
         if not self._paused_gc:
             self._paused_gc = True
-            _Collector.pause()
+            Collector.pause()
 
     def _resume_collector(self) -> None:
         if self._paused_gc:
             self._paused_gc = False
-            _Collector.resume()
+            Collector.resume()
 
     def _deliver(self, result: _Result) -> None:
         request = result.request

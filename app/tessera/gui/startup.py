@@ -134,8 +134,8 @@ class Startup(QObject):
 
     def _in_background(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
         def run() -> None:
+            from tessera.core.collector import collector_paused
             from tessera.core.turns import sharing
-            from tessera.gui.loader import collector_paused
 
             try:
                 # The window gets its turns while the layers are imported and the vault
