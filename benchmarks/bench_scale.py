@@ -15,8 +15,11 @@ scale_vaults.py) it prints, measured on a fresh copy:
 - whole-process wall time of ``record list``, ``review``, ``audit verify --full``,
   ``audit verify`` (incremental: only what is new since this computer verified it),
   ``audit export`` and one release (two virtual keys, PINs, no touch delay);
-- in-process ``audit verify`` × a read-and-SHA-256 loop over the same rows (yardstick),
-  and the in-process access review (no interpreter start-up in it);
+- in-process ``audit verify`` × a read-and-SHA-256 loop over the same rows (yardstick):
+  a computer's first full verify of the log (``verify ×hash``) and a full verify on a
+  computer that verified it before (``again ×hash``: every hash recomputed, the details'
+  canonical form not judged again for entries up to the head verified then); and the
+  in-process access review (no interpreter start-up in it);
 - ``review again``: a second ``review``, which finds the outlines of the manifests the
   first one parsed kept on this workstation (what every review but a workstation's first
   does);
@@ -141,13 +144,17 @@ def read_and_hash(path: Path) -> tuple[float, int]:
     return elapsed, count
 
 
-def verify_in_process(path: Path) -> float:
+def verify_in_process(path: Path, *, again: bool = False) -> float:
+    """A full verify of the audit chain; ``again``: on a computer that verified the log
+    before (`audit verify --full` then: every hash recomputed, the details' form judged
+    only for entries newer than the head verified then — here, none)."""
     from tessera.vault import Vault
 
     vault = Vault.open(path)
     try:
+        checked = vault.audit_head() if again else None
         start = time.perf_counter()
-        verdict = vault.verify_audit()
+        verdict = vault.verify_audit(forms_checked=checked)
         elapsed = time.perf_counter() - start
     finally:
         vault.close()
@@ -244,13 +251,15 @@ def measure(size: Size, *, gui: bool, repeat: int, timeout: float) -> Row:
             "--approve", "Alice", "--approve", "Bob", "--out", str(work / "secret.txt"),
             stdin=f"{PIN}\n{PIN}\n", timeout=timeout)
         cli(row, "verify incr", vault, env, "audit", "verify", timeout=timeout)
-        yard, verify, review = [], [], []
+        yard, verify, again, review = [], [], [], []
         for _ in range(repeat):
             yard.append(read_and_hash(vault)[0])
             verify.append(verify_in_process(vault))
+            again.append(verify_in_process(vault, again=True))
             review.append(review_in_process(vault))
         row.figures["hash loop"] = min(yard)
         row.figures["verify in-proc"] = min(verify)
+        row.figures["verify again"] = min(again)
         row.figures["review in-proc"] = min(review)
     return row
 
@@ -282,7 +291,7 @@ def report(rows: list[Row], bare: float | None) -> None:
     print()
     if bare is not None:
         print(f"yardstick: bare PySide6 window shown in {fmt(bare)}")
-    head = ["size", *COLUMNS, "review in-proc", "verify ×hash", "peak MB"]
+    head = ["size", *COLUMNS, "review in-proc", "verify ×hash", "again ×hash", "peak MB"]
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for row in rows:
@@ -301,6 +310,7 @@ def report(rows: list[Row], bare: float | None) -> None:
         ratio = row.figures["verify in-proc"] / row.figures["hash loop"]
         cells.append(f"×{ratio:.2f} ({fmt(row.figures['verify in-proc'])} vs "
                      f"{fmt(row.figures['hash loop'])})")
+        cells.append(f"×{row.figures['verify again'] / row.figures['hash loop']:.2f}")
         cells.append(f"{row.peak_mb:.0f} ({row.peak_by})")
         print(" | ".join(cells))
     print()
@@ -310,7 +320,7 @@ def report(rows: list[Row], bare: float | None) -> None:
             continue
         key = (lambda r: r.size.records) if name == "records" else (lambda r: r.size.log)
         print(f"growth with {name}:")
-        for column in (*COLUMNS, "review in-proc", "verify in-proc", "hash loop"):
+        for column in (*COLUMNS, "review in-proc", "verify in-proc", "verify again", "hash loop"):
             points = [(key(r), r.figures[column]) for r in series if column in r.figures]
             if points:
                 print(f"  {column:15} {verdict(points)}")

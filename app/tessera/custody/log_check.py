@@ -35,8 +35,11 @@ def check_vault(vault: Vault, pins: WorkstationPins | None, *, full: bool = Fals
         pins = None  # no id to find a store by: the full replay names what was changed
     kept = None if pins is None else pins.verified(vault)
     start = None if full else kept
+    # A full check recomputes every hash and link; the form of the audit entries this
+    # computer checked before is proven unchanged by the chain, not judged again.
     state = verify_vault(vault, start=start, full=start is None,
-                         expected_audit_head=expected_head)
+                         expected_audit_head=expected_head,
+                         forms_checked=kept.audit_head if start is None and kept else None)
     if (opening and not state.ok and start is not None and pins is not None
             and _cache_only(vault, pins)):
         # A demo vault is not pinned: what was verified of it only saves time, and a copy

@@ -216,23 +216,28 @@ def check_signature(row: Mapping[str, Any], challenge: bytes, evidence: Mapping[
 
 def verify_vault(vault: Vault, *, start: Replay | None = None,
                  until: int | None = None, full: bool = False,
-                 expected_audit_head: tuple[int, str] | None = None) -> Replay:
+                 expected_audit_head: tuple[int, str] | None = None,
+                 forms_checked: tuple[int, str] | None = None) -> Replay:
     """Replay the log, check every signature and compare the tables (``audit verify``).
 
     ``start`` resumes from an earlier verified replay (only newer statements and audit
     entries are read; the tables are still compared in full): the one this workstation
     kept (:func:`tessera.custody.log_check.check_vault`) or, by default, the last replay
     that verified in this process, so checking before each wrap stays cheap in a large
-    vault. ``full`` replays from the first statement (`audit verify --full`).
+    vault. ``full`` replays from the first statement (`audit verify --full`);
+    ``forms_checked`` is the audit head this computer verified before, whose entries'
+    details need not be judged again (:func:`tessera.vault.audit.verify`).
     """
     if start is None and not full and until is None:
         start = vault.verified_state
     try:
         result = vault.verify_state(SignatureCheck(), start=start, until=until,
-                                    expected_audit_head=expected_audit_head)
+                                    expected_audit_head=expected_audit_head,
+                                    forms_checked=forms_checked)
     except ProjectionMoved:  # the kept projection was replaced by another process's newer one
         result = vault.verify_state(SignatureCheck(), until=until,
-                                    expected_audit_head=expected_audit_head)
+                                    expected_audit_head=expected_audit_head,
+                                    forms_checked=forms_checked)
     if result.ok and until is None:
         vault.verified_state = result
     return result

@@ -227,7 +227,8 @@ def entry_hash(conn: sqlite3.Connection, seq: int) -> str | None:
 
 def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = None, *,
            verified_before: tuple[int, str] | None = None,
-           only_new: bool = False) -> AuditVerdict:
+           only_new: bool = False,
+           forms_checked: tuple[int, str] | None = None) -> AuditVerdict:
     """Recompute the chain, streaming rows; name the first bad entry.
 
     ``expected_head`` is the (seq, hash) printed on a transcript: the log must still
@@ -237,7 +238,29 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
     With ``only_new`` only the entries after it are recomputed; edits to older rows
     that leave the chain broken are then found only by a full verify (a rewritten
     chain changes that entry's hash and is found either way).
+
+    ``forms_checked`` is an entry (seq, hash) up to which an earlier verify on this
+    computer checked every entry, its details' canonical form included. Every hash and
+    link is still recomputed; the form of the entries up to it is not judged again when
+    the recomputed chain reaches that entry with that hash, which proves them the
+    entries checked then (an entry's bytes frame its details, so equal hashes mean equal
+    details). If the chain does not reach it with that hash, or anything is wrong, the
+    log is verified again without it, so a verdict never rests on it unless it holds.
     """
+    if forms_checked is not None and forms_checked[0] > 0:
+        verdict = _verify(conn, expected_head, verified_before, only_new, forms_checked)
+        if verdict is not None and verdict.ok:
+            return verdict
+    verdict = _verify(conn, expected_head, verified_before, only_new, None)
+    assert verdict is not None  # noqa: S101 (only a trusted entry can be disowned)
+    return verdict
+
+
+def _verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None,
+            verified_before: tuple[int, str] | None, only_new: bool,
+            forms_checked: tuple[int, str] | None) -> AuditVerdict | None:
+    """:func:`verify`; None when ``forms_checked`` turned out not to be in the log (the
+    entries before it were then taken on trust, and the caller checks again without)."""
     want_seq, want_hash = expected_head if expected_head is not None else (0, "")
     want_hash = want_hash.lower()
     prev = ZERO_HASH
@@ -262,6 +285,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
                                     f"entry {want_seq} differs from the head on the transcript: "
                                     "the log was rewritten from this entry on",
                                     from_seq=from_seq)
+    trusted_seq, trusted_hash = forms_checked if forms_checked is not None else (0, "")
+    trusted_hash = trusted_hash.lower()
     count = 0
     encode = _jstr
     sha256 = hashlib.sha256
@@ -281,7 +306,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
         try:
             sound = (seq == expected_seq and type(seq) is int and prev_hash == prev
                      and iso(at) is not None
-                     and (details in known_details or canonical_details(details))
+                     and (seq <= trusted_seq or details in known_details
+                          or canonical_details(details))
                      and sha256(fromhex(prev) + (
                          f'{{"action":{encode(action)},"actor":{encode(actor)},"at":"{at}",'
                          f'"details":{details},"seq":{seq},"subject":{encode(subject)}}}'
@@ -293,6 +319,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
             if fault is not None:
                 return AuditVerdict(False, count, expected_seq - 1, prev, fault[0],
                                     fault[1], from_seq=from_seq)
+        if seq == trusted_seq and digest != trusted_hash:
+            return None  # not the entry checked before: no entry's form is taken on trust
         if seq == want_seq and digest != want_hash:
             return AuditVerdict(False, count, expected_seq - 1, prev, seq,
                                 f"entry {seq} differs from the head on the transcript: the "
@@ -301,6 +329,8 @@ def verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None = Non
         count += 1
         expected_seq += 1
     last = expected_seq - 1
+    if trusted_seq > last:
+        return None
     if want_seq > last:
         return AuditVerdict(False, count, last, prev, last + 1,
                             f"the log ends at entry {last} but the transcript shows entry "

@@ -433,7 +433,8 @@ def _signing_custodians(tables: Mapping[str, Any]) -> set[str]:
 def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = True,
            start: Replay | None = None, until: int | None = None,
            expected_audit_head: tuple[int, str] | None = None,
-           seen: dict[str, SeenTable] | None = None) -> Replay:
+           seen: dict[str, SeenTable] | None = None,
+           forms_checked: tuple[int, str] | None = None) -> Replay:
     """Replay every statement; with ``check`` verify every signature and rule.
 
     ``check`` ``None`` checks the chain and the projection only (the plain hash-chain
@@ -448,6 +449,8 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     ``expected_audit_head`` is a head printed on a transcript (``audit verify --head``).
     ``seen`` is filled with the tables as the comparison read them (:func:`tables_digest`);
     it describes tables that match the signed log only when the result is ok.
+    ``forms_checked``: an audit head verified on this computer before, for a replay from
+    the first statement (:func:`tessera.vault.audit.verify`).
     """
     result = Replay(ok=True)
     prev = ZERO
@@ -542,7 +545,8 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     result.head = (expected_seq - 1, prev)
     resumed_audit = start.audit_head if start is not None and start.audit_head[0] else None
     chain = audit.verify(conn, expected_audit_head,
-                         verified_before=resumed_audit, only_new=resumed_audit is not None)
+                         verified_before=resumed_audit, only_new=resumed_audit is not None,
+                         forms_checked=forms_checked)
     result.audit = chain
     if not chain.ok:
         return fail(None, f"audit log: {chain.problem}")

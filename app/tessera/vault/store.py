@@ -199,7 +199,8 @@ class Vault(LifecycleMixin):
     def verify_state(self, check: statements.Check | None, *,
                      start: statements.Replay | None = None,
                      until: int | None = None,
-                     expected_audit_head: tuple[int, str] | None = None) -> statements.Replay:
+                     expected_audit_head: tuple[int, str] | None = None,
+                     forms_checked: tuple[int, str] | None = None) -> statements.Replay:
         """Replay the signed log, check its signatures (with ``check``) and compare
         the projection with every table; the result names the first difference.
         ``start``: resume after an earlier verified replay (only newer statements are
@@ -209,7 +210,8 @@ class Vault(LifecycleMixin):
         seen: dict[str, statements.SeenTable] | None = {} if self._holding_snapshot() else None
         with self.reading() as conn:
             result = statements.replay(conn, check, start=start, until=until,
-                                       expected_audit_head=expected_audit_head, seen=seen)
+                                       expected_audit_head=expected_audit_head, seen=seen,
+                                       forms_checked=forms_checked)
             if result.ok and until is None and seen:
                 self._keep_checked(conn, seen)
             return result
@@ -241,12 +243,14 @@ class Vault(LifecycleMixin):
 
     def verify_audit(self, expected_head: tuple[int, str] | None = None, *,
                      verified_before: tuple[int, str] | None = None,
-                     only_new: bool = False) -> AuditVerdict:
+                     only_new: bool = False,
+                     forms_checked: tuple[int, str] | None = None) -> AuditVerdict:
         """Recompute the chain; with a transcript's head, also detect removed entries;
-        with the head verified before (and ``only_new``), check it and what follows."""
+        with the head verified before (and ``only_new``), check it and what follows;
+        ``forms_checked``: see :func:`tessera.vault.audit.verify`."""
         with self.reading() as conn:
             return audit.verify(conn, expected_head, verified_before=verified_before,
-                                only_new=only_new)
+                                only_new=only_new, forms_checked=forms_checked)
 
     def audit_hash(self, seq: int) -> str | None:
         """The stored hash of entry ``seq`` (entry 1's names the log: its genesis)."""

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from vault_fixtures import ACTOR, open_vault, raw
+from vault_fixtures import add_entries, open_vault, raw
 
 from tessera.core import canonical
 from tessera.core.errors import FormatError
@@ -30,27 +30,10 @@ def check_log(vault: Vault, pins: WorkstationPins, *, full: bool = False) -> Aud
     return state.audit
 
 
-def add(vault: Vault, n: int, start: int = 0) -> None:
-    for i in range(start, start + n):
-        vault.append_audit(ACTOR, "sheet.print", f"sheet-{i}", {"serial": i})
-
-
-@pytest.fixture
-def pins(tmp_path: Path) -> WorkstationPins:
-    return WorkstationPins(tmp_path / "pins")
-
-
-@pytest.fixture
-def vault(tmp_path: Path) -> Vault:
-    v = open_vault(tmp_path / "v.sqlite3")
-    add(v, 9)
-    return v  # 10 entries
-
-
 def test_second_check_recomputes_only_the_new_entries(vault: Vault, pins: WorkstationPins) -> None:
     first = check_log(vault, pins)
     assert (first.ok, first.entries, first.from_seq) == (True, 10, 0)
-    add(vault, 5, start=100)
+    add_entries(vault, 5, start=100)
     second = check_log(vault, pins)
     assert (second.ok, second.entries, second.from_seq, second.head_seq) == (True, 5, 10, 15)
     assert second.head_hash == vault.audit_head()[1]
@@ -76,7 +59,7 @@ def test_an_older_copy_of_the_vault_is_reported_and_the_pin_stays(tmp_path: Path
     assert check_log(vault, pins).ok
     vault.checkpoint()
     shutil.copy(vault.path, tmp_path / "old.sqlite3")
-    add(vault, 3, start=50)
+    add_entries(vault, 3, start=50)
     assert check_log(vault, pins).head_seq == 13
     vault.close()
     shutil.copy(tmp_path / "old.sqlite3", vault.path)
@@ -148,7 +131,7 @@ def test_the_store_is_private_and_names_the_log(vault: Vault, pins: WorkstationP
 def test_a_broken_log_does_not_move_the_verified_head(vault: Vault,
                                                       pins: WorkstationPins) -> None:
     assert check_log(vault, pins).ok
-    add(vault, 2, start=30)
+    add_entries(vault, 2, start=30)
     raw(vault).execute("UPDATE audit SET actor = 'mallory' WHERE seq = 12")
     verdict = check_log(vault, pins)
     assert (verdict.ok, verdict.first_bad_seq) == (False, 12)

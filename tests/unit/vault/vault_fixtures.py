@@ -129,3 +129,9 @@ def raw(vault: Vault) -> sqlite3.Connection:
     conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
     conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
     return conn
+
+
+def add_entries(vault: Vault, n: int, start: int = 0) -> None:
+    """``n`` audit entries, each with its own details ({"serial": i})."""
+    for i in range(start, start + n):
+        vault.append_audit(ACTOR, "sheet.print", f"sheet-{i}", {"serial": i})
