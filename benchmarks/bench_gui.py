@@ -9,8 +9,8 @@
    between its ticks; a gap far above 5 ms is time the event loop could not turn.
 3. With ``--actions VAULT`` (what bench_scale.py runs for each vault size): the longest
    stall of each action by the same tick-gap method — start-up, every page switch,
-   search, filters, a vault change and a release from start to reveal — as one JSON
-   line.
+   search, filters, a vault change, Verify chain (a full check), Export of the log and a
+   release from start to reveal — as one JSON line.
 
 Prints figures; asserts nothing. Run: QT_QPA_PLATFORM=offscreen .venv/bin/python
 benchmarks/bench_gui.py [--actions VAULT]
@@ -346,6 +346,19 @@ def measure_actions(vault_path: Path) -> dict[str, float]:
     window.sidebar.setCurrentRow(PAGES.index("Review"))
     ticks.during(lambda: None, until=settled)
     result["vault change (Review shown)"] = ticks.during(context.notify_changed, until=settled)
+
+    # Verify chain (the signed log replayed, every audit entry recomputed) and Export
+    # read the whole log on the loader thread.
+    def log_read() -> bool:
+        return settled() and not window.audit.working
+
+    result["verify chain (full)"] = ticks.during(window.verify_audit, until=log_read)
+    from tessera.gui import audit_page
+
+    exported = vault_path.with_name("bench-export.jsonl")
+    audit_page.ask_export_path = lambda _parent: (exported, "jsonl")  # type: ignore[assignment]
+    result["export log"] = ticks.during(window.export_audit, until=log_read)
+    exported.unlink(missing_ok=True)
     window.sidebar.setCurrentRow(0)
     ticks.during(lambda: None, until=settled)
 

@@ -43,11 +43,20 @@ PAGE = 2000  # entries the page lists at most (the newest that match the filters
 EXPORT_FILTERS = {"JSON lines, verifiable (*.jsonl)": "jsonl", "CSV for spreadsheets (*.csv)": "csv"}
 
 
-def write_log(path: Path, vault: Vault, fmt: str) -> None:
+def write_log(path: Path, vault: Vault, fmt: str) -> int:
     """Write the log to ``path`` as it is read (0600; a symbolic link there is replaced,
-    and a failed export leaves no half file)."""
+    and a failed export leaves no half file); the number of entries written."""
     with private_writer(path) as write:
-        vault.write_audit(lambda chunk: write(chunk.encode("utf-8")), fmt)
+        return vault.write_audit(lambda chunk: write(chunk.encode("utf-8")), fmt)
+
+
+def full_check(vault: Vault) -> tuple[Any, AuditVerdict]:
+    """What Verify chain shows: the signed log replayed and every audit entry recomputed
+    (`audit verify --full`), held to what this computer verified before."""
+    from tessera.vault.workstation_pins import WorkstationPins
+
+    state = check_vault(vault, WorkstationPins(), full=True)
+    return state, state.audit or vault.verify_audit()
 
 
 def ask_export_path(parent: QWidget) -> tuple[Path, str] | None:
@@ -100,6 +109,7 @@ class AuditPage(TablePage):
         self.layout_.addLayout(bar)
         self.last_verdict: AuditVerdict | None = None
         self.last_state: Any = None
+        self.working = False  # a verify or an export is reading the log
         self.detail = AuditEntryDetail()
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("audit-splitter")
@@ -149,17 +159,41 @@ class AuditPage(TablePage):
     def _filter(self) -> None:
         self.refresh()
 
-    def verify(self) -> AuditVerdict | None:
-        """Recompute the chain and say the result; select the first bad entry if any."""
-        from tessera.vault.genesis import describe_genesis
-        from tessera.vault.workstation_pins import WorkstationPins
+    # Verifying and exporting read the whole log: seconds at a million entries, so both
+    # run on the loader thread (its own connection) and the page says what it is doing.
+    def _busy(self, text: str | None) -> None:
+        """Show ``text`` while the log is being read for a verify or export (None: done)."""
+        self.working = text is not None
+        self.verify_button.setEnabled(not self.working)
+        self.export_button.setEnabled(not self.working)
+        if text is not None:
+            set_tone(self.verdict, Tone.NORMAL)
+            self.verdict.setText(text)
 
-        try:
-            state = check_vault(self.context.vault, WorkstationPins(), full=True)
-            verdict = state.audit or self.context.vault.verify_audit()
-        except Exception as exc:
-            show_error(self, exc)
+    def verify(self) -> AuditVerdict | None:
+        """Check the signed log and recompute the whole chain, off the GUI thread; the
+        verdict is shown when it is known (returned too, when known at once: a loader
+        that reads inline)."""
+        if self.working:
             return None
+        self.last_verdict = None
+        self._busy("Verifying: replaying the signed log and recomputing every entry of the "
+                   "audit chain…")
+        self.context.loader.load(("audit", "verify"), full_check, self._show_verdict,
+                                 self._verify_failed)
+        return self.last_verdict
+
+    def _verify_failed(self, exc: BaseException) -> None:
+        self._busy(None)
+        self.verdict.setText("The chain could not be checked.")
+        show_error(self, exc)
+
+    def _show_verdict(self, checked: tuple[Any, AuditVerdict]) -> None:
+        """Say the result; select the head, or the first bad entry."""
+        from tessera.vault.genesis import describe_genesis
+
+        self._busy(None)
+        state, verdict = checked
         self.last_verdict = verdict
         self.last_state = state
         if verdict.ok and state is not None and not state.ok:
@@ -183,21 +217,32 @@ class AuditPage(TablePage):
             self.select_where(lambda e: e.seq == bad)
         set_tone(self.verdict, tone, bold=True)
         self.verdict.setText(text)
-        return verdict
 
     def export(self) -> Path | None:
+        """Ask where, then write the whole log there from the loader thread (streamed)."""
+        if self.working:
+            return None
         choice = ask_export_path(self)
         if choice is None:
             return None
         path, fmt = choice
-        try:
-            write_log(path, self.context.vault, fmt)
-        except OSError as exc:
-            show_error(self, InputError(f"could not write {path}: {exc.strerror or exc}"))
-            return None
-        except Exception as exc:
-            show_error(self, exc)
-            return None
-        set_tone(self.verdict, Tone.NORMAL)
-        self.verdict.setText(f"Exported {self.context.vault.audit_head()[0]} entries to {path}")
+        self._busy(f"Exporting the log to {path}…")
+
+        def write(vault: Vault) -> int:
+            return write_log(path, vault, fmt)
+
+        self.context.loader.load(("audit", "export"), write,
+                                 lambda entries: self._exported(path, entries),
+                                 lambda exc: self._export_failed(path, exc))
         return path
+
+    def _exported(self, path: Path, entries: int) -> None:
+        self._busy(None)
+        self.verdict.setText(f"Exported {entries} entries to {path}")
+
+    def _export_failed(self, path: Path, exc: BaseException) -> None:
+        self._busy(None)
+        self.verdict.setText("The log was not exported.")
+        if isinstance(exc, OSError):
+            exc = InputError(f"could not write {path}: {exc.strerror or exc}")
+        show_error(self, exc)

@@ -494,6 +494,7 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     covered: list[tuple[int, int, int, Acting]] = []
     last_audit_seq = result.audit_head[0]
     for seq, kind, body_text, digest, sig_text in _iter(conn, expected_seq - 1, until):
+        give_way()  # a full replay steps through thousands of statements (core/turns.py)
         if seq != expected_seq:
             return fail(expected_seq, f"statement {expected_seq} is missing")
         try:

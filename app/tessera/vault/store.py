@@ -271,9 +271,12 @@ class Vault(LifecycleMixin):
         with self.reading() as conn:
             return audit.export(conn, fmt)
 
-    def write_audit(self, write: Callable[[str], object], fmt: str = "jsonl") -> None:
-        """Hand the log to ``write`` in chunks as it is read (memory stays flat)."""
+    def write_audit(self, write: Callable[[str], object], fmt: str = "jsonl") -> int:
+        """Hand the log to ``write`` in chunks as it is read (memory stays flat); the
+        newest entry's number, read in the same transaction as the entries."""
         with self.reading() as conn:
+            last, _ = audit.head(conn)
             for chunk in audit.export_chunks(conn, fmt):
                 write(chunk)
+            return last
 
