@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtWidgets import QAbstractButton, QLabel, QTreeWidget, QWizard
 
 from tessera.core.request import new_request
-from tessera.core.wording import describe, share_label, version_text
+from tessera.core.wording import describe, detail_lines, share_label, version_text
 from tessera.gui.enrol_wizard import EnrolWizard
 from tessera.gui.main_window import PAGES
 from tessera.tokens.base import ApprovalMethod, Evidence
@@ -64,6 +64,10 @@ def test_wording_helpers():
     line = describe("t", "release.approve", {"custodian": "Bob", "method": "paper",
                                               "progress": "2 of 2", "label": "CI key"})
     assert line == "Release approved: Bob with typed sheet words (2 of 2) — CI key"
+    # A record's machine identity reads as the record pane names it, not as "Nhi".
+    nhi = {"account": "deploy-bot", "system": "GitHub Actions"}
+    assert [(d.title, d.text) for d in detail_lines({"nhi": nhi}, "record.create")] == [
+        ("Identity", "Account: deploy-bot; System: GitHub Actions")]
 
 
 def test_no_codes_on_the_main_pages_after_a_release(window, context, qtbot):

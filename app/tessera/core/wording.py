@@ -99,6 +99,7 @@ FIELDS = {
     "to": "To",
     "rotation": "New secret",
     "allow_software": "Software keys allowed",
+    "nhi": "Identity",  # the machine identity a record serves (as the record pane says)
     "demo": "Demo vault",
     "schema": "Storage format",
     "sheets_to_destroy": "Old sheets to destroy",
