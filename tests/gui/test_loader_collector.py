@@ -209,3 +209,19 @@ def test_a_read_never_starts_before_the_collector_is_paused(loader, monkeypatch,
     loader.load("records", read, done.append)
     qtbot.waitUntil(lambda: loader.idle and done == [0, 1], timeout=20_000)
     assert seen == [False]
+
+
+def test_after_shutdown_a_request_reads_nothing_and_says_nothing(loader, demo_vault_path,
+                                                                 caplog) -> None:
+    # A page asking once the window is closing (its vault closed after the loader) used
+    # to read the closed vault on the GUI thread and log "A page could not read the
+    # vault: Cannot operate on a closed database".
+    loader.shutdown()
+    loader._gui_vault.close()
+    outcomes: list[object] = []
+    loader.load("records", lambda vault: vault.list_records(), outcomes.append,
+                outcomes.append)
+    loader.load("audit", lambda vault: vault.audit_head(), outcomes.append)
+    assert outcomes == []
+    assert "could not read" not in caplog.text
+    assert loader.idle

@@ -94,10 +94,12 @@ class VaultLoader(QObject):
         GUI thread unless a newer request for ``key`` was made meanwhile. An ``urgent``
         read (a small one the person is waiting for: the selected record's details) goes
         before the reads already waiting, not after them."""
+        if self._stopped:
+            return  # the window is closing: nothing is read or shown any more
         generation = self._generation.get(key, 0) + 1
         self._generation[key] = generation
         request = _Request(key, generation, read, on_done, on_error)
-        if self.inline or self._stopped:
+        if self.inline:
             self._deliver(self._run_one(request, self._gui_vault))
             return
         with self._lock:
@@ -128,7 +130,8 @@ class VaultLoader(QObject):
             return not self._waiting and not self._running
 
     def shutdown(self) -> None:
-        """Drop what waits, let a running read finish, close the loader's connection."""
+        """Drop what waits, let a running read finish, close the loader's connection;
+        later requests are dropped too (the window is closing)."""
         with self._lock:
             self._stopped = True
             self._waiting.clear()
