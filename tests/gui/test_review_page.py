@@ -313,3 +313,18 @@ def test_a_page_opened_with_a_mouse_click_fits_its_columns(window, context, qtbo
     table.resizeSection(0, 41)
     QTest.mouseRelease(table.viewport(), Qt.MouseButton.LeftButton)
     assert custodians.table.findChild(ColumnFitter).user_sized
+
+
+def test_the_counts_read_with_thousands_separated(context) -> None:
+    # Seen at 5,000 records: "5,000 records · findings: 0 high, 15000 medium, 15000 low".
+    import dataclasses
+
+    from tessera.gui.review_models import list_review
+
+    review = gather_review(context.vault)
+    assert review.findings
+    many = dataclasses.replace(review, findings=tuple(review.findings) * 1200)
+    counts = list_review(many).counts
+    numbers = [word for word in counts.split() if word[0].isdigit()]
+    assert all(n == f"{int(n.replace(',', '')):,}" for n in numbers), counts
+    assert any("," in n for n in numbers[1:]), counts

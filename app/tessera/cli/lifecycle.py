@@ -341,8 +341,9 @@ def _review(ctx: Context, csv_path: Path | None, pdf_path: Path | None) -> None:
     tags = {id(severity): f"  [{severity.value}" for severity in Severity}
     for f in review.findings:
         blocks[id(f.severity)].append(tags[id(f.severity)] + heads[id(f.kind)] + f.text)
-    lines.append(f"Findings: {len(blocks[id(Severity.HIGH)])} high, "
-                 f"{len(blocks[id(Severity.MEDIUM)])} medium, {len(blocks[id(Severity.LOW)])} low")
+    lines.append(f"Findings: {len(blocks[id(Severity.HIGH)]):,} high, "
+                 f"{len(blocks[id(Severity.MEDIUM)]):,} medium, "
+                 f"{len(blocks[id(Severity.LOW)]):,} low")
     echo("\n".join(lines))
     for severity, colour in ((Severity.HIGH, "red"), (Severity.MEDIUM, "yellow"),
                              (Severity.LOW, None)):

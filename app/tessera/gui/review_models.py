@@ -113,8 +113,8 @@ def list_review(review: Review, shown: tuple[RecordLine, ...] | None = None) -> 
         tuple(((f.severity.value.upper(), f.kind.heading, f.label, f.custodian, f.text),
                rank[f.severity], f.kind.value) for f in findings),
         f"{total:,} record{'' if total == 1 else 's'} · findings: "
-        f"{counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
-        f"{counts[Severity.LOW]} low",
+        f"{counts[Severity.HIGH]:,} high, {counts[Severity.MEDIUM]:,} medium, "
+        f"{counts[Severity.LOW]:,} low",
         None if shown is None else changed_records(shown, lines), shown)
 
 

@@ -121,9 +121,9 @@ def _paint(page: _Page, review: Review, vault_name: str) -> None:
     counts = review.counts()
     page.text("Tessera — access review", 18, bold=True, gap=2)
     page.text(f"Vault {vault_name} · generated {review.generated_at} · "
-              f"{len(review.records)} record(s)", 9.5, colour="#333333")
-    page.text(f"Findings: {counts[Severity.HIGH]} high, {counts[Severity.MEDIUM]} medium, "
-              f"{counts[Severity.LOW]} low", 11, bold=True, gap=2)
+              f"{len(review.records):,} record(s)", 9.5, colour="#333333")
+    page.text(f"Findings: {counts[Severity.HIGH]:,} high, {counts[Severity.MEDIUM]:,} medium, "
+              f"{counts[Severity.LOW]:,} low", 11, bold=True, gap=2)
     page.text("Who can hold each recovery secret (custodian → token → kind), K of N, and when "
               "each token last proved it opens its share. A quorum of shares — never one "
               "person — can view or regenerate a secret; revoking a custodian requires rotating "

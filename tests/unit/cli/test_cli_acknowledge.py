@@ -115,3 +115,25 @@ def test_a_remote_custodian_acknowledges_on_a_witnessed_paper_form(
     [entry] = acknowledgement_entries(vault_path)
     assert (entry["method"], entry["witness"], entry["reference"]) == (
         "witnessed", "Olivia", "HR-2026-17")
+
+
+def test_the_review_counts_read_with_thousands_separated(vault_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from tessera.core.review import Finding, FindingKind, Severity
+    from tessera.custody import review as custody_review
+
+    real = custody_review.gather_review
+    drills = [Finding(FindingKind.NEVER_DRILLED, Severity.MEDIUM, f"r{n}", f"Record {n}",
+                      "never drilled") for n in range(1234)]
+
+    def many(vault):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(real(vault), findings=tuple(drills))
+
+    monkeypatch.setattr(custody_review, "gather_review", many)
+    out = run("review").out
+    line = next(text for text in out.splitlines() if text.startswith("Findings:"))
+    numbers = [word for word in line.split() if word[0].isdigit()]
+    assert all(n == f"{int(n.replace(',', '')):,}" for n in numbers), line
+    assert any("," in n for n in numbers), line
