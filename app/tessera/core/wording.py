@@ -131,6 +131,14 @@ TECHNICAL_FIELDS = frozenset({"custodian_id", "record_id", "release_id", "reques
                               "removed_recipients", "custodians", "schema", "digest"})
 
 
+def listed(names: list[str] | tuple[str, ...], limit: int = 10) -> str:
+    """Names joined with commas, at most ``limit`` of them and then how many more: a
+    custodian of 5,000 records gets a tooltip, not a screen of labels."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} … and {len(names) - limit:,} more"
+
+
 def share_label(share_key: str, groups: int = 1) -> str:
     """``g0m1`` -> "share 2" (one group) or "group 1, share 2"."""
     match = _SHARE_KEY.fullmatch(share_key)

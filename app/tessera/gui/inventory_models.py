@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
-from tessera.core.wording import action_title, version_text
+from tessera.core.wording import action_title, listed, version_text
 from tessera.gui.rows import (
     CustodianRow,
     RecordRow,
@@ -71,8 +71,8 @@ CUSTODIAN_COLUMNS: list[Column[CustodianRow]] = [
     Column("Tokens", lambda r: r.token_summary,
            tone=lambda r: Tone.BAD if not r.tokens else Tone.NORMAL,
            sort_key=lambda r: len(r.tokens)),
-    Column("Shares held", lambda r: str(len(r.records)), sort_key=lambda r: len(r.records),
-           tooltip=lambda r: ", ".join(r.records), align_right=True),
+    Column("Shares held", lambda r: f"{len(r.records):,}", sort_key=lambda r: len(r.records),
+           tooltip=lambda r: listed(r.records), align_right=True),
     Column("Last drill", lambda r: short_time(r.last_drill), sort_key=lambda r: r.last_drill),
     Column("State", lambda r: r.custodian.state.value,
            tone=lambda r: Tone.MUTED if r.custodian.state.value != "active" else Tone.NORMAL),

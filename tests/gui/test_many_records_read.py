@@ -1,0 +1,44 @@
+"""What a person reads on the pages of a vault with thousands of records: counts with
+their thousands separated, tooltips that name a few records and say how many more, and
+record labels that a narrow column still tells apart."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt
+
+from tessera.core.wording import listed
+from tessera.gui.inventory_models import custodians_model
+from tessera.gui.main_window import PAGES
+from tessera.gui.rows import custodian_rows
+
+
+def test_listed_names_a_few_and_counts_the_rest() -> None:
+    assert listed(["A", "B"]) == "A, B"
+    names = [f"Record {n}" for n in range(5000)]
+    text = listed(names)
+    assert text.startswith("Record 0, Record 1, ") and "Record 9 … and 4,990 more" in text
+    assert "Record 10" not in text
+    assert listed(names[:10]) == ", ".join(names[:10])
+
+
+def test_a_custodian_of_thousands_of_records(context) -> None:
+    # Seen at 5,000 records: "Shares held" read 5000 and its tooltip listed every one of
+    # the 5,000 labels, covering the screen.
+    alice = custodian_rows(context.vault)[0]
+    assert alice.records  # the demo record
+    many = dataclasses.replace(alice, records=tuple(f"Service account {n:05d}"
+                                                    for n in range(5000)))
+    model = custodians_model()
+    model.set_rows([many])
+    column = model.column_titles().index("Shares held")
+    index = model.index(0, column)
+    assert model.data(index, Qt.ItemDataRole.DisplayRole) == "5,000"
+    tip = model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("… and 4,990 more") and len(tip) < 300
+
+
+def test_record_labels_are_cut_in_the_middle(window) -> None:
+    window.show_page(PAGES.index("Records"))
+    assert window.records.table.textElideMode() == Qt.TextElideMode.ElideMiddle
