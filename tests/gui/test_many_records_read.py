@@ -42,3 +42,21 @@ def test_a_custodian_of_thousands_of_records(context) -> None:
 def test_record_labels_are_cut_in_the_middle(window) -> None:
     window.show_page(PAGES.index("Records"))
     assert window.records.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+
+
+def test_retiring_a_key_of_thousands_of_records_still_shows_the_advice(context) -> None:
+    # Seen at 5,000 records: the Retire dialog's warning listed every label, and the
+    # advice after them (re-wrap first) was cut off below the dialog's edge.
+    from tessera.gui.token_state import exposure_text
+    from tessera.tokens.base import TokenState
+
+    vault = context.vault
+    token = vault.list_tokens()[0]
+    record = vault.list_records()[0]
+    many = [dataclasses.replace(record, label=f"Service account {n:05d}") for n in range(5000)]
+    text = exposure_text(token, TokenState.RETIRED, many)
+    assert "share of 5,000 records: Service account 00000, " in text
+    assert "… and 4,990 more." in text
+    assert "Before retiring, re-wrap the share" in text and len(text) < 700
+    one = exposure_text(token, TokenState.LOST, [record])
+    assert f"share of 1 record: {record.label}." in one

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tessera.core.wording import listed
 from tessera.gui.theme import Tone, set_tone
 from tessera.tokens.base import TokenInfo, TokenState
 from tessera.vault import Record, Vault
@@ -39,9 +40,12 @@ def exposure_text(token: TokenInfo, state: TokenState, records: list[Record]) ->
     if not records:
         return (f"{token.label} opens no share of any current record. You may {verb} it "
                 "safely.")
-    labels = ", ".join(r.label for r in records)
-    text = (f"{token.label} still opens {token.custodian_name}'s share of: {labels}. Its "
-            "stanza stays in those envelopes until the share is re-wrapped. ")
+    # Ten labels at most: a key of thousands of records must not push the advice below
+    # out of the dialog.
+    labels = listed([r.label for r in records])
+    which = "1 record" if len(records) == 1 else f"{len(records):,} records"
+    text = (f"{token.label} still opens {token.custodian_name}'s share of {which}: {labels}. "
+            "Its stanza stays in those envelopes until the share is re-wrapped. ")
     if state is TokenState.LOST:
         text += ("Whoever finds the key and knows its PIN can open that share; re-wrap it "
                  "from the custodian's sheet to their other key, and consider a reshare or "
