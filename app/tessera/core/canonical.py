@@ -40,6 +40,8 @@ def _check(value: Any, path: str) -> None:
 def dumps(value: Any) -> bytes:
     """Canonical bytes of a JSON-able value."""
     _check(value, "$")
+    if _ENCODE is not None:  # json.dumps's own C encoder, built once (not once per call)
+        return "".join(_ENCODE(value, 0)).encode("utf-8")
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
 
