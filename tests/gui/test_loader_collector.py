@@ -225,3 +225,29 @@ def test_after_shutdown_a_request_reads_nothing_and_says_nothing(loader, demo_va
     assert outcomes == []
     assert "could not read" not in caplog.text
     assert loader.idle
+
+
+def test_a_long_read_stops_when_the_window_closes(loader, qtbot) -> None:
+    # A full verify of a million entries runs for seconds on the loader thread; closing
+    # the window used to wait for it (up to 10 s) before the app could exit.
+    import time
+
+    from tessera.core.turns import give_way
+
+    started = threading.Event()
+    outcomes: list[object] = []
+
+    def endless(vault: Vault) -> None:
+        started.set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            give_way()
+
+    loader.load("verify", endless, outcomes.append, outcomes.append)
+    assert started.wait(5)
+    begun = time.monotonic()
+    loader.shutdown()
+    assert time.monotonic() - begun < 2
+    assert loader._thread is not None and not loader._thread.is_alive()
+    qtbot.wait(50)
+    assert outcomes == []  # nobody is told of a read that was stopped

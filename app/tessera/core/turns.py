@@ -29,17 +29,30 @@ SLICE = 0.004  # seconds a sharing thread runs before it gives way
 PAUSE = 0.0003  # seconds it then sleeps, the GIL released
 
 _sharing: dict[int, float] = {}  # thread id → when it last gave way
+_stops: dict[int, threading.Event] = {}  # thread id → set when its work is no longer wanted
+
+
+class Stopped(BaseException):
+    """Raised by :func:`give_way` in a thread whose stop was set: the window is closing and
+    the read's result is wanted by nobody. A ``BaseException``, so that no ``except
+    Exception`` on the way turns it into a result; context managers unwind as it passes
+    (a read transaction ends, nothing half-written is kept)."""
 
 
 @contextlib.contextmanager
-def sharing() -> Iterator[None]:
-    """Run the block as a background thread that gives way (see the module)."""
+def sharing(stop: threading.Event | None = None) -> Iterator[None]:
+    """Run the block as a background thread that gives way (see the module); with
+    ``stop``, once it is set, the next turn given raises :class:`Stopped`."""
     ident = threading.get_ident()
     outer = ident in _sharing
     _sharing[ident] = time.perf_counter()
+    if stop is not None:
+        _stops[ident] = stop
     try:
         yield
     finally:
+        if stop is not None:
+            _stops.pop(ident, None)
         if not outer:
             _sharing.pop(ident, None)
 
@@ -57,5 +70,8 @@ def give_way() -> None:
         return
     now = time.perf_counter()
     if now - since >= SLICE:
+        stop = _stops.get(ident)
+        if stop is not None and stop.is_set():
+            raise Stopped
         time.sleep(PAUSE)
         _sharing[ident] = time.perf_counter()

@@ -40,7 +40,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from tessera.core.collector import Collector
-from tessera.core.turns import sharing
+from tessera.core.turns import Stopped, sharing
 from tessera.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class VaultLoader(QObject):
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._paused_gc = False  # this loader counts among those pausing the collector
+        self._stopping = threading.Event()  # a running read stops at its next turn
         self._delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     # -- GUI thread ----------------------------------------------------------------------
@@ -130,10 +131,12 @@ class VaultLoader(QObject):
             return not self._waiting and not self._running
 
     def shutdown(self) -> None:
-        """Drop what waits, let a running read finish, close the loader's connection;
-        later requests are dropped too (the window is closing)."""
+        """Drop what waits, stop a running read at its next turn (it gives way several
+        times a second), close the loader's connection; later requests are dropped too
+        (the window is closing)."""
         with self._lock:
             self._stopped = True
+            self._stopping.set()
             self._waiting.clear()
             self._lock.notify()
         if self._thread is not None:
@@ -182,8 +185,14 @@ class VaultLoader(QObject):
             return _Result(request, None, exc)
 
     def _run(self) -> None:
-        with sharing():  # the window gets its turns while pages are read (core/turns.py)
-            self._read_requests()
+        # The window gets its turns while pages are read, and a read still running when
+        # the window closes (a full verify of a million entries) stops at its next turn
+        # (core/turns.py) instead of holding the closing app.
+        try:
+            with sharing(self._stopping):
+                self._read_requests()
+        except Stopped:
+            logger.info("a page's read was stopped: the window is closing")
 
     def _read_requests(self) -> None:
         vault: Vault | None = None

@@ -80,3 +80,28 @@ def test_sharing_ends_when_the_block_raises() -> None:
     with pytest.raises(RuntimeError), turns.sharing():
         raise RuntimeError("the read failed")
     assert not turns.is_sharing()
+
+
+def test_a_stopped_thread_stops_at_its_next_turn(clock: Clock) -> None:
+    stop = threading.Event()
+    with turns.sharing(stop):
+        clock.now += turns.SLICE
+        turns.give_way()  # not stopped: it sleeps and goes on
+        assert len(clock.slept) == 1
+        stop.set()
+        turns.give_way()  # within its slice: no turn, so no stop yet
+        clock.now += turns.SLICE
+        with pytest.raises(turns.Stopped):
+            turns.give_way()
+    assert not isinstance(turns.Stopped(), Exception)  # no "except Exception" swallows it
+    stop.set()
+    clock.now += turns.SLICE
+    turns.give_way()  # outside the block the stop is forgotten
+
+
+def test_without_a_stop_a_sharing_thread_never_stops(clock: Clock) -> None:
+    with turns.sharing():
+        for _ in range(100):
+            clock.now += turns.SLICE
+            turns.give_way()
+    assert len(clock.slept) == 100
