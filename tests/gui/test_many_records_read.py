@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from PySide6.QtCore import Qt
 
 from tessera.core.wording import listed
@@ -60,3 +61,55 @@ def test_retiring_a_key_of_thousands_of_records_still_shows_the_advice(context) 
     assert "Before retiring, re-wrap the share" in text and len(text) < 700
     one = exposure_text(token, TokenState.LOST, [record])
     assert f"share of 1 record: {record.label}." in one
+
+
+@pytest.mark.parametrize("wizard_kind", ["drill", "rewrap"])
+def test_a_record_is_found_by_typing_part_of_its_name(context, qtbot, wizard_kind) -> None:
+    # Seen at 5,000 records: the Re-wrap and Drill wizards chose the record from a list
+    # of 5,000 that only scrolling could search.
+    from PySide6.QtWidgets import QCompleter
+
+    from tessera.gui.drill_wizard import DrillWizard
+    from tessera.gui.rewrap_wizard import RewrapWizard
+
+    record = context.vault.list_records()[0]
+    if wizard_kind == "drill":
+        wizard = DrillWizard(context)
+        page = wizard.choose_page
+    else:
+        wizard = RewrapWizard(context, None, None)
+        page = wizard.whose_page
+    qtbot.addWidget(wizard)
+    box = page.record_box
+    completer = box.completer()
+    assert completer.filterMode() == Qt.MatchFlag.MatchContains
+    assert completer.caseSensitivity() == Qt.CaseSensitivity.CaseInsensitive
+    assert page.record_id == record.id and page.isComplete()
+    box.lineEdit().clear()
+    qtbot.keyClicks(box.lineEdit(), "ci deploy")  # lower case, from the middle
+    assert page.record_id is None and not page.isComplete()  # typed, not yet chosen
+    completer.setCompletionPrefix("ci deploy")
+    assert completer.completionCount() == 1
+    assert completer.currentCompletion() == record.label
+    box.lineEdit().setText(record.label)  # what picking it from the list writes
+    assert page.record_id == record.id
+    qtbot.waitUntil(page.isComplete)
+    assert completer.completionMode() == QCompleter.CompletionMode.PopupCompletion
+
+
+def test_a_name_two_items_share_is_chosen_from_the_list(qtbot) -> None:
+    from tessera.gui.widgets import SearchableChoice
+
+    box = SearchableChoice("Record")
+    qtbot.addWidget(box)
+    for label, data in (("Alpha", "a"), ("Twin", "t1"), ("Twin", "t2")):
+        box.addItem(label, data)
+    assert box.value() == "a"
+    box.lineEdit().setText("twin")  # not a name: typed, not chosen
+    assert box.value() is None
+    box.lineEdit().setText("Twin")  # two records of that name
+    assert box.value() is None
+    box.setCurrentIndex(2)
+    assert box.value() == "t2"
+    box.lineEdit().setText("Alpha")  # a name only one item has
+    assert box.value() == "a"

@@ -30,7 +30,7 @@ from tessera.gui.errors import message_for, show_error
 from tessera.gui.key_prompts import run_with_key
 from tessera.gui.prompts import PromptState, ask_again_on_wrong_pin
 from tessera.gui.theme import Tone, set_tone
-from tessera.gui.widgets import focus_when_shown
+from tessera.gui.widgets import SearchableChoice, focus_when_shown
 from tessera.gui.worker import Job
 from tessera.tokens.base import Prompts, TokenInfo, TokenState
 from tessera.vault import RecordState
@@ -52,8 +52,7 @@ class ChoosePage(QWizardPage):
         self.setSubTitle("Nothing is reconstructed and no other custodian is needed. Your key "
                          "opens only your own share, which is checked against the record.")
         form = QFormLayout(self)
-        self.record_box = QComboBox()
-        self.record_box.setAccessibleName("Record")
+        self.record_box = SearchableChoice("Record")  # thousands of records: type to find
         self.token_box = QComboBox()
         self.token_box.setAccessibleName("Key")
         form.addRow("&Record:", self.record_box)
@@ -64,7 +63,7 @@ class ChoosePage(QWizardPage):
         for record in context.vault.list_records():
             if record.state in _DRILLABLE:
                 self.record_box.addItem(record.label, record.id)
-        self.record_box.currentIndexChanged.connect(self._fill_tokens)
+        self.record_box.changed.connect(self._fill_tokens)
         self.token_box.currentIndexChanged.connect(lambda _i: self.completeChanged.emit())
         if record_id is not None:
             self.record_box.setCurrentIndex(max(0, self.record_box.findData(record_id)))
@@ -92,7 +91,7 @@ class ChoosePage(QWizardPage):
 
     @property
     def record_id(self) -> str | None:
-        data = self.record_box.currentData()
+        data = self.record_box.value()
         return data if isinstance(data, str) else None
 
     @property

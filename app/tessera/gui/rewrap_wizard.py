@@ -38,7 +38,7 @@ from tessera.gui.errors import message_for, show_error
 from tessera.gui.paper_entry import PaperEntry
 from tessera.gui.prompts import PromptState
 from tessera.gui.theme import Tone, set_tone
-from tessera.gui.widgets import muted
+from tessera.gui.widgets import SearchableChoice, muted
 from tessera.gui.worker import Job
 from tessera.tokens.base import Prompts, TokenInfo, TokenState
 from tessera.vault import RecordState
@@ -62,8 +62,7 @@ class WhosePage(QWizardPage):
                          "prove you hold it with your old key or your sheet. No quorum is "
                          "needed and the record, its fingerprint and its sheets stay as "
                          "they are.")
-        self.record_box = QComboBox()
-        self.record_box.setAccessibleName("Record")
+        self.record_box = SearchableChoice("Record")  # thousands of records: type to find
         self.custodian_box = QComboBox()
         self.custodian_box.setAccessibleName("Custodian")
         form = QFormLayout(self)
@@ -75,7 +74,7 @@ class WhosePage(QWizardPage):
         for record in context.vault.list_records():
             if record.state in OPEN_STATES:
                 self.record_box.addItem(record.label, record.id)
-        self.record_box.currentIndexChanged.connect(self._fill_custodians)
+        self.record_box.changed.connect(self._fill_custodians)
         self.custodian_box.currentIndexChanged.connect(lambda _i: self.completeChanged.emit())
         self._wanted_custodian = custodian_id
         if record_id is not None:
@@ -105,7 +104,7 @@ class WhosePage(QWizardPage):
 
     @property
     def record_id(self) -> str | None:
-        data = self.record_box.currentData()
+        data = self.record_box.value()
         return data if isinstance(data, str) else None
 
     @property

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QFontMetricsF, QMouseEvent, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QCompleter,
     QFrame,
     QHeaderView,
     QLabel,
@@ -199,6 +201,40 @@ def text_widths(view: QAbstractItemView, texts: Sequence[Sequence[str]],
     # states), and laying out a text is the cost (12 ms for 5,600 cells, 219 distinct).
     return [math.ceil(max(map(advance, set(column)), default=-margin - grid))
             + margin + grid for column in texts]
+
+
+class SearchableChoice(QComboBox):
+    """A choice among many — thousands of records: type any part of a name and the list
+    narrows to the names that contain it. :meth:`value` is the chosen item's data, or
+    None while the text names no item (typed, not yet chosen)."""
+
+    changed = Signal()  # the value may have changed (an item chosen, or the text edited)
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName(name)
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)  # only the items are choices
+        completer = QCompleter(self.model(), self)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.setCompleter(completer)
+        edit = cast(QLineEdit, self.lineEdit())
+        edit.setPlaceholderText("Type part of its name, or open the list")
+        self.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.editTextChanged.connect(lambda _t: self.changed.emit())
+
+    def value(self) -> Any:
+        text = self.currentText()
+        index = self.currentIndex()
+        if index >= 0 and self.itemText(index) == text:
+            return self.itemData(index)
+        # The text a completion wrote, or typed in full: an item only if no other has it
+        # (two records may share a label; then it is chosen from the list).
+        same = self.model().match(self.model().index(0, 0), Qt.ItemDataRole.DisplayRole, text,
+                                  2, Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchCaseSensitive)
+        return self.itemData(same[0].row()) if len(same) == 1 else None
 
 
 def search_field(placeholder: str, name: str) -> QLineEdit:
