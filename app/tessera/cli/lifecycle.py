@@ -17,14 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tessera.cli.context import (
-    Context,
-    collect_quorum,
-    echo,
-    find_token,
-    secho,
-    warn,
-)
+from tessera.cli.context import Context, collect_quorum, echo, find_token, secho, warn
 from tessera.core.collector import collector_paused
 from tessera.core.errors import InputError
 from tessera.core.memory import wipe

@@ -12,9 +12,10 @@ Requests are keyed by their page: a newer request for the same page replaces one
 started, and a result older than the page's newest request is dropped, so a burst of
 vault changes costs one read per page, not one per change.
 
-While the loader has work, Python's cyclic garbage collector is paused
-(``gc.disable``; ``core/collector.py``, shared with every other pause), and when the last result is delivered every object alive then is frozen out of later
-collections (``gc.freeze``) before the collector resumes. A read of 5,000 records makes
+While the loader has work, Python's cyclic garbage collector is paused (``gc.disable``;
+``core/collector.py``, shared with every other pause), and when the last result is
+delivered every object alive then is frozen out of later collections (``gc.freeze``)
+before the collector resumes. A read of 5,000 records makes
 hundreds of thousands of objects; each allocation burst used to start full collections
 that walk every tracked object holding the GIL — 50–130 ms in which the window could not
 paint (PERFORMANCE.md). The price is bounded and stated: an object that becomes garbage
