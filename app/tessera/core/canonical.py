@@ -131,6 +131,11 @@ def loads(data: bytes, *, what: str = "document") -> Any:
         raise FormatError(f"the {what} is malformed: {exc}") from None
     except (ValueError, RecursionError):
         raise FormatError(f"the {what} is not valid JSON") from None
-    if dumps(value) != data:
+    try:
+        canonical = dumps(value)
+    except UnicodeEncodeError:  # "\ud800": JSON can escape what UTF-8 cannot hold
+        raise FormatError(f"the {what} escapes half of a UTF-16 surrogate pair, which is "
+                          "not text") from None
+    if canonical != data:
         raise FormatError(f"the {what} is not in canonical form")
     return value

@@ -199,6 +199,18 @@ def test_errors_are_messages_not_tracebacks(vault_path: Path) -> None:
     assert r.code == 67 and "Traceback" not in r.text
 
 
+@pytest.mark.parametrize("text", ['{"format":"\\ud800"}', '{"format":"\\udc00x"}'])
+def test_a_file_escaping_half_a_character_is_refused_with_a_message(
+        vault_path: Path, tmp_path: Path, text: str) -> None:
+    """JSON can escape a lone UTF-16 surrogate, which no UTF-8 text can hold."""
+    setup_custodians(("Alice",))
+    hostile = tmp_path / "hostile.tessera"
+    hostile.write_text(text)
+    r = run("import", str(hostile))
+    assert r.code == 65, r.text
+    assert "export file" in r.err and "Traceback" not in r.text
+
+
 def test_export_import_to_an_air_gapped_vault(vault_path: Path, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     setup_custodians()
