@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import json.encoder
 import json.scanner
-from typing import Any
+from typing import Annotated, Any
 
 from tessera.core.errors import FormatError
 
@@ -84,9 +84,83 @@ _ENCODE: Any = _make_encoder and _make_encoder(
 
 FAST = _SCAN is not None and _ENCODE is not None
 
+# How deep the compiled judge follows arrays and objects; deeper text goes to the scanner.
+_DEPTH = 12
 
-def fast_text(text: str) -> tuple[bool, Any]:
-    """(True, value) when ``text`` is canonical JSON, judged by the C scanner and encoder
+
+class _Compiled:
+    """msgspec's JSON decoder and encoder as a judge of canonical text, built on first use
+    (importing msgspec costs ~10 ms, which a window's start-up does not pay).
+
+    It decodes into JSON's own types without floats or integers past 2⁵³ (those are
+    refused as they are met) and encodes the value with its keys sorted; the text is
+    canonical when that encoding gives it back. The verdict rests on the encoding alone:
+    msgspec encodes every such value exactly as :func:`dumps` does (held to it in
+    ``tests/unit/core/test_canonical.py``), so equal bytes are our canonical form of that
+    value, whatever its decoder did. Anything else (a refusal, other bytes, nesting
+    past ``_DEPTH``) goes to the stdlib's scanner, which decides and says why."""
+
+    def __init__(self) -> None:
+        import msgspec  # here, not at the top: see the class docstring
+
+        safe = Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
+        scalar: Any = None | bool | safe | str
+        value: Any = scalar
+        for _ in range(_DEPTH):
+            value = scalar | list[value] | dict[str, value]
+        self.decode = msgspec.json.Decoder(value).decode
+        self.decode_object = msgspec.json.Decoder(dict[str, value]).decode
+        self.encode = msgspec.json.Encoder(order="sorted").encode
+        self.errors = (msgspec.MsgspecError, UnicodeError)
+
+    def judge(self, data: bytes) -> tuple[bool, Any]:
+        try:
+            value = self.decode(data)
+            if self.encode(value) == data:
+                return True, value
+        except self.errors:
+            pass
+        return False, None
+
+
+_compiled: _Compiled | None = None
+
+
+def _judge() -> _Compiled | None:
+    global _compiled  # built once, on first use
+    if _compiled is None:
+        try:
+            _compiled = _Compiled()
+        except ImportError:
+            return None
+    return _compiled
+
+
+def object_text(text: str) -> bool:
+    """Whether ``text`` is a canonical JSON object, as :func:`loads` decides; for loops
+    over many texts (a full verify of the audit chain judges every entry's details)."""
+    compiled = _compiled or _judge()
+    if compiled is not None:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text, so never canonical
+            return False
+        try:
+            if compiled.encode(compiled.decode_object(data)) == data:
+                return True
+        except compiled.errors:
+            pass
+    if not FAST:
+        try:
+            return type(loads(text.encode("utf-8"))) is dict
+        except (FormatError, UnicodeEncodeError):
+            return False
+    ok, value = _scanned(text)
+    return ok and type(value) is dict
+
+
+def _scanned(text: str) -> tuple[bool, Any]:
+    """(True, value) when ``text`` is canonical JSON by the stdlib's C scanner and encoder
     alone; (False, None) otherwise (``loads`` then says why). Needs ``FAST``."""
     try:
         value, end = _SCAN(text, 0)
@@ -111,9 +185,14 @@ def matches(value: Any, data: bytes) -> bool:
 
 def loads(data: bytes, *, what: str = "document") -> Any:
     """Parse canonical JSON; anything not in canonical form is refused."""
+    compiled = _judge()
+    if compiled is not None:
+        ok, value = compiled.judge(data)
+        if ok:
+            return value
     if FAST:
         try:
-            ok, value = fast_text(data.decode("utf-8"))
+            ok, value = _scanned(data.decode("utf-8"))
         except UnicodeDecodeError:
             ok, value = False, None
         if ok:

@@ -148,39 +148,7 @@ def append(conn: sqlite3.Connection, *, at: str, actor: str, action: str, subjec
 
 def _canonical_details(text: Any) -> bool:
     """Whether ``text`` is a canonical JSON object (as ``canonical.loads`` decides)."""
-    if type(text) is not str:
-        return False
-    if not canonical.FAST:
-        return _canonical_object(text)
-    ok, value = canonical.fast_text(text)
-    return ok and type(value) is dict
-
-
-# How many distinct details texts one verify remembers as canonical. A log repeats few
-# shapes of details ({"version": 1, "format": "tessera", …}), and judging one is most of
-# a row's cost; the set is emptied when full, so memory stays bounded on any log.
-_KNOWN_DETAILS = 65_536
-
-
-def _details_memory() -> tuple[set[str], Callable[[Any], bool]]:
-    """A set of details texts found canonical, and the check that fills it.
-
-    Canonical form is a property of the text alone, so a text equal to one in the set
-    gets the same verdict: every entry's details are still checked, a repeated one by a
-    set lookup (only ``str`` texts are added, and a ``bytes`` or number never equals
-    one). The check is called only for a text not in the set."""
-    known: set[str] = set()
-    judge = _canonical_details
-
-    def remember(text: Any) -> bool:
-        if not judge(text):
-            return False
-        if len(known) >= _KNOWN_DETAILS:
-            known.clear()
-        known.add(text)
-        return True
-
-    return known, remember
+    return type(text) is str and canonical.object_text(text)
 
 
 def _row_problem(row: tuple[Any, ...], expected_seq: int, prev: str) -> tuple[int, str] | None:
@@ -292,7 +260,7 @@ def _verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None,
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
     iso = _ISO_UTC.fullmatch
-    known_details, canonical_details = _details_memory()
+    canonical_details = _canonical_details
     cursor = conn.cursor()
     cursor.row_factory = None
     cursor.arraysize = 512
@@ -306,8 +274,7 @@ def _verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None,
         try:
             sound = (seq == expected_seq and type(seq) is int and prev_hash == prev
                      and iso(at) is not None
-                     and (seq <= trusted_seq or details in known_details
-                          or canonical_details(details))
+                     and (seq <= trusted_seq or canonical_details(details))
                      and sha256(fromhex(prev) + (
                          f'{{"action":{encode(action)},"actor":{encode(actor)},"at":"{at}",'
                          f'"details":{details},"seq":{seq},"subject":{encode(subject)}}}'
