@@ -361,6 +361,13 @@ def test_every_library_of_the_app_build_resolves(kit: Path) -> None:
     assert missing == []
 
 
+def test_the_app_build_carries_the_compiled_json_judge(kit: Path) -> None:
+    """core/canonical.py imports msgspec on first use and, without it, lets the stdlib
+    judge canonical JSON: a build that left it out would work, only slower."""
+    internal = kit / "app" / "tessera" / "_internal"
+    assert list(internal.glob("msgspec/_core*.so")), "msgspec is not in the app build"
+
+
 def test_no_unused_qt_module_is_shipped(kit: Path) -> None:
     pyside = kit / "app" / "tessera" / "_internal" / "PySide6"
     modules = sorted(p.name.split(".")[0] for p in pyside.glob("Qt*.abi3.so"))
