@@ -255,6 +255,7 @@ def _verify(conn: sqlite3.Connection, expected_head: tuple[int, str] | None,
                                     from_seq=from_seq)
     trusted_seq, trusted_hash = forms_checked if forms_checked is not None else (0, "")
     trusted_hash = trusted_hash.lower()
+    canonical.expect(head(conn)[0] - max(from_seq, trusted_seq))  # details to judge
     count = 0
     encode = _jstr
     sha256 = hashlib.sha256

@@ -493,6 +493,8 @@ def replay(conn: sqlite3.Connection, check: Check | None, *, compare: bool = Tru
     # (statement, audit entries after, up to, who may be named as their actor)
     covered: list[tuple[int, int, int, Acting]] = []
     last_audit_seq = result.audit_head[0]
+    newest = conn.execute("SELECT max(seq) FROM statements").fetchone()[0] or 0
+    canonical.expect(min(newest, until or newest) - expected_seq + 1)  # bodies to judge
     for seq, kind, body_text, digest, sig_text in _iter(conn, expected_seq - 1, until):
         give_way()  # a full replay steps through thousands of statements (core/turns.py)
         if seq != expected_seq:

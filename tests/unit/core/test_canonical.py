@@ -76,8 +76,22 @@ def verdict(load: Any, data: bytes) -> tuple[str, Any]:
         return "refused", None
 
 
+@pytest.fixture(autouse=True)
+def _compiled_judge() -> None:
+    canonical.expect(canonical._WORTH_BUILDING)  # as a loop over many texts does
+
+
 def test_the_compiled_judge_is_there() -> None:
     """msgspec is a dependency: without it the tests below compare the stdlib with itself."""
+    assert canonical._judge() is not None
+
+
+def test_only_a_loop_over_many_texts_builds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(canonical, "_compiled", None)
+    canonical.expect(canonical._WORTH_BUILDING - 1)
+    assert canonical._judge() is None
+    assert canonical.loads(b'{"a":1}') == {"a": 1}  # the stdlib judges meanwhile
+    canonical.expect(canonical._WORTH_BUILDING)
     assert canonical._judge() is not None
 
 
@@ -157,13 +171,30 @@ def test_hostile_text_gets_the_stdlibs_verdict(data: bytes) -> None:
     assert canonical.object_text(text) is (expected[0] == "ok" and type(expected[1]) is dict)
 
 
-def test_deep_canonical_text_is_judged_by_the_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+def test_deep_canonical_text_is_judged_by_the_scanner() -> None:
     """Nesting past what the compiled judge follows is not refused: the stdlib decides."""
-    data = b'{"a":' * 30 + b'[1,{"b":null}]' + b'}' * 30
     judge = canonical._judge()
     assert judge is not None
-    assert judge.judge(data) == (False, None)
-    assert canonical.loads(data) == stdlib_loads(data)
+    for depth in (canonical._DEPTH + 1, 40):
+        data = canonical.dumps(nested(depth))
+        assert judge.judge(data) == (False, None)
+        assert canonical.loads(data) == stdlib_loads(data) == nested(depth)
+
+
+def test_what_tessera_writes_is_judged_by_the_compiled_judge_alone() -> None:
+    """A statement's changes nest five deep, the deepest Tessera writes."""
+    judge = canonical._judge()
+    assert judge is not None
+    body = {"changes": [{"k": ["r1"], "row": {"groups": [[1, 2]]}, "t": "records"}]}
+    assert judge.judge(canonical.dumps(body)) == (True, body)
+    assert judge.judge(canonical.dumps(nested(canonical._DEPTH)))[0]
 
 
 def test_canonical_text_is_accepted_by_the_compiled_judge(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,8 +215,11 @@ def test_without_msgspec_the_stdlib_judges(monkeypatch: pytest.MonkeyPatch) -> N
         raise ImportError("No module named 'msgspec'")
 
     monkeypatch.setattr(canonical, "_compiled", None)
+    monkeypatch.setattr(canonical, "_missing", False)
     monkeypatch.setattr(canonical, "_Compiled", missing)
+    canonical.expect(10**6)
     assert canonical._judge() is None
+    assert canonical._missing  # not tried again
     assert canonical.loads(b'{"a":[1,"\xc3\xa9"]}') == {"a": [1, "é"]}
     with pytest.raises(FormatError, match="duplicate key"):
         canonical.loads(b'{"a":1,"a":1}')

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from vault_fixtures import ACTOR, open_vault, raw
+from vault_fixtures import ACTOR, add_entries, open_vault, raw
 
 from tessera.core import canonical
 from tessera.vault import AuditDetailRefused, Vault
@@ -174,6 +174,20 @@ def test_csv_export_neutralises_formulas(vault: Vault) -> None:
     assert rows[-1][2].startswith("'=") and rows[-1][4].startswith("'@")
     with pytest.raises(ValueError, match="format"):
         vault.export_audit("xml")
+
+
+def test_a_long_log_is_judged_by_compiled_code(vault: Vault,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """msgspec costs ~13 ms to load: a verify of a few entries leaves it to the stdlib."""
+    monkeypatch.setattr(canonical, "_compiled", None)
+    assert vault.verify_audit().ok
+    assert canonical._judge() is None
+    add_entries(vault, canonical._WORTH_BUILDING)
+    _forge_details(vault, 400, '{"serial":390 }')
+    verdict = vault.verify_audit()
+    assert canonical._judge() is not None
+    assert (verdict.ok, verdict.first_bad_seq) == (False, 400)
+    assert "not canonical" in verdict.problem
 
 
 def test_non_canonical_details_are_damage_even_with_a_matching_hash(vault: Vault) -> None:
