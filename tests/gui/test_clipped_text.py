@@ -83,3 +83,48 @@ def test_records_table_uses_its_room_before_cutting_a_label(window, context, qtb
     table = window.records.table
     qtbot.waitUntil(lambda: table.model().rowCount() == 2)
     assert not cut_with_room_left(table)
+
+
+def cut_lines(tree) -> list[str]:
+    """Lines of a short list's cells wider than their column (shown cut, with "…")."""
+    margin = 2 * tree.style().pixelMetric(tree.style().PixelMetric.PM_FocusFrameHMargin) + 2
+    advance = tree.fontMetrics().horizontalAdvance
+    return [f"{line!r} needs {advance(line) + margin}px of {tree.columnWidth(column)}px"
+            for row in range(tree.topLevelItemCount()) for column in range(tree.columnCount())
+            for line in tree.topLevelItem(row).text(column).splitlines()
+            if advance(line) + margin > tree.columnWidth(column)]
+
+
+def test_a_records_custodians_and_sheets_are_read_whole_in_the_detail_pane(
+        window, context, qtbot):
+    """At 1366×768, with the demo's virtual keys beside it, the detail pane is ~300 px
+    wide: each holder's share, token, last drill and envelope, and each sheet's serial,
+    envelope and state, must still be read whole."""
+    from tessera.sheets.model import new_serial
+    from tessera.vault.sheet_registry import SheetRegistry
+
+    vault = context.vault
+    record = vault.list_records()[0]
+    data = vault.get_version(record.id)
+    registry = SheetRegistry(vault)
+    for n, entry in enumerate(data.manifest.shares):
+        serial = new_serial()
+        registry.record_printed(serial, record.id, data.version, entry.key, actor="t")
+        registry.mark_sealed(serial, envelope_no=f"TE-2026-00012{n}", sealed_by="Alice Smith",
+                             witness="Bob Jones", actor="t")
+        registry.mark_confirmed(serial, how="scanned", actor="t")
+    context.notify_changed()
+    window.resize(1366, 740)
+    window.show_page(PAGES.index("Records"))
+    detail = window.records.detail
+    tree = detail.holders
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 3 and detail.sheets.topLevelItemCount() == 3)
+    qtbot.waitUntil(lambda: tree.isVisible())
+    assert cut_lines(tree) == []
+    assert cut_lines(detail.sheets) == []
+    shown = " ".join(tree.topLevelItem(row).text(column) for row in range(3)
+                     for column in range(tree.columnCount()))
+    for fact in ("Alice", "Alice's security key", "post-quantum", "Share 1"):
+        assert fact in shown
+    rows = sum(tree.visualItemRect(tree.topLevelItem(row)).height() for row in range(3))
+    assert tree.viewport().height() >= rows  # every line of every holder, none hidden

@@ -210,7 +210,7 @@ def test_detail_pane_lists_sheets_and_envelopes(window, context):
                          actor="test")
     context.notify_changed()
     item = detail.sheets.topLevelItem(0)
-    assert [item.text(c) for c in range(4)] == ["Alice", "SH-AAAA-BBBB", "TE-77", "sealed"]
+    assert [item.text(c) for c in range(2)] == ["Alice", "SH-AAAA-BBBB\nEnvelope TE-77\nSealed"]
     assert detail.sheets.isVisibleTo(detail)
 
 

@@ -76,10 +76,12 @@ def record_history(vault: Vault, record_id: str) -> list[HistoryItem]:
 def fit_tree_height(tree: QTreeWidget) -> None:
     """Make a short list exactly as tall as its rows (the pane scrolls, not the list)."""
     fit_columns(tree, scroll=False)  # every column within the pane's width
-    rows = tree.topLevelItemCount()
-    row_height = tree.sizeHintForRow(0) if rows else 0
+    model = tree.model()
+    rows = sum(max(tree.sizeHintForIndex(model.index(row, column)).height()
+                   for column in range(tree.columnCount()))
+               for row in range(tree.topLevelItemCount()))  # a row of several lines too
     header = tree.header().sizeHint().height()
-    tree.setFixedHeight(header + rows * row_height + 2 * tree.frameWidth() + 4)
+    tree.setFixedHeight(header + rows + 2 * tree.frameWidth() + 4)
 
 
 class RecordDetail(QWidget):
@@ -186,9 +188,11 @@ class RecordDetail(QWidget):
         layout.addWidget(heading("Custodians", 2))
         self.holders = QTreeWidget()
         self.holders.setAccessibleName("Custodians of this record")
-        self.holders.setHeaderLabels(["Custodian", "Share", "Token", "Last drill", "Envelope"])
+        # Two columns, the second of several lines: the pane is ~300 px wide at 1366×768,
+        # too narrow for a share, a token, a drill and an envelope side by side.
+        self.holders.setHeaderLabels(["Custodian", "Share and token"])
         self.holders.setRootIsDecorated(False)
-        self.holders.setUniformRowHeights(True)
+        self.holders.setAlternatingRowColors(True)  # where one holder's lines end
         self.holders.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.holders.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.holders)
@@ -201,8 +205,9 @@ class RecordDetail(QWidget):
         layout.addWidget(heading("Sheets and envelopes", 2))
         self.sheets = QTreeWidget()
         self.sheets.setAccessibleName("Sheets of this record")
-        self.sheets.setHeaderLabels(["Custodian", "Sheet", "Envelope", "State"])
+        self.sheets.setHeaderLabels(["Custodian", "Sheet and envelope"])  # lines, as above
         self.sheets.setRootIsDecorated(False)
+        self.sheets.setAlternatingRowColors(True)
         self.sheets.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.sheets.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.no_sheets = muted("No sheets printed for this version.")
@@ -339,8 +344,8 @@ class RecordDetail(QWidget):
     def _fill_holders(self, facts: DetailFacts) -> None:
         self.holders.clear()
         for cells, tip in facts.holders:
-            item = QTreeWidgetItem(list(cells))
-            item.setToolTip(1, tip)
+            item = _lines_item(cells)
+            item.setToolTip(1, f"{cells[1]}\n{tip}")
             self.holders.addTopLevelItem(item)
         fit_tree_height(self.holders)
         found = facts.not_post_quantum
@@ -354,7 +359,7 @@ class RecordDetail(QWidget):
     def _fill_sheets(self, facts: DetailFacts) -> None:
         self.sheets.clear()
         for cells in facts.sheets:
-            self.sheets.addTopLevelItem(QTreeWidgetItem(list(cells)))
+            self.sheets.addTopLevelItem(_lines_item(cells))
         self.sheets.setVisible(bool(facts.sheets))
         self.no_sheets.setVisible(not facts.sheets)
         if not facts.unconfirmed:
@@ -375,6 +380,14 @@ class RecordDetail(QWidget):
         fit_columns(self.history, scroll=False)
 
 
+def _lines_item(cells: Sequence[str]) -> QTreeWidgetItem:
+    """A row whose cells may hold several lines, each cell's first line at the top."""
+    item = QTreeWidgetItem(list(cells))
+    for column in range(len(cells)):
+        item.setTextAlignment(column, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    return item
+
+
 @dataclass(frozen=True)
 class DetailFacts:
     """What the pane shows of one record beyond its row: read on the loader thread."""
@@ -382,9 +395,9 @@ class DetailFacts:
     record_id: str
     old_sheets: int  # sheets of older versions not yet destroyed
     open_quorum: str | None  # what is open, None when nothing is
-    holders: tuple[tuple[tuple[str, ...], str], ...]  # (cells, the share cell's tip)
+    holders: tuple[tuple[tuple[str, ...], str], ...]  # ((custodian, share and token), tip)
     not_post_quantum: tuple[Finding, ...] | None  # None: the review could not say
-    sheets: tuple[tuple[str, ...], ...]
+    sheets: tuple[tuple[str, str], ...]  # (custodian, serial / envelope / state lines)
     unconfirmed: tuple[str, ...]  # custodians who have not confirmed their sheet
     history: tuple[HistoryItem, ...]
 
@@ -402,9 +415,11 @@ def read_facts(vault: Vault, record_id: str, version: int) -> DetailFacts:
                        f"{short_time(r.requested_at)} is open{where} ({len(r.approvals)} "
                        "approval(s) so far).")
     names = {c.id: c.name for c in vault.list_custodians(include_retired=True)}
-    sheets = tuple((names.get(sheet.custodian_id, sheet.custodian_id), sheet.serial,
-                    sheet.envelope_no or "—",
-                    sheet.state.value + (" · confirmed" if sheet.confirmed_at else ""))
+    sheets = tuple((names.get(sheet.custodian_id, sheet.custodian_id),
+                    "\n".join((sheet.serial, f"Envelope {sheet.envelope_no}" if sheet.envelope_no
+                               else "Not in an envelope",
+                               sheet.state.value.capitalize()
+                               + (" · words confirmed" if sheet.confirmed_at else ""))))
                    for sheet in SheetRegistry(vault).sheets(record_id, version))
     status = backup_status(vault, record_id, version)
     return DetailFacts(record_id, old_sheets, open_quorum, _holders(vault, record_id),
@@ -423,21 +438,18 @@ def _holders(vault: Vault, record_id: str) -> tuple[tuple[tuple[str, ...], str],
     rows: list[tuple[tuple[str, ...], str]] = []
     for share in data.manifest.shares:
         # The envelope's current recipients: a re-wrap changes them, not the manifest.
-        tip = f"Share id {share.key}"
         recipients = data.recipients_of(share.key)
+        label = share_label(share.key, groups)
+        lines = [f"{label[:1].upper()}{label[1:]} · {_envelope_text(recipients)} envelope"]
         mine = [t for t in tokens if t.info.named_in(recipients)]
-        if not mine:
-            rows.append(((share.custodian, share_label(share.key, groups),
-                          "(key not enrolled here)", "—", _envelope_text(recipients)), tip))
-            continue
-        for i, token in enumerate(mine):
-            label = token.info.label
+        for token in mine:
+            name = token.info.label
             if token.info.state is not TokenState.ACTIVE:
-                label += f" ({token.info.state.value})"
-            rows.append(((share.custodian if i == 0 else "",
-                          share_label(share.key, groups) if i == 0 else "",
-                          label, short_time(token.last_drill_at),
-                          _envelope_text(recipients) if i == 0 else ""), tip))
+                name += f" ({token.info.state.value})"
+            lines += [name, f"Last drill: {short_time(token.last_drill_at)}"]
+        if not mine:
+            lines.append("Key not enrolled here")
+        rows.append(((share.custodian, "\n".join(lines)), f"Share id {share.key}"))
     return tuple(rows)
 
 
