@@ -144,25 +144,17 @@ def expect(count: int) -> None:
         _missing = True
 
 
-def _judge() -> _Compiled | None:
-    return _compiled
-
-
 def object_text(text: str) -> bool:
     """Whether ``text`` is a canonical JSON object, as :func:`loads` decides; for loops
     over many texts (a full verify of the audit chain judges every entry's details)."""
-    compiled = _judge()
-    if compiled is not None:
+    if _compiled is not None:
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text, so never canonical
             return False
-        try:
-            value = compiled.decode(data)
-            if compiled.encode(value) == data:
-                return type(value) is dict
-        except compiled.errors:
-            pass
+        ok, value = _compiled.judge(data)
+        if ok:
+            return type(value) is dict
     if not FAST:
         try:
             return type(loads(text.encode("utf-8"))) is dict
@@ -198,9 +190,8 @@ def matches(value: Any, data: bytes) -> bool:
 
 def loads(data: bytes, *, what: str = "document") -> Any:
     """Parse canonical JSON; anything not in canonical form is refused."""
-    compiled = _judge()
-    if compiled is not None:
-        ok, value = compiled.judge(data)
+    if _compiled is not None:
+        ok, value = _compiled.judge(data)
         if ok:
             return value
     if FAST:

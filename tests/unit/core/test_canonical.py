@@ -65,7 +65,7 @@ def test_without_the_c_encoder_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -
 def stdlib_loads(data: bytes) -> Any:
     """canonical.loads with the compiled judge taken away (the stdlib decides alone)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(canonical, "_judge", lambda: None)
+        patch.setattr(canonical, "_compiled", None)
         return canonical.loads(data)
 
 
@@ -83,16 +83,16 @@ def _compiled_judge() -> None:
 
 def test_the_compiled_judge_is_there() -> None:
     """msgspec is a dependency: without it the tests below compare the stdlib with itself."""
-    assert canonical._judge() is not None
+    assert canonical._compiled is not None
 
 
 def test_only_a_loop_over_many_texts_builds_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(canonical, "_compiled", None)
     canonical.expect(canonical._WORTH_BUILDING - 1)
-    assert canonical._judge() is None
+    assert canonical._compiled is None
     assert canonical.loads(b'{"a":1}') == {"a": 1}  # the stdlib judges meanwhile
     canonical.expect(canonical._WORTH_BUILDING)
-    assert canonical._judge() is not None
+    assert canonical._compiled is not None
 
 
 any_text = st.text(st.characters())  # lone surrogates included: both encoders refuse them
@@ -105,7 +105,7 @@ any_value = st.recursive(
 @settings(max_examples=1500, deadline=None)
 @given(any_value)
 def test_msgspec_encodes_every_value_its_decoder_gives_as_dumps_does(value: Any) -> None:
-    judge = canonical._judge()
+    judge = canonical._compiled
     assert judge is not None
 
     def ours() -> bytes | None:
@@ -180,7 +180,7 @@ def nested(depth: int) -> Any:
 
 def test_deep_canonical_text_is_judged_by_the_scanner() -> None:
     """Nesting past what the compiled judge follows is not refused: the stdlib decides."""
-    judge = canonical._judge()
+    judge = canonical._compiled
     assert judge is not None
     for depth in (canonical._DEPTH + 1, 40):
         data = canonical.dumps(nested(depth))
@@ -190,7 +190,7 @@ def test_deep_canonical_text_is_judged_by_the_scanner() -> None:
 
 def test_what_tessera_writes_is_judged_by_the_compiled_judge_alone() -> None:
     """A statement's changes nest five deep, the deepest Tessera writes."""
-    judge = canonical._judge()
+    judge = canonical._compiled
     assert judge is not None
     body = {"changes": [{"k": ["r1"], "row": {"groups": [[1, 2]]}, "t": "records"}]}
     assert judge.judge(canonical.dumps(body)) == (True, body)
@@ -218,7 +218,7 @@ def test_without_msgspec_the_stdlib_judges(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(canonical, "_missing", False)
     monkeypatch.setattr(canonical, "_Compiled", missing)
     canonical.expect(10**6)
-    assert canonical._judge() is None
+    assert canonical._compiled is None
     assert canonical._missing  # not tried again
     assert canonical.loads(b'{"a":[1,"\xc3\xa9"]}') == {"a": [1, "é"]}
     with pytest.raises(FormatError, match="duplicate key"):

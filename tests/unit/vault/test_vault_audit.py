@@ -181,11 +181,11 @@ def test_a_long_log_is_judged_by_compiled_code(vault: Vault,
     """msgspec costs ~13 ms to load: a verify of a few entries leaves it to the stdlib."""
     monkeypatch.setattr(canonical, "_compiled", None)
     assert vault.verify_audit().ok
-    assert canonical._judge() is None
+    assert canonical._compiled is None
     add_entries(vault, canonical._WORTH_BUILDING)
     _forge_details(vault, 400, '{"serial":390 }')
     verdict = vault.verify_audit()
-    assert canonical._judge() is not None
+    assert canonical._compiled is not None
     assert (verdict.ok, verdict.first_bad_seq) == (False, 400)
     assert "not canonical" in verdict.problem
 
