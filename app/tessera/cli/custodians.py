@@ -10,7 +10,7 @@ import click
 
 from tessera.cli.context import Context, echo, find_token, pass_ctx, plug_in_virtual_key, warn
 from tessera.core.errors import InputError
-from tessera.core.wording import share_label
+from tessera.core.wording import listed, share_label
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import drill
 from tessera.tokens.base import TokenInfo, TokenKind
@@ -246,9 +246,27 @@ def token_retire(ctx: Context, token_ref: str, lost: bool, reason: str) -> None:
         holding = vault.records_of_recipient(info)
     echo(f"{info.label} is now {'lost' if lost else 'retired'}.")
     if holding:
-        names = ", ".join(r.label for r in holding)
-        warn(f"its stanza stays in the current envelopes of: {names}. Re-wrap or reshare "
-             "those records so the old token can no longer open a share.")
+        labels = [r.label for r in holding]
+        count = f"{len(labels):,} record{'s' if len(labels) != 1 else ''}"
+        every = f" (`tessera token records {token_ref}` lists them all)" if len(labels) > 10 \
+            else ""
+        warn(f"its stanza stays in the current envelopes of {count}: {listed(labels)}. "
+             f"Re-wrap or reshare those records so the old token can no longer open a "
+             f"share{every}.")
+
+
+@token.command("records")
+@click.argument("token_ref")
+@pass_ctx
+def token_records(ctx: Context, token_ref: str) -> None:
+    """List the current records whose share envelopes a token opens, one per line."""
+    with ctx.vault() as vault:
+        info = find_token(vault, token_ref)
+        holding = vault.records_of_recipient(info)
+    if not holding:
+        warn(f"{info.label} holds no share of any current record.")
+    for record in holding:
+        echo(record.label)
 
 
 @token.command("drill")

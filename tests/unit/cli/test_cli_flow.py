@@ -246,6 +246,23 @@ def test_remote_enrolment_is_validated_strictly(vault_path: Path) -> None:
     assert r.code != 0 and "already enrolled" in r.err
 
 
+def test_retiring_a_token_names_its_records_and_how_to_list_them_all(vault_path: Path) -> None:
+    setup_custodians()
+    labels = [f"Service account {n:02}" for n in range(12)]
+    for label in labels:
+        create(label)
+    token = next(line.split()[0] for line in run("token", "list").out.splitlines()
+                 if "Alice" in line)
+    r = run("token", "retire", token, "--lost", "--reason", "left on a train")
+    assert r.code == 0, r.text
+    assert "stays in the current envelopes of 12 records: Service account 00" in r.err
+    assert "… and 2 more" in r.err and "Service account 11" not in r.err
+    assert f"tessera token records {token}" in r.err
+    r = run("token", "records", token)
+    assert r.code == 0, r.text
+    assert r.out.splitlines() == labels  # one per line, to re-wrap them or pipe them on
+
+
 def test_drill_proves_each_token(vault_path: Path) -> None:
     setup_custodians()
     create()

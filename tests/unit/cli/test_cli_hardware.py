@@ -138,5 +138,5 @@ def test_a_spare_token_opens_the_same_share(vault: Path, tmp_path: Path) -> None
     r = run(*VIRTUAL, "--sign-with", carol, "token", "retire", tokens[0], "--reason",
             "lost on a train", "--lost", input=f"{PIN}\n" * 4)
     assert r.code == 0
-    assert "stays in the current envelopes of: R" in r.err
+    assert "stays in the current envelopes of 1 record: R." in r.err
     assert "lost" in run("token", "list").out
