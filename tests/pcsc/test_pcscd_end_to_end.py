@@ -302,3 +302,32 @@ def test_drills_beside_the_gui_device_poller_never_say_wrong_key(world: World, q
         worker.shutdown()
         vault.close()
     assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
+
+
+# What a second program does that watches the keys (another Tessera window's status bar,
+# a password manager): open each YubiKey exclusively for a moment, over and over.
+POLLING_PROGRAM = """
+import time
+from ykman.device import list_all_devices
+from yubikit.core.smartcard import SmartCardConnection
+while True:
+    list_all_devices([SmartCardConnection])  # each key held ~0.2 s (0.05 s a real one)
+    time.sleep(1.0)
+"""
+
+
+def test_drills_beside_another_program_polling_the_keys(world: World):
+    """Seen with the app left open beside the CLI: a drill found Alice's card held for a
+    moment and said "This is not Alice's key", or "removed during the operation". Each
+    look and each opening now waits out a hold that ends (up to 1.5 s)."""
+    poller = subprocess.Popen([sys.executable, "-c", POLLING_PROGRAM], env=world.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(5):
+            r = world.tessera("drill", "Root", "Alice", input=f"{ALICE_PIN}\n" * 3,
+                              idle=False)
+            assert r.returncode == 0, r.stderr
+            assert "opens share" in r.stdout, r.stdout
+    finally:
+        poller.terminate()
+        poller.wait(10)

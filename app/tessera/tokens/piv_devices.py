@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from smartcard import scard
+from smartcard.Exceptions import CardConnectionException
 from smartcard.pcsc.PCSCExceptions import BaseSCardException
 from ykman.base import YkmanDevice
 from ykman.device import list_all_devices
@@ -20,7 +22,7 @@ from ykman.pcsc import list_readers
 from yubikit.core.smartcard import SmartCardConnection
 from yubikit.management import DeviceInfo
 
-from tessera.tokens.piv_errors import PcscUnavailable
+from tessera.tokens.piv_errors import KeyInUse, PcscUnavailable
 from tessera.tokens.virtual.piv_device import VirtualYubiKey
 
 logger = logging.getLogger(__name__)
@@ -44,9 +46,24 @@ class PivDevice:
         return f"{kind} {self.serial}" if self.serial is not None else kind
 
     def open(self) -> SmartCardConnection:
-        """A smart-card connection to the key; close it when done."""
-        connection: SmartCardConnection = self.device.open_connection(SmartCardConnection)
-        return connection
+        """A smart-card connection to the key; close it when done.
+
+        Another program that watches the keys (a second Tessera's status bar, a password
+        manager) opens each card for a moment, over and over: a card found held is tried
+        again for up to :data:`BUSY_WAIT` seconds, then reported in use (not removed)."""
+        deadline = time.monotonic() + BUSY_WAIT
+        while True:
+            try:
+                connection: SmartCardConnection = self.device.open_connection(
+                    SmartCardConnection)
+                return connection
+            except CardConnectionException as e:
+                if getattr(e, "hresult", None) != SHARING_VIOLATION:
+                    raise
+                if time.monotonic() >= deadline:
+                    reader = getattr(getattr(self.device, "reader", None), "name", self.label)
+                    raise KeyInUse(self.label, [str(reader)]) from None
+            time.sleep(RETRY_SECONDS)
 
 
 def list_real_devices() -> DeviceListing:
@@ -66,27 +83,37 @@ def list_real_devices() -> DeviceListing:
     deadline = time.monotonic() + BUSY_WAIT
     while True:
         found = list_all_devices([SmartCardConnection])
-        if time.monotonic() >= deadline or not busy_readers(d for d, _ in found):
+        # A reader whose card the listing could not open was held at that moment, even
+        # if it is free by now (a program that watches the keys lets go at once): look
+        # again, rather than report the key missing.
+        if time.monotonic() >= deadline or not unopened_readers(d for d, _ in found):
             return found
-        time.sleep(0.2)
+        time.sleep(RETRY_SECONDS)
 
 
-BUSY_WAIT = 1.5  # seconds a YubiKey held by another program is waited for when listing
+BUSY_WAIT = 1.5  # seconds a YubiKey held by another program is waited for
+RETRY_SECONDS = 0.1
+SHARING_VIOLATION = scard.SCARD_E_SHARING_VIOLATION
+
+
+def unopened_readers(listed: Iterable[YkmanDevice] = ()) -> list[str]:
+    """The names of YubiKey readers other than those of ``listed`` (keys a listing just
+    opened)."""
+    from ykman.pcsc import list_devices as yubikey_readers
+
+    opened = {device.fingerprint for device in listed}
+    try:
+        return [d.reader.name for d in yubikey_readers()  # type: ignore[no-untyped-call]
+                if d.fingerprint not in opened]
+    except BaseSCardException:
+        return []
 
 
 def busy_readers(listed: Iterable[YkmanDevice] = ()) -> list[str]:
     """The names of YubiKey readers whose card another program holds (it refuses even a
     shared connection: a sharing violation). ``listed``: keys a listing just opened, so
     not held — their readers are not probed."""
-    from smartcard import scard
-    from ykman.pcsc import list_devices as yubikey_readers
-
-    opened = {device.fingerprint for device in listed}
-    try:
-        wanted = [d.reader.name for d in yubikey_readers()  # type: ignore[no-untyped-call]
-                  if d.fingerprint not in opened]
-    except BaseSCardException:
-        return []
+    wanted = unopened_readers(listed)
     if not wanted:
         return []
     held: list[str] = []
