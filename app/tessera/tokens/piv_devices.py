@@ -85,7 +85,8 @@ def list_real_devices() -> DeviceListing:
         found = list_all_devices([SmartCardConnection])
         # A reader whose card the listing could not open was held at that moment, even
         # if it is free by now (a program that watches the keys lets go at once): look
-        # again, rather than report the key missing.
+        # again, rather than report the key missing. (A YubiKey that cannot be opened at
+        # all costs each listing this wait; such a key cannot be used either way.)
         if time.monotonic() >= deadline or not unopened_readers(d for d, _ in found):
             return found
         time.sleep(RETRY_SECONDS)
