@@ -10,7 +10,7 @@ import click
 
 from tessera.cli.context import Context, echo, find_token, pass_ctx, plug_in_virtual_key, warn
 from tessera.core.errors import InputError
-from tessera.core.wording import listed, share_label
+from tessera.core.wording import LISTED, counted, listed, share_label
 from tessera.custody.drivers import TokenDrivers
 from tessera.custody.release import drill
 from tessera.tokens.base import TokenInfo, TokenKind
@@ -247,10 +247,10 @@ def token_retire(ctx: Context, token_ref: str, lost: bool, reason: str) -> None:
     echo(f"{info.label} is now {'lost' if lost else 'retired'}.")
     if holding:
         labels = [r.label for r in holding]
-        count = f"{len(labels):,} record{'s' if len(labels) != 1 else ''}"
-        every = f" (`tessera token records {token_ref}` lists them all)" if len(labels) > 10 \
-            else ""
-        warn(f"its stanza stays in the current envelopes of {count}: {listed(labels)}. "
+        every = f" (`tessera token records {token_ref}` lists them all)" \
+            if len(labels) > LISTED else ""
+        warn(f"its stanza stays in the current envelopes of {counted(len(labels), 'record')}: "
+             f"{listed(labels)}. "
              f"Re-wrap or reshare those records so the old token can no longer open a "
              f"share{every}.")
 

@@ -131,7 +131,15 @@ TECHNICAL_FIELDS = frozenset({"custodian_id", "record_id", "release_id", "reques
                               "removed_recipients", "custodians", "schema", "digest"})
 
 
-def listed(names: list[str] | tuple[str, ...], limit: int = 10) -> str:
+LISTED = 10  # names :func:`listed` shows before saying how many more
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 record", "5,000 records"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def listed(names: list[str] | tuple[str, ...], limit: int = LISTED) -> str:
     """Names joined with commas, at most ``limit`` of them and then how many more: a
     custodian of 5,000 records gets a tooltip, not a screen of labels."""
     if len(names) <= limit:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tessera.core.wording import listed
+from tessera.core.wording import counted, listed
 from tessera.gui.theme import Tone, set_tone
 from tessera.tokens.base import TokenInfo, TokenState
 from tessera.vault import Record, Vault
@@ -43,7 +43,7 @@ def exposure_text(token: TokenInfo, state: TokenState, records: list[Record]) ->
     # Ten labels at most: a key of thousands of records must not push the advice below
     # out of the dialog.
     labels = listed([r.label for r in records])
-    which = "1 record" if len(records) == 1 else f"{len(records):,} records"
+    which = counted(len(records), "record")
     text = (f"{token.label} still opens {token.custodian_name}'s share of {which}: {labels}. "
             "Its stanza stays in those envelopes until the share is re-wrapped. ")
     if state is TokenState.LOST:

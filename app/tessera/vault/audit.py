@@ -157,7 +157,7 @@ def _row_problem(row: tuple[Any, ...], expected_seq: int, prev: str) -> tuple[in
     if not _well_formed(row):
         return (seq if isinstance(seq, int) else expected_seq,
                 f"entry {seq} is damaged (a field has the wrong form)")
-    if not _canonical_object(row[5]):
+    if not canonical.object_text(row[5]):
         return seq, f"entry {seq} is damaged (its details are not canonical JSON)"
     if seq != expected_seq:
         missing = (f"entry {expected_seq} is missing" if seq == expected_seq + 1 else
@@ -178,13 +178,6 @@ def _well_formed(row: tuple[Any, ...]) -> bool:
             and isinstance(subject, str) and isinstance(details, str)
             and isinstance(prev_hash, str) and _HEX64.fullmatch(prev_hash) is not None
             and isinstance(digest, str) and _HEX64.fullmatch(digest) is not None)
-
-
-def _canonical_object(text: str) -> bool:
-    try:
-        return isinstance(canonical.loads(text.encode("utf-8"), what="details"), dict)
-    except (FormatError, UnicodeEncodeError):
-        return False
 
 
 def entry_hash(conn: sqlite3.Connection, seq: int) -> str | None:
